@@ -1,0 +1,252 @@
+"""How the script API is declared: once, in Python, with type hints and docstrings.
+
+A *global* (``Agent``, ``Tool`` …) is a subclass of :class:`ApiGlobal`; an object handed to scripts
+(``AgentBuilder``, an agent instance …) is a subclass of :class:`ApiObject`. Methods marked with
+:func:`expose` are visible to scripts. The engines generate their globals from these classes (via
+:class:`Dispatcher`), and :mod:`llmspell.api.introspect` turns the same classes into the API model.
+
+Conventions that the introspection relies on:
+
+* the Lua name is the Python name unless ``expose(lua=...)`` says otherwise (rs-llmspell mixes
+  ``snake_case`` and ``camelCase``); the JS name is the camelCase of the Lua name unless ``js=``;
+* ``async def`` methods await the runtime (they block in Lua and return Promises in JS);
+* ``Annotated[str, Names("tools")]`` marks a string that names something from a catalog;
+  ``Annotated[dict[str, Any], SchemaFrom("name")]`` a table whose keys are the named tool's params;
+* a parameter annotated :class:`ScriptFunction` receives a callback written in the script;
+* returning ``self`` from a builder method is declared with ``expose(returns_self=True)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+if TYPE_CHECKING:
+    from llmspell.api.context import SpellContext
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Names:
+    """``Annotated`` marker: this string names an entry of the given catalog."""
+
+    catalog: str
+
+
+@dataclass(frozen=True)
+class SchemaFrom:
+    """``Annotated`` marker: this table's keys are the parameters of the tool named by ``param``."""
+
+    param: str
+
+
+@dataclass(frozen=True)
+class Doc:
+    """``Annotated`` marker: documentation for one parameter."""
+
+    text: str
+
+
+class ScriptFunction:
+    """A function written in the spell (Lua or JS), callable from the runtime.
+
+    Engines subclass this. ``await fn(*args)`` posts the call to the spell's own thread (an interpreter
+    is only ever entered from its thread) and returns the script's return value converted to Python.
+    """
+
+    language: str = "python"
+
+    async def __call__(self, *args: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return f"<{self.language} function>"
+
+
+@dataclass
+class ExposeInfo:
+    lua: str | None = None
+    js: str | None = None
+    deprecated: str | None = None
+    returns_self: bool = False
+    doc: str | None = None
+    returns_doc: str = ""
+
+
+def expose(
+    fn: F | None = None,
+    *,
+    lua: str | None = None,
+    js: str | None = None,
+    deprecated: str | None = None,
+    returns_self: bool = False,
+    doc: str | None = None,
+    returns_doc: str = "",
+) -> Any:
+    """Mark a method as part of the script API."""
+
+    def mark(f: F) -> F:
+        f.__llmspell_expose__ = ExposeInfo(lua, js, deprecated, returns_self, doc, returns_doc)  # type: ignore[attr-defined]
+        return f
+
+    return mark(fn) if fn is not None else mark
+
+
+def camel(name: str) -> str:
+    """``list_instances`` -> ``listInstances``; names already in camelCase are kept."""
+    head, *rest = name.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+class ApiObject:
+    """An object handed to scripts: a handle with methods (colon calls in Lua) and read-only fields.
+
+    ``api_fields`` are snapshotted into the script-side object when it is created (``workflow.id``,
+    ``tool.name``); everything else goes through exposed methods.
+    """
+
+    api_name: ClassVar[str] = ""
+    api_doc: ClassVar[str] = ""
+    api_fields: ClassVar[dict[str, str]] = {}
+    """field name -> type string."""
+
+    def api_field_values(self) -> dict[str, Any]:
+        return {name: getattr(self, name, None) for name in self.api_fields}
+
+
+class ApiGlobal(ApiObject):
+    """A global table of static functions; one instance per spell, bound to its :class:`SpellContext`."""
+
+    index_type: ClassVar[str | None] = None
+    index_names: ClassVar[str | None] = None
+
+    def __init__(self, ctx: SpellContext):
+        self.ctx = ctx
+
+    def api_index(self, key: str) -> Any:
+        """Dynamic member lookup (``Tool["file-operations"]``); ``None`` when there is no such member."""
+        return None
+
+
+@dataclass
+class ValueGlobal:
+    """A plain data global such as ``ARGS``; ``factory(ctx)`` gives its value for one spell."""
+
+    name: str
+    type: str
+    doc: str
+    factory: Callable[[SpellContext], Any]
+
+
+# Registries filled by ``llmspell.api.globals`` (import order = declaration order in the model).
+GLOBALS: dict[str, type[ApiGlobal]] = {}
+VALUE_GLOBALS: dict[str, ValueGlobal] = {}
+CLASSES: dict[str, type[ApiObject]] = {}
+
+
+def api_global(name: str) -> Callable[[type[ApiGlobal]], type[ApiGlobal]]:
+    def reg(cls: type[ApiGlobal]) -> type[ApiGlobal]:
+        cls.api_name = name
+        cls.api_doc = inspect.cleandoc(cls.__doc__ or "")
+        GLOBALS[name] = cls
+        return cls
+
+    return reg
+
+
+def api_class(name: str) -> Callable[[type[ApiObject]], type[ApiObject]]:
+    def reg(cls: type[ApiObject]) -> type[ApiObject]:
+        cls.api_name = name
+        cls.api_doc = inspect.cleandoc(cls.__doc__ or "")
+        CLASSES[name] = cls
+        return cls
+
+    return reg
+
+
+def value_global(name: str, type_: str, doc: str, factory: Callable[[SpellContext], Any]) -> None:
+    VALUE_GLOBALS[name] = ValueGlobal(name, type_, doc, factory)
+
+
+# ------------------------------------------------------------------------------------------- dispatch
+
+
+@dataclass
+class BoundMethod:
+    """One exposed method, resolved once per class so dispatch is a dict lookup."""
+
+    py_name: str
+    lua_name: str
+    js_name: str
+    is_async: bool
+    nparams: int
+    required: int
+    variadic: bool
+    param_names: tuple[str, ...]
+    deprecated: str | None
+
+
+def exposed_methods(cls: type[ApiObject]) -> dict[str, BoundMethod]:
+    """Exposed methods of ``cls`` keyed by their Lua name (cached on the class)."""
+    cache = cls.__dict__.get("_llmspell_methods")
+    if cache is not None:
+        return cache  # type: ignore[no-any-return]
+    out: dict[str, BoundMethod] = {}
+    for py_name, fn in inspect.getmembers(cls, predicate=inspect.isfunction):
+        info: ExposeInfo | None = getattr(fn, "__llmspell_expose__", None)
+        if info is None:
+            continue
+        sig = inspect.signature(fn)
+        params = [p for p in sig.parameters.values() if p.name != "self"]
+        variadic = any(p.kind is p.VAR_POSITIONAL for p in params)
+        fixed = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        lua_name = info.lua or py_name
+        out[lua_name] = BoundMethod(
+            py_name=py_name,
+            lua_name=lua_name,
+            js_name=info.js or camel(lua_name),
+            is_async=inspect.iscoroutinefunction(fn),
+            nparams=len(fixed),
+            required=sum(1 for p in fixed if p.default is p.empty),
+            variadic=variadic,
+            param_names=tuple(p.name for p in fixed),
+            deprecated=info.deprecated,
+        )
+    cls._llmspell_methods = out  # type: ignore[attr-defined]
+    return out
+
+
+class Dispatcher:
+    """Calls exposed methods with script arguments; shared by both engines.
+
+    ``call`` returns the method's result, or an awaitable for ``async`` methods: the engine decides
+    how to wait (Lua blocks its thread on the loop, JS settles a Promise later). Missing trailing
+    arguments become ``None`` (Lua's nil), extra ones are dropped, as Lua would.
+    """
+
+    @staticmethod
+    def call(obj: ApiObject, lua_name: str, args: list[Any] | tuple[Any, ...]) -> Any | Awaitable[Any]:
+        from llmspell.core.errors import ValidationError
+
+        methods = exposed_methods(type(obj))
+        m = methods.get(lua_name)
+        if m is None:
+            raise ValidationError(f"{obj.api_name} has no method '{lua_name}'")
+        args = list(args)
+        if not m.variadic:
+            if len(args) > m.nparams:
+                del args[m.nparams:]
+            n = len(args)
+            # trailing nils from Lua count as "not given"
+            while n > m.required and args and args[-1] is None:
+                args.pop()
+                n -= 1
+            if n < m.required:
+                missing = m.param_names[n]
+                raise ValidationError(
+                    f"{obj.api_name}.{lua_name}: missing argument #{n + 1} '{missing}'"
+                )
+        return getattr(obj, m.py_name)(*args)

@@ -1,0 +1,185 @@
+"""The spell host shared by both engines: one OS thread per spell that owns its interpreter.
+
+Why this shape (measured in the runtime notes, appendix): an interpreter may only be entered from
+the thread that created it (lupa holds a per-runtime lock for a whole ``execute``; quickjs is
+thread-hostile). So the asyncio loop never runs script code. A spell thread that needs the runtime
+posts a coroutine to the loop and then *waits on its inbox*; while it waits, the loop can post script
+callbacks (hooks, event handlers, workflow step functions) into the same inbox and the spell thread
+runs them. Cancellation is a flag (polled by the Lua count hook / between JS slices) plus a
+``cancel`` message that wakes a waiting thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import queue
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from llmspell.api.context import SpellContext
+from llmspell.api.decl import ScriptFunction
+from llmspell.core.errors import CancelledError as SpellCancelledError
+from llmspell.core.errors import ScriptError
+
+
+class SpellCancelled(BaseException):
+    """Raised on the spell thread to unwind it; BaseException so script-level ``except Exception``
+    handlers in bridge code cannot swallow it."""
+
+
+class SpellHost:
+    """Base class for an engine's spell. Subclasses implement :meth:`body`."""
+
+    language = "lua"
+
+    def __init__(self, ctx: SpellContext):
+        self.ctx = ctx
+        self.inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self.cancel_flag = threading.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread: threading.Thread | None = None
+        self._closed = threading.Event()
+        self.cancel_reason = "cancelled"
+
+    # -------------------------------------------------------------- spell thread -> loop
+
+    def call_async(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future[Any]:
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def wait(self, cfut: concurrent.futures.Future[Any]) -> Any:
+        """Block the spell thread until ``cfut`` is done, running posted script callbacks meanwhile."""
+        cfut.add_done_callback(lambda f: self.inbox.put(("done", f)))
+        while True:
+            if self.cancel_flag.is_set():
+                cfut.cancel()
+                raise SpellCancelled(self.cancel_reason)
+            item = self.inbox.get()
+            if item[0] == "done":
+                if item[1] is cfut:
+                    if cfut.cancelled():
+                        raise SpellCancelled(self.cancel_reason)
+                    return cfut.result()
+                continue  # a stale completion from an abandoned wait
+            self._service(item, cfut)
+
+    def run_sync(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Run ``coro`` on the loop and wait for it on the spell thread (the blocking style Lua uses)."""
+        return self.wait(self.call_async(coro))
+
+    def _service(self, item: tuple[Any, ...], cfut: concurrent.futures.Future[Any] | None = None) -> None:
+        kind = item[0]
+        if kind == "call":
+            _, fn, args, fut = item
+            loop = self.loop
+            assert loop is not None
+            try:
+                r = fn(*args)
+            except SpellCancelled:
+                loop.call_soon_threadsafe(_set_exc, fut, SpellCancelledError("the spell was cancelled"))
+                raise
+            except BaseException as e:
+                loop.call_soon_threadsafe(_set_exc, fut, e)
+            else:
+                loop.call_soon_threadsafe(_set_result, fut, r)
+        elif kind == "cancel":
+            if cfut is not None:
+                cfut.cancel()
+            raise SpellCancelled(self.cancel_reason)
+
+    # -------------------------------------------------------------- loop -> spell thread
+
+    async def invoke(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` on the spell thread and await its result (used for script callbacks)."""
+        if self._closed.is_set():
+            raise ScriptError(
+                f"{self.ctx.spell_name}: the spell has finished, so its {self.language} callbacks can no longer run"
+            )
+        if self.thread is not None and threading.current_thread() is self.thread:
+            return fn(*args)  # re-entry on the spell thread itself: call directly
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.inbox.put(("call", fn, args, fut))
+        return await fut
+
+    # -------------------------------------------------------------- lifecycle
+
+    def body(self) -> Any:  # pragma: no cover - abstract
+        """Create the interpreter on this thread, run the spell, return its result (Python value)."""
+        raise NotImplementedError
+
+    def on_closed(self) -> None:
+        """Called on the spell thread after the body ends (success or not): free the interpreter."""
+
+    async def run(self) -> Any:
+        """Start the spell thread and await the spell's result. Cancelling this task cancels the spell."""
+        self.loop = asyncio.get_running_loop()
+        done: asyncio.Future[Any] = self.loop.create_future()
+        loop = self.loop
+
+        def main() -> None:
+            try:
+                r = self.body()
+            except BaseException as e:
+                loop.call_soon_threadsafe(_set_exc, done, e)
+            else:
+                loop.call_soon_threadsafe(_set_result, done, r)
+            finally:
+                self._closed.set()
+                self._fail_pending()
+                try:
+                    self.on_closed()
+                except Exception:
+                    pass
+
+        self.thread = threading.Thread(target=main, name=f"spell:{self.ctx.spell_name}", daemon=True)
+        self.thread.start()
+        try:
+            return await asyncio.shield(done)
+        except asyncio.CancelledError:
+            self.cancel()
+            raise
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        """Ask the spell to stop; safe from any thread. Takes effect within milliseconds."""
+        self.cancel_reason = reason
+        self.cancel_flag.set()
+        self.inbox.put(("cancel",))
+
+    def _fail_pending(self) -> None:
+        while True:
+            try:
+                item = self.inbox.get_nowait()
+            except queue.Empty:
+                return
+            if item[0] == "call" and self.loop is not None:
+                self.loop.call_soon_threadsafe(
+                    _set_exc, item[3], ScriptError(f"{self.ctx.spell_name}: the spell finished before its callback ran")
+                )
+
+
+class HostedFunction(ScriptFunction):
+    """A script function callable from the runtime; ``call_on_thread`` converts and calls it."""
+
+    def __init__(self, host: SpellHost, call_on_thread: Callable[..., Any], label: str = ""):
+        self.host = host
+        self.language = host.language
+        self._call = call_on_thread
+        self.label = label
+
+    async def __call__(self, *args: Any) -> Any:
+        return await self.host.invoke(self._call, *args)
+
+    def describe(self) -> str:
+        return self.label or f"<{self.language} function in {self.host.ctx.spell_name}>"
+
+
+def _set_result(fut: asyncio.Future[Any], value: Any) -> None:
+    if not fut.done():
+        fut.set_result(value)
+
+
+def _set_exc(fut: asyncio.Future[Any], exc: BaseException) -> None:
+    if not fut.done():
+        fut.set_exception(exc)

@@ -1,0 +1,3 @@
+from llmspell_ls.cli import main
+
+raise SystemExit(main())

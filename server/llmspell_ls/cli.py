@@ -1,0 +1,70 @@
+"""Command line: ``llmspell-ls`` (serve over stdio) | ``--run FILE`` | ``--check FILE…`` | ``--stubs DIR``.
+
+Argument parsing only; each mode lives in its own module and is imported lazily so that ``--run``
+never pays for the language server's imports and the server never imports the engines up front.
+Exit status: 0 success, 1 the spell/check failed, 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="llmspell-ls",
+        description="Language server and runner for llmspell spells (Lua and JavaScript).",
+        epilog="With no mode, serves the Language Server Protocol over stdio.",
+    )
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--run", metavar="FILE", help="run a spell and print its output and a summary")
+    mode.add_argument("--check", metavar="FILE", nargs="+", help="print diagnostics for spells, like a linter")
+    mode.add_argument("--stubs", metavar="DIR", help="write the API model and LuaCATS/.d.ts stubs into DIR")
+    p.add_argument("--json", action="store_true", help="with --run: print every run message as JSON Lines")
+    p.add_argument("--model", metavar="M", help="with --run: default model id (e.g. openai/gpt-4o-mini)")
+    p.add_argument("--workspace", metavar="DIR", help="workspace root (llmspell.toml, .llmspell/ state)")
+    p.add_argument("--tcp", metavar="HOST:PORT", help="serve LSP over TCP instead of stdio (debugging)")
+    p.add_argument("--log-file", metavar="FILE", help="write server logs to FILE")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    script_args: list[str] = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, script_args = argv[:i], argv[i + 1:]
+    parser = build_parser()
+    try:
+        ns = parser.parse_args(argv)
+    except SystemExit as e:  # argparse exits 2 on usage errors, 0 on --help
+        return int(e.code or 0)
+    if ns.version:
+        from llmspell_ls import __version__
+
+        print(f"llmspell-ls {__version__}")
+        return 0
+    if ns.run:
+        from llmspell_ls.run_command import run_command
+
+        return run_command(ns.run, script_args, json_lines=ns.json, model=ns.model, workspace=ns.workspace)
+    if ns.json or ns.model or script_args:
+        parser.print_usage(sys.stderr)
+        print("llmspell-ls: --json, --model and script arguments need --run FILE", file=sys.stderr)
+        return 2
+    if ns.check:
+        from llmspell_ls.check_command import check_command
+
+        return check_command(ns.check, workspace=ns.workspace)
+    if ns.stubs:
+        from llmspell_ls.stubgen import write_stubs
+
+        for path in write_stubs(ns.stubs):
+            print(path)
+        return 0
+    from llmspell_ls.server import serve
+
+    return serve(tcp=ns.tcp, log_file=ns.log_file)
