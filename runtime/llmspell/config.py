@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -37,6 +37,8 @@ class SecurityConfig(BaseModel):
     """Secret-looking environment variables environment-reader may reveal."""
     max_response_bytes: int = 10 * 1024 * 1024
     network_timeout_s: float = 30.0
+    max_tool_security_level: Literal["safe", "restricted", "privileged"] = "privileged"
+    """Tools above this level are refused by the tool registry (safe < restricted < privileged)."""
 
 
 class LimitsConfig(BaseModel):
@@ -65,6 +67,9 @@ class RuntimeConfig(BaseModel):
     """When set, real provider calls are recorded to this file (JSON Lines)."""
     replay_path: str | None = None
     """When set, provider calls are answered from this recording, offline."""
+    scripted_rules: list[dict[str, Any]] = Field(default_factory=list)
+    """Rules for the offline scripted provider (``[[scripted_rules]]`` tables: pattern, reply,
+    tool_calls, fail, times, when, delay_s, model); see ``llmspell.providers.scripted.ScriptRule``."""
 
     @property
     def workspace_path(self) -> Path:

@@ -27,7 +27,7 @@ class Runtime:
         from llmspell.events.bus import EventBus
         from llmspell.hooks.registry import HookRegistry
         from llmspell.providers.registry import ProviderRegistry
-        from llmspell.security.policy import SecurityPolicy
+        from llmspell.security.policy import SecurityPolicy, report_violations_to
         from llmspell.state.store import StateStore
         from llmspell.tools.registry import ToolRegistry
         from llmspell.workflows.registry import WorkflowRegistry
@@ -39,6 +39,7 @@ class Runtime:
         self.policy = SecurityPolicy.from_config(self.config.security, workspace=self.workspace)
         self.events = EventBus()
         self.hooks = HookRegistry(self.events)
+        report_violations_to(self.policy, self.events, self.hooks)
         self.state = StateStore.from_config(self.config.state, workspace=self.workspace, runtime=self)
         self.providers = ProviderRegistry(self.config)
         self.tools = ToolRegistry(self)

@@ -29,6 +29,15 @@ class SpellCancelled(BaseException):
     handlers in bridge code cannot swallow it."""
 
 
+class SpellExit(BaseException):
+    """Raised on the spell thread when the script ends itself (Lua ``os.exit(n)``): the spell stops
+    with exit status ``code``; the process does not."""
+
+    def __init__(self, code: int = 0):
+        super().__init__(f"exit({code})")
+        self.code = code
+
+
 class SpellHost:
     """Base class for an engine's spell. Subclasses implement :meth:`body`."""
 
@@ -139,6 +148,8 @@ class SpellHost:
             return await asyncio.shield(done)
         except asyncio.CancelledError:
             self.cancel()
+            # the body still ends (with SpellCancelled); nobody awaits it any more
+            done.add_done_callback(lambda f: f.cancelled() or f.exception())
             raise
 
     def cancel(self, reason: str = "cancelled") -> None:

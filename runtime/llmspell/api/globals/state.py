@@ -1,0 +1,152 @@
+"""``State``: scoped key/value state that persists between runs (SQLite under ``.llmspell/``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmspell.api.decl import ApiGlobal, api_global, expose
+from llmspell.core.errors import ValidationError
+
+
+def _str(v: Any, what: str, fn: str) -> str:
+    if isinstance(v, bool) or v is None:
+        raise ValidationError(f"State.{fn}: '{what}' must be a string, got {'nil' if v is None else 'boolean'}")
+    if isinstance(v, (int, float)):
+        return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+    if not isinstance(v, str):
+        raise ValidationError(f"State.{fn}: '{what}' must be a string, got {type(v).__name__}")
+    return v
+
+
+@api_global("State")
+class StateGlobal(ApiGlobal):
+    """Persistent state: JSON-compatible values under ``scope:key``.
+
+    Scopes are free-form strings (``"global"``, ``"custom"``, ``"user:123"``). Values survive the spell
+    and the process (SQLite file ``.llmspell/state.db`` in the workspace by default) and are shared
+    by every spell of the workspace. Functions and userdata cannot be stored.
+    """
+
+    @property
+    def _store(self) -> Any:
+        return self.ctx.runtime.state
+
+    @expose
+    async def save(self, scope: str, key: str, value: Any) -> None:
+        """Store a value.
+
+        Args:
+            scope: The scope, e.g. ``"global"`` or ``"user:123"``.
+            key: The key within the scope.
+            value: Any JSON-compatible value (nil stores null).
+        """
+        await self._store.set(_str(scope, "scope", "save"), _str(key, "key", "save"), value)
+
+    @expose
+    async def load(self, scope: str, key: str) -> Any:
+        """Read a value.
+
+        Args:
+            scope: The scope it was saved in.
+            key: The key within the scope.
+
+        Returns:
+            The stored value, or nil when there is none.
+        """
+        return await self._store.get(_str(scope, "scope", "load"), _str(key, "key", "load"))
+
+    @expose
+    async def delete(self, scope: str, key: str) -> None:
+        """Delete a value (nothing happens when it does not exist).
+
+        Args:
+            scope: The scope.
+            key: The key within the scope.
+        """
+        await self._store.delete(_str(scope, "scope", "delete"), _str(key, "key", "delete"))
+
+    @expose
+    async def list_keys(self, scope: str) -> list[str]:
+        """The keys stored in a scope.
+
+        Args:
+            scope: The scope.
+
+        Returns:
+            The keys (without the ``scope:`` prefix), sorted.
+        """
+        return await self._store.list_keys(_str(scope, "scope", "list_keys"))
+
+    @expose
+    async def workflow_get(self, workflow_id: str, step_name: str) -> Any:
+        """A workflow step's stored output (key ``workflow:<id>:<step>``).
+
+        Args:
+            workflow_id: The workflow's id.
+            step_name: The step's name.
+
+        Returns:
+            The stored value, or nil.
+        """
+        return await self._store.get(f"workflow:{_str(workflow_id, 'workflow_id', 'workflow_get')}",
+                                     _str(step_name, "step_name", "workflow_get"))
+
+    @expose
+    async def workflow_list(self, workflow_id: str) -> list[str]:
+        """The step names a workflow stored outputs for.
+
+        Args:
+            workflow_id: The workflow's id.
+
+        Returns:
+            The step names, sorted.
+        """
+        return await self._store.list_keys(f"workflow:{_str(workflow_id, 'workflow_id', 'workflow_list')}")
+
+    @expose
+    async def agent_get(self, agent_id: str, key: str) -> Any:
+        """Read an agent's value (key ``agent:<id>:<key>``).
+
+        Args:
+            agent_id: The agent's id or name.
+            key: The key.
+
+        Returns:
+            The stored value, or nil.
+        """
+        return await self._store.get(f"agent:{_str(agent_id, 'agent_id', 'agent_get')}", _str(key, "key", "agent_get"))
+
+    @expose
+    async def agent_set(self, agent_id: str, key: str, value: Any) -> None:
+        """Store a value for an agent (key ``agent:<id>:<key>``).
+
+        Args:
+            agent_id: The agent's id or name.
+            key: The key.
+            value: Any JSON-compatible value.
+        """
+        await self._store.set(f"agent:{_str(agent_id, 'agent_id', 'agent_set')}", _str(key, "key", "agent_set"), value)
+
+    @expose
+    async def tool_get(self, tool_id: str, key: str) -> Any:
+        """Read a tool's value (key ``tool:<id>:<key>``).
+
+        Args:
+            tool_id: The tool's name.
+            key: The key.
+
+        Returns:
+            The stored value, or nil.
+        """
+        return await self._store.get(f"tool:{_str(tool_id, 'tool_id', 'tool_get')}", _str(key, "key", "tool_get"))
+
+    @expose
+    async def tool_set(self, tool_id: str, key: str, value: Any) -> None:
+        """Store a value for a tool (key ``tool:<id>:<key>``).
+
+        Args:
+            tool_id: The tool's name.
+            key: The key.
+            value: Any JSON-compatible value.
+        """
+        await self._store.set(f"tool:{_str(tool_id, 'tool_id', 'tool_set')}", _str(key, "key", "tool_set"), value)

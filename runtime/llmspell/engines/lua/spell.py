@@ -1,0 +1,593 @@
+"""A Lua spell: one ``lupa.lua54`` interpreter on its own thread, globals generated from the declaration.
+
+How a call travels (see prelude.lua for the Lua half):
+
+    agent:execute{text="hi"}             Lua closure made by define_class (generic, per method)
+      -> BRIDGE(hid, "execute", t)       one Python function for every call
+      -> Dispatcher.call(obj, ...)       the declared method; async ones are awaited on the loop
+         while blocked, the spell thread serves its inbox (hooks, event handlers written in Lua)
+      <- (0, result) | (1, kind, message, type, details) | (2,)   status first: no Python exception
+                                                                   or object ever reaches Lua
+
+Scripts only ever hold Lua values: results are converted to tables, API objects become tables with a
+per-class metatable and a handle id that lives in a weak table inside the prelude, functions passed
+to the runtime become :class:`HostedFunction` objects that are called back on this thread.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+import re
+import types
+from pathlib import Path
+from typing import Any
+
+from llmspell.api.context import SpellContext
+from llmspell.api.decl import ApiGlobal, ApiObject, Dispatcher, ScriptFunction, ValueGlobal, exposed_methods
+from llmspell.core.errors import LLMSpellError, ResourceLimitError, ScriptError
+from llmspell.engines.convert import arg_coercers, jsonable, parse_script_args
+from llmspell.engines.host import HostedFunction, SpellCancelled, SpellExit, SpellHost
+
+_PRELUDE_PATH = Path(__file__).with_name("prelude.lua")
+_PRELUDE: str | None = None
+_MODULE_NAME = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
+_LOC = re.compile(r"^(.*?):(\d+): ")
+_PLAIN = frozenset({int, float, str, bool, type(None)})
+_PLAIN_ARGS = frozenset({int, str, bool, type(None)})  # floats go through to_py (NaN/inf -> None)
+_Coroutine = types.CoroutineType
+HOOK_STEP = 10_000
+"""VM instructions between two checks of the cancel flag / instruction budget (~0.05–0.1 ms)."""
+
+
+def _prelude() -> str:
+    global _PRELUDE
+    if _PRELUDE is None:
+        _PRELUDE = _PRELUDE_PATH.read_text(encoding="utf-8")
+    return _PRELUDE
+
+
+def _refuse_attr(obj: Any, name: Any, is_setting: bool) -> Any:
+    raise AttributeError("access to Python objects is not allowed in spells")
+
+
+def display_path(file: Path | None) -> str:
+    """The name errors show: relative to the current directory when the file is under it."""
+    if file is None:
+        return "<spell>"
+    try:
+        p = Path(file)
+        if p.is_absolute():
+            rel = os.path.relpath(p, os.getcwd())
+            if not rel.startswith(".."):
+                return rel
+        return str(p)
+    except (OSError, ValueError):
+        return str(file)
+
+
+class LuaFunction(HostedFunction):
+    """A Lua function handed to the runtime; calls run on the spell's thread via its inbox."""
+
+    def __init__(self, spell: LuaSpell, fn: Any):
+        super().__init__(spell, lambda *a: spell._call_lua(fn, a), "")
+        self.lua_fn = fn
+
+    def describe(self) -> str:
+        return f"<lua function in {self.host.ctx.spell_name}>"
+
+
+class LuaSpell(SpellHost):
+    """One Lua spell. ``api_globals``/``value_globals`` default to the whole declaration."""
+
+    language = "lua"
+
+    def __init__(
+        self,
+        ctx: SpellContext,
+        source: str,
+        *,
+        api_globals: dict[str, type[ApiGlobal]] | None = None,
+        value_globals: dict[str, ValueGlobal] | None = None,
+    ):
+        super().__init__(ctx)
+        self.source = source
+        self.display = display_path(ctx.file)
+        self._api_globals = api_globals
+        self._value_globals = value_globals
+        self._objs: dict[int, Any] = {}
+        self._ids: dict[int, int] = {}
+        self._next_hid = 1
+        self._classes: set[type] = set()
+        self._kill: tuple[str, str | None, str | None, int | None] | None = None
+        self.lua: Any = None
+        self.M: Any = None
+        spell_dir = Path(ctx.file).resolve().parent if ctx.file else None
+        self.spell_dir: Path | None = spell_dir
+
+    # ================================================================== lifecycle (spell thread)
+
+    def body(self) -> Any:
+        from lupa import lua54
+
+        self._lua_error = lua54.LuaError
+        self._lua_memory_error = lua54.LuaMemoryError
+        self._lua_type = lua54.lua_type
+        limits = self.ctx.runtime.config.limits
+        max_mem = int(limits.max_memory_mb) << 20 if limits.max_memory_mb else None
+        lua = lua54.LuaRuntime(
+            register_eval=False,
+            register_builtins=False,
+            unpack_returned_tuples=True,
+            attribute_filter=_refuse_attr,
+            max_memory=max_mem,
+        )
+        self.lua = lua
+        self._table_from = lua.table_from
+        self._lua_table = lua.table
+        const = lua.table_from({
+            "step": HOOK_STEP,
+            "budget": int(limits.instruction_budget or 0),
+            "package_path": f"{self.spell_dir or '.'}/?.lua;{self.spell_dir or '.'}/?/init.lua",
+        })
+        M = lua.execute(
+            _prelude(), self._bridge, self._index, self.cancel_flag.is_set, self._note_kill, self._emit,
+            self._open_path, self._read_source, self._getenv, const, name="=[llmspell]",
+        )
+        self.M = M
+        self._make_object = M.make_object
+        self._handle_of = M.handle_of
+        self._invoke = M.invoke
+        self._define_class = M.define_class
+        self._anchor = M.anchor
+        self._make_function = M.make_function
+        lua.globals().python = None  # lupa registers it even with register_builtins=False
+        env = M.make_env(self._build_api())
+        M.arm()
+        try:
+            res = M.run_main(self.source, "@" + self.display, env, *self.ctx.args)
+        except self._lua_memory_error:
+            self._raise_memory(None)
+        except self._lua_error as e:
+            if self._kill is not None or self.cancel_flag.is_set():
+                self._raise_killed()
+            raise ScriptError(str(e) or "Lua error", file=self.display) from None
+        status = res[0] if isinstance(res, tuple) else res
+        if status == "ok":
+            packed = res[1]
+            n = packed["n"] or 0
+            values = [self.to_py(packed[i]) for i in range(1, n + 1)]
+            result: Any = None if n == 0 else values[0] if n == 1 else values
+            self._settle()
+            return jsonable(result)
+        if status == "killed":
+            self._raise_killed()
+        if status == "syntax":
+            msg = self._norm_message(str(res[1]))
+            file, line = self._locate(msg)
+            err = ScriptError(msg, file=file, line=line)
+            err.kind = "syntax"
+            raise err
+        # "error", text, kind, file, line, traceback, raw
+        _, text, kind, file, line, tb, raw = (list(res) + [None] * 7)[:7]
+        text = str(text)
+        if "not enough memory" in text and kind == "script":
+            self._raise_memory(tb)
+        if file is None:
+            file, line = self._locate(text)
+        if file is None and tb:
+            file, line = self._locate_tb(str(tb))
+        if kind == "script" and self._lua_type(raw) == "table" and text.startswith("table: "):
+            text = f"error object: {jsonable(self.to_py(raw))}"
+        err = ScriptError(self._norm_message(text), file=self._norm_file(file), line=int(line) if line else None,
+                          traceback=self._clean_tb(str(tb)) if tb else None)
+        err.kind = str(kind or "script")
+        raise err
+
+    def on_closed(self) -> None:
+        self._objs.clear()
+        self._ids.clear()
+        self.M = None
+        self._make_object = self._handle_of = self._invoke = self._anchor = None
+        self._table_from = self._lua_table = None
+        self.lua = None
+
+    def _settle(self) -> None:
+        """Let callbacks already on their way (events published just before the end) run."""
+        if self.loop is None or self.loop.is_closed():
+            return
+        try:
+            self.run_sync(_settle_loop())
+        except SpellCancelled:
+            self._raise_killed()
+
+    # ================================================================== kill outcomes
+
+    def _note_kill(self, kind: str, message: str | None, file: str | None, line: int | None) -> None:
+        if self._kill is None:
+            self._kill = (str(kind), None if message is None else str(message), file, line)
+
+    def _raise_killed(self) -> None:
+        kind, message, file, line = self._kill or ("cancel", None, None, None)
+        if self.cancel_flag.is_set() and kind != "exit":
+            raise SpellCancelled(self.cancel_reason)
+        if kind == "exit":
+            raise SpellExit(int(message or 0))
+        if kind == "limit":
+            loc = f"{self._norm_file(file)}:{line}: " if file and line else ""
+            err = ResourceLimitError(loc + (message or "resource limit exceeded"))
+            err.file = self._norm_file(file)  # type: ignore[attr-defined]
+            err.line = line  # type: ignore[attr-defined]
+            raise err
+        raise SpellCancelled(self.cancel_reason)
+
+    def _raise_memory(self, tb: Any) -> None:
+        mb = self.ctx.runtime.config.limits.max_memory_mb
+        file, line = self._locate_tb(str(tb)) if tb else (None, None)
+        loc = f"{file}:{line}: " if file and line else ""
+        err = ResourceLimitError(f"{loc}memory limit exceeded (max_memory_mb = {mb})")
+        err.file = file  # type: ignore[attr-defined]
+        err.line = line  # type: ignore[attr-defined]
+        raise err
+
+    # ================================================================== locations
+
+    def _norm_file(self, file: str | None) -> str | None:
+        if file and file.startswith("...") and self.display.endswith(file[3:]):
+            return self.display
+        return file
+
+    def _norm_message(self, text: str) -> str:
+        """Lua shortens long chunk names to ``...tail``; put the full spell path back."""
+        m = _LOC.match(text)
+        if m and m.group(1).startswith("...") and self.display.endswith(m.group(1)[3:]):
+            return self.display + text[len(m.group(1)):]
+        return text
+
+    def _locate(self, text: str) -> tuple[str | None, int | None]:
+        m = _LOC.match(text)
+        if m and not m.group(1).startswith("[C]"):
+            return self._norm_file(m.group(1)), int(m.group(2))
+        return None, None
+
+    def _locate_tb(self, tb: str) -> tuple[str | None, int | None]:
+        for ln in tb.splitlines():
+            ln = ln.strip()
+            if ln.startswith("[C]") or ln.startswith("[llmspell]"):
+                continue
+            f, line = self._locate(ln)
+            if f:
+                return f, line
+        return None, None
+
+    @staticmethod
+    def _clean_tb(tb: str) -> str:
+        keep = [ln for ln in tb.splitlines() if "[llmspell]" not in ln and ln.strip() != "[C]: in ?"]
+        return "\n".join(keep)
+
+    # ================================================================== globals
+
+    def _build_api(self) -> Any:
+        if self._api_globals is None or self._value_globals is None:
+            import llmspell.api.globals  # noqa: F401  (registers the declaration)
+            from llmspell.api.decl import GLOBALS, VALUE_GLOBALS
+
+            api_globals = GLOBALS if self._api_globals is None else self._api_globals
+            value_globals = VALUE_GLOBALS if self._value_globals is None else self._value_globals
+        else:
+            api_globals, value_globals = self._api_globals, self._value_globals
+        api: dict[str, Any] = {}
+        for name, cls in api_globals.items():
+            obj = cls(self.ctx)
+            hid = self._handle(obj)
+            names = self._table_from(sorted(exposed_methods(cls)))
+            fields = self._fields(obj)
+            dynamic = type(obj).api_index is not ApiGlobal.api_index
+            api[name] = self.M.make_global(hid, name, names, fields, dynamic)
+        for name, vg in value_globals.items():
+            api[name] = self.to_lua(vg.factory(self.ctx))
+        if "ARGS" not in api:
+            parsed = parse_script_args(self.display, list(self.ctx.args))
+            api["ARGS"] = self.to_lua(parsed)
+            if "arg" not in api:
+                api["arg"] = self.to_lua({k: v for k, v in parsed.items() if isinstance(k, int)})
+        return self._table_from(api)
+
+    def _handle(self, obj: Any) -> int:
+        key = id(obj)
+        hid = self._ids.get(key)
+        if hid is None:
+            hid = self._next_hid
+            self._next_hid += 1
+            self._ids[key] = hid
+            self._objs[hid] = obj
+        return hid
+
+    def _fields(self, obj: ApiObject) -> Any:
+        if not type(obj).api_fields:
+            return None
+        try:
+            values = obj.api_field_values()
+        except Exception:
+            return None
+        return self.to_lua({k: v for k, v in values.items() if v is not None})
+
+    def _class_key(self, cls: type[ApiObject]) -> str:
+        key = f"{cls.__module__}.{cls.__qualname__}"
+        if cls not in self._classes:
+            self._classes.add(cls)
+            self._define_class(key, cls.api_name or cls.__name__, self._table_from(sorted(exposed_methods(cls))))
+        return key
+
+    # ================================================================== conversion
+
+    def to_lua(self, v: Any, _depth: int = 0) -> Any:
+        """Python -> Lua (API notes §1.1): None→nil, dict/list→tables (nil values dropped), models via
+        ``model_dump(mode="json")``, API objects → handle tables, callables → Lua functions."""
+        t = type(v)
+        if v is None or t is str or t is int or t is float or t is bool:
+            return v
+        if _depth > 100:
+            raise ValueError("value nested too deeply to convert to Lua (a cycle?)")
+        if t is dict or isinstance(v, dict):
+            d = {}
+            for k, x in v.items():
+                if x is None:
+                    continue
+                if not isinstance(k, (str, int, float)) or isinstance(k, bool):
+                    k = str(k)
+                d[k] = self.to_lua(x, _depth + 1)
+            return self._table_from(d)
+        if t is list or t is tuple or isinstance(v, (list, tuple, set, frozenset)):
+            return self._table_from([self.to_lua(x, _depth + 1) for x in v])
+        if isinstance(v, (str, int, float)):  # str/int/float subclasses (StrEnum, IntEnum)
+            if isinstance(v, bool):
+                return bool(v)
+            return v.value if hasattr(v, "value") and isinstance(v.value, (str, int, float)) else v
+        if isinstance(v, ApiObject):
+            return self._make_object(self._handle(v), self._class_key(type(v)), self._fields(v))
+        if isinstance(v, LuaFunction) and v.host is self:
+            return v.lua_fn
+        if hasattr(v, "model_dump"):
+            return self.to_lua(v.model_dump(mode="json"), _depth + 1)
+        if callable(v) and not isinstance(v, type):
+            return self._make_function(self._handle(v))
+        if isinstance(v, bytes):
+            return v
+        return self.to_lua(jsonable(v), _depth + 1)
+
+    def to_py(self, v: Any, _depth: int = 0) -> Any:
+        """Lua -> Python (API notes §1.1, with the quirks fixed): sequences → lists (nil holes → None),
+        other tables → dicts (integer keys kept), ``{}`` → ``{}``, NaN/inf → None, functions →
+        :class:`LuaFunction`, handle tables → the Python object they stand for."""
+        lt = self._lua_type(v)
+        if lt is None:
+            if type(v) is float and not math.isfinite(v):
+                return None
+            return v
+        if lt == "table":
+            hid = self._handle_of(v)
+            if hid is not None:
+                return self._objs.get(hid)
+            if _depth > 100:
+                raise ValueError("table nested too deeply to convert (a cycle?)")
+            items = list(v.items())
+            if not items:
+                return {}
+            n = len(items)
+            all_int = True
+            mx = 0
+            for k, _ in items:
+                if type(k) is not int or k < 1:
+                    all_int = False
+                    break
+                if k > mx:
+                    mx = k
+            if all_int and (mx == n or (mx <= 2 * n and any(k == 1 for k, _ in items))):
+                arr: list[Any] = [None] * mx
+                for k, x in items:
+                    arr[k - 1] = self.to_py(x, _depth + 1)
+                return arr
+            out: dict[Any, Any] = {}
+            for k, x in items:
+                if type(k) is float:
+                    k = int(k) if k.is_integer() else str(k)
+                elif not isinstance(k, (str, int)) or isinstance(k, bool):
+                    k = str(k) if isinstance(k, bool) else None
+                    if k is None:
+                        continue
+                out[k] = self.to_py(x, _depth + 1)
+            return out
+        if lt == "function":
+            # lupa ties a reference to the Lua thread it came from; re-anchor it on the main thread so
+            # the runtime can call it after the spell's coroutine has finished
+            return LuaFunction(self, self._anchor(v))
+        raise TypeError(f"a Lua {lt} cannot be passed to the runtime")
+
+    # ================================================================== calls Lua -> Python
+
+    def _bridge(self, hid: int, name: str, *args: Any) -> Any:
+        try:
+            obj = self._objs[hid]
+            to_py = self.to_py
+            pyargs = [a if type(a) in _PLAIN_ARGS else to_py(a) for a in args]
+            if name == "__call":
+                r = obj(*pyargs)
+            else:
+                for i, fix in arg_coercers(type(obj), name):
+                    if i < len(pyargs):
+                        pyargs[i] = fix(pyargs[i])
+                r = Dispatcher.call(obj, name, pyargs)
+            tr = type(r)
+            if tr in _PLAIN:
+                return 0, r
+            if tr is _Coroutine:
+                r = self.run_sync(r)
+            elif inspect.isawaitable(r):
+                r = self.run_sync(_await(r))
+            if type(r) is tuple:
+                return (0, *[self.to_lua(x) for x in r])
+            return 0, self.to_lua(r)
+        except SpellCancelled:
+            return (2,)
+        except SpellExit as e:
+            self._note_kill("exit", str(e.code), None, None)
+            return (2,)
+        except BaseException as e:  # every error becomes a Lua error at the spell's line
+            return self._error_tuple(e)
+
+    def _index(self, hid: int, key: str) -> Any:
+        try:
+            r = self._objs[hid].api_index(key)
+            if inspect.isawaitable(r):
+                r = self.run_sync(r if inspect.iscoroutine(r) else _await(r))
+            return 0, self.to_lua(r)
+        except SpellCancelled:
+            return (2,)
+        except BaseException as e:
+            return self._error_tuple(e)
+
+    def _error_tuple(self, e: BaseException) -> tuple[Any, ...]:
+        if self._kill is not None or self.cancel_flag.is_set():
+            return (2,)
+        if isinstance(e, (KeyboardInterrupt, SystemExit)):
+            raise e
+        if isinstance(e, LLMSpellError):
+            details = None
+            if e.details:
+                try:
+                    details = self.to_lua(jsonable(e.details))
+                except Exception:
+                    details = None
+            return 1, e.kind, e.message, type(e).__name__, details
+        if type(e).__name__ == "ValidationError" and hasattr(e, "errors"):  # pydantic
+            return 1, "validation", _pydantic_message(e), "ValidationError", None
+        if isinstance(e, self._lua_error):
+            return 1, "script", str(e), "LuaError", None
+        return 1, "runtime", f"{type(e).__name__}: {e}", type(e).__name__, None
+
+    # ================================================================== calls runtime -> Lua
+
+    def _call_lua(self, fn: Any, args: tuple[Any, ...]) -> Any:
+        """Run a Lua function on this thread (from the inbox) and convert its first result."""
+        if self.M is None:
+            raise ScriptError(f"{self.display}: the spell has finished, so its Lua callbacks can no longer run")
+        largs = [self.to_lua(a) for a in args]
+        try:
+            res = self._invoke(fn, *largs)
+        except self._lua_memory_error:
+            self._note_kill("limit", f"memory limit exceeded (max_memory_mb = "
+                                     f"{self.ctx.runtime.config.limits.max_memory_mb})", None, None)
+            raise SpellCancelled("limit") from None
+        except self._lua_error:
+            raise SpellCancelled(self.cancel_reason) from None
+        if not isinstance(res, tuple):
+            res = (res,)
+        st = res[0]
+        if st == 0:
+            return self.to_py(res[1]) if len(res) > 1 else None
+        if st == 2:
+            raise SpellCancelled(self.cancel_reason)
+        text, kind, file, line, tb = (list(res[1:6]) + [None] * 5)[:5]
+        file = self._norm_file(file)
+        if file is None:
+            file, line = self._locate(str(text))
+        err = ScriptError(self._norm_message(str(text)), file=file, line=int(line) if line else None,
+                          traceback=self._clean_tb(str(tb)) if tb else None)
+        err.kind = str(kind or "script")
+        raise err
+
+    # ================================================================== sandbox services
+
+    def _emit(self, stream: str, text: str) -> None:
+        self.ctx.emit_output(stream, text)
+
+    def _allowed(self, path: str, write: bool) -> Path:
+        runtime = self.ctx.runtime
+        p = Path(path).expanduser()
+        if not p.is_absolute():
+            p = Path(runtime.workspace) / p
+        resolved = p.resolve()
+        if self.spell_dir is not None and (resolved == self.spell_dir or resolved.is_relative_to(self.spell_dir)):
+            return resolved
+        return runtime.policy.check_path(str(p), write=write)  # type: ignore[no-any-return]
+
+    def _open_path(self, path: Any, write: bool) -> tuple[int, str]:
+        try:
+            return 0, str(self._allowed(str(path), bool(write)))
+        except LLMSpellError as e:
+            return 1, f"{path}: {e.message}"
+        except Exception as e:
+            return 1, f"{path}: {e}"
+
+    def _read_source(self, kind: str, name: str) -> tuple[int, str] | tuple[int, str, str]:
+        try:
+            if kind == "module":
+                return self._find_module(str(name))
+            p = self._allowed(str(name), False)
+            if not p.is_file():
+                return 1, f"cannot open {name}"
+            return 0, _read_text(p), "@" + display_path(p)
+        except LLMSpellError as e:
+            return 1, f"{name}: {e.message}"
+        except Exception as e:
+            return 1, f"cannot open {name}: {e}"
+
+    def _find_module(self, name: str) -> tuple[int, str] | tuple[int, str, str]:
+        if not _MODULE_NAME.match(name):
+            return 1, f"module '{name}' not found: invalid module name"
+        rel = name.replace(".", "/")
+        roots = [r for r in (self.spell_dir, Path(self.ctx.runtime.workspace)) if r is not None]
+        tried: list[str] = []
+        seen: set[Path] = set()
+        for root in roots:
+            for cand in (root / f"{rel}.lua", root / rel / "init.lua"):
+                if cand in seen:
+                    continue
+                seen.add(cand)
+                tried.append(display_path(cand))
+                if cand.is_file():
+                    p = self._allowed(str(cand), False)
+                    return 0, _read_text(p), "@" + display_path(cand)
+        return 1, f"module '{name}' not found:" + "".join(f"\n\tno file '{t}'" for t in tried)
+
+    def _getenv(self, name: str) -> str | None:
+        policy = self.ctx.runtime.policy
+        visible = getattr(policy, "env_visible", None)
+        if visible is not None and not visible(name):
+            return None
+        return os.environ.get(name)
+
+
+def _read_text(p: Path) -> str:
+    return p.read_bytes().decode("utf-8", "replace")
+
+
+async def _await(aw: Any) -> Any:
+    return await aw
+
+
+async def _settle_loop() -> None:
+    import asyncio
+
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+
+def _pydantic_message(e: Any) -> str:
+    parts = []
+    try:
+        for err in e.errors()[:5]:
+            loc = ".".join(str(x) for x in err.get("loc", ()))
+            parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
+    except Exception:
+        return str(e)
+    return "invalid parameters: " + "; ".join(parts)
+
+
+def create_spell(ctx: SpellContext, source: str) -> LuaSpell:
+    return LuaSpell(ctx, source)
+
+
+__all__ = ["LuaFunction", "LuaSpell", "ScriptFunction", "create_spell", "display_path"]

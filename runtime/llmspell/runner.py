@@ -1,0 +1,336 @@
+"""SpellRunner: run one spell and yield what happens as a stream of :data:`~llmspell.messages.RunMessage`.
+
+The CLI (``--run``) and the language server (``llmspell/*`` notifications) both render this stream, so
+they show the same facts. One run yields ``started``, then ``output`` / ``event`` / ``hookResult`` /
+``progress`` as they happen, then exactly one ``finished`` (status, exit code, result, error with
+file:line and traceback, duration, token usage and cost summed over the run's agents). Every message
+carries the run id and a sequence number (1, 2, 3… per run).
+
+The engine is chosen by extension and imported lazily (``.lua`` → :mod:`llmspell.engines.lua`,
+``.js``/``.mjs`` → :mod:`llmspell.engines.js`); each engine package exposes
+``create_spell(ctx, source) -> SpellHost``.
+
+Runtimes: pass ``runtime=`` to share one between runs (spells then see each other's events, hooks,
+state and agents — the cross-engine bridge); otherwise each run gets its own from ``runtime_factory``
+(or ``Runtime(config)``), started before and shut down after the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import itertools
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from llmspell.api.context import SpellContext
+from llmspell.core.errors import LLMSpellError, ResourceLimitError
+from llmspell.core.types import Usage
+from llmspell.engines.convert import jsonable
+from llmspell.engines.host import SpellCancelled, SpellExit, SpellHost
+from llmspell.messages import (
+    ErrorInfo,
+    EventMessage,
+    Finished,
+    HookResultMessage,
+    Output,
+    Progress,
+    RunStatus,
+    Started,
+)
+
+if TYPE_CHECKING:
+    from llmspell.config import RuntimeConfig
+    from llmspell.messages import RunMessage
+    from llmspell.runtime import Runtime
+
+ENGINES: dict[str, tuple[str, str]] = {
+    ".lua": ("lua", "llmspell.engines.lua"),
+    ".js": ("javascript", "llmspell.engines.js"),
+    ".mjs": ("javascript", "llmspell.engines.js"),
+}
+"""extension -> (language, engine package with ``create_spell(ctx, source)``)."""
+
+_DONE = object()
+
+
+def language_for(path: Path | str) -> str | None:
+    """``lua`` / ``javascript`` for a spell file, ``None`` when the extension is not a spell's."""
+    entry = ENGINES.get(Path(path).suffix.lower())
+    return entry[0] if entry else None
+
+
+class _Run:
+    """Book-keeping of one run (the host is set once the engine created it)."""
+
+    def __init__(self, run_id: str):
+        self.run_id = run_id
+        self.host: SpellHost | None = None
+        self.cancel_requested = False
+
+
+class SpellRunner:
+    """Runs spells; see the module docstring for the stream it yields."""
+
+    def __init__(
+        self,
+        runtime_factory: Callable[[], Runtime] | None = None,
+        *,
+        config: RuntimeConfig | None = None,
+        runtime: Runtime | None = None,
+    ):
+        self._factory = runtime_factory
+        self._config = config
+        self._shared = runtime
+        self._runs: dict[str, _Run] = {}
+        self._sem: asyncio.Semaphore | None = None
+
+    # ------------------------------------------------------------------------------------ public
+
+    @property
+    def active_runs(self) -> list[str]:
+        return list(self._runs)
+
+    async def cancel(self, run_id: str) -> bool:
+        """Cancel a running spell (takes effect within milliseconds). False when no such run."""
+        run = self._runs.get(run_id)
+        if run is None:
+            return False
+        run.cancel_requested = True
+        if run.host is not None:
+            run.host.cancel("cancelled")
+        return True
+
+    async def run(
+        self,
+        path: Path | str,
+        *,
+        source: str | None = None,
+        args: list[str] | None = None,
+        run_id: str | None = None,
+    ) -> AsyncIterator[RunMessage]:
+        """Run the spell at ``path`` (``source`` overrides the file's text, e.g. an unsaved editor buffer)."""
+        path = Path(path)
+        args = list(args or [])
+        run_id = run_id or uuid.uuid4().hex[:12]
+        run = _Run(run_id)
+        self._runs[run_id] = run
+        seq = itertools.count(1)
+        t0 = time.perf_counter()
+        language = language_for(path)
+        try:
+            yield Started(run_id=run_id, seq=next(seq), file=str(path),
+                          language=language or "lua", args=args)  # type: ignore[arg-type]
+            if language is None:
+                yield self._finished(run_id, seq, t0, "error", error=ErrorInfo(
+                    message=f"{path}: not a spell (expected a .lua or .js file)", kind="usage", file=str(path)))
+                return
+            if source is None:
+                try:
+                    source = path.read_bytes().decode("utf-8", "replace")
+                except OSError as e:
+                    reason = e.strerror or str(e)
+                    yield self._finished(run_id, seq, t0, "error", error=ErrorInfo(
+                        message=f"{path}: cannot read the spell: {reason}", kind="io", file=str(path)))
+                    return
+            async for msg in self._run_spell(run, path, source, args, language, seq, t0):
+                yield msg
+        finally:
+            self._runs.pop(run_id, None)
+
+    # ------------------------------------------------------------------------------------ internals
+
+    def _finished(self, run_id: str, seq: itertools.count[int], t0: float, status: RunStatus, *,
+                  exit_code: int | None = None, result: Any = None, error: ErrorInfo | None = None,
+                  usage: Usage | None = None) -> Finished:
+        if exit_code is None:
+            exit_code = 0 if status == "success" else 1
+        usage = usage or Usage()
+        return Finished(run_id=run_id, seq=next(seq), status=status, exit_code=exit_code, result=result,
+                        error=error, duration_ms=round((time.perf_counter() - t0) * 1000, 3), usage=usage,
+                        cost_usd=usage.cost_usd)
+
+    def _make_runtime(self) -> tuple[Runtime, bool]:
+        if self._shared is not None:
+            return self._shared, False
+        if self._factory is not None:
+            return self._factory(), True
+        from llmspell.runtime import Runtime
+
+        return Runtime(self._config), True
+
+    async def _run_spell(self, run: _Run, path: Path, source: str, args: list[str], language: str,
+                         seq: itertools.count[int], t0: float) -> AsyncIterator[RunMessage]:
+        run_id = run.run_id
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        usage = Usage()
+        try:
+            runtime, owned = self._make_runtime()
+        except LLMSpellError as e:
+            yield self._finished(run_id, seq, t0, "error", error=ErrorInfo(message=e.message, kind=e.kind))
+            return
+        except Exception as e:
+            yield self._finished(run_id, seq, t0, "error",
+                                 error=ErrorInfo(message=f"cannot create the runtime: {e}", kind="configuration"))
+            return
+        cleanups: list[Callable[[], Any]] = []
+
+        def put(msg_cls: type[Any], **kw: Any) -> None:
+            queue.put_nowait(msg_cls(run_id=run_id, seq=next(seq), **kw))
+
+        def emit_output(stream: str, text: str) -> None:  # called on the spell thread
+            loop.call_soon_threadsafe(_put_output, stream, text)
+
+        def _put_output(stream: str, text: str) -> None:
+            put(Output, stream=stream, text=text)
+
+        def on_event(ev: Any) -> None:
+            nonlocal usage
+            data = ev.data
+            et = ev.event_type
+            put(EventMessage, event_type=et, data=jsonable(data), sequence=ev.sequence,
+                correlation_id=ev.correlation_id, source=ev.source)
+            if et == "agent.completed" and isinstance(data, dict) and isinstance(data.get("usage"), dict):
+                try:
+                    usage = usage.add(Usage.model_validate(data["usage"]))
+                except Exception:
+                    pass
+
+        def on_hook(ex: Any) -> None:
+            put(HookResultMessage, point=str(ex.point), hook=str(ex.hook), language=str(ex.language),
+                component=str(ex.component), result=str(ex.result), reason=ex.reason,
+                duration_us=float(ex.duration_us))
+
+        def on_progress(info: dict[str, Any]) -> None:
+            total = info.get("total_steps") or 0
+            idx = info.get("step_index")
+            status = info.get("status", "")
+            name = info.get("workflow_name") or info.get("workflow_id") or "workflow"
+            pct = None
+            if total:
+                done = (int(idx) + (1 if status in ("completed", "failed") else 0)) if idx is not None else 0
+                pct = max(0, min(100, int(100 * done / total)))
+            step = info.get("step_name")
+            pos = f" ({int(idx) + 1}/{total})" if total and idx is not None else ""
+            put(Progress, message=f"{name}: step {step}{pos} {status}".strip(), percentage=pct)
+
+        status: RunStatus = "error"
+        exit_code: int | None = None
+        result: Any = None
+        error: ErrorInfo | None = None
+        host: SpellHost | None = None
+        task: asyncio.Task[Any] | None = None
+        timer: asyncio.TimerHandle | None = None
+        try:
+            try:
+                if hasattr(runtime, "start"):
+                    await runtime.start()
+                events = getattr(runtime, "events", None)
+                if events is not None:
+                    sub = events.subscribe("*", on_event)
+                    cleanups.append(lambda: events.unsubscribe(sub))
+                hooks = getattr(runtime, "hooks", None)
+                if hooks is not None and hasattr(hooks, "add_observer"):
+                    cleanups.append(hooks.add_observer(on_hook))
+                workflows = getattr(runtime, "workflows", None)
+                if workflows is not None and hasattr(workflows, "add_progress_listener"):
+                    cleanups.append(workflows.add_progress_listener(on_progress))
+                ctx = SpellContext(runtime=runtime, file=path, language=language, args=args, run_id=run_id,
+                                   emit_output=emit_output)
+                engine = importlib.import_module(ENGINES[path.suffix.lower()][1])
+                host = engine.create_spell(ctx, source)
+            except LLMSpellError as e:
+                error = ErrorInfo(message=e.message, kind=e.kind)
+                raise _Abort() from None
+            run.host = host
+            limits = runtime.config.limits
+            if self._sem is None:
+                self._sem = asyncio.Semaphore(max(1, int(limits.max_concurrent_spells or 1)))
+            async with self._sem:
+                if run.cancel_requested:
+                    host.cancel("cancelled")
+                task = asyncio.ensure_future(host.run())
+                task.add_done_callback(lambda _t: queue.put_nowait(_DONE))
+                if limits.wall_time_s and limits.wall_time_s > 0:
+                    timer = loop.call_later(limits.wall_time_s, host.cancel, "timeout")
+                while True:
+                    item = await queue.get()
+                    if item is _DONE:
+                        break
+                    yield item
+                while not queue.empty():
+                    item = queue.get_nowait()
+                    if item is not _DONE:
+                        yield item
+            status, exit_code, result, error = _outcome(task, limits.wall_time_s, limits.max_memory_mb)
+        except _Abort:
+            status = "error"
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if task is not None and not task.done():
+                # the consumer stopped listening (or we were cancelled): stop the spell too
+                if host is not None:
+                    host.cancel("cancelled")
+                try:
+                    await asyncio.wait_for(asyncio.shield(task), 2.0)
+                except BaseException:
+                    pass
+            if host is not None:  # hooks/subscriptions/tools the spell registered die with it
+                for fn in reversed(host.ctx.extra.pop("cleanups", []) or []):
+                    try:
+                        fn()
+                    except Exception:
+                        pass
+            for fn in cleanups:
+                try:
+                    fn()
+                except Exception:
+                    pass
+            if owned and hasattr(runtime, "shutdown"):
+                try:
+                    await runtime.shutdown()
+                except Exception:
+                    pass
+        while not queue.empty():  # events published by the shutdown itself are not part of the run
+            queue.get_nowait()
+        yield self._finished(run_id, seq, t0, status, exit_code=exit_code, result=result, error=error, usage=usage)
+
+
+class _Abort(Exception):
+    pass
+
+
+def _outcome(task: asyncio.Task[Any], wall_s: float,
+             max_mb: int) -> tuple[RunStatus, int | None, Any, ErrorInfo | None]:
+    """(status, exit_code, result, error) from the finished spell task."""
+    try:
+        result = task.result()
+    except SpellExit as e:
+        if e.code == 0:
+            return "success", 0, None, None
+        return "error", e.code, None, ErrorInfo(message=f"the spell exited with status {e.code} (os.exit)", kind="exit")
+    except SpellCancelled as e:
+        reason = str(e.args[0]) if e.args else "cancelled"
+        if reason == "timeout":
+            return "timeout", 1, None, ErrorInfo(message=f"wall time limit exceeded ({wall_s:g} s)", kind="timeout")
+        return "cancelled", 1, None, ErrorInfo(message="the spell was cancelled", kind="cancelled")
+    except asyncio.CancelledError:
+        return "cancelled", 1, None, ErrorInfo(message="the spell was cancelled", kind="cancelled")
+    except ResourceLimitError as e:
+        return "limit", 1, None, ErrorInfo(message=e.message, kind=e.kind, file=getattr(e, "file", None),
+                                           line=getattr(e, "line", None))
+    except LLMSpellError as e:
+        return "error", 1, None, ErrorInfo(message=e.message, kind=getattr(e, "kind", "runtime"),
+                                           file=getattr(e, "file", None), line=getattr(e, "line", None),
+                                           traceback=getattr(e, "traceback", None))
+    except MemoryError:
+        return "limit", 1, None, ErrorInfo(message=f"memory limit exceeded (max_memory_mb = {max_mb})",
+                                           kind="resource_limit")
+    except BaseException as e:
+        return "error", 1, None, ErrorInfo(message=f"{type(e).__name__}: {e}", kind="runtime")
+    return "success", 0, jsonable(result), None

@@ -1,0 +1,298 @@
+"""The security policy every tool consults before touching files, the network, processes or the
+environment.
+
+Defaults are closed where it matters: files only under the workspace (plus the spell's directory and
+``security.allowed_paths``), network only to public addresses over http(s), no processes unless
+allow-listed, secret-looking environment variables hidden. Every refusal raises
+:class:`SecurityViolationError` naming what was refused and how to allow it, and calls
+``on_violation(operation, reason, details)`` (the runtime publishes ``security.violation`` and runs
+SecurityViolation hooks from it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import ipaddress
+import logging
+import os
+import re
+import shutil
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from llmspell.core.errors import SecurityViolationError
+
+if TYPE_CHECKING:
+    from llmspell.config import SecurityConfig
+
+log = logging.getLogger("llmspell.security")
+
+_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
+_SHELL_CHARS = re.compile(r"[\s;&|`$<>(){}\[\]*?!~'\"\\]")
+
+ViolationCallback = Callable[[str, str, dict[str, Any]], Any]
+
+
+def _resolve(p: Path) -> Path:
+    return Path(os.path.realpath(p))
+
+
+def _blocked_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why an address is not public, or None."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for attr, why in (
+        ("is_loopback", "loopback"),
+        ("is_link_local", "link-local"),
+        ("is_multicast", "multicast"),
+        ("is_unspecified", "unspecified"),
+        ("is_private", "private"),
+        ("is_reserved", "reserved"),
+    ):
+        if getattr(ip, attr):
+            return why
+    if not ip.is_global:  # e.g. 100.64.0.0/10 (shared address space)
+        return "non-public"
+    return None
+
+
+class SecurityPolicy:
+    """File, network, process and environment rules for one runtime (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        workspace: Path,
+        allowed_paths: list[str] | None = None,
+        network_allow: list[str] | None = None,
+        allow_private_network: bool = False,
+        process_allow: list[str] | None = None,
+        env_allow: list[str] | None = None,
+        max_response_bytes: int = 10 * 1024 * 1024,
+        network_timeout_s: float = 30.0,
+    ):
+        self.workspace = _resolve(Path(workspace))
+        self._roots: list[Path] = [self.workspace]
+        for p in allowed_paths or []:
+            self.allow_path(p)
+        self.network_allow = [h.lower() for h in (network_allow or [])]
+        self.allow_private_network = allow_private_network
+        self.process_allow = list(process_allow or [])
+        self.env_allow = list(env_allow or [])
+        self.max_response_bytes = max_response_bytes
+        self.network_timeout_s = network_timeout_s
+        self.on_violation: ViolationCallback | None = None
+        self.violations = 0
+
+    @classmethod
+    def from_config(cls, cfg: SecurityConfig, *, workspace: Path) -> SecurityPolicy:
+        return cls(
+            workspace=workspace,
+            allowed_paths=cfg.allowed_paths,
+            network_allow=cfg.network_allow,
+            allow_private_network=cfg.allow_private_network,
+            process_allow=cfg.process_allow,
+            env_allow=cfg.env_allow,
+            max_response_bytes=cfg.max_response_bytes,
+            network_timeout_s=cfg.network_timeout_s,
+        )
+
+    # ------------------------------------------------------------------------------------ refusals
+
+    def _refuse(self, operation: str, reason: str, **details: Any) -> SecurityViolationError:
+        self.violations += 1
+        details = {"operation": operation, **details}
+        cb = self.on_violation
+        if cb is not None:
+            try:
+                cb(operation, reason, details)
+            except Exception:  # reporting must never turn a refusal into a different error
+                log.exception("security on_violation callback failed")
+        return SecurityViolationError(reason, details=details)
+
+    # ------------------------------------------------------------------------------------ files
+
+    @property
+    def allowed_roots(self) -> list[Path]:
+        return list(self._roots)
+
+    def allow_path(self, p: str | Path) -> Path:
+        """Add a directory (e.g. the spell's own) under which file access is allowed."""
+        path = Path(p).expanduser()
+        if not path.is_absolute():
+            path = self.workspace / path
+        root = _resolve(path)
+        if root not in self._roots:
+            self._roots.append(root)
+        return root
+
+    def check_path(self, path: str | Path, *, write: bool = False) -> Path:
+        """The resolved path if it lies inside an allowed root (symlinks and ``..`` resolved first).
+
+        Relative paths are taken from the workspace.
+        """
+        op = "file.write" if write else "file.read"
+        if not isinstance(path, (str, Path)) or str(path) == "" or "\x00" in str(path):
+            raise self._refuse(op, f"invalid file path {path!r}", path=str(path))
+        p = Path(path).expanduser()
+        if not p.is_absolute():
+            p = self.workspace / p
+        resolved = _resolve(p)
+        for root in self._roots:
+            if resolved == root or resolved.is_relative_to(root):
+                return resolved
+        roots = ", ".join(str(r) for r in self._roots)
+        raise self._refuse(
+            op,
+            f"access to '{path}' (resolves to {resolved}) is outside the allowed paths ({roots}); "
+            "add a directory to security.allowed_paths in llmspell.toml to allow it",
+            path=str(path), resolved=str(resolved), allowed=[str(r) for r in self._roots],
+        )
+
+    # ------------------------------------------------------------------------------------ network
+
+    def host_allowed(self, host: str) -> bool:
+        if not self.network_allow:
+            return True
+        h = host.lower().rstrip(".")
+        return any(h == pat or fnmatch.fnmatchcase(h, pat) for pat in self.network_allow)
+
+    async def check_url(self, url: str) -> None:
+        """Refuse non-http(s) URLs, hosts outside ``network_allow``, and (unless
+        ``allow_private_network``) hosts that resolve to loopback/private/link-local/multicast/reserved
+        addresses. A host that does not resolve is left to the HTTP client to report.
+        """
+        if not isinstance(url, str):
+            raise self._refuse("network", f"a URL must be a string, got {type(url).__name__}", url=str(url))
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as e:
+            raise self._refuse("network", f"invalid URL '{url}': {e}", url=url) from e
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https"):
+            raise self._refuse(
+                "network", f"URL scheme '{scheme or '(none)'}' is not allowed in '{url}': only http and https",
+                url=url, scheme=scheme,
+            )
+        host = parts.hostname
+        if not host:
+            raise self._refuse("network", f"URL '{url}' has no host", url=url)
+        if not self.host_allowed(host):
+            raise self._refuse(
+                "network",
+                f"host '{host}' is not in security.network_allow ({', '.join(self.network_allow)}); "
+                "add it (or a pattern like '*.example.com') to allow it",
+                url=url, host=host, allowed=list(self.network_allow),
+            )
+        if self.allow_private_network:
+            return
+        addrs: list[str]
+        try:
+            addrs = [str(ipaddress.ip_address(host))]
+        except ValueError:
+            try:
+                loop = asyncio.get_running_loop()
+                infos = await loop.getaddrinfo(host, port or (443 if scheme == "https" else 80),
+                                               type=socket.SOCK_STREAM)
+            except OSError:
+                return
+            addrs = sorted({str(i[4][0]) for i in infos})
+        for a in addrs:
+            why = _blocked_address(ipaddress.ip_address(a.split("%", 1)[0]))
+            if why is not None:
+                raise self._refuse(
+                    "network",
+                    f"host '{host}' resolves to a {why} address ({a}); requests to non-public addresses "
+                    "are refused unless security.allow_private_network = true",
+                    url=url, host=host, address=a, category=why,
+                )
+
+    # ------------------------------------------------------------------------------------ processes
+
+    def check_executable(self, name: str) -> str:
+        """The absolute path of an allow-listed program (never run through a shell)."""
+        if not isinstance(name, str) or not name or _SHELL_CHARS.search(name):
+            raise self._refuse(
+                "process", f"invalid program name {name!r}: give a plain executable name, no shell syntax",
+                program=str(name),
+            )
+        if not self.process_allow:
+            raise self._refuse(
+                "process",
+                f"running programs is disabled ('{name}' refused); list it in security.process_allow to allow it",
+                program=name, allowed=[],
+            )
+        found = shutil.which(name) if os.sep not in name else (name if os.access(name, os.X_OK) else None)
+        if found is None:
+            if name in self.process_allow or os.path.basename(name) in self.process_allow:
+                raise self._refuse("process", f"program '{name}' is allowed but was not found on PATH",
+                                   program=name, allowed=list(self.process_allow))
+            raise self._refuse(
+                "process",
+                f"program '{name}' is not in security.process_allow ({', '.join(self.process_allow)})",
+                program=name, allowed=list(self.process_allow),
+            )
+        real = os.path.realpath(found)
+        for entry in self.process_allow:
+            if os.sep in entry:
+                if os.path.realpath(entry) == real:
+                    return found
+            elif entry == os.path.basename(name):
+                if os.sep not in name:
+                    return found
+                w = shutil.which(entry)  # an absolute path is allowed when it is the allowed name's program
+                if w is not None and os.path.realpath(w) == real:
+                    return found
+        raise self._refuse(
+            "process",
+            f"program '{name}' is not in security.process_allow ({', '.join(self.process_allow)})",
+            program=name, allowed=list(self.process_allow),
+        )
+
+    # ------------------------------------------------------------------------------------ environment
+
+    def env_visible(self, name: str) -> bool:
+        """False for secret-looking names (KEY, TOKEN, SECRET, PASSWORD…) unless in ``env_allow``."""
+        if any(name == pat or fnmatch.fnmatchcase(name, pat) for pat in self.env_allow):
+            return True
+        return _SECRET_NAME.search(name) is None
+
+    def check_env(self, name: str) -> None:
+        """Raise (and report) when ``name`` is hidden; for tools that read one variable on request."""
+        if not self.env_visible(name):
+            raise self._refuse(
+                "env",
+                f"environment variable '{name}' looks secret and is hidden; add it to security.env_allow to reveal it",
+                name=name,
+            )
+
+
+def report_violations_to(policy: SecurityPolicy, events: Any, hooks: Any) -> None:
+    """Wire ``policy.on_violation`` to publish ``security.violation`` and run SecurityViolation hooks.
+
+    Hooks are notification-only here: the refusal stands whatever they return. They run as a task
+    when a loop is running (a refusal is raised synchronously, so they cannot be awaited inline).
+    """
+
+    def on_violation(operation: str, reason: str, details: dict[str, Any]) -> None:
+        data = {**details, "operation": operation, "reason": reason}
+        events.publish_nowait("security.violation", data, source="security")
+        if hooks is not None and hooks.has_hooks("SecurityViolation"):
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return
+            from llmspell.core.types import ComponentId, HookContext
+
+            ctx = HookContext(point="SecurityViolation", component_id=ComponentId(type="System", name="security"),
+                              data=data, operation=operation)
+            task = loop.create_task(hooks.execute(ctx))
+            hooks._tasks.add(task)
+            task.add_done_callback(hooks._tasks.discard)
+
+    policy.on_violation = on_violation

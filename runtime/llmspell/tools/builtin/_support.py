@@ -1,0 +1,291 @@
+"""Shared plumbing for the catalogue's tools: the security policy, optional packages, HTTP.
+
+Every tool module imports only this and the base class at import time; the libraries a tool uses
+(httpx, selectolax, pyarrow, ...) are imported inside ``run`` so that building the registry and
+``import llmspell`` stay cheap, and a missing optional package is reported when that tool is used,
+naming the pip extra that provides it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from llmspell.core.errors import SecurityViolationError, ToolError
+
+if TYPE_CHECKING:
+    from llmspell.tools.base import ToolContext
+
+
+# ----------------------------------------------------------------------------------- optional packages
+
+
+def need(module: str, extra: str, *, package: str | None = None, tool: str = "") -> ModuleType:
+    """Import an optional dependency or fail with the pip extra that installs it.
+
+    Heavy libraries (pyarrow, torch, Pillow...) are optional so the runtime installs fast; a spell
+    that uses such a tool must learn what to install, not see a bare ImportError.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        who = f"{tool}: " if tool else ""
+        pkg = package or module.split(".")[0]
+        raise ToolError(
+            f"{who}this tool needs the optional package '{pkg}', which is not installed; "
+            f"install it with: pip install 'llmspell-ls[{extra}]'",
+            details={"package": pkg, "extra": extra},
+        ) from e
+
+
+# ----------------------------------------------------------------------------------- the policy
+
+
+_DEFAULT_POLICIES: dict[str, Any] = {}
+
+
+def policy_of(ctx: ToolContext) -> Any:
+    """The runtime's policy, or (for a tool used outside a runtime) the default closed policy.
+
+    A bare tool must never be *more* permissive than one inside a runtime, so we build the policy
+    from the default SecurityConfig rather than skipping the checks.
+    """
+    pol = ctx.policy
+    if pol is not None:
+        return pol
+    key = str(ctx.workspace)
+    pol = _DEFAULT_POLICIES.get(key)
+    if pol is None:
+        from llmspell.config import SecurityConfig
+        from llmspell.security.policy import SecurityPolicy
+
+        pol = SecurityPolicy.from_config(SecurityConfig(), workspace=ctx.workspace)
+        _DEFAULT_POLICIES[key] = pol
+    return pol
+
+
+def check_path(ctx: ToolContext, path: str | Path, *, write: bool = False) -> Path:
+    """A path through the policy (workspace-relative when relative); refusals raise."""
+    if ctx.policy is None:
+        p = Path(path).expanduser()
+        if not p.is_absolute():
+            p = ctx.workspace / p
+        return Path(policy_of(ctx).check_path(p, write=write))
+    return ctx.check_path(path, write=write)
+
+
+async def check_url(ctx: ToolContext, url: str) -> str:
+    """Check a URL against the policy (scheme, allow-list, private addresses)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ToolError(f"{ctx.tool_name or 'tool'}: expected an http(s) URL, got {url!r}")
+    res = await policy_of(ctx).check_url(url)
+    return str(res) if isinstance(res, str) else url
+
+
+async def check_host(ctx: ToolContext, host: str, port: int | None = None) -> None:
+    """Check a bare host (SMTP, TCP probes) with the same rules as URLs."""
+    h = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    await policy_of(ctx).check_url(f"http://{h}{f':{port}' if port else ''}/")
+
+
+def refuse(ctx: ToolContext, message: str, *, operation: str = "network", **details: Any) -> SecurityViolationError:
+    """Build a refusal (reported through the policy: SecurityViolation hook and event) to raise.
+
+    The policy owns the reporting; refusals that tools decide themselves (a response larger than
+    the cap, an archive member escaping its directory) go through the same path so they look like
+    the policy's own.
+    """
+    pol = policy_of(ctx)
+    fn = getattr(pol, "_refuse", None)
+    if callable(fn):
+        err = fn(operation, message, **details)
+        if isinstance(err, SecurityViolationError):
+            return err
+    return SecurityViolationError(message, details={"operation": operation, **details})
+
+
+def max_response_bytes(ctx: ToolContext) -> int:
+    return int(getattr(policy_of(ctx), "max_response_bytes", 10 * 1024 * 1024))
+
+
+def network_timeout(ctx: ToolContext, requested: float | None = None) -> float:
+    """The smaller of what the spell asked for and the policy's ceiling."""
+    cap = float(getattr(policy_of(ctx), "network_timeout_s", 30.0))
+    if requested is None or requested <= 0:
+        return cap
+    return min(float(requested), cap)
+
+
+def secret_from(value: str | None, env_name: str | None, default_env: str | None = None) -> str | None:
+    """A credential given directly or through an environment variable name (never echoed back)."""
+    if value:
+        return value
+    for name in (env_name, default_env):
+        if name and os.environ.get(name):
+            return os.environ[name]
+    return None
+
+
+# ----------------------------------------------------------------------------------- HTTP
+
+
+_SSL_CONTEXT: Any = None
+
+
+def _ssl_context() -> Any:
+    """One verified TLS context for all tool requests: building one costs ~20-40 ms (CA bundle load)."""
+    global _SSL_CONTEXT
+    if _SSL_CONTEXT is None:
+        import httpx
+
+        _SSL_CONTEXT = httpx.create_ssl_context()
+    return _SSL_CONTEXT
+
+
+@dataclass
+class HttpResult:
+    status: int
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    elapsed_ms: float
+    encoding: str | None = None
+    history: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode(self.encoding or "utf-8", errors="replace")
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.body)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+
+async def http_request(
+    ctx: ToolContext,
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    params: dict[str, Any] | None = None,
+    content: bytes | str | None = None,
+    json_body: Any = None,
+    form: dict[str, Any] | None = None,
+    auth: tuple[str, str] | None = None,
+    timeout: float | None = None,
+    follow_redirects: bool = True,
+) -> HttpResult:
+    """One HTTP exchange under the policy: every hop checked, time-limited, size-capped.
+
+    Redirects are followed by httpx but each new request goes through the policy in a request
+    hook, so a public page cannot bounce a spell to 127.0.0.1. The body is streamed and the
+    transfer stops as soon as it passes the policy's ``max_response_bytes``.
+    """
+    import httpx
+
+    await check_url(ctx, url)
+    limit = max_response_bytes(ctx)
+    t = network_timeout(ctx, timeout)
+
+    async def _check_hop(request: httpx.Request) -> None:
+        if str(request.url) != url:
+            await check_url(ctx, str(request.url))
+
+    start = time.perf_counter()
+    try:
+        async with httpx.AsyncClient(
+            timeout=t, follow_redirects=follow_redirects, trust_env=False, verify=_ssl_context(),
+            event_hooks={"request": [_check_hop]}, max_redirects=10,
+        ) as client:
+            kwargs: dict[str, Any] = {"headers": headers or None, "params": params or None}
+            if json_body is not None:
+                kwargs["json"] = json_body
+            elif form is not None:
+                kwargs["data"] = form
+            elif content is not None:
+                kwargs["content"] = content
+            if auth is not None:
+                kwargs["auth"] = auth
+            async with client.stream(method.upper(), url, **kwargs) as resp:
+                declared = resp.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > limit:
+                    raise refuse(ctx, f"{ctx.tool_name}: response from {url} is {declared} bytes, larger than "
+                                      f"the policy's max_response_bytes ({limit})",
+                                 check="max_response_bytes", url=url, limit=limit)
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in resp.aiter_bytes():
+                    size += len(chunk)
+                    if size > limit:
+                        raise refuse(ctx, f"{ctx.tool_name}: response from {url} exceeds the policy's "
+                                          f"max_response_bytes ({limit})",
+                                     check="max_response_bytes", url=url, limit=limit)
+                    chunks.append(chunk)
+                return HttpResult(
+                    status=resp.status_code, url=str(resp.url),
+                    headers={k.lower(): v for k, v in resp.headers.items()},
+                    body=b"".join(chunks), elapsed_ms=(time.perf_counter() - start) * 1000,
+                    encoding=resp.charset_encoding, history=[str(h.url) for h in resp.history],
+                )
+    except httpx.TimeoutException as e:
+        raise ToolError(f"{ctx.tool_name}: {method.upper()} {url} timed out after {t:g}s",
+                        details={"url": url, "timeout_s": t}) from e
+    except httpx.TooManyRedirects as e:
+        raise ToolError(f"{ctx.tool_name}: too many redirects from {url}") from e
+    except httpx.HTTPError as e:
+        raise ToolError(f"{ctx.tool_name}: {method.upper()} {url} failed: {e}", details={"url": url}) from e
+
+
+def parse_body(res: HttpResult) -> Any:
+    """JSON when the server says so (or it parses), else text."""
+    if "json" in res.content_type:
+        try:
+            return res.json()
+        except ValueError:
+            return res.text
+    return res.text
+
+
+# ----------------------------------------------------------------------------------- LLM provider
+
+
+async def llm_complete(ctx: ToolContext, prompt: str, *, system: str | None = None, model: str | None = None,
+                       temperature: float | None = 0.0, max_tokens: int | None = None) -> tuple[str, str]:
+    """Ask the runtime's configured provider; returns (text, model id).
+
+    AI tools (sentiment, translation, image description) go through the same provider registry as
+    agents, so they honour the spell's model configuration, recording and replay.
+    """
+    from llmspell.providers.base import ChatMessage, CompletionRequest
+
+    rt = ctx.runtime
+    if rt is None or getattr(rt, "providers", None) is None:
+        raise ToolError(f"{ctx.tool_name}: needs a runtime with a configured LLM provider")
+    cfg = getattr(rt, "config", None)
+    model_id = model or getattr(cfg, "default_model", None) or "offline/scripted"
+    messages = []
+    if system:
+        messages.append(ChatMessage(role="system", content=system))
+    messages.append(ChatMessage(role="user", content=prompt))
+    req = CompletionRequest(model=model_id, messages=messages, temperature=temperature, max_tokens=max_tokens)
+    providers = rt.providers
+    if hasattr(providers, "complete"):
+        comp = await providers.complete(req)
+    else:
+        prov = providers.get(model_id) if hasattr(providers, "get") else providers.resolve(model_id)
+        if isinstance(prov, tuple):
+            prov = prov[0]
+        comp = await prov.complete(req)
+    return comp.text, comp.model or model_id

@@ -1,0 +1,156 @@
+"""SQL tools: database-connector (SQLite files, rs-llmspell parameters) and sql-query (SQL over tables).
+
+SQLite through the standard library. SELECT queries open the database read-only (``mode=ro``), so
+a spell asking for a query cannot change data by accident; writes need ``query_type`` to say so.
+Other databases need drivers the runtime does not ship; the error says which URL schemes work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from llmspell.core.errors import ToolError
+from llmspell.tools.base import BuiltinTool, ToolContext, ToolParams
+from llmspell.tools.builtin._support import check_path
+
+_WRITE_TYPES = ("INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "EXECUTE")
+
+
+def _rows(cur: sqlite3.Cursor, limit: int) -> tuple[list[str], list[dict[str, Any]], bool]:
+    cols = [d[0] for d in cur.description or []]
+    rows = cur.fetchmany(limit + 1)
+    truncated = len(rows) > limit
+    return cols, [dict(zip(cols, _plain(r), strict=False)) for r in rows[:limit]], truncated
+
+
+def _plain(row: tuple[Any, ...]) -> list[Any]:
+    return [v.hex() if isinstance(v, bytes) else v for v in row]
+
+
+def _db_path(ctx: ToolContext, database: str, write: bool) -> Path:
+    if "://" in database:
+        scheme, rest = database.split("://", 1)
+        if scheme not in ("sqlite", "file"):
+            raise ToolError(f"database-connector: parameter 'database': only SQLite is supported "
+                            f"(a file path or sqlite:///path), got a {scheme}:// URL")
+        database = rest[1:] if rest.startswith("/") and not rest.startswith("//") and scheme == "sqlite" else rest
+        database = database or ":memory:"
+    if database == ":memory:":
+        raise ToolError("database-connector: parameter 'database': expected a SQLite file path, got ':memory:'")
+    return check_path(ctx, database, write=write)
+
+
+class DatabaseConnectorTool(BuiltinTool):
+    name = "database-connector"
+    description = "Query a SQLite database file or read its schema (SELECT runs read-only)"
+    category = "data"
+    security_level = "restricted"
+    tags = ("sql", "sqlite", "database")
+
+    class Params(ToolParams):
+        operation: Literal["query", "schema", "execute"]
+        database: str = Field(description="SQLite file path (or sqlite:///path)")
+        query: str | None = None
+        query_type: Literal["SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "EXECUTE"] = "SELECT"
+        parameters: list[Any] | dict[str, Any] | None = Field(None, description="Bound query parameters")
+        limit: int = Field(1000, ge=1, description="At most this many rows")
+
+    async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
+        write = params.operation == "execute" or params.query_type in _WRITE_TYPES
+        path = _db_path(ctx, params.database, write)
+        if not write and not path.is_file():
+            raise ToolError(f"database-connector: no database file at {path}")
+        return await asyncio.to_thread(self._run, path, params, write)
+
+    def _run(self, path: Path, params: Params, write: bool) -> dict[str, Any]:
+        uri = f"file:{path}?mode={'rwc' if write else 'ro'}"
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=5)
+        except sqlite3.Error as e:
+            raise ToolError(f"database-connector: cannot open {path}: {e}") from e
+        try:
+            if params.operation == "schema":
+                tables = []
+                for name, kind, sql in conn.execute(
+                        "SELECT name, type, sql FROM sqlite_master WHERE type IN ('table','view') "
+                        "AND name NOT LIKE 'sqlite_%' ORDER BY name"):
+                    cols = [{"name": c[1], "type": c[2], "not_null": bool(c[3]), "default": c[4],
+                             "primary_key": bool(c[5])} for c in conn.execute(f'PRAGMA table_info("{name}")')]
+                    count = conn.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0] if kind == "table" else None
+                    tables.append({"name": name, "type": kind, "columns": cols, "row_count": count, "sql": sql})
+                return {"database": str(path), "tables": tables, "count": len(tables)}
+            if not params.query:
+                raise ToolError("database-connector: parameter 'query' is required")
+            first = re.match(r"\s*(\w+)", params.query)
+            verb = first.group(1).upper() if first else ""
+            if not write and verb not in ("SELECT", "WITH", "EXPLAIN", "PRAGMA", "VALUES"):
+                raise ToolError(f"database-connector: a {verb} statement needs query_type={verb!r} "
+                                "(queries with query_type='SELECT' run read-only)")
+            try:
+                cur = conn.execute(params.query, params.parameters or ())
+            except sqlite3.Error as e:
+                raise ToolError(f"database-connector: SQL error: {e}") from e
+            if cur.description:
+                cols, rows, truncated = _rows(cur, params.limit)
+                return {"columns": cols, "rows": rows, "row_count": len(rows), "truncated": truncated}
+            conn.commit()
+            return {"rows_affected": cur.rowcount, "last_insert_id": cur.lastrowid}
+        finally:
+            conn.close()
+
+
+class SqlQueryTool(BuiltinTool):
+    name = "sql-query"
+    description = "Run SQL over tables given as lists of records (joins, grouping, aggregates) in memory"
+    category = "data"
+    tags = ("sql", "query", "aggregate", "join")
+
+    class Params(ToolParams):
+        query: str = Field(description="The SQL (SQLite dialect) to run")
+        tables: dict[str, list[dict[str, Any]]] = Field(description="Table name -> list of records")
+        parameters: list[Any] | dict[str, Any] | None = None
+        limit: int = Field(10000, ge=1)
+
+    async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
+        return await asyncio.to_thread(self._run, params)
+
+    def _run(self, params: Params) -> dict[str, Any]:
+        conn = sqlite3.connect(":memory:")
+        try:
+            for name, records in params.tables.items():
+                if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                    raise ToolError(f"sql-query: parameter 'tables': invalid table name {name!r}")
+                cols = list(dict.fromkeys(k for r in records for k in r))
+                if not cols:
+                    raise ToolError(f"sql-query: table {name!r} has no columns")
+                conn.execute(f'CREATE TABLE "{name}" ({", ".join(f"{chr(34)}{c}{chr(34)}" for c in cols)})')
+                conn.executemany(
+                    f'INSERT INTO "{name}" VALUES ({", ".join("?" * len(cols))})',
+                    [[_scalar(r.get(c)) for c in cols] for r in records])
+            try:
+                cur = conn.execute(params.query, params.parameters or ())
+            except sqlite3.Error as e:
+                raise ToolError(f"sql-query: SQL error: {e}") from e
+            if not cur.description:
+                return {"columns": [], "rows": [], "row_count": 0, "truncated": False}
+            cols_out, rows, truncated = _rows(cur, params.limit)
+            return {"columns": cols_out, "rows": rows, "row_count": len(rows), "truncated": truncated}
+        finally:
+            conn.close()
+
+
+def _scalar(v: Any) -> Any:
+    if isinstance(v, (dict, list)):
+        import json
+
+        return json.dumps(v)
+    return v
+
+
+TOOLS = [DatabaseConnectorTool, SqlQueryTool]

@@ -1,0 +1,71 @@
+"""hash-calculator: md5/sha1/sha256/sha512 of a string or a file, and hash verification."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+from typing import Any, Literal
+
+from pydantic import Field
+
+from llmspell.core.errors import ValidationError
+from llmspell.tools.base import BuiltinTool, ToolContext, ToolParams
+
+Algorithm = Literal["md5", "sha1", "sha256", "sha512"]
+_ALIAS = {"sha-1": "sha1", "sha-256": "sha256", "sha-512": "sha512", "MD5": "md5", "SHA256": "sha256"}
+
+
+class HashCalculatorParams(ToolParams):
+    operation: Literal["hash", "verify"] = Field(description="hash or verify")
+    algorithm: Algorithm = Field("sha256", description="md5, sha1, sha256 or sha512")
+    input_type: Literal["string", "file"] = Field("string", description="Hash `input` as text, or the file at `file`")
+    input: str | None = Field(None, description="Text to hash (or a file path when input_type is 'file')")
+    data: str | None = Field(None, description="Alias of `input`")
+    file: str | None = Field(None, description="Path of a file to hash")
+    format: Literal["hex", "base64"] = Field("hex", description="Output encoding: hex or base64")
+    expected_hash: str | None = Field(None, description="verify: the expected hash")
+    expected_format: Literal["hex", "base64"] = Field("hex", description="verify: encoding of expected_hash")
+
+
+class HashCalculatorTool(BuiltinTool):
+    name = "hash-calculator"
+    description = "Calculate and verify MD5, SHA-1, SHA-256 and SHA-512 hashes of text or files"
+    category = "utility"
+    tags = ("hash", "checksum", "crypto")
+    Params = HashCalculatorParams
+
+    async def run(self, p: HashCalculatorParams, ctx: ToolContext) -> dict[str, Any]:
+        h = hashlib.new(p.algorithm)
+        path = p.file or (p.input if p.input_type == "file" else None)
+        if path:
+            resolved = ctx.check_path(path)
+
+            def digest_file() -> None:
+                with open(resolved, "rb") as f:
+                    for chunk in iter(lambda: f.read(1 << 20), b""):
+                        h.update(chunk)
+
+            await asyncio.to_thread(digest_file)
+        else:
+            text = p.input if p.input is not None else p.data
+            if text is None:
+                raise ValidationError(f"{self.name}: parameter 'input' is required (the text to hash), "
+                                      "or 'file' with input_type='file'")
+            h.update(text.encode("utf-8"))
+        raw = h.digest()
+        if p.operation == "hash":
+            return {"algorithm": p.algorithm, "hash": _encode(raw, p.format), "format": p.format}
+        if not p.expected_hash:
+            raise ValidationError(f"{self.name}: operation 'verify' needs parameter 'expected_hash'")
+        actual = _encode(raw, p.expected_format)
+        expected = p.expected_hash.strip()
+        if p.expected_format == "hex":
+            expected = expected.lower()
+        ok = hmac.compare_digest(actual, expected)
+        return {"verified": ok, "algorithm": p.algorithm, "expected": expected, "actual": actual}
+
+
+def _encode(raw: bytes, fmt: str) -> str:
+    return base64.b64encode(raw).decode("ascii") if fmt == "base64" else raw.hex()

@@ -1,0 +1,361 @@
+"""Media tools: pdf-processor (pypdf), image-processor (Pillow), audio-processor (mutagen, wave),
+video-processor (hachoir). These libraries are the ``media`` extra.
+
+Conversions that need a codec (mp3 encoding, video frames) use ffmpeg, and only when the security
+policy allows the ``ffmpeg`` executable (it runs without a shell, like process-executor); otherwise
+the error says how to enable it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import wave
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from llmspell.core.errors import ToolError
+from llmspell.tools.base import BuiltinTool, ToolContext, ToolParams
+from llmspell.tools.builtin._support import check_path, need, policy_of
+
+
+def _src(ctx: ToolContext, *candidates: str | None) -> Path:
+    for c in candidates:
+        if c:
+            p = check_path(ctx, c)
+            if not p.is_file():
+                raise ToolError(f"{ctx.tool_name}: no such file: {c}")
+            return p
+    raise ToolError(f"{ctx.tool_name}: parameter 'file_path' (or 'source_path') is required")
+
+
+async def _ffmpeg(ctx: ToolContext, args: list[str], timeout: float = 120) -> None:
+    """Run ffmpeg if the policy allows it (the refusal is a SecurityViolation like any other)."""
+    exe = policy_of(ctx).check_executable("ffmpeg")
+    proc = await asyncio.create_subprocess_exec(exe, "-hide_banner", "-loglevel", "error", "-y", *args,
+                                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError as e:
+        proc.kill()
+        raise ToolError(f"{ctx.tool_name}: ffmpeg timed out after {timeout:g}s") from e
+    if proc.returncode != 0:
+        raise ToolError(f"{ctx.tool_name}: ffmpeg failed: {err.decode(errors='replace').strip()[:500]}")
+
+
+# ----------------------------------------------------------------------------------- pdf
+
+
+class PdfProcessorTool(BuiltinTool):
+    name = "pdf-processor"
+    description = "Extract text, metadata or page ranges from PDF files (needs the 'media' extra: pypdf)"
+    category = "media"
+    tags = ("pdf", "text extraction", "document")
+
+    class Params(ToolParams):
+        operation: Literal["extract_text", "extract_metadata", "extract_pages"] = "extract_text"
+        input: str = Field(description="Path of the PDF file")
+        start_page: int = Field(1, ge=1, description="First page (1-based) for extract_pages")
+        end_page: int | None = Field(None, ge=1, description="Last page (inclusive) for extract_pages")
+        password: str | None = None
+
+    async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
+        pypdf = need("pypdf", "media", tool=self.name)
+        path = _src(ctx, params.input)
+        return await asyncio.to_thread(self._run, pypdf, path, params)
+
+    def _run(self, pypdf: Any, path: Path, params: Params) -> dict[str, Any]:
+        try:
+            reader = pypdf.PdfReader(str(path))
+            if reader.is_encrypted:
+                if not params.password or not reader.decrypt(params.password):
+                    raise ToolError("pdf-processor: the PDF is encrypted; give the right 'password'")
+        except pypdf.errors.PdfReadError as e:
+            raise ToolError(f"pdf-processor: not a readable PDF: {e}") from e
+        n = len(reader.pages)
+        if params.operation == "extract_metadata":
+            md = reader.metadata or {}
+            return {"file": str(path), "page_count": n, "encrypted": reader.is_encrypted,
+                    "metadata": {str(k).lstrip("/"): str(v) for k, v in md.items()},
+                    "title": getattr(md, "title", None), "author": getattr(md, "author", None)}
+        if params.operation == "extract_text":
+            text = "\n\n".join((p.extract_text() or "") for p in reader.pages)
+            return {"file": str(path), "text": text, "page_count": n, "length": len(text)}
+        first = params.start_page
+        last = min(params.end_page or n, n)
+        if first > n:
+            raise ToolError(f"pdf-processor: start_page {first} is past the last page ({n})")
+        pages = [{"page": i + 1, "text": reader.pages[i].extract_text() or ""} for i in range(first - 1, last)]
+        return {"file": str(path), "pages": pages, "page_count": n, "start_page": first, "end_page": last}
+
+
+# ----------------------------------------------------------------------------------- image
+
+
+class ImageProcessorTool(BuiltinTool):
+    name = "image-processor"
+    description = "Image metadata, format detection, resize, convert, crop, rotate and thumbnails (Pillow)"
+    category = "media"
+    tags = ("image", "resize", "thumbnail", "png", "jpeg")
+
+    class Params(ToolParams):
+        operation: Literal["detect", "metadata", "resize", "convert", "crop", "rotate", "thumbnail"] = "metadata"
+        file_path: str | None = None
+        source_path: str | None = None
+        target_path: str | None = None
+        width: int | None = Field(None, gt=0)
+        height: int | None = Field(None, gt=0)
+        x: int = Field(0, ge=0)
+        y: int = Field(0, ge=0)
+        degrees: float = 90
+        maintain_aspect_ratio: bool = True
+        target_format: str | None = Field(None, description="png, jpeg, gif, webp, bmp, tiff")
+        max_width: int = Field(200, gt=0)
+        max_height: int = Field(200, gt=0)
+
+    async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
+        Image = need("PIL.Image", "media", package="pillow", tool=self.name)
+        src = _src(ctx, params.file_path, params.source_path)
+        dst = None
+        if params.operation not in ("detect", "metadata"):
+            if not params.target_path:
+                raise ToolError(f"image-processor: parameter 'target_path' is required for {params.operation}")
+            dst = check_path(ctx, params.target_path, write=True)
+        return await asyncio.to_thread(self._run, Image, src, dst, params)
+
+    def _run(self, Image: Any, src: Path, dst: Path | None, p: Params) -> dict[str, Any]:
+        try:
+            img = Image.open(src)
+        except Exception as e:  # PIL.UnidentifiedImageError and decompression-bomb errors
+            raise ToolError(f"image-processor: cannot read {src.name} as an image: {e}") from e
+        with img:
+            info = {"format": img.format, "width": img.width, "height": img.height, "mode": img.mode,
+                    "file_size": src.stat().st_size}
+            if p.operation == "detect":
+                return {"file": str(src), "format": img.format, "mime_type": Image.MIME.get(img.format or "")}
+            if p.operation == "metadata":
+                exif = {}
+                try:
+                    from PIL.ExifTags import TAGS
+
+                    exif = {TAGS.get(k, str(k)): str(v) for k, v in img.getexif().items()}
+                except Exception:
+                    exif = {}
+                return {"file": str(src), **info, "color_space": img.mode,
+                        "animated": getattr(img, "is_animated", False),
+                        "frames": getattr(img, "n_frames", 1), "exif": exif}
+            assert dst is not None
+            img.load()
+            out = img
+            if p.operation == "resize":
+                if not p.width and not p.height:
+                    raise ToolError("image-processor: resize needs 'width' and/or 'height'")
+                w, h = p.width, p.height
+                if p.maintain_aspect_ratio or not (w and h):
+                    ratio = min((w or 10**9) / img.width, (h or 10**9) / img.height)
+                    w, h = max(1, round(img.width * ratio)), max(1, round(img.height * ratio))
+                out = img.resize((w, h))
+            elif p.operation == "crop":
+                if not p.width or not p.height:
+                    raise ToolError("image-processor: crop needs 'width' and 'height'")
+                if p.x + p.width > img.width or p.y + p.height > img.height:
+                    raise ToolError(f"image-processor: crop box ({p.x},{p.y},{p.width}x{p.height}) is outside "
+                                    f"the {img.width}x{img.height} image")
+                out = img.crop((p.x, p.y, p.x + p.width, p.y + p.height))
+            elif p.operation == "rotate":
+                out = img.rotate(-p.degrees, expand=True)  # clockwise, as rs-llmspell documents
+            elif p.operation == "thumbnail":
+                out = img.copy()
+                out.thumbnail((p.max_width, p.max_height))
+            fmt = (p.target_format or dst.suffix.lstrip(".") or img.format or "png").upper()
+            fmt = {"JPG": "JPEG", "TIF": "TIFF"}.get(fmt, fmt)
+            if fmt == "JPEG" and out.mode not in ("RGB", "L"):
+                out = out.convert("RGB")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                out.save(dst, format=fmt)
+            except (KeyError, ValueError, OSError) as e:
+                raise ToolError(f"image-processor: cannot write {fmt}: {e}") from e
+            return {"source": str(src), "target": str(dst), "operation": p.operation, "format": fmt,
+                    "width": out.width, "height": out.height, "original_width": img.width,
+                    "original_height": img.height}
+
+
+# ----------------------------------------------------------------------------------- audio
+
+
+_AUDIO_MAGIC = [(b"RIFF", "wav"), (b"ID3", "mp3"), (b"\xff\xfb", "mp3"), (b"\xff\xf3", "mp3"), (b"fLaC", "flac"),
+                (b"OggS", "ogg")]
+
+
+def _detect_audio(path: Path) -> str | None:
+    head = path.read_bytes()[:12]
+    for magic, fmt in _AUDIO_MAGIC:
+        if head.startswith(magic):
+            return "wav" if fmt == "wav" and head[8:12] == b"WAVE" else (fmt if fmt != "wav" else None)
+    if head[4:8] == b"ftyp":
+        return "m4a"
+    if head.startswith(b"FORM") and head[8:12] in (b"AIFF", b"AIFC"):
+        return "aiff"
+    return None
+
+
+class AudioProcessorTool(BuiltinTool):
+    name = "audio-processor"
+    description = "Detect audio formats, read metadata (duration, bitrate, tags) and convert audio"
+    category = "media"
+    tags = ("audio", "wav", "mp3", "metadata")
+
+    class Params(ToolParams):
+        operation: Literal["detect", "metadata", "convert"] = "metadata"
+        file_path: str | None = None
+        source_path: str | None = None
+        target_path: str | None = None
+        target_format: Literal["wav", "mp3", "flac", "ogg"] | None = None
+        sample_rate: int | None = Field(None, gt=0, description="Resample to this rate (convert)")
+        channels: int | None = Field(None, ge=1, le=8)
+
+    async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
+        src = _src(ctx, params.file_path, params.source_path)
+        fmt = _detect_audio(src)
+        if params.operation == "detect":
+            return {"file": str(src), "format": fmt, "is_audio": fmt is not None}
+        if params.operation == "metadata":
+            return await asyncio.to_thread(self._metadata, src, fmt)
+        if not params.target_path:
+            raise ToolError("audio-processor: parameter 'target_path' is required for convert")
+        dst = check_path(ctx, params.target_path, write=True)
+        target = params.target_format or dst.suffix.lstrip(".").lower() or "wav"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "wav" and target == "wav" and params.sample_rate is None:
+            await asyncio.to_thread(self._wav_copy, src, dst, params.channels)
+        else:
+            args = ["-i", str(src)]
+            if params.sample_rate:
+                args += ["-ar", str(params.sample_rate)]
+            if params.channels:
+                args += ["-ac", str(params.channels)]
+            await _ffmpeg(ctx, [*args, "-f", target, str(dst)])
+        meta = await asyncio.to_thread(self._metadata, dst, _detect_audio(dst))
+        return {"source": str(src), "target": str(dst), "format": target, "metadata": meta}
+
+    @staticmethod
+    def _wav_copy(src: Path, dst: Path, channels: int | None) -> None:
+        with wave.open(str(src), "rb") as r:
+            frames = r.readframes(r.getnframes())
+            nch, width, rate = r.getnchannels(), r.getsampwidth(), r.getframerate()
+        if channels and channels != nch:
+            if not (nch == 2 and channels == 1):
+                raise ToolError("audio-processor: only stereo->mono channel changes work without ffmpeg")
+            import array
+
+            codes = {1: "b", 2: "h", 4: "i"}
+            if width not in codes:
+                raise ToolError(f"audio-processor: {width * 8}-bit samples need ffmpeg to remix")
+            a = array.array(codes[width], frames)
+            frames = array.array(codes[width], ((a[i] + a[i + 1]) // 2 for i in range(0, len(a) - 1, 2))).tobytes()
+            nch = 1
+        with wave.open(str(dst), "wb") as w:
+            w.setnchannels(nch)
+            w.setsampwidth(width)
+            w.setframerate(rate)
+            w.writeframes(frames)
+
+    @staticmethod
+    def _metadata(path: Path, fmt: str | None) -> dict[str, Any]:
+        out: dict[str, Any] = {"file": str(path), "format": fmt, "file_size": path.stat().st_size}
+        if fmt == "wav":
+            try:
+                with wave.open(str(path), "rb") as w:
+                    out.update(channels=w.getnchannels(), sample_rate=w.getframerate(),
+                               bits_per_sample=w.getsampwidth() * 8,
+                               duration_seconds=w.getnframes() / w.getframerate() if w.getframerate() else 0.0)
+                    return out
+            except (wave.Error, EOFError):
+                pass
+        mutagen = need("mutagen", "media", tool="audio-processor")
+        try:
+            f = mutagen.File(str(path))
+        except mutagen.MutagenError as e:
+            raise ToolError(f"audio-processor: cannot read {path.name}: {e}") from e
+        if f is None:
+            raise ToolError(f"audio-processor: {path.name} is not a recognised audio file")
+        info = f.info
+        out.update(duration_seconds=getattr(info, "length", None), sample_rate=getattr(info, "sample_rate", None),
+                   channels=getattr(info, "channels", None), bitrate=getattr(info, "bitrate", None),
+                   bits_per_sample=getattr(info, "bits_per_sample", None))
+        tags = {}
+        if f.tags:
+            for k, v in f.tags.items():
+                tags[str(k)] = str(v[0] if isinstance(v, list) and v else v)
+        out["tags"] = tags
+        return out
+
+
+# ----------------------------------------------------------------------------------- video
+
+
+class VideoProcessorTool(BuiltinTool):
+    name = "video-processor"
+    description = "Video format detection and metadata (duration, size, codecs); frames via an allowed ffmpeg"
+    category = "media"
+    tags = ("video", "mp4", "metadata", "thumbnail")
+
+    class Params(ToolParams):
+        operation: Literal["detect", "metadata", "thumbnail", "extract_frame"] = "metadata"
+        file_path: str = Field(description="The video file")
+        target_path: str | None = None
+        timestamp_seconds: float = Field(0.0, ge=0)
+
+    async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
+        src = _src(ctx, params.file_path)
+        if params.operation in ("detect", "metadata"):
+            return await asyncio.to_thread(self._metadata, src, params.operation == "detect")
+        if not params.target_path:
+            raise ToolError(f"video-processor: parameter 'target_path' is required for {params.operation}")
+        dst = check_path(ctx, params.target_path, write=True)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        args = ["-ss", str(params.timestamp_seconds), "-i", str(src), "-frames:v", "1"]
+        if params.operation == "thumbnail":
+            args += ["-vf", "scale=320:-1"]
+        await _ffmpeg(ctx, [*args, str(dst)])
+        return {"source": str(src), "target": str(dst), "timestamp_seconds": params.timestamp_seconds}
+
+    @staticmethod
+    def _metadata(path: Path, detect_only: bool) -> dict[str, Any]:
+        need("hachoir", "media", tool="video-processor")
+        from hachoir.core import config as hconfig
+        from hachoir.metadata import extractMetadata
+        from hachoir.parser import createParser
+
+        hconfig.quiet = True
+        parser = createParser(str(path))
+        if parser is None:
+            if detect_only:
+                return {"file": str(path), "format": None, "is_video": False}
+            raise ToolError(f"video-processor: {path.name} is not a recognised media file")
+        with parser:
+            mime = str(parser.mime_type) if parser.mime_type else None
+            if detect_only:
+                return {"file": str(path), "format": parser.PARSER_TAGS.get("id"), "mime_type": mime,
+                        "is_video": bool(mime and mime.startswith("video/"))}
+            try:
+                md = extractMetadata(parser)
+            except Exception as e:  # hachoir raises assorted parser errors on damaged files
+                raise ToolError(f"video-processor: cannot read metadata from {path.name}: {e}") from e
+        values: dict[str, Any] = {}
+        if md is not None:
+            for item in md:
+                if item.values:
+                    values[item.key] = item.values[0].value
+        dur = values.get("duration")
+        return {"file": str(path), "mime_type": mime, "format": mime.split("/")[-1] if mime else None,
+                "duration_seconds": dur.total_seconds() if hasattr(dur, "total_seconds") else None,
+                "width": values.get("width"), "height": values.get("height"),
+                "frame_rate": values.get("frame_rate"), "file_size": path.stat().st_size,
+                "metadata": {k: str(v) for k, v in values.items()}}
+
+
+TOOLS = [PdfProcessorTool, ImageProcessorTool, AudioProcessorTool, VideoProcessorTool]

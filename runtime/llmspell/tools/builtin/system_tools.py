@@ -1,0 +1,245 @@
+"""System tools: process-executor, environment-reader, system-monitor (psutil), service-checker.
+
+process-executor runs only programs on the policy's allow-list, never through a shell, with a
+small environment and a time limit; environment-reader never reveals secret-looking variables
+unless the policy allows them. Both are the places a spell could reach outside its sandbox, so
+their refusals go through the policy (SecurityViolation hook and ``security.violation`` event).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import os
+import socket
+import time
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field
+
+from llmspell.core.errors import ToolError
+from llmspell.tools.base import BuiltinTool, ToolContext, ToolParams
+from llmspell.tools.builtin._support import check_host, check_path, http_request, policy_of
+
+_BASE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SYSTEMROOT", "USER")
+
+
+def spell_env(ctx: ToolContext) -> dict[str, str]:
+    """Variables a spell set with environment-reader ``set``: scoped to the runtime, not the process.
+
+    Changing ``os.environ`` would leak into every other spell and the language server itself.
+    """
+    rt = ctx.runtime
+    if rt is None:
+        return _LOCAL_ENV
+    env = getattr(rt, "_tool_env", None)
+    if env is None:
+        env = {}
+        try:
+            rt._tool_env = env
+        except AttributeError:
+            return _LOCAL_ENV
+    return env  # type: ignore[no-any-return]
+
+
+_LOCAL_ENV: dict[str, str] = {}
+
+
+class ProcessExecutorTool(BuiltinTool):
+    name = "process-executor"
+    description = "Run an allow-listed program (no shell) with arguments and capture its output"
+    category = "system"
+    security_level = "privileged"
+    tags = ("process", "command", "exec")
+
+    class Params(ToolParams):
+        executable: str = Field(description="Program name or path (must be in security.process_allow)")
+        arguments: list[str] = Field(default_factory=list, description="Arguments, passed as is (no shell)")
+        working_directory: str | None = None
+        environment: dict[str, str] = Field(default_factory=dict, description="Extra environment variables")
+        timeout: float = Field(30, gt=0, description="Seconds before the process is killed")
+        max_output_bytes: int = Field(1 << 20, gt=0, description="stdout/stderr are cut at this size")
+        input: str | None = Field(None, description="Text sent to the program's standard input")
+
+    async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
+        exe = policy_of(ctx).check_executable(params.executable)
+        cwd = check_path(ctx, params.working_directory) if params.working_directory else ctx.workspace
+        if not cwd.is_dir():
+            raise ToolError(f"process-executor: parameter 'working_directory': not a directory: {cwd}")
+        env = {k: os.environ[k] for k in _BASE_ENV if k in os.environ}
+        env.update(spell_env(ctx))
+        env.update(params.environment)
+        start = time.perf_counter()
+        proc = await asyncio.create_subprocess_exec(
+            exe, *params.arguments, cwd=str(cwd), env=env,
+            stdin=asyncio.subprocess.PIPE if params.input is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        timed_out = False
+        try:
+            out, err = await asyncio.wait_for(
+                proc.communicate(params.input.encode() if params.input is not None else None), params.timeout)
+        except TimeoutError:
+            timed_out = True
+            proc.kill()
+            out, err = await proc.communicate()
+        cap = params.max_output_bytes
+        code = proc.returncode
+        return {
+            "executable": params.executable, "resolved_path": exe, "arguments": params.arguments,
+            "exit_code": code, "success": code == 0 and not timed_out, "timed_out": timed_out,
+            "stdout": out[:cap].decode(errors="replace"), "stderr": err[:cap].decode(errors="replace"),
+            "truncated": len(out) > cap or len(err) > cap,
+            "duration_ms": round((time.perf_counter() - start) * 1000, 3), "working_directory": str(cwd),
+        }
+
+
+class EnvironmentReaderTool(BuiltinTool):
+    name = "environment-reader"
+    description = "Read environment variables (secret-looking names stay hidden unless allowed)"
+    category = "system"
+    security_level = "restricted"
+    tags = ("environment", "env", "variables")
+
+    class Params(ToolParams):
+        operation: Literal["get", "list", "pattern", "set"]
+        variable_name: str | None = None
+        value: str | None = None
+        pattern: str | None = Field(None, description="Glob on names, e.g. 'LLMSPELL_*'")
+
+    async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
+        pol = policy_of(ctx)
+        overlay = spell_env(ctx)
+        env = {**os.environ, **overlay}
+        if params.operation in ("get", "set") and not params.variable_name:
+            raise ToolError(f"environment-reader: parameter 'variable_name' is required for {params.operation}")
+        if params.operation == "get":
+            name = params.variable_name or ""
+            pol.check_env(name)
+            val = env.get(name)
+            return {"variable_name": name, "value": val, "found": val is not None}
+        if params.operation == "set":
+            name = params.variable_name or ""
+            pol.check_env(name)
+            if params.value is None:
+                raise ToolError("environment-reader: parameter 'value' is required for set")
+            overlay[name] = params.value
+            return {"variable_name": name, "value": params.value, "scope": "runtime"}
+        names = sorted(env)
+        if params.operation == "pattern":
+            if not params.pattern:
+                raise ToolError("environment-reader: parameter 'pattern' is required for pattern")
+            names = [n for n in names if fnmatch.fnmatchcase(n, params.pattern)]
+        visible = {n: env[n] for n in names if pol.env_visible(n)}
+        out: dict[str, Any] = {"variables": visible, "count": len(visible), "hidden_count": len(names) - len(visible)}
+        if params.pattern:
+            out["pattern"] = params.pattern
+        return out
+
+
+class SystemMonitorTool(BuiltinTool):
+    name = "system-monitor"
+    description = "CPU, memory, disk and process statistics of this machine (psutil)"
+    category = "system"
+    tags = ("cpu", "memory", "disk", "monitoring")
+
+    class Params(ToolParams):
+        operation: Literal["all", "stats", "cpu", "memory", "disk"] = "all"
+
+    async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
+        return await asyncio.to_thread(self._collect, params.operation, str(ctx.workspace))
+
+    @staticmethod
+    def _collect(op: str, workspace: str) -> dict[str, Any]:
+        import psutil
+
+        out: dict[str, Any] = {}
+        if op in ("all", "cpu"):
+            try:
+                load = list(os.getloadavg())
+            except OSError:
+                load = None
+            out["cpu"] = {"usage_percent": psutil.cpu_percent(interval=0.1), "core_count": psutil.cpu_count(),
+                          "physical_cores": psutil.cpu_count(logical=False), "load_average": load}
+        if op in ("all", "memory"):
+            vm, sw = psutil.virtual_memory(), psutil.swap_memory()
+            out["memory"] = {"total_bytes": vm.total, "available_bytes": vm.available, "used_bytes": vm.used,
+                             "usage_percent": vm.percent, "swap_total_bytes": sw.total, "swap_used_bytes": sw.used}
+        if op in ("all", "disk"):
+            disks = []
+            for part in psutil.disk_partitions(all=False):
+                try:
+                    u = psutil.disk_usage(part.mountpoint)
+                except OSError:
+                    continue
+                disks.append({"mount_point": part.mountpoint, "filesystem": part.fstype, "total_bytes": u.total,
+                              "used_bytes": u.used, "free_bytes": u.free, "usage_percent": u.percent})
+            w = psutil.disk_usage(workspace)
+            out["disk"] = {"disks": disks, "workspace": {"path": workspace, "total_bytes": w.total,
+                                                         "free_bytes": w.free, "usage_percent": w.percent}}
+        if op in ("all", "stats"):
+            boot = psutil.boot_time()
+            out["stats"] = {"process_count": len(psutil.pids()), "boot_time": boot,
+                            "uptime_seconds": round(time.time() - boot, 1),
+                            "hostname": socket.gethostname()}
+        return out
+
+
+class ServiceCheckerTool(BuiltinTool):
+    name = "service-checker"
+    description = "Check whether a TCP port, an HTTP(S) endpoint or a DNS name is reachable"
+    category = "system"
+    tags = ("health", "tcp", "http", "dns", "ping")
+
+    class Params(ToolParams):
+        target: str = Field(description="host:port (tcp), URL or host (http/https), host name (dns)")
+        check_type: Literal["tcp", "http", "https", "dns"]
+        timeout_seconds: float = Field(5, gt=0)
+
+    async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
+        t = params.timeout_seconds
+        start = time.perf_counter()
+        base: dict[str, Any] = {"target": params.target, "check_type": params.check_type}
+        if params.check_type == "dns":
+            host = params.target
+            if not policy_of(ctx).host_allowed(host):
+                await check_host(ctx, host)  # raises the policy's refusal
+            try:
+                infos = await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(host, None), t)
+            except (OSError, TimeoutError) as e:
+                return {**base, "available": False, "error": str(e) or "timed out",
+                        "response_time_ms": _ms(start)}
+            return {**base, "available": True, "addresses": sorted({str(i[4][0]) for i in infos}),
+                    "response_time_ms": _ms(start)}
+        if params.check_type == "tcp":
+            host, _, port_s = params.target.rpartition(":")
+            if not host or not port_s.isdigit():
+                raise ToolError(f"service-checker: parameter 'target': expected host:port for tcp, got "
+                                f"{params.target!r}")
+            host = host.strip("[]")
+            await check_host(ctx, host, int(port_s))
+            try:
+                _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port_s)), t)
+                writer.close()
+                try:
+                    await writer.wait_closed()
+                except OSError:
+                    pass
+            except (OSError, TimeoutError) as e:
+                return {**base, "available": False, "error": str(e) or "timed out", "response_time_ms": _ms(start)}
+            return {**base, "available": True, "response_time_ms": _ms(start)}
+        url = params.target
+        if not urlsplit(url).scheme:
+            url = f"{params.check_type}://{url}"
+        try:
+            res = await http_request(ctx, "GET", url, timeout=t)
+        except ToolError as e:
+            return {**base, "available": False, "error": e.message, "response_time_ms": _ms(start)}
+        return {**base, "available": res.status < 500, "status_code": res.status, "response_time_ms": _ms(start)}
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 3)
+
+
+TOOLS = [ProcessExecutorTool, EnvironmentReaderTool, SystemMonitorTool, ServiceCheckerTool]

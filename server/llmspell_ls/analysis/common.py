@@ -1,0 +1,574 @@
+"""Cursor context and expression typing, shared by Lua and JavaScript.
+
+Why text and not only the tree: incomplete code often parses without an error in a misleading shape
+(``Agent.`` + newline + ``print(1)`` is ``Agent.print(1)`` in Lua, pitfall §7.4.5), so the context at
+the cursor comes from *tokens before the cursor* (a regex tokenizer over a bounded window that starts at
+the enclosing top-level statement). The tree gives that statement boundary and is used by diagnostics.
+
+Expression typing walks a *chain* — ``Agent.builder():name("x"):build()`` — segment by segment through
+the API model: a global's functions, a function's ``returns`` (or its receiver when ``returns_self``), a
+class's methods and fields; a local variable is typed by the chain assigned to it (the last assignment
+before the use), ``await`` unwraps a Promise in JS.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from llmspell_ls.analysis import javascript as js_spec
+from llmspell_ls.analysis import lua as lua_spec
+from llmspell_ls.apimodel import ApiIndex, Class, Field, Function, Lang
+
+MAX_WINDOW_LINES = 60
+
+
+def spec_for(lang: Lang) -> ModuleType:
+    return lua_spec if lang == "lua" else js_spec
+
+
+@dataclass(slots=True)
+class Tok:
+    kind: str  # name | string | number | op | other
+    text: str
+    start: int
+    end: int
+
+
+def tokenize(spec: ModuleType, text: str, start: int = 0, end: int | None = None) -> list[Tok]:
+    """Tokens of ``text[start:end]`` without whitespace and comments (offsets are absolute)."""
+    out: list[Tok] = []
+    append = out.append
+    end = len(text) if end is None else end
+    for m in spec.TOKEN_RE.finditer(text, start, end):
+        kind = m.lastgroup
+        if kind in ("ws", "comment", "ceq", "seq"):
+            if kind in ("ceq", "seq"):  # the inner group of a long comment/string matched last
+                k = "comment" if m.group("comment") else "string"
+                if k == "string":
+                    append(Tok("string", m.group(), m.start(), m.end()))
+            continue
+        append(Tok(kind or "other", m.group(), m.start(), m.end()))
+    return out
+
+
+# --------------------------------------------------------------------------------------------- chains
+@dataclass(slots=True)
+class Seg:
+    kind: str  # name | member | call | index | paren
+    name: str = ""
+    sep: str = ""
+    inner: list[Seg] | None = None
+    awaited: bool = False
+    start: int = 0
+    end: int = 0
+    args: list[tuple[int, int]] | None = None
+    """For calls: token index ranges of each argument (into the token list that produced the chain)."""
+
+
+def match_table(toks: list[Tok]) -> dict[int, int]:
+    """Opening-bracket index -> closing index for a whole token list (one pass, for diagnostics)."""
+    pairs = {"(": ")", "[": "]", "{": "}"}
+    out: dict[int, int] = {}
+    stack: list[int] = []
+    for j, t in enumerate(toks):
+        if t.kind != "op":
+            continue
+        if t.text in pairs:
+            stack.append(j)
+        elif t.text in (")", "]", "}"):
+            while stack:
+                k = stack.pop()
+                if pairs[toks[k].text] == t.text:
+                    out[k] = j
+                    break
+                out[k] = len(toks)
+    for k in stack:
+        out[k] = len(toks)
+    return out
+
+
+def _match_close(toks: list[Tok], i: int, match: dict[int, int] | None = None) -> int:
+    """Index of the bracket closing ``toks[i]`` (or len(toks) when unclosed)."""
+    if match is not None:
+        got = match.get(i)
+        if got is not None:
+            return got
+    pairs = {"(": ")", "[": "]", "{": "}"}
+    stack = [pairs[toks[i].text]]
+    j = i + 1
+    while j < len(toks):
+        t = toks[j].text
+        if toks[j].kind == "op":
+            if t in pairs:
+                stack.append(pairs[t])
+            elif stack and t == stack[-1]:
+                stack.pop()
+                if not stack:
+                    return j
+        j += 1
+    return len(toks)
+
+
+def _call_args(toks: list[Tok], open_i: int, close_i: int) -> list[tuple[int, int]]:
+    args: list[tuple[int, int]] = []
+    depth = 0
+    start = open_i + 1
+    for j in range(open_i + 1, close_i):
+        t = toks[j]
+        if t.kind != "op":
+            continue
+        if t.text in "([{":
+            depth += 1
+        elif t.text in ")]}":
+            depth -= 1
+        elif t.text == "," and depth == 0:
+            args.append((start, j))
+            start = j + 1
+    if start < close_i or args:
+        args.append((start, close_i))
+    return args
+
+
+def chain_forward(
+    spec: ModuleType, toks: list[Tok], i: int, match: dict[int, int] | None = None
+) -> tuple[list[Seg], bool, int]:
+    """Read a chain starting at ``toks[i]``: (segments, awaited, index after the chain)."""
+    awaited = False
+    if i < len(toks) and toks[i].kind == "name" and toks[i].text == "await" and spec is js_spec:
+        awaited = True
+        i += 1
+    if i < len(toks) and toks[i].kind == "name" and toks[i].text == "new" and spec is js_spec:
+        i += 1
+    segs: list[Seg] = []
+    if i >= len(toks):
+        return segs, awaited, i
+    t = toks[i]
+    if t.kind == "name" and t.text not in spec.KEYWORDS:
+        segs.append(Seg("name", t.text, start=t.start, end=t.end))
+        i += 1
+    elif t.kind == "op" and t.text == "(":
+        j = _match_close(toks, i, match)
+        inner, inner_await, _ = chain_forward(spec, toks[i + 1:j], 0)
+        segs.append(Seg("paren", inner=inner, awaited=inner_await, start=t.start,
+                        end=toks[min(j, len(toks) - 1)].end))
+        i = j + 1
+    else:
+        return segs, awaited, i
+    while i < len(toks):
+        t = toks[i]
+        if t.kind == "op" and t.text in spec.MEMBER_SEPS and i + 1 < len(toks) and toks[i + 1].kind == "name":
+            n = toks[i + 1]
+            segs.append(Seg("member", n.text, sep=t.text, start=t.start, end=n.end))
+            i += 2
+        elif t.kind == "op" and t.text == "(":
+            j = _match_close(toks, i, match)
+            segs.append(Seg("call", start=t.start, end=toks[min(j, len(toks) - 1)].end, args=_call_args(toks, i, j)))
+            i = j + 1
+        elif t.kind == "op" and t.text == "[":
+            j = _match_close(toks, i, match)
+            key = toks[i + 1] if i + 1 < j else None
+            name = spec.string_value(key.text) if key is not None and key.kind == "string" else ""
+            segs.append(Seg("index", name, start=t.start, end=toks[min(j, len(toks) - 1)].end))
+            i = j + 1
+        elif spec.TABLE_CALLS and t.kind == "op" and t.text == "{" and segs and segs[-1].kind in ("name", "member"):
+            j = _match_close(toks, i, match)
+            segs.append(Seg("call", start=t.start, end=toks[min(j, len(toks) - 1)].end, args=[(i, j + 1)]))
+            i = j + 1
+        elif spec.TABLE_CALLS and t.kind == "string" and segs and segs[-1].kind in ("name", "member"):
+            segs.append(Seg("call", start=t.start, end=t.end, args=[(i, i + 1)]))
+            i += 1
+        else:
+            break
+    return segs, awaited, i
+
+
+def chain_backward(spec: ModuleType, toks: list[Tok], i: int) -> tuple[list[Seg], bool]:
+    """The chain ending at ``toks[i]`` (inclusive), read right to left."""
+    j = i
+    openers = {")": "(", "]": "[", "}": "{"}
+    while j >= 0:
+        t = toks[j]
+        if t.kind == "name":
+            if j > 0 and toks[j - 1].kind == "op" and toks[j - 1].text in spec.MEMBER_SEPS:
+                j -= 2
+                continue
+            break
+        if t.kind == "op" and t.text in openers:
+            depth = 0
+            k = j
+            while k >= 0:
+                tt = toks[k]
+                if tt.kind == "op":
+                    if tt.text in openers:
+                        depth += 1
+                    elif tt.text in ("(", "[", "{"):
+                        depth -= 1
+                        if depth == 0:
+                            break
+                k -= 1
+            if k < 0:
+                return [], False
+            if t.text == "}" and not (spec.TABLE_CALLS and k > 0 and toks[k - 1].kind in ("name",)):
+                return [], False
+            # a paren group with nothing callable before it is a parenthesised expression
+            if k == 0 or not (toks[k - 1].kind in ("name", "string") or toks[k - 1].text in (")", "]")):
+                j = k
+                break
+            if toks[k - 1].kind == "name" and toks[k - 1].text in spec.KEYWORDS:
+                j = k
+                break
+            j = k - 1
+            continue
+        if t.kind == "string" and spec.TABLE_CALLS and j > 0 and toks[j - 1].kind == "name":
+            j -= 1
+            continue
+        return [], False
+    if j < 0:
+        j = 0
+    awaited = j > 0 and toks[j - 1].kind == "name" and toks[j - 1].text == "await"
+    segs, aw, _ = chain_forward(spec, toks[: i + 1], j)
+    return segs, awaited or aw
+
+
+# ---------------------------------------------------------------------------------------------- types
+@dataclass(frozen=True, slots=True)
+class TypeRef:
+    name: str
+    promise: bool = False
+    """A JS Promise of ``name`` (the result of a non-awaited async call)."""
+
+
+@dataclass(slots=True)
+class Resolved:
+    type: TypeRef | None
+    member: Function | Field | None = None
+    owner: Class | None = None
+
+
+class TypeEngine:
+    """Types chains in one document snapshot (local variable types cached per snapshot)."""
+
+    def __init__(self, index: ApiIndex, lang: Lang, text: str, cache: dict[Any, Any] | None = None):
+        self.index = index
+        self.lang = lang
+        self.spec = spec_for(lang)
+        self.text = text
+        self.cache = cache if cache is not None else {}
+        self._depth = 0
+
+    def var_type(self, name: str, before: int) -> TypeRef | None:
+        """Type of local ``name`` from its last assignment before offset ``before``."""
+        key = ("var", name, before)
+        if key in self.cache:
+            return self.cache[key]  # type: ignore[no-any-return]
+        result: TypeRef | None = None
+        if self._depth < 8:
+            pat = self.cache.get(("re", name))
+            if pat is None:
+                pat = self.spec.assign_re_for(name)
+                self.cache[("re", name)] = pat
+            last = None
+            for m in pat.finditer(self.text, 0, before):
+                last = m
+            if last is not None:
+                result = self._type_from(last.end(), before)
+        self.cache[key] = result
+        return result
+
+    def _type_from(self, offset: int, limit: int) -> TypeRef | None:
+        end = min(len(self.text), offset + 2000)
+        toks = tokenize(self.spec, self.text, offset, end)
+        segs, awaited, _ = chain_forward(self.spec, toks, 0)
+        if not segs:
+            return None
+        self._depth += 1
+        try:
+            t = self.type_of(segs, offset).type
+        finally:
+            self._depth -= 1
+        if t is not None and awaited:
+            t = TypeRef(t.name)
+        return t
+
+    def type_of(self, segs: list[Seg], at: int) -> Resolved:
+        """Resolve a whole chain; ``member`` is the last function/field reached (for calls and hover)."""
+        if not segs:
+            return Resolved(None)
+        first = segs[0]
+        cur: TypeRef | None
+        if first.kind == "name":
+            if first.name in self.index.globals:
+                g = self.index.globals[first.name]
+                cur = TypeRef(g.name) if g.kind != "value" else None
+            else:
+                cur = self.var_type(first.name, first.start if first.start else at)
+        elif first.kind == "paren":
+            cur = self.type_of(first.inner or [], at).type
+            if cur is not None and first.awaited:
+                cur = TypeRef(cur.name)
+        else:
+            return Resolved(None)
+        member: Function | Field | None = None
+        owner: Class | None = None
+        for seg in segs[1:]:
+            if seg.kind == "member":
+                if cur is None or cur.promise:
+                    return Resolved(None)
+                owner = self.index.type_(cur.name)
+                member = self.index.members(cur.name, self.lang).get(seg.name)
+                if member is None:
+                    return Resolved(None, None, owner)
+                if isinstance(member, Field):
+                    cur = self._ref(member.type)
+                else:
+                    cur = None  # a function value; a following call gives its result
+            elif seg.kind == "call":
+                if not isinstance(member, Function):
+                    return Resolved(None)
+                if member.returns_self:
+                    cur = TypeRef(member.owner)
+                else:
+                    cur = self._ref(member.returns)
+                if cur is not None and member.is_async and self.lang == "javascript":
+                    cur = TypeRef(cur.name, promise=True)
+                member = None
+            elif seg.kind == "index":
+                c = self.index.type_(cur.name) if cur else None
+                cur = self._ref(c.index_type) if c is not None and c.index_type else None
+                member = None
+            else:
+                return Resolved(None)
+        return Resolved(cur, member, owner)
+
+    def _ref(self, type_str: str | None) -> TypeRef | None:
+        name = self.index.resolve(type_str)
+        return TypeRef(name) if name else None
+
+
+# ------------------------------------------------------------------------------------- cursor context
+@dataclass(slots=True)
+class CallSite:
+    callee: list[Seg]
+    function: Function | None
+    arg_index: int
+    open_offset: int
+    """Offset of the call's ``(`` (or ``{`` for Lua table calls)."""
+    args: list[list[Tok]] = field(default_factory=list)
+    """Tokens of each argument so far (used to read a tool name before its parameter table)."""
+
+
+@dataclass(slots=True)
+class Context:
+    kind: str
+    """``member`` | ``identifier`` | ``string`` | ``table_key`` | ``table_value`` | ``none``"""
+    prefix: str = ""
+    prefix_start: int = 0
+    receiver: TypeRef | None = None
+    sep: str = ""
+    call: CallSite | None = None
+    table_path: list[str] = field(default_factory=list)
+    """Keys from the argument table down to the table the cursor is in (``[]`` = the argument itself)."""
+    key: str = ""
+    existing_keys: list[str] = field(default_factory=list)
+    quote: str = ""
+    string_end: int = 0
+    enclosing: CallSite | None = None
+
+
+@dataclass(slots=True)
+class _Frame:
+    open: str
+    tok_index: int
+    offset: int
+    call: CallSite | None = None
+    parent_key: str = ""
+    keys: list[str] = field(default_factory=list)
+    arg_start: int = 0
+
+
+def window_start(text: str, offset: int, statement_start: int | None) -> int:
+    """Where to start tokenizing: the statement start, but at most MAX_WINDOW_LINES lines back."""
+    lim = offset
+    for _ in range(MAX_WINDOW_LINES):
+        p = text.rfind("\n", 0, lim)
+        if p < 0:
+            lim = 0
+            break
+        lim = p
+    lim = lim + 1 if lim > 0 else 0
+    if statement_start is None:
+        return lim
+    return max(lim, min(statement_start, offset))
+
+
+def analyze(engine: TypeEngine, offset: int, start: int) -> Context:
+    """The completion/signature context at string offset ``offset``.
+
+    ``ctx.enclosing`` is the innermost call around the cursor whatever the context kind (signature help).
+    """
+    holder: list[CallSite | None] = [None]
+    ctx = _analyze(engine, offset, start, holder)
+    ctx.enclosing = holder[0]
+    return ctx
+
+
+def _analyze(engine: TypeEngine, offset: int, start: int, holder: list[CallSite | None]) -> Context:
+    spec = engine.spec
+    text = engine.text
+    toks = tokenize(spec, text, start, offset)
+    # is the cursor inside (or right after the opening quote of) a string token?
+    last = toks[-1] if toks else None
+    in_string = last is not None and last.kind == "string" and (
+        not spec.string_closed(last.text) or last.end > offset
+    )
+    frames: list[_Frame] = []
+    body = toks[:-1] if in_string else toks
+    for idx, t in enumerate(body):
+        if t.kind != "op":
+            continue
+        if t.text in ("(", "[", "{"):
+            fr = _Frame(t.text, idx, t.start, arg_start=idx + 1)
+            if t.text == "(" or (t.text == "{" and spec.TABLE_CALLS):
+                segs, _ = chain_backward(spec, body, idx - 1) if idx > 0 else ([], False)
+                is_call = bool(segs) and (
+                    t.text == "(" or (body[idx - 1].kind == "name" and body[idx - 1].text not in spec.KEYWORDS)
+                ) and not (body[idx - 1].kind == "name" and body[idx - 1].text in spec.KEYWORDS)
+                if is_call and t.text == "{" and idx > 1 and body[idx - 2].kind == "name" \
+                        and body[idx - 2].text == "function":
+                    is_call = False
+                if is_call:
+                    fn = engine.type_of(segs, t.start).member
+                    fr.call = CallSite(segs, fn if isinstance(fn, Function) else None, 0, t.start)
+            if t.text == "{" and frames and frames[-1].open == "{":
+                # nested table: remember the key it is the value of ("[]" for an array element)
+                fr.parent_key = _key_before(spec, body, idx) or "[]"
+            frames.append(fr)
+        elif t.text in (")", "]", "}"):
+            if frames:
+                frames.pop()
+        elif t.text == "," or (t.text == ";" and spec is lua_spec):
+            if frames:
+                top = frames[-1]
+                if top.call is not None and top.open == "(":
+                    top.call.args.append(body[top.arg_start:idx])
+                    top.call.arg_index += 1
+                top.arg_start = idx + 1
+        elif t.text == spec.KEY_VALUE_SEP and frames and frames[-1].open == "{":
+            if idx > 0 and body[idx - 1].kind in ("name", "string"):
+                k = body[idx - 1].text if body[idx - 1].kind == "name" else spec.string_value(body[idx - 1].text)
+                frames[-1].keys.append(k)
+    for fr in frames:
+        if fr.call is not None and fr.open == "(":
+            fr.call.args.append(body[fr.arg_start:])
+    top = frames[-1] if frames else None
+    holder[0] = next((fr.call for fr in reversed(frames) if fr.call is not None), None)
+
+    if in_string:
+        assert last is not None
+        ctx = Context("string", prefix=spec.string_value(last.text)[: offset - last.start - 1],
+                      prefix_start=last.start + 1, quote=last.text[0], string_end=last.end)
+        if spec is lua_spec and last.text.startswith("["):
+            ctx.quote = ""
+        if top is not None and top.open == "(" and top.call is not None:
+            ctx.call = top.call
+        elif top is not None and top.open == "{":
+            before = body[-1] if body else None
+            if before is not None and before.kind == "op" and before.text == spec.KEY_VALUE_SEP and len(body) >= 2:
+                kt = body[-2]
+                ctx.kind = "table_value"
+                ctx.key = kt.text if kt.kind == "name" else spec.string_value(kt.text)
+            _attach_table(ctx, frames, engine)
+            if ctx.kind == "string":  # an array element or a positional value: nothing we know
+                ctx.kind = "none"
+        else:
+            # a Lua string call ``f"..."`` or a plain string
+            ctx.kind = "string" if ctx.call else "none"
+        return ctx
+
+    # identifier being typed
+    prefix = ""
+    prefix_start = offset
+    i = len(toks) - 1
+    if last is not None and last.kind == "name" and last.end == offset:
+        prefix = last.text
+        prefix_start = last.start
+        i -= 1
+    prev = toks[i] if i >= 0 else None
+    if prev is not None and prev.kind == "op" and prev.text in spec.MEMBER_SEPS and prev.end == prefix_start:
+        segs, awaited = chain_backward(spec, toks, i - 1) if i > 0 else ([], False)
+        recv = engine.type_of(segs, prev.start).type if segs else None
+        if recv is not None and awaited:
+            recv = TypeRef(recv.name)
+        return Context("member", prefix=prefix, prefix_start=prefix_start, receiver=recv, sep=prev.text)
+    if prev is not None and prev.kind == "op" and prev.text in spec.MEMBER_SEPS:
+        return Context("none")
+    if top is not None and top.open == "{" and (
+        prev is None or (prev.kind == "op" and prev.text in ("{", ",", ";"))
+    ):
+        ctx = Context("table_key", prefix=prefix, prefix_start=prefix_start)
+        _attach_table(ctx, frames, engine)
+        if ctx.call is not None:
+            return ctx
+    if prev is not None and prev.kind == "number" and prev.end == prefix_start:
+        return Context("none")
+    ctx = Context("identifier", prefix=prefix, prefix_start=prefix_start)
+    if top is not None and top.open == "(" and top.call is not None:
+        ctx.call = top.call
+    return ctx
+
+
+def _key_before(spec: ModuleType, toks: list[Tok], idx: int) -> str | None:
+    if idx >= 2 and toks[idx - 1].kind == "op" and toks[idx - 1].text == spec.KEY_VALUE_SEP:
+        k = toks[idx - 2]
+        if k.kind == "name":
+            return k.text
+        if k.kind == "string":
+            return str(spec.string_value(k.text))
+    return None
+
+
+def _attach_table(ctx: Context, frames: list[_Frame], engine: TypeEngine) -> None:
+    """Find the call whose argument table (possibly nested) holds the cursor; fill the key path."""
+    if frames and frames[-1].open == "{":
+        ctx.existing_keys = list(frames[-1].keys)
+    path: list[str] = []
+    for k in range(len(frames) - 1, -1, -1):
+        fr = frames[k]
+        if fr.open != "{":
+            return
+        if fr.call is not None:  # Lua table call ``f{...}``: this table is the argument
+            ctx.call = fr.call
+            ctx.table_path = path[::-1]
+            return
+        parent = frames[k - 1] if k > 0 else None
+        if parent is not None and parent.open == "(" and parent.call is not None:
+            ctx.call = parent.call
+            ctx.table_path = path[::-1]
+            return
+        if parent is None or parent.open != "{":
+            return
+        path.append(fr.parent_key or "[]")
+
+
+def literal_string(spec: ModuleType, toks: list[Tok]) -> str | None:
+    """The value of an argument that is exactly one string literal."""
+    if len(toks) == 1 and toks[0].kind == "string":
+        return str(spec.string_value(toks[0].text))
+    return None
+
+
+def word_at(text: str, offset: int) -> tuple[int, int]:
+    """Bounds of the identifier around ``offset``."""
+    s = offset
+    while s > 0 and (text[s - 1].isalnum() or text[s - 1] in "_$"):
+        s -= 1
+    e = offset
+    while e < len(text) and (text[e].isalnum() or text[e] in "_$"):
+        e += 1
+    return s, e
+
+
+_IDENT = re.compile(r"[A-Za-z_$][\w$]*")

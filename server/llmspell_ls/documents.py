@@ -1,0 +1,205 @@
+"""Open documents: text, version and a tree-sitter tree, re-parsed incrementally.
+
+Only open documents are held. pygls applies the incremental ``didChange`` to its own ``TextDocument``;
+we then diff the previous bytes against the new ones (common prefix/suffix, reference §7.3), describe
+that one edit to tree-sitter and re-parse with the old tree, which collapses a multi-change event into
+one cheap edit (~2–5 ms on 5,000 lines instead of ~30 ms).
+
+Trees cost ~5 MiB per 5,000-line file, so at most ``MAX_TREES`` trees are kept (least recently used
+dropped); a document whose tree was dropped is re-parsed on demand.
+
+Positions: tree-sitter columns are UTF-8 bytes, analysis works on ``str`` columns (code points), and
+the client speaks UTF-16 or UTF-8 (negotiated). :class:`DocState` converts between them per line.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import tree_sitter_javascript
+import tree_sitter_lua
+from tree_sitter import Language, Parser, Tree
+
+Lang = Literal["lua", "javascript"]
+
+LUA = Language(tree_sitter_lua.language())
+JS = Language(tree_sitter_javascript.language())
+MAX_TREES = 12
+
+_parsers = threading.local()
+
+
+def parser_for(lang: Lang) -> Parser:
+    """One parser per thread and language (parsers are not thread-safe)."""
+    key = "p_" + lang
+    p = getattr(_parsers, key, None)
+    if p is None:
+        p = Parser(LUA if lang == "lua" else JS)
+        setattr(_parsers, key, p)
+    return p
+
+
+def language_of(uri: str, language_id: str | None = None) -> Lang | None:
+    lid = (language_id or "").lower()
+    if lid == "lua" or uri.endswith(".lua"):
+        return "lua"
+    if lid in ("javascript", "js", "javascriptreact") or uri.endswith((".js", ".mjs", ".cjs")):
+        return "javascript"
+    return None
+
+
+def byte_edit(old: bytes, new: bytes) -> tuple[int, int, int]:
+    """(start, old_end, new_end) of the single edit turning ``old`` into ``new`` (binary search; C slices)."""
+    n = min(len(old), len(new))
+    lo, hi = 0, n
+    while lo < hi:  # longest common prefix
+        mid = (lo + hi + 1) // 2
+        if old[:mid] == new[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    start = lo
+    max_suffix = n - start
+    lo, hi = 0, max_suffix
+    while lo < hi:  # longest common suffix not overlapping the prefix
+        mid = (lo + hi + 1) // 2
+        if old[len(old) - mid:] == new[len(new) - mid:]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return start, len(old) - lo, len(new) - lo
+
+
+def point_at(src: bytes, offset: int) -> tuple[int, int]:
+    row = src.count(b"\n", 0, offset)
+    line_start = src.rfind(b"\n", 0, offset) + 1
+    return row, offset - line_start
+
+
+@dataclass
+class DocState:
+    """An immutable snapshot of one document (a new object per version)."""
+
+    uri: str
+    lang: Lang
+    version: int
+    text: str
+    source: bytes = b""
+    _tree: Tree | None = field(default=None, repr=False)
+    _lines: list[str] | None = field(default=None, repr=False)
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+    """Derived results for this version (symbols, local types, diagnostics, serialized responses)."""
+
+    def __post_init__(self) -> None:
+        if not self.source:
+            self.source = self.text.encode("utf-8", "surrogatepass")
+
+    @property
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            self._lines = self.text.split("\n")
+        return self._lines
+
+    @property
+    def tree(self) -> Tree:
+        if self._tree is None:
+            self._tree = parser_for(self.lang).parse(self.source)
+        return self._tree
+
+    def line(self, row: int) -> str:
+        lines = self.lines
+        return lines[row] if 0 <= row < len(lines) else ""
+
+    def offset(self, row: int, col: int) -> int:
+        """String offset of (row, code-point column)."""
+        key = "_line_offsets"
+        offs = self.cache.get(key)
+        if offs is None:
+            offs = [0]
+            acc = 0
+            for ln in self.lines:
+                acc += len(ln) + 1
+                offs.append(acc)
+            self.cache[key] = offs
+        row = max(0, min(row, len(offs) - 2))
+        return offs[row] + min(col, len(self.line(row)))
+
+    # ---- column conversions (byte <-> code point), per line
+    def byte_to_col(self, row: int, byte_col: int) -> int:
+        line = self.line(row)
+        if line.isascii():
+            return byte_col
+        return len(line.encode("utf-8", "surrogatepass")[:byte_col].decode("utf-8", "replace"))
+
+    def col_to_byte(self, row: int, col: int) -> int:
+        line = self.line(row)
+        if line.isascii():
+            return col
+        return len(line[:col].encode("utf-8", "surrogatepass"))
+
+
+class Documents:
+    """URI -> latest :class:`DocState`; updated synchronously from ``did*`` notifications."""
+
+    def __init__(self, max_trees: int = MAX_TREES):
+        self._docs: dict[str, DocState] = {}
+        self._lru: OrderedDict[str, None] = OrderedDict()
+        self.max_trees = max_trees
+
+    def get(self, uri: str) -> DocState | None:
+        st = self._docs.get(uri)
+        if st is not None:
+            self._touch(uri)
+        return st
+
+    def __contains__(self, uri: str) -> bool:
+        return uri in self._docs
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def uris(self) -> list[str]:
+        return list(self._docs)
+
+    def _touch(self, uri: str) -> None:
+        self._lru[uri] = None
+        self._lru.move_to_end(uri)
+        while len(self._lru) > self.max_trees:
+            old, _ = self._lru.popitem(last=False)
+            st = self._docs.get(old)
+            if st is not None:
+                st._tree = None  # re-parsed on demand
+
+    def open(self, uri: str, text: str, version: int, lang: Lang) -> DocState:
+        st = DocState(uri, lang, version, text)
+        st.tree  # noqa: B018 - parse now, while the editor waits for nothing
+        self._docs[uri] = st
+        self._touch(uri)
+        return st
+
+    def change(self, uri: str, text: str, version: int, lang: Lang | None = None) -> DocState:
+        """New snapshot for ``text``; the tree is re-parsed incrementally from the previous one."""
+        old = self._docs.get(uri)
+        if old is None:
+            return self.open(uri, text, version, lang or "lua")
+        new_src = text.encode("utf-8", "surrogatepass")
+        st = DocState(uri, old.lang, version, text, new_src)
+        if old._tree is not None and old.source != new_src:
+            s, oe, ne = byte_edit(old.source, new_src)
+            tree = old._tree.copy()  # never mutate a tree a reader may still hold (pitfall §7.4.6)
+            tree.edit(start_byte=s, old_end_byte=oe, new_end_byte=ne,
+                      start_point=point_at(old.source, s), old_end_point=point_at(old.source, oe),
+                      new_end_point=point_at(new_src, ne))
+            st._tree = parser_for(st.lang).parse(new_src, tree)
+        elif old._tree is not None:
+            st._tree = old._tree
+        self._docs[uri] = st
+        self._touch(uri)
+        return st
+
+    def close(self, uri: str) -> None:
+        self._docs.pop(uri, None)
+        self._lru.pop(uri, None)

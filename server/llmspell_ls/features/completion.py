@@ -1,0 +1,335 @@
+"""textDocument/completion: globals, members, parameter-table keys and values, named strings, snippets.
+
+The result is returned as :class:`RawJSON`: member and global item lists depend only on (type, language,
+call separator, client options), so their serialized JSON is built once per API model and spliced into
+every response — no per-request object building or cattrs unstructuring on the hot path. Items carry
+their documentation inline (it is part of the cached JSON, so resolving lazily would not be faster).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from llmspell_ls.analysis.common import CallSite, Context, analyze, literal_string
+from llmspell_ls.apimodel import ApiIndex, Class, Field, Function, Lang, Param
+from llmspell_ls.documents import DocState
+from llmspell_ls.features.common import (
+    ClientOptions,
+    RawJSON,
+    class_doc,
+    context_window,
+    engine_for,
+    field_doc,
+    function_doc,
+    markup,
+    offset_of,
+    range_of,
+    tool_doc,
+)
+
+# LSP CompletionItemKind values
+K_METHOD, K_FUNCTION, K_FIELD, K_VARIABLE, K_CLASS, K_MODULE, K_PROPERTY = 2, 3, 5, 6, 7, 9, 10
+K_VALUE, K_KEYWORD, K_SNIPPET, K_ENUM_MEMBER, K_CONSTANT = 12, 14, 15, 20, 21
+MAX_ITEMS = 200
+
+EMPTY = RawJSON('{"isIncomplete":false,"items":[]}')
+
+
+def _cache(index: ApiIndex) -> dict[Any, Any]:
+    c = index.__dict__.get("_completion_cache")
+    if c is None:
+        c = index.__dict__["_completion_cache"] = {}
+    return c  # type: ignore[no-any-return]
+
+
+def _item(label: str, kind: int, detail: str, doc: str, opts: ClientOptions, *, deprecated: bool = False,
+          insert: str | None = None, snippet: bool = False, sort: str | None = None,
+          filter_text: str | None = None) -> dict[str, Any]:
+    it: dict[str, Any] = {"label": label, "kind": kind}
+    if detail:
+        it["detail"] = detail
+    if doc:
+        it["documentation"] = markup(doc, opts.markdown)
+    if deprecated:
+        if opts.deprecated_tag:
+            it["tags"] = [1]
+        elif opts.deprecated_flag:
+            it["deprecated"] = True
+    if insert is not None and insert != label:
+        it["insertText"] = insert
+        if snippet:
+            it["insertTextFormat"] = 2
+    if sort:
+        it["sortText"] = sort
+    if filter_text:
+        it["filterText"] = filter_text
+    return it
+
+
+def _snippet(fn: Function, lang: Lang, opts: ClientOptions, with_parens: bool) -> tuple[str, bool]:
+    name = fn.lname(lang)
+    if not with_parens:
+        return name, False
+    req = [p for p in fn.params if not p.optional and not p.variadic]
+    if not opts.snippets:
+        return name + ("()" if not fn.params else "("), False
+    if not req:
+        return name + "()$0", True
+    args = ", ".join(f"${{{i}:{p.name}}}" for i, p in enumerate(req, 1))
+    return f"{name}({args})$0", True
+
+
+def member_items(index: ApiIndex, type_name: str, sep: str, lang: Lang, opts: ClientOptions,
+                 with_parens: bool) -> str:
+    """Serialized item array for the members of ``type_name`` reachable with ``sep`` (cached)."""
+    key = ("members", type_name, sep, lang, opts, with_parens)
+    cache = _cache(index)
+    got = cache.get(key)
+    if got is not None:
+        return got  # type: ignore[no-any-return]
+    c = index.type_(type_name)
+    items: list[dict[str, Any]] = []
+    if c is not None:
+        is_static = c.kind == "global"
+        want_functions = lang == "javascript" or (sep == "." if is_static else sep == ":")
+        want_fields = lang == "javascript" or sep == "."
+        if want_fields:
+            for f in c.fields:
+                items.append(_item(f.lname(lang), K_FIELD if not is_static else K_PROPERTY,
+                                   f.type, field_doc(f, c.name, lang), opts))
+        if want_functions:
+            for fn in c.functions:
+                insert, snip = _snippet(fn, lang, opts, with_parens)
+                items.append(_item(
+                    fn.lname(lang), K_FUNCTION if is_static else K_METHOD,
+                    _detail(fn, lang), function_doc(index, fn, lang), opts,
+                    deprecated=bool(fn.deprecated), insert=insert, snippet=snip,
+                    sort=("z" if fn.deprecated else "a") + fn.lname(lang),
+                ))
+    got = json.dumps(items, separators=(",", ":"))
+    cache[key] = got
+    return got
+
+
+def _detail(fn: Function, lang: Lang) -> str:
+    ret = fn.owner if fn.returns_self else fn.returns
+    if lang == "javascript":
+        params = ", ".join(p.name + ("?" if p.optional else "") for p in fn.params)
+        r = f"Promise<{ret}>" if fn.is_async else ret
+        return f"({params}) => {r}"
+    params = ", ".join(p.name + ("?" if p.optional else "") for p in fn.params)
+    return f"({params}) -> {ret}" + ("  (async)" if fn.is_async else "")
+
+
+def global_items(index: ApiIndex, lang: Lang, opts: ClientOptions) -> list[dict[str, Any]]:
+    key = ("globals", lang, opts)
+    cache = _cache(index)
+    got = cache.get(key)
+    if got is None:
+        from llmspell_ls.analysis.common import spec_for
+
+        got = []
+        for g in index.globals.values():
+            if lang == "javascript" and g.name == "JSON":
+                continue
+            got.append(_item(g.name, K_VARIABLE if g.kind == "value" else K_MODULE,
+                             "global" if g.kind != "value" else (g.type or ""), class_doc(g, lang), opts,
+                             sort="0" + g.name))
+        for kw in spec_for(lang).KEYWORD_COMPLETIONS:
+            got.append(_item(kw, K_KEYWORD, "", "", opts, sort="9" + kw))
+        cache[key] = got
+    return got  # type: ignore[no-any-return]
+
+
+def _fuzzy(prefix: str, label: str) -> bool:
+    if not prefix:
+        return True
+    p = prefix.lower()
+    lab = label.lower()
+    if lab[:1] != p[:1]:
+        return False
+    i = 0
+    for ch in lab:
+        if i < len(p) and ch == p[i]:
+            i += 1
+    return i == len(p)
+
+
+def _result(items_json: str, incomplete: bool = False) -> RawJSON:
+    return RawJSON('{"isIncomplete":%s,"items":%s}' % ("true" if incomplete else "false", items_json))
+
+
+def _list(items: list[dict[str, Any]], prefix: str) -> RawJSON:
+    chosen = [it for it in items if _fuzzy(prefix, it.get("filterText") or it["label"])]
+    incomplete = len(chosen) > MAX_ITEMS
+    return _result(json.dumps(chosen[:MAX_ITEMS], separators=(",", ":")), incomplete)
+
+
+def completion(doc: DocState, index: ApiIndex, line: int, character: int, opts: ClientOptions) -> RawJSON:
+    """Completion items at a client position (see module docstring for the result format)."""
+    offset = offset_of(doc, line, character, opts.encoding)
+    engine = engine_for(doc, index)
+    ctx = analyze(engine, offset, context_window(doc, offset))
+    nxt = doc.text[offset:offset + 1]
+    with_parens = nxt != "(" and not (nxt.isalnum() or nxt == "_")
+    if ctx.kind == "member":
+        if ctx.receiver is None or ctx.receiver.promise:
+            return EMPTY
+        return _result(member_items(index, ctx.receiver.name, ctx.sep, doc.lang, opts, with_parens))
+    if ctx.kind == "identifier":
+        items = list(global_items(index, doc.lang, opts))
+        items += _local_items(doc, offset, opts)
+        return _list(items, ctx.prefix)
+    if ctx.kind == "string":
+        return _list(_string_items(doc, index, ctx, offset, opts), "")
+    if ctx.kind == "table_key":
+        return _list(_key_items(doc, index, ctx, opts), ctx.prefix)
+    if ctx.kind == "table_value":
+        return _list(_value_items(doc, index, ctx, offset, opts), "")
+    return EMPTY
+
+
+def _local_items(doc: DocState, offset: int, opts: ClientOptions) -> list[dict[str, Any]]:
+    """Names the spell assigns (cached per document version)."""
+    names = doc.cache.get("local_names")
+    if names is None:
+        from llmspell_ls.analysis.common import spec_for
+
+        spec = spec_for(doc.lang)
+        names = sorted({m.group(1) for m in spec.ASSIGN_RE.finditer(doc.text)} - spec.KEYWORDS)
+        doc.cache["local_names"] = names
+    return [_item(n, K_VARIABLE, "", "", opts, sort="1" + n) for n in names]
+
+
+def param_at(call: CallSite) -> Param | None:
+    fn = call.function
+    if fn is None or not fn.params:
+        return None
+    if call.arg_index < len(fn.params):
+        return fn.params[call.arg_index]
+    last = fn.params[-1]
+    return last if last.variadic else None
+
+
+def _string_items(doc: DocState, index: ApiIndex, ctx: Context, offset: int,
+                  opts: ClientOptions) -> list[dict[str, Any]]:
+    if ctx.call is None:
+        return []
+    p = param_at(ctx.call)
+    if p is None:
+        return []
+    rng = range_of(doc, ctx.prefix_start, offset, opts.encoding)
+    items: list[dict[str, Any]] = []
+    if p.names:
+        for name, entry in index.catalog(p.names).items():
+            doc_text = entry.doc
+            if p.names == "tools" and name in index.tools:
+                doc_text = tool_doc(index.tools[name])
+            it = _item(name, K_ENUM_MEMBER, entry.detail, doc_text, opts, deprecated=bool(entry.deprecated))
+            it["textEdit"] = {"range": rng, "newText": name}
+            items.append(it)
+    if p.values:
+        for v in p.values:
+            it = _item(v, K_VALUE, p.name, p.doc, opts)
+            it["textEdit"] = {"range": rng, "newText": v}
+            items.append(it)
+    return items
+
+
+def _table_shape(index: ApiIndex, ctx: Context, lang: Lang) -> tuple[str, Any] | None:
+    """What the table at the cursor is: ("tool", ToolInfo) or ("record", Class)."""
+    call = ctx.call
+    if call is None or call.function is None:
+        return None
+    p = param_at(call)
+    if p is None:
+        return None
+    if p.schema_from and not ctx.table_path:
+        names = [q.name for q in call.function.params]
+        if p.schema_from in names:
+            i = names.index(p.schema_from)
+            if i < len(call.args):
+                from llmspell_ls.analysis.common import spec_for
+
+                tool_name = literal_string(spec_for(lang), call.args[i])
+                tool = index.tools.get(tool_name or "")
+                if tool is not None:
+                    return "tool", tool
+        return None
+    rec_name = index.resolve(p.type)
+    rec = index.type_(rec_name) if rec_name else None
+    for key in ctx.table_path:
+        if rec is None:
+            return None
+        if key == "[]":
+            continue
+        f = next((f for f in rec.fields if f.lname(lang) == key), None)
+        if f is None:
+            return None
+        rn = index.resolve(f.type.replace("[]", ""))
+        rec = index.type_(rn) if rn else None
+    if rec is not None and rec.kind == "record":
+        return "record", rec
+    return None
+
+
+def _key_items(doc: DocState, index: ApiIndex, ctx: Context, opts: ClientOptions) -> list[dict[str, Any]]:
+    shape = _table_shape(index, ctx, doc.lang)
+    if shape is None:
+        return []
+    kv = " = " if doc.lang == "lua" else ": "
+    items: list[dict[str, Any]] = []
+    existing = set(ctx.existing_keys)
+    if shape[0] == "tool":
+        tool = shape[1]
+        for p in tool.parameters:
+            if p.name in existing:
+                continue
+            stringy = p.type == "string" or bool(p.values)
+            ins = f'{p.name}{kv}"$1"$0' if stringy else f"{p.name}{kv}$0"
+            detail = ("required " if p.required else "") + (" | ".join(p.values) if p.values else p.type)
+            items.append(_item(p.name, K_PROPERTY, detail, p.description, opts,
+                               insert=ins if opts.snippets else f"{p.name}{kv}", snippet=opts.snippets,
+                               sort=("0" if p.required else "1") + p.name))
+    else:
+        rec: Class = shape[1]
+        for f in rec.fields:
+            name = f.lname(doc.lang)
+            if name in existing:
+                continue
+            stringy = f.type == "string" or bool(f.values)
+            ins = f'{name}{kv}"$1"$0' if stringy else f"{name}{kv}$0"
+            items.append(_item(name, K_FIELD, f.type, field_doc(f, rec.name, doc.lang), opts,
+                               insert=ins if opts.snippets else f"{name}{kv}", snippet=opts.snippets,
+                               sort=("1" if f.optional else "0") + name))
+    return items
+
+
+KEY_CATALOGS = {"tool": "tools", "template": "agent_templates", "template_name": "agent_templates",
+                "hook_point": "hook_points", "point": "hook_points", "workflow_type": "workflow_types",
+                "error_strategy": "error_strategies", "provider": "providers", "category": "tool_categories"}
+"""Record keys whose string values name catalog entries (the model's fields carry no ``names``)."""
+
+
+def _value_items(doc: DocState, index: ApiIndex, ctx: Context, offset: int,
+                 opts: ClientOptions) -> list[dict[str, Any]]:
+    shape = _table_shape(index, ctx, doc.lang)
+    values: list[tuple[str, str]] = []
+    if shape is not None and shape[0] == "tool":
+        tp = shape[1].param(ctx.key)
+        if tp is not None and tp.values:
+            values = [(v, tp.description) for v in tp.values]
+    elif shape is not None:
+        f: Field | None = next((f for f in shape[1].fields if f.lname(doc.lang) == ctx.key), None)
+        if f is not None and f.values:
+            values = [(v, f.doc) for v in f.values]
+    if not values and ctx.key in KEY_CATALOGS:
+        values = [(n, e.doc) for n, e in index.catalog(KEY_CATALOGS[ctx.key]).items()]
+    rng = range_of(doc, ctx.prefix_start, offset, opts.encoding)
+    out = []
+    for v, d in values:
+        it = _item(v, K_VALUE, ctx.key, d, opts)
+        it["textEdit"] = {"range": rng, "newText": v}
+        out.append(it)
+    return out

@@ -1,0 +1,528 @@
+"""Diagnostics: syntax errors from tree-sitter and API checks over every call chain in the spell.
+
+Codes are stable (kebab-case, prefixed ``llmspell/`` in the ``source``-less ``code`` field):
+
+=====================  =========  ==========================================================
+code                   severity   meaning
+=====================  =========  ==========================================================
+syntax-error           Error      tree-sitter ERROR node (located at the error) or MISSING node
+undefined-global       Warning    a capitalised name that is not defined and looks like a global
+unknown-member         Error      ``Agent.bulder`` (with a "did you mean" quick fix)
+call-style             Error      Lua: ``.`` where ``:`` is needed (methods) or the reverse (globals)
+arg-count              Error/Warn missing required arguments (Error) / too many (Warning)
+arg-type               Warning    a literal of the wrong type (``Agent.get(42)``)
+unknown-tool           Warning    a tool name that is neither builtin nor registered by the spell
+unknown-hook-point     Error      a hook point that is not in the catalog (``Custom:x`` is fine)
+unknown-template       Error      an agent template that does not exist
+unknown-workflow-type  Error      a workflow type that does not exist
+unknown-name           Warning    any other catalog miss
+invalid-value          Error      a string literal outside the parameter's allowed values
+unknown-tool-param     Warning    a key the named tool does not take
+missing-tool-param     Error      a required tool parameter missing from a literal table
+deprecated             Warning    deprecated API (``Agent.create``), tagged Deprecated
+missing-await          Warning    JS: a Promise-returning call whose result is used without ``await``
+run-failed             Error      the last run of this document failed here (until it changes)
+=====================  =========  ==========================================================
+
+The API pass tokenizes the whole document once (a regex in C) and walks chains with a bracket table,
+keeping local-variable types in document order, so it is linear in the size of the spell.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from tree_sitter import Node
+
+from llmspell_ls.analysis.common import (
+    Seg,
+    Tok,
+    TypeEngine,
+    TypeRef,
+    chain_forward,
+    match_table,
+    spec_for,
+    tokenize,
+)
+from llmspell_ls.apimodel import ApiIndex, Field, Function, Param
+from llmspell_ls.documents import DocState
+from llmspell_ls.features.common import range_of
+
+ERROR, WARNING, INFO, HINT = 1, 2, 3, 4
+SOURCE = "llmspell"
+MAX_SYNTAX = 25
+
+CATALOG_CODES = {
+    "tools": ("unknown-tool", WARNING, "tool"),  # spells can register tools (Tool.register) at run time
+    "hook_points": ("unknown-hook-point", ERROR, "hook point"),
+    "agent_templates": ("unknown-template", ERROR, "agent template"),
+    "workflow_types": ("unknown-workflow-type", ERROR, "workflow type"),
+}
+OPEN_CATALOGS = frozenset({"event_names", "providers", "state_scopes"})
+_REGISTER_RE = re.compile(r"\bTool\s*[.:]\s*register\s*\(?\s*['\"]([^'\"\n]+)['\"]")
+PROMISE_MEMBERS = frozenset({"then", "catch", "finally"})
+
+
+@dataclass
+class Symbol:
+    name: str
+    detail: str
+    kind: int  # LSP SymbolKind
+    start: int
+    end: int
+    sel_start: int
+    sel_end: int
+
+
+@dataclass
+class Analysis:
+    """Everything the whole-document pass finds (cached per document version)."""
+
+    diagnostics: list[dict[str, Any]] = field(default_factory=list)
+    symbols: list[Symbol] = field(default_factory=list)
+
+
+class _Checker:
+    def __init__(self, doc: DocState, index: ApiIndex, enc: str):
+        self.doc = doc
+        self.index = index
+        self.enc = enc
+        self.lang = doc.lang
+        self.spec = spec_for(doc.lang)
+        self.text = doc.text
+        self.env: dict[str, TypeRef | None] = {}
+        self.engine = _EnvEngine(index, doc.lang, doc.text, self.env)
+        self.out = Analysis()
+        self.toks: list[Tok] = []
+        self.match: dict[int, int] = {}
+        self.declared: set[str] | None = None
+
+    # ------------------------------------------------------------------ helpers
+    def diag(self, start: int, end: int, code: str, severity: int, message: str, **extra: Any) -> None:
+        d: dict[str, Any] = {
+            "range": range_of(self.doc, start, max(end, start), self.enc),
+            "severity": severity,
+            "code": code,
+            "source": SOURCE,
+            "message": message,
+        }
+        d.update(extra)
+        self.out.diagnostics.append(d)
+
+    def registered_tools(self) -> set[str]:
+        """Tools the spell registers itself (``Tool.register("name", …)``)."""
+        got = getattr(self, "_registered", None)
+        if got is None:
+            got = self._registered = set(_REGISTER_RE.findall(self.text))
+        return got
+
+    def _declared_names(self) -> set[str]:
+        if self.declared is None:
+            names = {m.group(1) for m in self.spec.ASSIGN_RE.finditer(self.text)}
+            for m in re.finditer(r"\bfunction\s*([\w.:]*)\s*\(([^)]*)\)", self.text):
+                names.update(re.findall(r"[A-Za-z_$][\w$]*", m.group(2)))
+                if m.group(1):
+                    names.add(re.split(r"[.:]", m.group(1))[0])
+            for m in re.finditer(r"\b(?:local|const|let|var|for)\s+([\w$,\s]+?)(?:=|\bin\b|\bof\b|$)", self.text):
+                names.update(re.findall(r"[A-Za-z_$][\w$]*", m.group(1)))
+            for m in re.finditer(r"\(?([\w$,\s]*)\)?\s*=>", self.text):
+                names.update(re.findall(r"[A-Za-z_$][\w$]*", m.group(1)))
+            self.declared = names
+        return self.declared
+
+    # ------------------------------------------------------------------ passes
+    def run(self) -> Analysis:
+        self.syntax()
+        self.api()
+        return self.out
+
+    def syntax(self) -> None:
+        root = self.doc.tree.root_node
+        if not root.has_error:
+            return
+        count = 0
+        stack = [root]
+        while stack and count < MAX_SYNTAX:
+            node = stack.pop()
+            if node.is_error:
+                count += 1
+                self._syntax_error(node)
+                continue
+            if node.is_missing:
+                count += 1
+                s, _ = self._node_offsets(node)
+                self.diag(s, s, "syntax-error", ERROR, f"syntax error: missing '{node.type}'")
+                continue
+            if node.has_error:
+                stack.extend(reversed(node.children))
+
+    def _node_offsets(self, node: Node) -> tuple[int, int]:
+        (r0, c0), (r1, c1) = node.start_point, node.end_point
+        d = self.doc
+        return d.offset(r0, d.byte_to_col(r0, c0)), d.offset(r1, d.byte_to_col(r1, c1))
+
+    def _syntax_error(self, node: Node) -> None:
+        s, e = self._node_offsets(node)
+        # point at the first offending token, not at the whole (possibly huge) ERROR region
+        first = node.children[0] if node.children else node
+        for ch in node.children:
+            if ch.is_error or ch.type == "ERROR" or ch.has_error:
+                first = ch
+                break
+        fs, fe = self._node_offsets(first)
+        nl = self.text.find("\n", fs)
+        if nl != -1 and fe > nl:
+            fe = nl
+        if fe <= fs:
+            fe = min(fs + 1, len(self.text))
+            s = fs
+        snippet = self.text[fs:fe].strip()[:40]
+        msg = f"syntax error near '{snippet}'" if snippet else "syntax error"
+        self.diag(fs, fe, "syntax-error", ERROR, msg)
+
+    def api(self) -> None:
+        spec = self.spec
+        toks = self.toks = tokenize(spec, self.text)
+        self.match = match_table(toks)
+        keywords = spec.KEYWORDS
+        seps = spec.MEMBER_SEPS
+        n = len(toks)
+        i = 0
+        while i < n:
+            t = toks[i]
+            if t.kind != "name" or t.text in keywords or (i > 0 and toks[i - 1].text in seps
+                                                              and toks[i - 1].kind == "op"):
+                i += 1
+                continue
+            # assignment: ``[local] x = <chain>`` / ``const x = [await] <chain>``
+            if i + 2 < n and toks[i + 1].kind == "op" and toks[i + 1].text == "=" and not (
+                i > 0 and toks[i - 1].kind == "op" and toks[i - 1].text in (".", ":", "[")
+            ):
+                segs, awaited, _ = chain_forward(spec, toks, i + 2, self.match)
+                if segs:
+                    r = self.engine.type_of(segs, toks[i + 2].start).type
+                    if r is not None and awaited:
+                        r = TypeRef(r.name)
+                    self.env[t.text] = r
+                    self._symbol_for(t, segs, r)
+                else:
+                    self.env[t.text] = None
+            segs, _, _ = chain_forward(spec, toks, i, self.match)
+            if len(segs) > 1 or (segs and segs[0].kind == "name" and t.text[:1].isupper()):
+                self.check_chain(segs, i)
+            i += 1
+
+    # ------------------------------------------------------------------ chains
+    def check_chain(self, segs: list[Seg], first_tok: int) -> None:
+        index = self.index
+        head = segs[0]
+        cur: TypeRef | None
+        if head.name in index.globals:
+            g = index.globals[head.name]
+            cur = TypeRef(g.name) if g.kind != "value" else None
+        elif head.name in self.env:
+            cur = self.env[head.name]
+        else:
+            cur = None
+            if len(segs) > 1 and head.name not in self.spec.STDLIB and head.name not in self._declared_names():
+                close = difflib.get_close_matches(head.name, index.global_names, n=1, cutoff=0.75)
+                if close:
+                    self.diag(head.start, head.end, "undefined-global", WARNING,
+                              f"undefined global '{head.name}'; did you mean '{close[0]}'?",
+                              data={"replace": close[0]})
+            return
+        member: Function | Field | None = None
+        member_seg: Seg | None = None
+        prev_awaited = first_tok > 0 and self.toks[first_tok - 1].text == "await"
+        for k, seg in enumerate(segs[1:], 1):
+            if seg.kind == "member":
+                if cur is None:
+                    return
+                if cur.promise:
+                    if seg.name not in PROMISE_MEMBERS and member_seg is not None:
+                        self.diag(member_seg.start, segs[k - 1].end, "missing-await", WARNING,
+                                  "this call returns a Promise; add 'await' before using its result")
+                    return
+                owner = index.type_(cur.name)
+                members = index.members(cur.name, self.lang)
+                m = members.get(seg.name)
+                name_start = seg.end - len(seg.name)
+                if m is None:
+                    if "\n" in self.text[seg.start:name_start]:
+                        return  # ``x:`` at the end of a line being typed: the syntax error says enough
+                    if owner is not None and owner.index_type:
+                        cur = TypeRef(owner.index_type)
+                        member = None
+                        continue
+                    close = difflib.get_close_matches(seg.name, list(members), n=1, cutoff=0.6)
+                    hint = f"; did you mean '{close[0]}'?" if close else ""
+                    self.diag(name_start, seg.end, "unknown-member", ERROR,
+                              f"'{cur.name}' has no member '{seg.name}'{hint}",
+                              **({"data": {"replace": close[0]}} if close else {}))
+                    return
+                member, member_seg = m, seg
+                if self.lang == "lua" and isinstance(m, Function) and owner is not None:
+                    is_static = owner.kind == "global"
+                    want = "." if is_static else ":"
+                    if seg.sep != want:
+                        what = "a function of the global table" if is_static else "a method"
+                        self.diag(seg.start, seg.start + len(seg.sep), "call-style", ERROR,
+                                  f"'{seg.name}' is {what}: call it with '{want}' (not '{seg.sep}')",
+                                  data={"replace": want})
+                if isinstance(m, Function) and m.deprecated:
+                    self.diag(name_start, seg.end, "deprecated", WARNING,
+                              f"'{cur.name}{seg.sep}{seg.name}' is deprecated: {m.deprecated}", tags=[2])
+                cur = self.engine._ref(m.type) if isinstance(m, Field) else None
+            elif seg.kind == "call":
+                if not isinstance(member, Function):
+                    return
+                self.check_call(member, seg)
+                ret = TypeRef(member.owner) if member.returns_self else self.engine._ref(member.returns)
+                if member.is_async and self.lang == "javascript":
+                    if k == len(segs) - 1 and not prev_awaited and self._statement_position(first_tok):
+                        assert member_seg is not None
+                        self.diag(member_seg.end - len(member_seg.name), seg.end, "missing-await", WARNING,
+                                  f"'{member.js_name}' returns a Promise; add 'await'")
+                    cur = TypeRef(ret.name if ret else "", promise=True)
+                else:
+                    cur = ret
+                member = None
+            elif seg.kind == "index":
+                c = index.type_(cur.name) if cur else None
+                if c is not None and c.index_names == "tools" and seg.name and seg.name not in index.tools \
+                        and seg.name not in self.registered_tools():
+                    at = self.text.find(seg.name, seg.start, seg.end)
+                    self.diag(at, at + len(seg.name), "unknown-tool", WARNING, f"unknown tool '{seg.name}'")
+                cur = TypeRef(c.index_type) if c is not None and c.index_type else None
+                member = None
+            else:
+                return
+
+    def _statement_position(self, first_tok: int) -> bool:
+        """JS: is the chain an expression statement or a variable initialiser (not an argument/return)?"""
+        if first_tok == 0:
+            return True
+        p = self.toks[first_tok - 1]
+        return p.kind == "op" and p.text in (";", "{", "}", "=", ")") or (p.kind == "name" and p.text == "else")
+
+    # ------------------------------------------------------------------ calls
+    def _arg_kind(self, toks: list[Tok]) -> str | None:
+        if not toks:
+            return None
+        t0 = toks[0]
+        if len(toks) == 1:
+            if t0.kind == "string":
+                return "string"
+            if t0.kind == "number":
+                return "number"
+            if t0.kind == "name" and t0.text in ("true", "false"):
+                return "boolean"
+            if t0.kind == "name" and t0.text in ("nil", "null", "undefined"):
+                return "nil"
+        if len(toks) == 2 and t0.text == "-" and toks[1].kind == "number":
+            return "number"
+        if t0.kind == "op" and t0.text == "{" and toks[-1].text == "}" and self.lang == "lua":
+            return "table"
+        if t0.kind == "op" and t0.text == "{" and toks[-1].text == "}":
+            return "table"
+        if t0.kind == "op" and t0.text == "[" and toks[-1].text == "]" and self.lang == "javascript":
+            return "table"
+        if t0.kind == "name" and t0.text == "function":
+            return "function"
+        if self.lang == "javascript" and any(t.text == "=>" for t in toks[:8]) and t0.text in ("(", "async") \
+                or (self.lang == "javascript" and len(toks) > 1 and toks[1].text == "=>"):
+            return "function"
+        return None
+
+    def check_call(self, fn: Function, seg: Seg) -> None:
+        toks = self.toks
+        args = [toks[a:b] for a, b in (seg.args or [])]
+        if len(args) == 1 and not args[0]:
+            args = []
+        params = fn.params
+        n = len(args)
+        while n and self._arg_kind(args[n - 1]) == "nil" and n > fn.required:
+            n -= 1
+        name = fn.lname(self.lang)
+        if n < fn.required:
+            missing = [p.name for p in params[n:fn.required]]
+            self.diag(seg.start, seg.end, "arg-count", ERROR,
+                      f"'{name}' needs {fn.required} argument(s), got {n}: missing {', '.join(missing)}")
+        elif not fn.variadic and n > len(params):
+            extra = args[len(params)]
+            self.diag(extra[0].start, args[-1][-1].end, "arg-count", WARNING,
+                      f"'{name}' takes {len(params)} argument(s), got {n}")
+        by_name: dict[str, list[Tok]] = {}
+        for k, a in enumerate(args):
+            if k >= len(params) and not fn.variadic:
+                break
+            p = params[min(k, len(params) - 1)]
+            by_name[p.name] = a
+            self.check_arg(fn, p, a)
+        for p in params:
+            if p.schema_from and p.name in by_name and p.schema_from in by_name:
+                self.check_tool_table(by_name[p.schema_from], by_name[p.name])
+
+    def check_arg(self, fn: Function, p: Param, a: list[Tok]) -> None:
+        if not a:
+            return
+        kind = self._arg_kind(a)
+        if kind is None:
+            return
+        allowed = {x.strip("() ") for x in p.type.split("|")}
+        ok = "any" in allowed or kind in allowed or (kind == "number" and "integer" in allowed)
+        if kind == "table" and not ok:
+            ok = any(x == "table" or x.endswith("[]") or x.startswith("table<") or x in self.index.records
+                     or x in self.index.classes for x in allowed)
+        if kind == "nil" and (p.optional or "nil" in allowed):
+            ok = True
+        if kind == "string" and (p.names or p.values):
+            ok = True
+        if not ok:
+            self.diag(a[0].start, a[-1].end, "arg-type", WARNING,
+                      f"argument '{p.name}' of '{fn.lname(self.lang)}' expects {p.type}, got a {kind}")
+            return
+        if kind == "string":
+            value = self.spec.string_value(a[0].text)
+            s, e = a[0].start + 1, a[0].end - (1 if self.spec.string_closed(a[0].text) else 0)
+            if p.values and value not in p.values:
+                close = difflib.get_close_matches(value, p.values, n=1, cutoff=0.6)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                self.diag(s, e, "invalid-value", ERROR,
+                          f"'{value}' is not one of {', '.join(p.values)}{hint}",
+                          **({"data": {"replace": close[0]}} if close else {}))
+            elif p.names and p.names not in OPEN_CATALOGS:
+                cat = self.index.catalog(p.names)
+                if not cat or value in cat:
+                    return
+                if p.names == "tools" and value in self.registered_tools():
+                    return
+                if p.names == "hook_points" and value.startswith("Custom:"):
+                    return
+                code, sev, what = CATALOG_CODES.get(p.names, ("unknown-name", WARNING, p.names.replace("_", " ")))
+                close = difflib.get_close_matches(value, list(cat), n=1, cutoff=0.6)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                self.diag(s, e, code, sev, f"unknown {what} '{value}'{hint}",
+                          **({"data": {"replace": close[0]}} if close else {}))
+
+    def check_tool_table(self, name_arg: list[Tok], table: list[Tok]) -> None:
+        if len(name_arg) != 1 or name_arg[0].kind != "string" or self._arg_kind(table) != "table":
+            return
+        tool = self.index.tools.get(self.spec.string_value(name_arg[0].text))
+        if tool is None:
+            return
+        kv = "=" if self.lang == "lua" else ":"
+        keys: dict[str, tuple[Tok, list[Tok]]] = {}
+        depth = 0
+        j = 1
+        end = len(table) - 1
+        entry_start = 1
+        while j <= end:
+            t = table[j]
+            if depth == 0 and j == entry_start:
+                key_tok = None
+                if t.kind in ("name", "string") and j + 1 < end and table[j + 1].text == kv:
+                    key_tok = t
+                    vstart = j + 2
+                elif t.text == "[" and j + 3 < end and table[j + 1].kind == "string" and table[j + 2].text == "]" \
+                        and table[j + 3].text == kv:
+                    key_tok = table[j + 1]
+                    vstart = j + 4
+                if key_tok is not None:
+                    # value tokens run to the next top-level separator
+                    d2 = 0
+                    k = vstart
+                    while k < end:
+                        tk = table[k]
+                        if tk.kind == "op" and tk.text in "([{":
+                            d2 += 1
+                        elif tk.kind == "op" and tk.text in ")]}":
+                            d2 -= 1
+                        elif d2 == 0 and tk.kind == "op" and tk.text in (",", ";"):
+                            break
+                        k += 1
+                    key = key_tok.text if key_tok.kind == "name" else self.spec.string_value(key_tok.text)
+                    keys[key] = (key_tok, table[vstart:k])
+            if t.kind == "op" and t.text in "([{":
+                depth += 1
+            elif t.kind == "op" and t.text in ")]}":
+                depth -= 1
+            elif depth == 0 and t.kind == "op" and t.text in (",", ";"):
+                entry_start = j + 1
+            j += 1
+        names = [p.name for p in tool.parameters]
+        for key, (ktok, value) in keys.items():
+            tp = tool.param(key)
+            if tp is None:
+                close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                self.diag(ktok.start, ktok.end, "unknown-tool-param", WARNING,
+                          f"tool '{tool.name}' has no parameter '{key}'{hint}",
+                          **({"data": {"replace": close[0]}} if close else {}))
+            elif tp.values and len(value) == 1 and value[0].kind == "string":
+                v = self.spec.string_value(value[0].text)
+                if v not in tp.values:
+                    self.diag(value[0].start, value[0].end, "invalid-value", ERROR,
+                              f"'{v}' is not a valid '{key}' for tool '{tool.name}': one of {', '.join(tp.values)}")
+        missing = [p.name for p in tool.parameters if p.required and p.name not in keys]
+        if missing:
+            self.diag(table[0].start, table[0].end, "missing-tool-param", ERROR,
+                      f"tool '{tool.name}' needs parameter(s): {', '.join(missing)}")
+
+    # ------------------------------------------------------------------ symbols
+    def _symbol_for(self, name_tok: Tok, segs: list[Seg], t: TypeRef | None) -> None:
+        if t is None or t.name not in self.index.classes:
+            return
+        g = next((n for n in ("Agent", "Workflow", "Tool", "Hook", "Event") if t.name.startswith(n)), "")
+        # a name given in the chain (``:name("writer")``) is the better label
+        label = name_tok.text
+        for k, s in enumerate(segs[:-1]):
+            if s.kind == "member" and s.name == "name" and segs[k + 1].kind == "call" and segs[k + 1].args:
+                a, b = segs[k + 1].args[0]
+                if b - a == 1 and self.toks[a].kind == "string":
+                    label = f"{name_tok.text} ({self.spec.string_value(self.toks[a].text)})"
+        kinds = {"Agent": 19, "Workflow": 12, "Tool": 12, "Hook": 24, "Event": 24}
+        self.out.symbols.append(Symbol(label, t.name, kinds.get(g, 13), name_tok.start, segs[-1].end,
+                                       name_tok.start, name_tok.end))
+
+
+class _EnvEngine(TypeEngine):
+    """A type engine whose local variables come from the document-order environment of the checker."""
+
+    def __init__(self, index: ApiIndex, lang: Any, text: str, env: dict[str, TypeRef | None]):
+        super().__init__(index, lang, text, {})
+        self.env = env
+
+    def var_type(self, name: str, before: int) -> TypeRef | None:
+        return self.env.get(name)
+
+
+def analyze_document(doc: DocState, index: ApiIndex, enc: str) -> Analysis:
+    """Diagnostics and symbols for one document version (cached on the snapshot)."""
+    key = ("analysis", id(index), enc)
+    got = doc.cache.get(key)
+    if got is None:
+        got = _Checker(doc, index, enc).run()
+        _hook_symbols(doc, index, got, enc)
+        doc.cache[key] = got
+    return got  # type: ignore[no-any-return]
+
+
+_HOOK_RE = re.compile(r"\b(Hook\.register|Event\.subscribe|Tool\.execute|Tool\.get)\s*\(\s*(['\"])([^'\"\n]*)\2")
+
+
+def _hook_symbols(doc: DocState, index: ApiIndex, an: Analysis, enc: str) -> None:
+    kinds = {"Hook.register": (24, "hook"), "Event.subscribe": (24, "event subscription"),
+             "Tool.execute": (12, "tool call"), "Tool.get": (12, "tool")}
+    for m in _HOOK_RE.finditer(doc.text):
+        kind, what = kinds[m.group(1)]
+        an.symbols.append(Symbol(f"{what} {m.group(3)}", m.group(1), kind, m.start(), m.end(),
+                                 m.start(3), m.end(3)))
+    an.symbols.sort(key=lambda s: s.start)
+
+
+def diagnostics(doc: DocState, index: ApiIndex, enc: str) -> list[dict[str, Any]]:
+    return analyze_document(doc, index, enc).diagnostics

