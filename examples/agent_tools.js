@@ -5,7 +5,7 @@ Hook.register("AfterToolExecution", (ctx) => {
   return "continue";
 });
 
-const agent = await Agent.builder()
+const agent = Agent.builder()
   .name("math-helper")
   .model("offline/scripted")
   .systemPrompt("You solve arithmetic with the calculator tool.")

@@ -7,7 +7,7 @@ try {
 }
 
 try {
-  await Agent.builder().name("no-model").build(); // a builder without a model
+  Agent.builder().name("no-model").build(); // a builder without a model: build() throws
 } catch (e) {
   console.log(`caught ${e.name} (kind: ${e.kind}): ${e.message}`);
 }

@@ -1,5 +1,5 @@
 // first_agent.js: build an agent, talk to it twice (it remembers the conversation).
-const agent = await Agent.builder()
+const agent = Agent.builder()
   .name("tutor")
   .model("offline/scripted")
   .systemPrompt("You are a patient tutor.")

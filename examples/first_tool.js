@@ -5,7 +5,8 @@ console.log("2 + 3 * 4 =", calc.result.result);
 const id = await Tool.execute("uuid-generator", { operation: "generate" });
 console.log("uuid looks valid:", /^[0-9a-f-]{36}$/.test(id.result.uuid));
 
-// Tool.list() and Tool.exists() need nothing from the runtime, so they answer synchronously.
+// Tool.exists() needs nothing from the runtime, so it answers synchronously; Tool.list() runs the
+// tool-discovery hooks, so it returns a Promise.
 console.log("tools available:", Tool.list().length > 10, Tool.exists("calculator"));
 
 // A tool written in the spell itself; agents and workflows can call it too.

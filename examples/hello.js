@@ -5,8 +5,8 @@
 const name = ARGS.name || "world";
 console.log(`Hello, ${name}!`);
 
-// an agent: builder steps are plain calls; build() and execute() wait on the runtime, so await them
-const agent = await Agent.builder()
+// an agent: builder steps and build() are plain calls; execute() waits on the model, so await it
+const agent = Agent.builder()
   .name("greeter")
   .model("offline/scripted")
   .systemPrompt("You greet people warmly.")

@@ -1,6 +1,6 @@
 // streaming.js: receive the answer chunk by chunk; the callback runs for each chunk while the
 // Promise from invokeStream is still pending.
-const agent = await Agent.builder().name("streamer").model("offline/scripted").build();
+const agent = Agent.builder().name("streamer").model("offline/scripted").build();
 
 let chunks = 0;
 const parts = [];

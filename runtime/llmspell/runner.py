@@ -267,6 +267,8 @@ class SpellRunner:
                     if item is not _DONE:
                         yield item
             status, exit_code, result, error = _outcome(task, limits.wall_time_s, limits.max_memory_mb)
+            if error is not None and error.file:
+                error.file = _absolute(error.file)
         except _Abort:
             status = "error"
         finally:
@@ -303,6 +305,18 @@ class SpellRunner:
 
 class _Abort(Exception):
     pass
+
+
+def _absolute(file: str) -> str:
+    """Error locations name files as Lua shows them (relative to the current directory); the stream
+    carries absolute paths so that editors can map them to documents (a ``require``d module, say)."""
+    try:
+        p = Path(file)
+        if not p.is_absolute() and p.exists():
+            return str(p.resolve())
+    except (OSError, ValueError):
+        pass
+    return file
 
 
 def _outcome(task: asyncio.Task[Any], wall_s: float,

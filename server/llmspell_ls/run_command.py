@@ -42,13 +42,25 @@ def _summary(fin: Any) -> str:
 
 
 def _error_line(fin: Any, path: str) -> str:
+    import re
+
     err = fin.error
     msg = (err.message or "").strip().splitlines()[0] if err.message else err.kind
-    if err.file and err.line and not msg.startswith(f"{err.file}:"):
-        msg = f"{err.file}:{err.line}: {msg}"
-    elif not err.file and not msg.startswith(path):
-        msg = f"{path}: {msg}"
+    if re.match(r"^\S+:\d+: ", msg):  # already located, as Lua writes it (relative path)
+        return msg
+    if err.file and err.line:
+        return f"{_short(err.file)}:{err.line}: {msg}"
+    if not msg.startswith(path):
+        return f"{path}: {msg}"
     return msg
+
+
+def _short(file: str) -> str:
+    try:
+        rel = os.path.relpath(file)
+        return file if rel.startswith("..") else rel
+    except ValueError:
+        return file
 
 
 def _result_line(result: Any) -> str | None:

@@ -161,6 +161,6 @@ def test_json_lines_of_a_failing_spell(tmp_path: Path) -> None:
     assert r.returncode == 1 and r.stderr == ""
     last = json.loads(r.stdout.splitlines()[-1])
     assert last["type"] == "finished" and last["status"] == "error"
-    assert last["error"]["line"] == 2 and last["error"]["file"] == "fail.lua"
+    assert last["error"]["line"] == 2 and last["error"]["file"] == str((tmp_path / "fail.lua").resolve())
     assert last["error"]["message"] == "fail.lua:2: bad thing"
     assert "stack traceback" in last["error"]["traceback"]

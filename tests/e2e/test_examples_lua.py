@@ -33,7 +33,7 @@ EXPECTED: dict[str, tuple[list[str], object]] = {
                           "hooks registered now:\t0"], [20, 2]),
     "hooks_cancel.lua": (["refused:\thook\t-\tcancelled by a BeforeToolExecution hook: file access is disabled",
                           "other tools still work:\t42"], "done"),
-    "events_callback.lua": (['got\torder.created\twith\t{"id":1,"item":"wand"}', "got\torder.shipped",
+    "events_callback.lua": (["got\torder.created\twith\t{", '"item":"wand"', "got\torder.shipped",
                              "runtime event:\ttool.completed", "order events seen:\t2"],
                             ["order.created", "order.shipped"]),
     "events_pull.lua": (["#1: 21 °C (sensor.reading)", "#3: 23 °C", "received\t3\treadings"], [21, 22, 23]),

@@ -255,6 +255,12 @@ def test_output_command_reopens_run_buffer(nv: Any, workspace: Path) -> None:
     nv.command("LlmspellOutput")
     name = nv.current.buffer.name
     assert name.startswith("llmspell://run/") and name.endswith("spell.lua"), name
+    # :LlmspellRun in the run buffer runs its spell again (a new run id in the header).
+    first = nv.current.buffer[0]
+    nv.command("LlmspellRun")
+    lines = wait_for(lambda: (ls if (ls := finished_lines(nv, "spell.lua")) and ls[0] != first else None),
+                     "the re-run from the run buffer", timeout=15)
+    assert lines[0].startswith("── run ") and "spell.lua" in lines[0], lines
     nv.command("wincmd p")
 
 

@@ -172,12 +172,16 @@ def code_server(tmp_path: Path, vsix: Path, spell_workspace: Path, editor_env: d
             if "llmspell" in f.name or f.name in ("remoteexthost.log", "exthost.log"):
                 shutil.copy(f, artifacts / f.name.replace(" ", "_"))
         shutil.copy(d / "code-server.log", artifacts / "code-server.log")
+        for settings_file in (d / "ud").rglob("settings.json"):
+            rel = settings_file.relative_to(d / "ud")
+            shutil.copy(settings_file, artifacts / ("settings-" + "-".join(rel.parts)))
 
 
 def test_vscode_end_to_end(code_server: CodeServer, spell_workspace: Path, editor_env: dict[str, str],
                            artifacts: Path) -> None:
     """Open a spell, see the lens and a squiggle, complete `Agent.`, run it, cancel a long run,
-    then point the settings at a missing server and see the extension say so."""
+    set a wall-time limit in the Settings editor and see it stop the long run, then point the
+    settings at a missing server and see the extension say so."""
     node = node_binary()
     env = dict(editor_env, CS_URL=code_server.url, WORKSPACE=str(spell_workspace), ARTIFACTS=str(artifacts),
                CHROMIUM=CHROMIUM, STEP_TIMEOUT_MS="25000")
@@ -198,7 +202,7 @@ def test_vscode_end_to_end(code_server: CodeServer, spell_workspace: Path, edito
     assert not failed, "VS Code checks failed:\n" + "\n".join(f"- {c['name']}: {c['detail']}" for c in failed)
     names = [c["name"] for c in result["checks"]]
     assert names == ["workbench", "open-spell", "code-lens", "diagnostic", "completion", "run-lens-output",
-                     "cancel-long-run", "missing-server-message"], names
+                     "cancel-long-run", "settings-reach-server", "missing-server-message"], names
     completion = next(c for c in result["checks"] if c["name"] == "completion")
     assert "builder" in completion["detail"]["items"]
     assert "bulder" in next(c for c in result["checks"] if c["name"] == "diagnostic")["detail"]["hover"]
@@ -209,7 +213,7 @@ def test_vscode_end_to_end(code_server: CodeServer, spell_workspace: Path, edito
     while time.monotonic() < deadline:
         log = code_server.channel_log("llmspell Run")
         text = log.read_text(encoding="utf-8") if log else ""
-        if "■ cancelled in" in text:
+        if "✖ timeout in" in text:
             break
         time.sleep(0.2)
     (artifacts / "output-channel.txt").write_text(text, encoding="utf-8")
@@ -219,7 +223,8 @@ def test_vscode_end_to_end(code_server: CodeServer, spell_workspace: Path, edito
     assert any(ln.startswith("[event] ") for ln in lines), text
     assert any(ln.startswith("[hook] BeforeAgentExecution ") and ln.endswith("→ continue") for ln in lines), text
     final = [ln for ln in lines if ln.startswith(("✔", "✖", "■"))]
-    assert len(final) == 2, text
+    assert len(final) == 3, text
     assert final[0].startswith("✔ success in ") and " tokens " in final[0] and "cost $" in final[0], final
     assert final[1].startswith("■ cancelled in "), final
+    assert final[2].startswith("✖ timeout in "), final  # llmspell.limits.wallTimeSeconds = 0.5
     print(f"VS Code browser part: {elapsed:.1f} s; llmspell Run channel:\n{text}")

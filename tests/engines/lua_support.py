@@ -121,6 +121,14 @@ class T(ApiGlobal):
         return await fn(*args)
 
     @expose
+    def keep(self, fn: ScriptFunction) -> None:
+        self.kept = fn
+
+    @expose
+    async def call_kept(self, *args: Any) -> Any:
+        return await self.kept(*args)
+
+    @expose
     def fail(self, message: str = "bad input") -> None:
         raise ValidationError(message)
 

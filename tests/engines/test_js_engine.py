@@ -218,3 +218,21 @@ async def test_engine_globals_documented_for_stubgen_exist() -> None:
     assert names == ["console", "sleep", "setTimeout", "clearTimeout", "queueMicrotask", "exit", "process"]
     assert r == ["object", "function", "function", "function", "function", "function", "object"] + [
         "function"] * len(methods)
+
+
+async def test_hashbang_line_is_allowed_and_lines_still_match() -> None:
+    with pytest.raises(ScriptError) as ei:
+        await make_spell("#!/usr/bin/env -S llmspell-ls --run\nconsole.log(1);\nnull.x;\n").run()
+    assert ei.value.line == 3
+
+
+async def test_errors_in_one_line_callbacks_point_at_where_they_were_passed() -> None:
+    r, _ = await run(
+        """let msg;
+        try {
+          await Agent.callBack((o) => o.missing.deeper, {});
+        } catch (e) { msg = e.message; }
+        return msg;"""
+    )
+    assert r.startswith("spells/t.js:3: TypeError: cannot read property 'deeper' of undefined")
+    assert "in a callback passed at line 3" in r

@@ -84,6 +84,21 @@ async def test_callbacks_run_on_spell_thread(tmp_path: Path) -> None:
     assert o.output == "5\t2\t1\n1.001\n"
 
 
+async def test_function_from_a_finished_coroutine_stays_callable(tmp_path: Path) -> None:
+    o = await ok(
+        """
+        local co = coroutine.wrap(function() T.keep(function(x) return x * 3 end) end)
+        co()
+        co = nil
+        for i = 1, 200 do coroutine.wrap(function() end)() end
+        collectgarbage(); collectgarbage()
+        print(T.call_kept(14))
+        """,
+        tmp_path,
+    )
+    assert o.output == "42\n"
+
+
 async def test_multiple_returns_and_value_globals(tmp_path: Path) -> None:
     vg = {"CONFIG": ValueGlobal("CONFIG", "table", "", lambda ctx: {"name": "x", "list": [1, 2], "none": None})}
     o = await ok("local a, b = T.pair(); print(a, b, CONFIG.name, #CONFIG.list, CONFIG.none)", tmp_path,

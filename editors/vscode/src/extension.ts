@@ -138,10 +138,14 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
     middleware: {
       executeCommand: async (command, args, next) => {
         if (command !== RUN_COMMAND) return next(command, args);
-        const uri = typeof args[0] === 'string' ? args[0] : vscode.window.activeTextEditor?.document.uri.toString();
+        const first = args[0] as unknown;
+        const uri = typeof first === 'string' ? first
+          : (first && typeof first === 'object' && typeof (first as { uri?: unknown }).uri === 'string')
+            ? (first as { uri: string }).uri
+            : vscode.window.activeTextEditor?.document.uri.toString();
         const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri);
         if (doc?.isDirty && !doc.isUntitled) await doc.save();
-        const res = await next(command, uri ? [uri] : args);
+        const res = await next(command, typeof first === 'object' && first !== null ? args : uri ? [uri] : args);
         const runId = runIdOf(res as { runId?: string });
         if (runId) {
           runs.touch(runId, { uri, name: basename(uri) });

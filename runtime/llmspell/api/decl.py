@@ -9,7 +9,9 @@ Conventions that the introspection relies on:
 
 * the Lua name is the Python name unless ``expose(lua=...)`` says otherwise (rs-llmspell mixes
   ``snake_case`` and ``camelCase``); the JS name is the camelCase of the Lua name unless ``js=``;
-* ``async def`` methods await the runtime (they block in Lua and return Promises in JS);
+* ``async def`` methods await the runtime (they block in Lua and return Promises in JS), unless
+  ``expose(blocking=True)``: quick operations such as ``build()`` that read as plain calls in JS too
+  (the JS engine then blocks the spell thread on the loop, as Lua always does);
 * ``Annotated[str, Names("tools")]`` marks a string that names something from a catalog;
   ``Annotated[dict[str, Any], SchemaFrom("name")]`` a table whose keys are the named tool's params;
 * a parameter annotated :class:`ScriptFunction` receives a callback written in the script;
@@ -74,6 +76,7 @@ class ExposeInfo:
     returns_self: bool = False
     doc: str | None = None
     returns_doc: str = ""
+    blocking: bool = False
 
 
 def expose(
@@ -85,11 +88,13 @@ def expose(
     returns_self: bool = False,
     doc: str | None = None,
     returns_doc: str = "",
+    blocking: bool = False,
 ) -> Any:
     """Mark a method as part of the script API."""
 
     def mark(f: F) -> F:
-        f.__llmspell_expose__ = ExposeInfo(lua, js, deprecated, returns_self, doc, returns_doc)  # type: ignore[attr-defined]
+        info = ExposeInfo(lua, js, deprecated, returns_self, doc, returns_doc, blocking)
+        f.__llmspell_expose__ = info  # type: ignore[attr-defined]
         return f
 
     return mark(fn) if fn is not None else mark
@@ -182,6 +187,9 @@ class BoundMethod:
     lua_name: str
     js_name: str
     is_async: bool
+    """Returns a Promise in JS (an ``async def`` not marked ``blocking``)."""
+    blocking: bool
+    """An ``async def`` that every engine waits for synchronously."""
     nparams: int
     required: int
     variadic: bool
@@ -208,7 +216,8 @@ def exposed_methods(cls: type[ApiObject]) -> dict[str, BoundMethod]:
             py_name=py_name,
             lua_name=lua_name,
             js_name=info.js or camel(lua_name),
-            is_async=inspect.iscoroutinefunction(fn),
+            is_async=inspect.iscoroutinefunction(fn) and not info.blocking,
+            blocking=inspect.iscoroutinefunction(fn) and info.blocking,
             nparams=len(fixed),
             required=sum(1 for p in fixed if p.default is p.empty),
             variadic=variadic,

@@ -200,7 +200,7 @@ def _function_model(cls: type[ApiObject], lua_name: str, renderer: _TypeRenderer
         ret = cls.api_name
     else:
         ret, _ = renderer.render(ret_hint)
-    if inspect.iscoroutinefunction(fn) and ret == "any" and ret_hint is None:
+    if bm.is_async and ret == "any" and ret_hint is None:
         ret = "nil"
     return FunctionModel(
         name=lua_name,

@@ -62,6 +62,14 @@ CATALOG_CODES = {
     "workflow_types": ("unknown-workflow-type", ERROR, "workflow type"),
 }
 OPEN_CATALOGS = frozenset({"event_names", "providers", "state_scopes"})
+def _close(word: str, options: list[str], n: int = 1, cutoff: float = 0.6) -> list[str]:
+    """difflib suggestions, skipped for long words (difflib is quadratic; nobody mistypes 64 chars)."""
+    if len(word) > 64:
+        return []
+    return difflib.get_close_matches(word, options, n=n, cutoff=cutoff)
+
+
+_ARROW_PARAMS = re.compile(r"\(?([\w$,\s]{0,200})\)?\s*$")
 _REGISTER_RE = re.compile(r"\bTool\s*[.:]\s*register\s*\(?\s*['\"]([^'\"\n]+)['\"]")
 PROMISE_MEMBERS = frozenset({"then", "catch", "finally"})
 
@@ -128,8 +136,10 @@ class _Checker:
                     names.add(re.split(r"[.:]", m.group(1))[0])
             for m in re.finditer(r"\b(?:local|const|let|var|for)\s+([\w$,\s]+?)(?:=|\bin\b|\bof\b|$)", self.text):
                 names.update(re.findall(r"[A-Za-z_$][\w$]*", m.group(1)))
-            for m in re.finditer(r"\(?([\w$,\s]*)\)?\s*=>", self.text):
-                names.update(re.findall(r"[A-Za-z_$][\w$]*", m.group(1)))
+            for m in re.finditer(r"=>", self.text):  # arrow parameters, read backwards (bounded)
+                head = _ARROW_PARAMS.search(self.text, max(0, m.start() - 200), m.start())
+                if head:
+                    names.update(re.findall(r"[A-Za-z_$][\w$]*", head.group(1)))
             self.declared = names
         return self.declared
 
@@ -227,8 +237,9 @@ class _Checker:
             cur = self.env[head.name]
         else:
             cur = None
-            if len(segs) > 1 and head.name not in self.spec.STDLIB and head.name not in self._declared_names():
-                close = difflib.get_close_matches(head.name, index.global_names, n=1, cutoff=0.75)
+            if len(segs) > 1 and len(head.name) < 64 and head.name not in self.spec.STDLIB \
+                    and head.name not in self._declared_names():
+                close = _close(head.name, index.global_names, n=1, cutoff=0.75)
                 if close:
                     self.diag(head.start, head.end, "undefined-global", WARNING,
                               f"undefined global '{head.name}'; did you mean '{close[0]}'?",
@@ -257,7 +268,7 @@ class _Checker:
                         cur = TypeRef(owner.index_type)
                         member = None
                         continue
-                    close = difflib.get_close_matches(seg.name, list(members), n=1, cutoff=0.6)
+                    close = _close(seg.name, list(members), n=1, cutoff=0.6)
                     hint = f"; did you mean '{close[0]}'?" if close else ""
                     self.diag(name_start, seg.end, "unknown-member", ERROR,
                               f"'{cur.name}' has no member '{seg.name}'{hint}",
@@ -389,7 +400,7 @@ class _Checker:
             value = self.spec.string_value(a[0].text)
             s, e = a[0].start + 1, a[0].end - (1 if self.spec.string_closed(a[0].text) else 0)
             if p.values and value not in p.values:
-                close = difflib.get_close_matches(value, p.values, n=1, cutoff=0.6)
+                close = _close(value, p.values, n=1, cutoff=0.6)
                 hint = f"; did you mean '{close[0]}'?" if close else ""
                 self.diag(s, e, "invalid-value", ERROR,
                           f"'{value}' is not one of {', '.join(p.values)}{hint}",
@@ -403,7 +414,7 @@ class _Checker:
                 if p.names == "hook_points" and value.startswith("Custom:"):
                     return
                 code, sev, what = CATALOG_CODES.get(p.names, ("unknown-name", WARNING, p.names.replace("_", " ")))
-                close = difflib.get_close_matches(value, list(cat), n=1, cutoff=0.6)
+                close = _close(value, list(cat), n=1, cutoff=0.6)
                 hint = f"; did you mean '{close[0]}'?" if close else ""
                 self.diag(s, e, code, sev, f"unknown {what} '{value}'{hint}",
                           **({"data": {"replace": close[0]}} if close else {}))
@@ -457,7 +468,7 @@ class _Checker:
         for key, (ktok, value) in keys.items():
             tp = tool.param(key)
             if tp is None:
-                close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+                close = _close(key, names, n=1, cutoff=0.6)
                 hint = f"; did you mean '{close[0]}'?" if close else ""
                 self.diag(ktok.start, ktok.end, "unknown-tool-param", WARNING,
                           f"tool '{tool.name}' has no parameter '{key}'{hint}",

@@ -80,6 +80,42 @@ async function openFile(page, name, firstLine) {
     .waitFor({ timeout: stepTimeout });
 }
 
+async function runFromPalette(page) {
+  await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible' });
+  await input.fill('>llmspell: Run Spell');
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'llmspell: Run Spell' }).first().waitFor();
+  await page.keyboard.press('Enter');
+}
+
+/** Change a setting through the Settings editor, as a user would. */
+async function setSetting(page, id, rowText, value) {
+  await page.keyboard.press('Control+Comma');
+  await page.locator('.settings-editor').waitFor();
+  await page.waitForTimeout(300);
+  await page.locator('.settings-editor .settings-header .monaco-editor').first().click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type(id, { delay: 10 });
+  const row = page.locator('.settings-editor .setting-item', { hasText: rowText }).first();
+  await row.waitFor();
+  const input = row.locator('input').first();
+  await input.click();
+  await input.fill(value);
+  await page.keyboard.press('Tab');
+  await page.waitForTimeout(700); // the Settings editor writes settings.json after a short debounce
+  // VS Code 1.139 shows Settings as a modal: close it to get back to the editor.
+  for (let i = 0; i < 3 && await page.locator('.settings-editor').isVisible(); i++) {
+    await page.keyboard.press('Escape');
+    await page.waitForTimeout(200);
+  }
+  if (await page.locator('.settings-editor').isVisible()) {
+    await page.keyboard.press('Control+KeyW');
+  }
+  await page.locator('.settings-editor').waitFor({ state: 'hidden', timeout: 5000 });
+}
+
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
   headless: true,
@@ -165,13 +201,7 @@ try {
   await check(page, 'cancel-long-run', async () => {
     await openFile(page, 'long.lua', 'while true do');
     // This time through the command palette: "llmspell: Run Spell".
-    await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
-    await page.keyboard.press('F1');
-    const input = page.locator('.quick-input-widget input');
-    await input.waitFor({ state: 'visible' });
-    await input.fill('>llmspell: Run Spell');
-    await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'llmspell: Run Spell' }).first().waitFor();
-    await page.keyboard.press('Enter');
+    await runFromPalette(page);
     await waitOutput(page, /── run \S+: long\.lua/);
     const running = page.locator('.statusbar-item', { hasText: 'llmspell: running long.lua' }).first();
     await running.waitFor();
@@ -185,19 +215,21 @@ try {
     return { status, toast: 'cancel clicked in the progress notification' };
   });
 
+  await check(page, 'settings-reach-server', async () => {
+    // llmspell.limits.wallTimeSeconds -> initializationOptions.limits.wall_time_s: a 0.5 s limit
+    // must stop the never-ending spell with status "timeout".
+    await setSetting(page, 'llmspell.limits.wallTimeSeconds', 'Wall-time limit', '0.5');
+    await page.waitForTimeout(1500); // the extension restarts the server on the change
+    await openFile(page, 'long.lua', 'while true do');
+    await runFromPalette(page);
+    const text = await waitOutput(page, /✖ timeout in/, 20000);
+    return { tail: text.split('\n').filter((l) => l.startsWith('✖')).pop() };
+  });
+
   await check(page, 'missing-server-message', async () => {
-    // Point the extension at a server that does not exist, through the Settings editor as a user
-    // would: it restarts the client and must say what to fix.
-    await page.keyboard.press('Control+Comma');
-    await page.locator('.settings-editor').waitFor();
-    await page.waitForTimeout(500);
-    await page.keyboard.type('llmspell.server.path', { delay: 10 });
-    const row = page.locator('.settings-editor .setting-item', { hasText: 'llmspell-ls executable' }).first();
-    await row.waitFor();
-    const input = row.locator('input').first();
-    await input.click();
-    await input.fill('/nonexistent/llmspell-ls');
-    await page.keyboard.press('Tab');
+    // Point the extension at a server that does not exist: it restarts the client and must say
+    // what to fix.
+    await setSetting(page, 'llmspell.server.path', 'llmspell-ls executable', '/nonexistent/llmspell-ls');
     const toast = page.locator('.notifications-toasts .notification-list-item',
       { hasText: 'was not found at "/nonexistent/llmspell-ls"' }).first();
     await toast.waitFor();

@@ -74,8 +74,9 @@ async def test_email_validation(rt: Any) -> None:
 async def test_email_sendgrid(rt: Any, http: FakeHttpServer, monkeypatch: pytest.MonkeyPatch) -> None:
     http.text("/v3/mail/send", "", status=202, headers={"X-Message-Id": "sg-1"})
     monkeypatch.setenv("SENDGRID_API_KEY", "SG.key")
+    monkeypatch.setenv("SENDGRID_BASE_URL", http.base_url)  # the operator's endpoint, not the spell's
     r = await result(rt, "email-sender", {"to": "a@example.com", "subject": "S", "body": "B", "from": "me@example.com",
-                                          "provider": "sendgrid", "base_url": http.base_url})
+                                          "provider": "sendgrid"})
     assert r["status_code"] == 202 and r["message_id"] == "sg-1"
     req = http.requests_to("/v3/mail/send")[0]
     assert req.headers["Authorization"] == "Bearer SG.key"
@@ -133,6 +134,31 @@ async def test_sms_twilio(rt: Any, http: FakeHttpServer) -> None:
     req = http.requests_to("/2010-04-01/Accounts/AC1/Messages.json")[0]
     assert "To=%2B15551234567" in req.text and "Body=code+1234" in req.text
     assert req.headers["Authorization"].startswith("Basic ")
+
+
+async def test_env_secrets_are_not_sent_to_spell_chosen_endpoints(runtime_factory: Any, http: FakeHttpServer,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spell cannot read SLACK_BOT_TOKEN, so it must not be able to mail it to a host of its choice either."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-secret")
+    monkeypatch.setenv("SMTP_PASSWORD", "pw")
+    http.json("/api/chat.postMessage", {"ok": True, "channel": "C1", "ts": "1"})
+    rt = runtime_factory(allow_private_network=True)
+    seen: list[Any] = []
+    rt.events.subscribe("security.violation", seen.append)
+    with pytest.raises(SecurityViolationError, match="SLACK_BOT_TOKEN"):
+        await call(rt, "slack-sender", {"text": "hi", "channel": "C1", "base_url": http.url("/api")})
+    with pytest.raises(SecurityViolationError, match="SMTP_PASSWORD"):
+        await call(rt, "email-sender", {"to": "a@example.com", "subject": "s", "body": "b", "from": "m@example.com",
+                                        "username": "u", "smtp_host": "127.0.0.1", "smtp_port": 25})
+    with pytest.raises(SecurityViolationError, match="OPENAI_API_KEY"):
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
+        await call(rt, "email-sender", {"to": "a@example.com", "subject": "s", "body": "b", "from": "m@example.com",
+                                        "username": "u", "password_env": "OPENAI_API_KEY",
+                                        "smtp_host": "127.0.0.1", "smtp_port": 25})
+    assert http.requests == [] and len(seen) == 3
+    allowed = runtime_factory(allow_private_network=True, env_allow=["SLACK_BOT_TOKEN"])
+    r = await result(allowed, "slack-sender", {"text": "hi", "channel": "C1", "base_url": http.url("/api")})
+    assert r["sent"] and http.requests[0].headers["Authorization"] == "Bearer xoxb-secret"
 
 
 async def test_sms_rejects_bad_number(rt: Any) -> None:

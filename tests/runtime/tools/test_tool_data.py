@@ -216,6 +216,9 @@ async def test_excel_roundtrip(rt: Any, ws: Path) -> None:
     assert r["headers"] == ["name", "age"] and r["rows"][1] == {"name": "Alan", "age": 41}
     with pytest.raises(ToolError, match="no sheet"):
         await call(rt, "excel-processor", {"operation": "read", "path": "b.xlsx", "sheet": "Nope"})
+    (ws / "bad.xlsx").write_text("not a workbook")
+    with pytest.raises(ToolError, match="not a readable"):
+        await call(rt, "excel-processor", {"operation": "read", "path": "bad.xlsx"})
 
 
 async def test_graph_builder(rt: Any) -> None:
@@ -276,6 +279,18 @@ async def test_sql_query_over_tables(rt: Any) -> None:
     assert r["rows"] == [{"name": "Alan", "spent": 30}, {"name": "Ada", "spent": 15}]
     with pytest.raises(ToolError, match="invalid table name"):
         await call(rt, "sql-query", {"query": "SELECT 1", "tables": {"bad name": [{"a": 1}]}})
+
+
+@pytest.mark.parametrize("sql", ["ATTACH DATABASE '{p}' AS x", "VACUUM INTO '{p}'"])
+async def test_sql_cannot_reach_files_outside(rt: Any, ws: Path, tmp_path: Path, sql: str) -> None:
+    target = tmp_path / "escaped.db"
+    with pytest.raises(ToolError, match=r"not authorized|authorization denied"):
+        await call(rt, "sql-query", {"query": sql.format(p=target), "tables": {"t": [{"a": 1}]}})
+    sqlite3.connect(ws / "w.db").close()
+    with pytest.raises(ToolError, match=r"not authorized|authorization denied"):
+        await call(rt, "database-connector", {"operation": "execute", "database": "w.db", "query_type": "EXECUTE",
+                                              "query": sql.format(p=target)})
+    assert not target.exists()
 
 
 async def test_invalid_parameters_name_the_parameter(rt: Any) -> None:

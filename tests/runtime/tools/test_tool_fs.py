@@ -157,6 +157,12 @@ async def test_archive_tar_with_symlink_member_is_refused(rt: Any, ws: Path) -> 
         await call(rt, "archive-handler", {"operation": "extract", "path": "link.tar", "target_path": "t"})
 
 
+async def test_archive_corrupt_file_is_a_tool_error(rt: Any, ws: Path) -> None:
+    (ws / "junk.zip").write_bytes(b"PK not really")
+    with pytest.raises(ToolError, match="not a readable archive"):
+        await call(rt, "archive-handler", {"operation": "list", "path": "junk.zip"})
+
+
 async def test_archive_size_limit(rt: Any, ws: Path) -> None:
     with zipfile.ZipFile(ws / "big.zip", "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("zeros.bin", b"\0" * 100_000)

@@ -146,7 +146,7 @@ async def test_oversized_response_refused(runtime_factory: Any, http: FakeHttpSe
 
 async def test_timeout_is_capped_by_policy(runtime_factory: Any, http: FakeHttpServer) -> None:
     rt = runtime_factory(allow_private_network=True, network_timeout_s=0.3)
-    http.slow("/slow", 3)
+    http.slow("/slow", 1.0)
     with pytest.raises(ToolError, match=r"timed out after 0\.3s"):
         await call(rt, "http-requester", {"input": http.url("/slow"), "timeout": 60})
 
@@ -325,8 +325,11 @@ async def test_web_searcher_api_providers(rt: Any, http: FakeHttpServer, monkeyp
     assert http.requests_to("/brave")[0].headers["X-Subscription-Token"] == "bk"
     http.json("/tavily", {"results": [{"title": "A", "url": "https://a.test", "content": "C"}]})
     monkeypatch.setenv("TAVILY_API_KEY", "tk")
-    t = await result(rt, "web-searcher", {"input": "q", "provider": "tavily", "base_url": http.url("/tavily")})
+    monkeypatch.setenv("LLMSPELL_SEARCH_TAVILY_URL", http.url("/tavily"))  # operator-configured endpoint
+    t = await result(rt, "web-searcher", {"input": "q", "provider": "tavily"})
     assert t["results"][0]["snippet"] == "C" and http.requests_to("/tavily")[0].json()["api_key"] == "tk"
+    with pytest.raises(SecurityViolationError, match="TAVILY_API_KEY"):
+        await call(rt, "web-searcher", {"input": "q", "provider": "tavily", "base_url": http.url("/tavily")})
     monkeypatch.delenv("SERPER_API_KEY", raising=False)
     with pytest.raises(ToolError, match="SERPER_API_KEY"):
         await call(rt, "web-searcher", {"input": "q", "provider": "serperdev"})
@@ -347,6 +350,8 @@ async def test_service_checker(rt: Any, closed_rt: Any, http: FakeHttpServer) ->
     assert d["available"] and any(a in ("127.0.0.1", "::1") for a in d["addresses"])
     with pytest.raises(SecurityViolationError):
         await call(closed_rt, "service-checker", {"target": f"127.0.0.1:{http.port}", "check_type": "tcp"})
+    with pytest.raises(SecurityViolationError, match="loopback"):
+        await call(closed_rt, "service-checker", {"target": "localhost", "check_type": "dns"})
 
 
 def test_json_dumps_of_results_are_plain() -> None:

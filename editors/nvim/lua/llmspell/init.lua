@@ -280,12 +280,20 @@ function M.run(opts)
   if bufnr == 0 then
     bufnr = vim.api.nvim_get_current_buf()
   end
-  local client = M.client(bufnr)
+  local uri = opts.uri
+  local shown = vim.b[bufnr].llmspell_run_id
+  if not uri and shown and M.runs[shown] and M.runs[shown].uri then
+    -- :LlmspellRun from a run buffer runs its spell again.
+    uri = M.runs[shown].uri
+    bufnr = vim.uri_to_bufnr(uri)
+  end
+  local client = vim.lsp.get_clients({ name = NAME, bufnr = bufnr })[1]
   if not client then
-    notify('no llmspell-ls attached to this buffer (see :checkhealth llmspell)', vim.log.levels.ERROR)
+    notify('llmspell-ls is not attached to this buffer (a .lua or .js spell; see :checkhealth llmspell)',
+      vim.log.levels.ERROR)
     return
   end
-  local uri = opts.uri or vim.uri_from_bufnr(bufnr)
+  uri = uri or vim.uri_from_bufnr(bufnr)
   local cfg = (M.config or M.defaults).run
   if cfg.save and vim.bo[bufnr].modified and vim.bo[bufnr].buftype == '' and vim.api.nvim_buf_get_name(bufnr) ~= '' then
     vim.api.nvim_buf_call(bufnr, function()
@@ -461,6 +469,10 @@ function M.setup(opts)
       p.done = value.kind == 'end'
       if M.config.progress then
         local text = p.done and '' or M.status()
+        local width = math.max(vim.o.columns - 12, 20)
+        if vim.fn.strdisplaywidth(text) > width then
+          text = vim.fn.strcharpart(text, 0, width - 1) .. '…' -- never trigger a hit-enter prompt
+        end
         vim.api.nvim_echo({ { text } }, false, {})
       end
       pcall(vim.cmd, 'redrawstatus!')

@@ -405,7 +405,7 @@ class AgentBuilder(ApiObject):
         self.cfg["recovery"] = RecoveryConfig.parse(recovery)
         return self
 
-    @expose
+    @expose(blocking=True)
     async def build(self) -> AgentInstance:
         """Create the agent. Raises "Model is required" without ``:model()``, and
         "Agent instance 'X' already exists" when the name is taken.
@@ -891,7 +891,7 @@ class AgentGlobal(ApiGlobal):
         a = _runtime(self.ctx).agents.get(name)
         return AgentInstance(self.ctx, a) if a is not None else None
 
-    @expose
+    @expose(blocking=True)
     async def register(self, config: AgentRegisterConfig) -> str:
         """Create an agent from a configuration table.
 
@@ -1019,7 +1019,7 @@ class AgentGlobal(ApiGlobal):
 
         return sorted(TEMPLATES)
 
-    @expose
+    @expose(blocking=True)
     async def create_from_template(self, instance_name: str, template_name: Annotated[str, Names("agent_templates")],
                                    params: TemplateParams | None = None) -> AgentInstance:
         """Create an agent from a template.

@@ -180,7 +180,7 @@ class ToolGlobal(ApiGlobal):
         tool = _registry(self.ctx).get(name) if isinstance(name, str) else None
         return ToolHandle(self.ctx, tool) if tool is not None else None
 
-    @expose
+    @expose(blocking=True)
     async def list(self) -> list[dict[str, Any]]:
         """Every tool (builtin and spell-defined), sorted by name (runs the tool discovery hooks).
 
@@ -212,7 +212,7 @@ class ToolGlobal(ApiGlobal):
         """
         return _registry(self.ctx).categories()  # type: ignore[no-any-return]
 
-    @expose
+    @expose(blocking=True)
     async def discover(self, filter: ToolDiscoverFilter | None = None) -> builtins.list[dict[str, Any]]:
         """Find tools by category and/or tag (runs the BeforeToolDiscovery/AfterToolDiscovery hooks).
 

@@ -15,8 +15,8 @@
   const own = Function.prototype.call.bind(Object.prototype.hasOwnProperty);
   const builtins = new Set(Object.getOwnPropertyNames(globalThis));
   const H = Symbol("llmspell.handle");
-  const st = { protos: new Map(), objs: new Map(), fns: [], fnIds: new WeakMap(), pending: new Map(),
-               exited: false };
+  const st = { protos: new Map(), objs: new Map(), fns: [], sites: [], fnIds: new WeakMap(),
+               pending: new Map(), exited: false };
 
   function __ls_siteFrames(stack) {
     // QuickJS stacks are frame lines only ("    at f (<input>:3)"); drop the prelude's own frames.
@@ -105,7 +105,12 @@
   function __ls_replacer(k, v) {
     if (typeof v === "function") {
       let id = st.fnIds.get(v);
-      if (id === undefined) { id = st.fns.length; st.fns.push(v); st.fnIds.set(v, id); }
+      if (id === undefined) {
+        id = st.fns.length; st.fns.push(v); st.fnIds.set(v, id);
+        // where the spell handed it over: QuickJS gives no line for a throw on a function's first
+        // line, so errors in one-line callbacks are located here instead
+        st.sites.push(new Error().stack);
+      }
       return { __ls_fn: id };
     }
     if (v !== null && typeof v === "object" && v[H] !== undefined) return { __ls_obj: v[H] };
@@ -163,19 +168,20 @@
     // Runs a spell function for the runtime (hook, event handler, step function, stream callback).
     const args = __ls_decode(argsTagged);
     let r;
-    try { r = st.fns[fnId](...args); } catch (e) { return "E" + __ls_describe(e); }
+    const site = st.sites[fnId];
+    try { r = st.fns[fnId](...args); } catch (e) { return "E" + __ls_describe(e, site); }
     if (r !== null && typeof r === "object" && typeof r.then === "function") {
       r.then(function __ls_cbOk(v) { host("cbdone", token, "J" + __ls_encode(v)); },
-             function __ls_cbErr(e) { host("cbdone", token, "E" + __ls_describe(e)); });
+             function __ls_cbErr(e) { host("cbdone", token, "E" + __ls_describe(e, site)); });
       return "P";
     }
     return "J" + __ls_encode(r);
   }
 
-  function __ls_describe(e) {
+  function __ls_describe(e, site) {
     if (e instanceof Error) {
       return jsonStringify({ type: e.name, message: String(e.message), kind: e.kind || "script",
-                              stack: String(e.stack || ""), details: e.details || null });
+                              stack: String(e.stack || ""), details: e.details || null, site: site || "" });
     }
     let msg;
     try { msg = typeof e === "string" ? e : jsonStringify(e); } catch (_) { msg = String(e); }

@@ -6,24 +6,27 @@ The shape, and why:
   its exposed methods (``js_name``, Lua name, ``is_async``) to the prelude once; the prelude builds one
   prototype per class. Nothing here knows about ``Agent`` or ``Tool``.
 * **Sync methods are synchronous, async methods return Promises.** JS calls the host through one
-  callable (``__ls_host``). A sync method (builder steps, ``Tool.list()``) runs right there on the
+  callable (``__ls_host``). A sync method (builder steps, ``Tool.exists()``) runs right there on the
   spell thread and returns its value; an ``async`` method starts its coroutine on the loop and returns
   a pending id, which the prelude turns into a Promise that :meth:`JSSpell.body`'s host loop settles
   when the coroutine finishes. This needs JS -> Python calls, which the binding forbids while a time
   limit is set, so the engine stops JS with its own interrupt handler instead (see
-  :mod:`llmspell.engines.js.interrupt`): cancellation, ``exit()`` and the wall-time limit take effect
-  within microseconds, and CPU-heavy spells are never cut into slices.
+  :mod:`llmspell.engines.js.interrupt`): cancellation, ``exit()`` and the runner's wall-time limit
+  (``cancel("timeout")``) take effect within microseconds even in ``while (true) {}``, and CPU-heavy
+  spells are never cut into slices, so ``limits.js_slice_cpu_s`` is not used.
 * **Values cross as JSON**, with markers for API objects (a handle into this spell's object table),
-  spell functions (an id into the prelude's function table) and functions from elsewhere. ``None``
-  becomes ``null`` in arrays and at top level and is dropped from objects (Lua's nil rule: a key whose
-  value is nil does not exist); ``undefined`` keys are dropped going to Python, as ``JSON.stringify``
-  does.
+  spell functions (an id into the prelude's function table) and functions from elsewhere. A ``None``
+  result is ``undefined``, ``None`` in an array is ``null``, and a ``None``-valued key is dropped from
+  objects (Lua's nil rule: a key whose value is nil does not exist); going to Python, ``undefined``
+  keys are dropped and ``undefined`` array items become ``None``, as ``JSON.stringify`` does. A
+  declared global named like a JS builtin (``JSON``) is not installed: the builtin stays.
 * **Callbacks** (hooks, event handlers, step functions, stream callbacks) are :class:`JSFunction`
   objects; the runtime awaits them, the call is posted to the spell thread through the inbox, and a
   returned Promise is awaited too.
 * **Errors**: a host error rejects/throws a JS ``Error`` whose ``name`` is the Python class
   (``ToolNotFoundError``), ``kind`` the category (``tool``) and ``message`` the text, so ``try/catch``
-  works; its stack is the *call site* in the spell. An uncaught error ends the spell with a
+  works; its stack is the *call site* in the spell (for async calls, captured when the call was made).
+  An uncaught error ends the spell with a
   :class:`ScriptError` carrying the spell's ``file:line`` and the stack with ``<input>`` replaced by the
   spell's path (the user code is wrapped on its first line, so line numbers match the file).
 """
@@ -180,9 +183,9 @@ class JSSpell(SpellHost):
         finally:
             # Hooks, subscriptions and tools the spell registered must not outlive its interpreter;
             # run on the loop, where the registries live (the globals queue these in ctx.extra).
-            if self.ctx.extra.get("cleanup"):
-                from llmspell.api.globals._corehelpers import run_spell_cleanup
+            from llmspell.api.globals._corehelpers import CLEANUP_KEY, run_spell_cleanup
 
+            if self.ctx.extra.get(CLEANUP_KEY):
                 run_spell_cleanup(self.ctx)
 
     def cancel(self, reason: str = "cancelled") -> None:
@@ -209,8 +212,11 @@ class JSSpell(SpellHost):
         js.eval("delete globalThis.__ls_settle; delete globalThis.__ls_invoke; delete globalThis.__ls_finish;"
                 " delete globalThis.__ls_install;")
         self._guard(install, self._encode(self._make_globals()))
+        source = self.source
+        if source.startswith("#!"):  # a hashbang line stays a line (as a comment), so lines still match
+            source = "//" + source[2:]
         try:
-            main = js.eval("(async () => {" + self.source + "\n})()")
+            main = js.eval("(async () => {" + source + "\n})()")
         except quickjs.JSException as e:
             raise self._failure(e) from None
         self._guard(finish, main)
@@ -307,7 +313,7 @@ class JSSpell(SpellHost):
         if self.exit_code is not None or self.cancel_flag.is_set():
             return self._stopped()
         if "out of memory" in text.split("\n", 1)[0] or text.startswith("null"):
-            _, line, _ = self._locate(text.partition("\n")[2])
+            _, line = self._locate(text.partition("\n")[2])
             loc = f"{self.path}:{line}: " if line else f"{self.path}: "
             err = ResourceLimitError(
                 f"{loc}memory limit exceeded (max_memory_mb = {self.max_memory_mb})",
@@ -320,8 +326,8 @@ class JSSpell(SpellHost):
         kind = "syntax" if head.startswith("SyntaxError") else "script"
         return self._script_error(head, stack, kind=kind)
 
-    def _locate(self, stack: str) -> tuple[list[str], int | None, int]:
-        """(spell frames with the path mapped, first spell line, index of that frame)."""
+    def _locate(self, stack: str) -> tuple[list[str], int | None]:
+        """(spell frames with ``<input>`` mapped to the spell's path, line of the first spell frame)."""
         line: int | None = None
         frames: list[str] = []
         for raw in stack.splitlines():
@@ -332,11 +338,11 @@ class JSSpell(SpellHost):
                 line = int(m.group("line"))
             if raw.strip():
                 frames.append("  " + raw.strip().replace("<input>", self.path))
-        return frames, line, 0
+        return frames, line
 
     def _script_error(self, head: str, stack: str, *, kind: str, name: str | None = None,
                       details: dict[str, Any] | None = None) -> ScriptError:
-        frames, line, _ = self._locate(stack)
+        frames, line = self._locate(stack)
         where = f"{self.path}:{line}: " if line is not None else f"{self.path}: "
         err = ScriptError(
             where + head,
@@ -413,6 +419,9 @@ class JSSpell(SpellHost):
             args = [args]
         r = Dispatcher.call(obj, lua_name, args)
         if not isinstance(r, _SCALARS) and inspect.isawaitable(r):
+            m = exposed_methods(type(obj)).get(lua_name)
+            if m is not None and m.blocking:  # reads as a plain call in JS: wait here, like Lua
+                return self._encode(self.run_sync(r if inspect.iscoroutine(r) else _await(r)))
             return self._start(r)
         return self._encode(r)
 
@@ -467,8 +476,15 @@ class JSSpell(SpellHost):
         stack = info.get("stack") or ""
         if name == "InternalError" and info.get("message") == "out of memory":
             return self._failure(quickjs.JSException(f"InternalError: out of memory\n{stack}"))
-        return self._script_error(f"{name}: {info.get('message')}", stack, kind=info.get("kind") or "script",
-                                  name=name)
+        err = self._script_error(f"{name}: {info.get('message')}", stack, kind=info.get("kind") or "script",
+                                 name=name)
+        if err.line is None and info.get("site"):
+            _, line = self._locate(info["site"])
+            if line is not None:
+                err.line = line
+                err.message = f"{self.path}:{line}: {name}: {info.get('message')} (in a callback passed at line {line})"
+                err.args = (err.message,)
+        return err
 
     def js_function(self, fn_id: int) -> JSFunction:
         f = self._functions.get(fn_id)

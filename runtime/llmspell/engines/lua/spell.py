@@ -145,6 +145,8 @@ class LuaSpell(SpellHost):
         lua.globals().python = None  # lupa registers it even with register_builtins=False
         env = M.make_env(self._build_api())
         M.arm()
+        if self.cancel_flag.is_set():  # cancelled before it started
+            raise SpellCancelled(self.cancel_reason)
         try:
             res = M.run_main(self.source, "@" + self.display, env, *self.ctx.args)
         except self._lua_memory_error:
@@ -264,6 +266,8 @@ class LuaSpell(SpellHost):
     @staticmethod
     def _clean_tb(tb: str) -> str:
         keep = [ln for ln in tb.splitlines() if "[llmspell]" not in ln and ln.strip() != "[C]: in ?"]
+        if len(keep) > 2 and keep[1].strip() == "stack traceback:" and keep[2].strip() == "[C]: in function 'error'":
+            del keep[2]  # the runtime's own error() call, not the spell's
         return "\n".join(keep)
 
     # ================================================================== globals

@@ -123,14 +123,27 @@ def network_timeout(ctx: ToolContext, requested: float | None = None) -> float:
     return min(float(requested), cap)
 
 
-def secret_from(value: str | None, env_name: str | None, default_env: str | None = None) -> str | None:
-    """A credential given directly or through an environment variable name (never echoed back)."""
-    if value:
-        return value
-    for name in (env_name, default_env):
-        if name and os.environ.get(name):
-            return os.environ[name]
-    return None
+def credential(ctx: ToolContext, explicit: str | None, env_name: str | None, *,
+               spell_destination: str | None) -> str | None:
+    """A credential given explicitly, or read from ``env_name`` for the tool's own use.
+
+    A secret-looking variable (``*_KEY``, ``*_TOKEN``...) that the spell itself cannot read is only
+    sent to endpoints the operator configured (defaults, environment variables): when the spell
+    chose the destination (``spell_destination``: a ``base_url``/``smtp_host`` parameter), sending
+    it there would let a spell exfiltrate the secret, so that is refused unless the variable is in
+    ``security.env_allow``.
+    """
+    if explicit:
+        return explicit
+    if not env_name:
+        return None
+    value = os.environ.get(env_name)
+    if value and spell_destination and not policy_of(ctx).env_visible(env_name):
+        raise refuse(ctx, f"{ctx.tool_name}: will not send the secret {env_name} to {spell_destination}, an "
+                          "endpoint chosen by the spell; pass the credential explicitly, configure the endpoint "
+                          f"in the environment, or add {env_name} to security.env_allow",
+                     operation="env", name=env_name, destination=spell_destination)
+    return value
 
 
 # ----------------------------------------------------------------------------------- HTTP
@@ -280,12 +293,5 @@ async def llm_complete(ctx: ToolContext, prompt: str, *, system: str | None = No
         messages.append(ChatMessage(role="system", content=system))
     messages.append(ChatMessage(role="user", content=prompt))
     req = CompletionRequest(model=model_id, messages=messages, temperature=temperature, max_tokens=max_tokens)
-    providers = rt.providers
-    if hasattr(providers, "complete"):
-        comp = await providers.complete(req)
-    else:
-        prov = providers.get(model_id) if hasattr(providers, "get") else providers.resolve(model_id)
-        if isinstance(prov, tuple):
-            prov = prov[0]
-        comp = await prov.complete(req)
+    comp = await rt.providers.get(model_id).complete(req)
     return comp.text, comp.model or model_id

@@ -193,10 +193,10 @@ class VectorSearchTool(BuiltinTool):
             if not params.path:
                 raise ToolError("vector-search: parameter 'path' is required for load")
             data = json.loads(check_path(ctx, params.path).read_text("utf-8"))
-            col = _Collection(data["backend"], data.get("model"))
-            col.docs = {d["id"]: d for d in data["documents"]}
-            cols[params.collection] = col
-            return {"collection": params.collection, "loaded": len(col.docs), "backend": col.backend}
+            loaded = _Collection(data["backend"], data.get("model"))
+            loaded.docs = {d["id"]: d for d in data["documents"]}
+            cols[params.collection] = loaded
+            return {"collection": params.collection, "loaded": len(loaded.docs), "backend": loaded.backend}
         col = cols.get(params.collection)
         if op == "add":
             if not params.documents:
@@ -224,15 +224,15 @@ class VectorSearchTool(BuiltinTool):
                 raise ToolError("vector-search: parameter 'query' is required for search")
             (qv,), used = await embed(ctx, [params.query], col.backend, col.model)
             scored = []
-            for d in col.docs.values():
-                if params.filter and any(d["metadata"].get(k) != v for k, v in params.filter.items()):
+            for rec in col.docs.values():
+                if params.filter and any(rec["metadata"].get(k) != v for k, v in params.filter.items()):
                     continue
-                s = cosine(qv, d["vector"])
+                s = cosine(qv, rec["vector"])
                 if params.min_score is None or s >= params.min_score:
-                    scored.append((s, d))
+                    scored.append((s, rec))
             scored.sort(key=lambda x: -x[0])
-            results = [{"id": d["id"], "text": d["text"], "metadata": d["metadata"], "score": round(s, 6)}
-                       for s, d in scored[: params.top_k]]
+            results = [{"id": r["id"], "text": r["text"], "metadata": r["metadata"], "score": round(sc, 6)}
+                       for sc, r in scored[: params.top_k]]
             return {"collection": params.collection, "query": params.query, "results": results,
                     "count": len(results), "backend": used}
         if op == "delete":

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from llmspell.core.errors import ToolError
 from llmspell.tools.base import BuiltinTool, ToolContext, ToolParams
-from llmspell.tools.builtin._support import http_request, parse_body, secret_from
+from llmspell.tools.builtin._support import credential, http_request, parse_body
 
 
 def _base(param: str | None, env: str, default: str) -> str:
@@ -51,7 +51,7 @@ class SlackSenderTool(BuiltinTool):
             if res.status >= 300:
                 raise ToolError(f"slack-sender: webhook answered HTTP {res.status}: {res.text[:200]}")
             return {"mode": "webhook", "status_code": res.status, "sent": True}
-        token = secret_from(params.token, "SLACK_BOT_TOKEN")
+        token = credential(ctx, params.token, "SLACK_BOT_TOKEN", spell_destination=params.base_url)
         if not token:
             raise ToolError("slack-sender: give webhook_url (or SLACK_WEBHOOK_URL) or a bot token "
                             "(token or SLACK_BOT_TOKEN)")
@@ -119,7 +119,7 @@ class TelegramSenderTool(BuiltinTool):
         timeout: float = Field(30, gt=0)
 
     async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
-        token = secret_from(params.token, "TELEGRAM_BOT_TOKEN")
+        token = credential(ctx, params.token, "TELEGRAM_BOT_TOKEN", spell_destination=params.base_url)
         if not token:
             raise ToolError("telegram-sender: a bot token is required (token or TELEGRAM_BOT_TOKEN)")
         url = f"{_base(params.base_url, 'TELEGRAM_API_URL', 'https://api.telegram.org')}/bot{token}/sendMessage"
@@ -157,7 +157,7 @@ class SmsSenderTool(BuiltinTool):
 
     async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
         sid = params.account_sid or os.environ.get("TWILIO_ACCOUNT_SID")
-        token = secret_from(params.auth_token, "TWILIO_AUTH_TOKEN")
+        token = credential(ctx, params.auth_token, "TWILIO_AUTH_TOKEN", spell_destination=params.base_url)
         sender = params.from_ or os.environ.get("TWILIO_FROM_NUMBER")
         if not sid or not token:
             raise ToolError("sms-sender: account_sid and auth_token are required (or TWILIO_ACCOUNT_SID / "

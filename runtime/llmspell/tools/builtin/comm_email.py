@@ -17,7 +17,7 @@ from pydantic import Field
 
 from llmspell.core.errors import ToolError
 from llmspell.tools.base import BuiltinTool, ToolContext, ToolParams
-from llmspell.tools.builtin._support import check_host, http_request, network_timeout, secret_from
+from llmspell.tools.builtin._support import check_host, credential, http_request, network_timeout
 
 
 class EmailSenderTool(BuiltinTool):
@@ -80,7 +80,8 @@ class EmailSenderTool(BuiltinTool):
         await check_host(ctx, host, port)
         import aiosmtplib
 
-        password = secret_from(None, params.password_env) if username else None
+        password = credential(ctx, None, params.password_env, spell_destination=params.smtp_host) \
+            if username else None
         sec = params.security
         try:
             resp = await aiosmtplib.send(
@@ -97,7 +98,7 @@ class EmailSenderTool(BuiltinTool):
                 "refused": {k: str(v) for k, v in refused.items()}, "server_reply": reply}
 
     async def _sendgrid(self, ctx: ToolContext, p: Params, sender: str, to: list[str]) -> dict[str, Any]:
-        key = secret_from(None, "SENDGRID_API_KEY")
+        key = credential(ctx, None, "SENDGRID_API_KEY", spell_destination=p.base_url)
         if not key:
             raise ToolError("email-sender: provider sendgrid needs SENDGRID_API_KEY in the environment")
         base = (p.base_url or os.environ.get("SENDGRID_BASE_URL") or "https://api.sendgrid.com").rstrip("/")

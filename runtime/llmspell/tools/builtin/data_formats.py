@@ -14,6 +14,7 @@ import json
 import math
 import random
 import statistics
+import zipfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -270,7 +271,7 @@ class XmlProcessorTool(BuiltinTool):
             except etree.XPathError as e:
                 raise ToolError(f"xml-processor: parameter 'xpath': invalid XPath: {e}") from e
             items = found if isinstance(found, list) else [found]
-            out = []
+            out: list[Any] = []
             for it in items:
                 if isinstance(it, etree._Element):
                     out.append({"tag": it.tag, "text": (it.text or "").strip(), "attributes": dict(it.attrib),
@@ -402,13 +403,17 @@ class ExcelProcessorTool(BuiltinTool):
                     ws.append([r.get(h) for h in headers])  # type: ignore[union-attr]
                     n += 1
             else:
-                for r in params.rows:
-                    ws.append(list(r))  # type: ignore[arg-type]
+                for row in params.rows:
+                    ws.append(list(row))  # type: ignore[arg-type]
                     n += 1
             await asyncio.to_thread(wb.save, str(dst))
             return {"path": str(dst), "sheet": ws.title, "rows_written": n}
         src = check_path(ctx, params.path)
-        wb = await asyncio.to_thread(openpyxl.load_workbook, str(src), read_only=True, data_only=True)
+        try:
+            wb = await asyncio.to_thread(openpyxl.load_workbook, str(src), read_only=True, data_only=True)
+        except (KeyError, OSError, ValueError, zipfile.BadZipFile,
+                openpyxl.utils.exceptions.InvalidFileException) as e:
+            raise ToolError(f"excel-processor: {src.name} is not a readable .xlsx workbook: {e}") from e
         try:
             if params.operation == "list_sheets":
                 return {"path": str(src), "sheets": list(wb.sheetnames), "count": len(wb.sheetnames)}

@@ -34,14 +34,14 @@ def _normalise(g: Any, kind: str) -> dict[str, Any]:
     for n in g.get("nodes") or []:
         nodes.append(n if isinstance(n, dict) else {"id": str(n)})
     edges = []
-    for e in g.get("edges") or g.get("links") or []:
-        if isinstance(e, (list, tuple)) and len(e) >= 2:
-            e = {"from": e[0], "to": e[1]}
-        src = e.get("from", e.get("source"))
-        dst = e.get("to", e.get("target"))
+    for raw in g.get("edges") or g.get("links") or []:
+        edge: dict[str, Any] = {"from": raw[0], "to": raw[1]} if isinstance(raw, (list, tuple)) and len(raw) >= 2 \
+            else raw
+        src = edge.get("from", edge.get("source"))
+        dst = edge.get("to", edge.get("target"))
         if src is None or dst is None:
             raise ToolError("graph-builder: every edge needs 'from' and 'to'")
-        rest = {k: v for k, v in e.items() if k not in ("source", "target")}
+        rest = {k: v for k, v in edge.items() if k not in ("source", "target")}
         edges.append({**rest, "from": str(src), "to": str(dst)})
     return {"graph_type": g.get("graph_type", kind), "nodes": nodes, "edges": edges}
 

@@ -22,6 +22,13 @@ from llmspell.tools.builtin._support import check_path
 _WRITE_TYPES = ("INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "EXECUTE")
 
 
+def _authorize(action: int, *_: Any) -> int:
+    """Refuse ATTACH/DETACH (and so ``VACUUM INTO``): they would read or write files outside the sandbox."""
+    if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
+
+
 def _rows(cur: sqlite3.Cursor, limit: int) -> tuple[list[str], list[dict[str, Any]], bool]:
     cols = [d[0] for d in cur.description or []]
     rows = cur.fetchmany(limit + 1)
@@ -74,6 +81,7 @@ class DatabaseConnectorTool(BuiltinTool):
             conn = sqlite3.connect(uri, uri=True, timeout=5)
         except sqlite3.Error as e:
             raise ToolError(f"database-connector: cannot open {path}: {e}") from e
+        conn.set_authorizer(_authorize)
         try:
             if params.operation == "schema":
                 tables = []
@@ -97,8 +105,8 @@ class DatabaseConnectorTool(BuiltinTool):
             except sqlite3.Error as e:
                 raise ToolError(f"database-connector: SQL error: {e}") from e
             if cur.description:
-                cols, rows, truncated = _rows(cur, params.limit)
-                return {"columns": cols, "rows": rows, "row_count": len(rows), "truncated": truncated}
+                names, rows, truncated = _rows(cur, params.limit)
+                return {"columns": names, "rows": rows, "row_count": len(rows), "truncated": truncated}
             conn.commit()
             return {"rows_affected": cur.rowcount, "last_insert_id": cur.lastrowid}
         finally:
@@ -122,6 +130,7 @@ class SqlQueryTool(BuiltinTool):
 
     def _run(self, params: Params) -> dict[str, Any]:
         conn = sqlite3.connect(":memory:")
+        conn.set_authorizer(_authorize)
         try:
             for name, records in params.tables.items():
                 if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
@@ -133,6 +142,7 @@ class SqlQueryTool(BuiltinTool):
                 conn.executemany(
                     f'INSERT INTO "{name}" VALUES ({", ".join("?" * len(cols))})',
                     [[_scalar(r.get(c)) for c in cols] for r in records])
+            conn.commit()
             try:
                 cur = conn.execute(params.query, params.parameters or ())
             except sqlite3.Error as e:

@@ -259,9 +259,9 @@ class DataValidatorTool(BuiltinTool):
                 validator = jsonschema.Draft202012Validator(params.json_schema)
             except jsonschema.SchemaError as e:
                 raise ToolError(f"data-validator: parameter 'json_schema': invalid schema: {e.message}") from e
-            for e in sorted(validator.iter_errors(params.input), key=lambda e: list(e.path)):
-                errors.append({"field": ".".join(str(p) for p in e.path) or "$", "rule": str(e.validator),
-                               "message": e.message, "value": e.instance})
+            for ve in sorted(validator.iter_errors(params.input), key=lambda v: list(v.path)):
+                errors.append({"field": ".".join(str(p) for p in ve.path) or "$", "rule": str(ve.validator),
+                               "message": ve.message, "value": ve.instance})
         elif params.rules is not None:
             validate_value(params.input, _rules_list(params.rules), "", errors)
         else:
@@ -474,7 +474,7 @@ class CitationFormatterTool(BuiltinTool):
                     problems.append({"id": e.get("id"), "missing": miss})
             return {"valid": not problems, "entries": len(entries), "problems": problems}
         cites = [{"id": e.get("id"), "citation": format_citation(e, params.style)} for e in entries]
-        return {"style": params.style, "citations": cites, "bibliography": "\n".join(c["citation"] for c in cites),
+        return {"style": params.style, "citations": cites, "bibliography": "\n".join(str(c["citation"]) for c in cites),
                 "count": len(cites)}
 
 

@@ -76,7 +76,8 @@ def extract_archive(ctx: ToolContext, archive: Path, target: Path, max_bytes: in
                         fh.write(chunk)
                 out.append(info.filename)
         return out
-    with tarfile.open(archive, f"r:{comp}" if comp else "r:") as tf:
+    mode: Any = f"r:{comp}" if comp else "r:"
+    with tarfile.open(archive, mode) as tf:
         members = tf.getmembers()
         for m in members:
             _safe_member(ctx, target, m.name)
@@ -97,7 +98,8 @@ def list_archive(archive: Path) -> list[dict[str, Any]]:
         with zipfile.ZipFile(archive) as zf:
             return [{"name": i.filename, "size": i.file_size, "compressed_size": i.compress_size,
                      "is_dir": i.is_dir()} for i in zf.infolist()]
-    with tarfile.open(archive, f"r:{comp}" if comp else "r:") as tf:
+    mode: Any = f"r:{comp}" if comp else "r:"
+    with tarfile.open(archive, mode) as tf:
         return [{"name": m.name, "size": m.size, "is_dir": m.isdir()} for m in tf.getmembers()]
 
 
@@ -111,7 +113,8 @@ def create_archive(archive: Path, files: list[tuple[Path, str]]) -> int:
                 zf.write(p, arc)
                 n += 1
         return n
-    with tarfile.open(archive, f"w:{comp}" if comp else "w") as tf:
+    wmode: Any = f"w:{comp}" if comp else "w"
+    with tarfile.open(archive, wmode) as tf:
         for p, arc in files:
             tf.add(p, arc, recursive=False)
             n += 1
@@ -148,6 +151,12 @@ class ArchiveHandlerTool(BuiltinTool):
         max_size: int = Field(1 << 30, gt=0, description="Largest total size an extraction may write (bytes)")
 
     async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
+        try:
+            return await self._run(params, ctx)
+        except (zipfile.BadZipFile, tarfile.TarError, EOFError) as e:
+            raise ToolError(f"archive-handler: {params.path} is not a readable archive: {e}") from e
+
+    async def _run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
         if params.operation == "list":
             arch = check_path(ctx, params.path)
             entries = await asyncio.to_thread(list_archive, arch)

@@ -350,7 +350,7 @@ class VideoProcessorTool(BuiltinTool):
             for item in md:
                 if item.values:
                     values[item.key] = item.values[0].value
-        dur = values.get("duration")
+        dur: Any = values.get("duration")
         return {"file": str(path), "mime_type": mime, "format": mime.split("/")[-1] if mime else None,
                 "duration_seconds": dur.total_seconds() if hasattr(dur, "total_seconds") else None,
                 "width": values.get("width"), "height": values.get("height"),

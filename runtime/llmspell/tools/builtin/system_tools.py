@@ -30,7 +30,7 @@ def spell_env(ctx: ToolContext) -> dict[str, str]:
 
     Changing ``os.environ`` would leak into every other spell and the language server itself.
     """
-    rt = ctx.runtime
+    rt: Any = ctx.runtime
     if rt is None:
         return _LOCAL_ENV
     env = getattr(rt, "_tool_env", None)
@@ -202,8 +202,7 @@ class ServiceCheckerTool(BuiltinTool):
         base: dict[str, Any] = {"target": params.target, "check_type": params.check_type}
         if params.check_type == "dns":
             host = params.target
-            if not policy_of(ctx).host_allowed(host):
-                await check_host(ctx, host)  # raises the policy's refusal
+            await check_host(ctx, host)  # allow-list, and no answers about private hosts unless allowed
             try:
                 infos = await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(host, None), t)
             except (OSError, TimeoutError) as e:

@@ -159,7 +159,8 @@ class SitemapCrawlerTool(BuiltinTool):
         from lxml import etree
 
         parser = etree.XMLParser(resolve_entities=False, no_network=True)
-        queue, seen = [params.input], set()
+        queue: list[str] = [params.input]
+        seen: set[str] = set()
         urls: list[dict[str, Any]] = []
         errors: list[dict[str, str]] = []
         truncated = False

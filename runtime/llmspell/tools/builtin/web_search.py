@@ -15,7 +15,7 @@ from pydantic import Field
 
 from llmspell.core.errors import ToolError
 from llmspell.tools.base import BuiltinTool, ToolContext, ToolParams
-from llmspell.tools.builtin._support import http_request, secret_from
+from llmspell.tools.builtin._support import credential, http_request
 
 Provider = Literal["duckduckgo", "brave", "tavily", "serpapi", "serperdev", "google", "bing"]
 
@@ -72,7 +72,7 @@ class WebSearcherTool(BuiltinTool):
         if provider not in DEFAULT_URLS:
             raise ToolError(f"web-searcher: unknown provider {provider!r} (expected {', '.join(DEFAULT_URLS)})")
         url = params.base_url or os.environ.get(f"LLMSPELL_SEARCH_{provider.upper()}_URL") or DEFAULT_URLS[provider]
-        key = secret_from(params.api_key, KEY_ENV.get(provider))
+        key = credential(ctx, params.api_key, KEY_ENV.get(provider), spell_destination=params.base_url)
         if provider != "duckduckgo" and not key:
             raise ToolError(f"web-searcher: provider {provider} needs an API key (set {KEY_ENV[provider]} or "
                             "pass api_key)")
