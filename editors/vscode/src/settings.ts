@@ -37,10 +37,11 @@ export function buildInitOptions(get: SettingGetter): Record<string, unknown> {
   if (Object.keys(security).length) out.security = security;
 
   const limits: Record<string, unknown> = {};
+  // 0 means "the server's default" for these two (a zero limit would stop every run at once).
   const wall = num(get('limits.wallTimeSeconds'));
-  if (wall !== undefined) limits.wall_time_s = wall;
+  if (wall !== undefined && wall > 0) limits.wall_time_s = wall;
   const mem = num(get('limits.maxMemoryMb'));
-  if (mem !== undefined) limits.max_memory_mb = Math.round(mem);
+  if (mem !== undefined && mem > 0) limits.max_memory_mb = Math.round(mem);
   const budget = num(get('limits.instructionBudget'));
   if (budget !== undefined) limits.instruction_budget = Math.round(budget);
   if (Object.keys(limits).length) out.limits = limits;

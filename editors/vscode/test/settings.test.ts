@@ -30,6 +30,11 @@ test('invalid values are dropped, not sent', () => {
   assert.deepEqual(buildInitOptions(getter({ 'limits.wallTimeSeconds': 'x', 'security.networkAllow': 'host', defaultModel: 3 })), {});
 });
 
+test('zero wall time / memory mean the server default; a zero instruction budget is sent', () => {
+  assert.deepEqual(buildInitOptions(getter({ 'limits.wallTimeSeconds': 0, 'limits.maxMemoryMb': 0, 'limits.instructionBudget': 0 })),
+    { limits: { instruction_budget: 0 } });
+});
+
 const files = new Set(['/venv/bin/python', '/usr/local/bin/llmspell-ls', '/opt/ls']);
 const exists = (p: string) => files.has(p);
 
