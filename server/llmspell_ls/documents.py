@@ -27,7 +27,7 @@ Lang = Literal["lua", "javascript"]
 
 LUA = Language(tree_sitter_lua.language())
 JS = Language(tree_sitter_javascript.language())
-MAX_TREES = 12
+MAX_TREES = 4
 
 _parsers = threading.local()
 
@@ -92,6 +92,8 @@ class DocState:
     _lines: list[str] | None = field(default=None, repr=False)
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)
     """Derived results for this version (symbols, local types, diagnostics, serialized responses)."""
+    shared: dict[Any, Any] = field(default_factory=dict, repr=False)
+    """State shared by all versions of one open document (per-statement analysis cache)."""
 
     def __post_init__(self) -> None:
         if not self.source:
@@ -103,11 +105,30 @@ class DocState:
             self._lines = self.text.split("\n")
         return self._lines
 
+    _pending: Tree | None = field(default=None, repr=False)
+    """The previous version's tree with this version's edit applied, waiting for a lazy re-parse."""
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def parsed(self) -> bool:
+        return self._tree is not None
+
     @property
     def tree(self) -> Tree:
-        if self._tree is None:
-            self._tree = parser_for(self.lang).parse(self.source)
-        return self._tree
+        """The syntax tree, parsed on first use (incrementally from the previous version when possible).
+
+        Parsing lazily keeps ``didChange`` on the event loop to a few microseconds; the debounced
+        diagnostics pass (on the analysis thread) is usually the first to ask.
+        """
+        tree = self._tree
+        if tree is not None:
+            return tree
+        with self._lock:
+            if self._tree is None:
+                self._tree = parser_for(self.lang).parse(self.source, self._pending) if self._pending is not None \
+                    else parser_for(self.lang).parse(self.source)
+                self._pending = None
+            return self._tree
 
     def line(self, row: int) -> str:
         lines = self.lines
@@ -171,7 +192,8 @@ class Documents:
             old, _ = self._lru.popitem(last=False)
             st = self._docs.get(old)
             if st is not None:
-                st._tree = None  # re-parsed on demand
+                st._tree = None  # re-parsed (fully) on demand
+                st._pending = None
 
     def open(self, uri: str, text: str, version: int, lang: Lang) -> DocState:
         st = DocState(uri, lang, version, text)
@@ -181,21 +203,24 @@ class Documents:
         return st
 
     def change(self, uri: str, text: str, version: int, lang: Lang | None = None) -> DocState:
-        """New snapshot for ``text``; the tree is re-parsed incrementally from the previous one."""
+        """New snapshot for ``text``. The edit is applied to (a copy of) the previous tree now — cheap —
+        and the incremental re-parse happens when someone first needs the tree."""
         old = self._docs.get(uri)
         if old is None:
             return self.open(uri, text, version, lang or "lua")
         new_src = text.encode("utf-8", "surrogatepass")
-        st = DocState(uri, old.lang, version, text, new_src)
-        if old._tree is not None and old.source != new_src:
+        st = DocState(uri, old.lang, version, text, new_src, shared=old.shared)
+        base = old._tree if old._tree is not None else old._pending
+        if base is not None and old.source != new_src:
             s, oe, ne = byte_edit(old.source, new_src)
-            tree = old._tree.copy()  # never mutate a tree a reader may still hold (pitfall §7.4.6)
+            tree = base.copy()  # never mutate a tree a reader may still hold (pitfall §7.4.6)
             tree.edit(start_byte=s, old_end_byte=oe, new_end_byte=ne,
                       start_point=point_at(old.source, s), old_end_point=point_at(old.source, oe),
                       new_end_point=point_at(new_src, ne))
-            st._tree = parser_for(st.lang).parse(new_src, tree)
-        elif old._tree is not None:
+            st._pending = tree
+        elif base is not None:
             st._tree = old._tree
+            st._pending = old._pending
         self._docs[uri] = st
         self._touch(uri)
         return st

@@ -242,6 +242,7 @@ def client_options(caps: lsp.ClientCapabilities, encoding: str) -> ClientOptions
         code_action_literals=bool(cap("text_document.code_action.code_action_literal_support")),
         work_done_progress=bool(cap("window.work_done_progress", False)),
         code_lens_refresh=bool(cap("workspace.code_lens.refresh_support", False)),
+        resolve_docs="documentation" in (getattr(getattr(ci, "resolve_support", None), "properties", None) or []),
     )
 
 

@@ -15,7 +15,7 @@ from lsprotocol import types as lsp
 
 from llmspell_ls.features import actions, lens, symbols
 from llmspell_ls.features.common import RawJSON
-from llmspell_ls.features.completion import completion
+from llmspell_ls.features.completion import completion, resolve_item
 from llmspell_ls.features.hover import hover
 from llmspell_ls.features.signature import signature_help
 from llmspell_ls.server import LlmspellServer, client_options
@@ -64,7 +64,12 @@ def register(server: LlmspellServer) -> None:  # noqa: C901 - a flat list of reg
         return None
 
     # ---------------------------------------------------------------- requests
-    @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=COMPLETION_TRIGGERS))
+    @server.feature(lsp.COMPLETION_ITEM_RESOLVE)
+    def on_resolve(ls: LlmspellServer, item: lsp.CompletionItem) -> lsp.CompletionItem:
+        return resolve_item(item, ls.options)
+
+    @server.feature(lsp.TEXT_DOCUMENT_COMPLETION,
+                    lsp.CompletionOptions(trigger_characters=COMPLETION_TRIGGERS, resolve_provider=True))
     def on_completion(ls: LlmspellServer, params: lsp.CompletionParams) -> Any:
         p = params.position
         return ls.cached(params.text_document.uri, ("completion", p.line, p.character),
@@ -128,7 +133,7 @@ def register(server: LlmspellServer) -> None:  # noqa: C901 - a flat list of reg
         return {"cancelled": await ls.runs.cancel(run_id)}
 
     _ = (did_open, did_change, did_close, did_save, on_completion, on_hover, on_signature, on_code_action,
-         on_code_lens, on_symbols, run_spell, cancel_spell, on_initialize, RawJSON)
+         on_code_lens, on_symbols, run_spell, cancel_spell, on_initialize, on_resolve, RawJSON)
 
 
 def _first_str(args: tuple[Any, ...], key: str) -> str | None:

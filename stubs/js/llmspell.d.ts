@@ -1580,6 +1580,45 @@ interface AgentTemplateParams {
 }
 
 /**
+ * Options of ``Debug.dumpWithOptions`` (rs-llmspell's names and defaults).
+ */
+interface DumpOptions {
+  /**
+   * Tables nested deeper are shown as {...}.
+   */
+  max_depth?: number;
+  /**
+   * Spaces per nesting level (multi-line mode).
+   */
+  indent_size?: number;
+  /**
+   * Longer strings are cut and end with '...'.
+   */
+  max_string_length?: number;
+  /**
+   * Further array elements are summarised as '... (n more)'.
+   */
+  max_array_elements?: number;
+  /**
+   * Further key/value pairs are summarised as '... (n more)'.
+   */
+  max_table_pairs?: number;
+  /**
+   * Append the Lua type of each scalar, e.g. '42 --[[number]]'.
+   */
+  show_types?: boolean;
+  /**
+   * Prefix tables with an identity tag '<table@0x...>' (of the value as the runtime received it: tables are copied on the way in, so these are not Lua addresses).
+   */
+  show_addresses?: boolean;
+  /**
+   * One line instead of one entry per line.
+   */
+  compact_mode?: boolean;
+  [key: string]: any;
+}
+
+/**
  * Filter of ``Tool.discover``.
  */
 interface ToolDiscoverFilter {
@@ -1774,7 +1813,7 @@ interface AgentBuilder {
    * "Agent instance 'X' already exists" when the name is taken.
    * @returns the agent instance.
    */
-  build(): Promise<AgentInstance>;
+  build(): AgentInstance;
   /**
    * Set custom configuration; ``system_prompt`` and ``max_conversation_length`` are read.
    * @param config ``{system_prompt?, max_conversation_length?}``.
@@ -2404,9 +2443,33 @@ interface WorkflowInstance {
  */
 interface DebugStatic {
   /**
+   * Add a module filter with an explicit pattern type.
+   * @param pattern The pattern.
+   * @param pattern_type ``exact`` (the whole name), ``wildcard`` (glob: ``*``, ``?``), ``regex`` (searched in the name) or ``hierarchical`` (the module and its submodules).
+   * @param enabled true to show, false to hide.
+   * @returns true.
+   */
+  addAdvancedFilter(pattern: string, pattern_type: string, enabled?: boolean): boolean;
+  /**
+   * Show (``enabled = true``) or hide messages of a module.
+   *
+   * A pattern with ``*`` or ``?`` is a wildcard over the whole module name (``"workflow.*"``); any other
+   * pattern is hierarchical: ``"agent"`` matches ``agent``, ``agent.llm``, ``agent::llm`` and ``agent/llm``.
+   * When several rules match, the most specific wins (see ``getFilterSummary``); messages no rule
+   * matches (including those without a module) follow ``setDefaultFilterEnabled``.
+   * @param pattern The module name or pattern.
+   * @param enabled true to show, false to hide.
+   * @returns true.
+   */
+  addModuleFilter(pattern: string, enabled?: boolean): boolean;
+  /**
    * Forget the captured entries.
    */
   clearCaptured(): void;
+  /**
+   * Remove every module filter (the default stays as set).
+   */
+  clearModuleFilters(): void;
   /**
    * Log at debug level.
    * @param message The text.
@@ -2428,17 +2491,43 @@ interface DebugStatic {
    */
   dumpCompact(value: any, label?: string): string;
   /**
+   * Render a value with types and generous limits (depth 50, 1000 entries); does not print it.
+   * @param value Any value.
+   * @param label An optional label written before the value.
+   * @returns The rendering, each scalar followed by its type, e.g. ``n = 2 --[[number]]``.
+   */
+  dumpVerbose(value: any, label?: string): string;
+  /**
+   * Render a value with explicit limits; does not print it.
+   * @param value Any value.
+   * @param options ``{max_depth = 10, indent_size = 2, max_string_length = 200, max_array_elements = 50, max_table_pairs = 50, show_types = true, show_addresses = false, compact_mode = false}`` (omitted keys keep these defaults).
+   * @param label An optional label written before the value.
+   * @returns The rendering.
+   */
+  dumpWithOptions(value: any, options?: DumpOptions, label?: string): string;
+  /**
    * Log at error level (this does not raise; use ``error()`` for that).
    * @param message The text.
    * @param module An optional module name.
    */
   error(message: string, module?: string): void;
   /**
+   * The timers as folded stacks (``timer;lap value`` per line, microseconds), the input format of
+   * flamegraph.pl / speedscope.
+   * @returns The folded-stack text (laps are counted from the previous lap).
+   */
+  flameGraph(): string;
+  /**
    * Messages logged so far in this spell (up to the last 1000).
    * @param limit Return only the most recent ``limit`` entries.
    * @returns A list of ``{timestamp, level, message, module?, metadata?}``, oldest first.
    */
   getCapturedEntries(limit?: number): Record<string, any>[];
+  /**
+   * The module filters, most specific first (the order in which they decide).
+   * @returns ``{default_enabled, total_rules, rules = {{pattern, pattern_type, enabled, description}}}``.
+   */
+  getFilterSummary(): Record<string, any>;
   /**
    * The current level.
    * @returns trace, debug, info, warn or error.
@@ -2456,6 +2545,11 @@ interface DebugStatic {
    */
   isEnabled(): boolean;
   /**
+   * The performance report as JSON text.
+   * @returns ``{"uptime_ms", "timers": [{id, name, elapsed_ms, stopped, laps, events}], "memory": {...}, "log": {captured_entries, filtered_out, level, enabled}}`` encoded as a string.
+   */
+  jsonReport(): string;
+  /**
    * Log a message at a level.
    * @param level trace, debug, info, warn or error.
    * @param message The text (other values are dumped compactly).
@@ -2471,6 +2565,40 @@ interface DebugStatic {
    */
   logWithData(level: string, message: string, data: any, module?: string): void;
   /**
+   * ``memoryStats()`` plus when it was taken and what the spell holds.
+   * @returns ``{timestamp, uptime_ms, active_timers, captured_entries, used_bytes, allocated_bytes, resident_bytes, collections, source}``.
+   */
+  memorySnapshot(): Record<string, any>;
+  /**
+   * Memory figures measured now.
+   * @returns ``{used_bytes, allocated_bytes, resident_bytes, collections, source}``: used_bytes is the spell interpreter's heap (Lua: ``collectgarbage("count")``; otherwise memory traced by tracemalloc when it is on, else the resident size), allocated_bytes the process's peak resident size, resident_bytes its current resident size, collections the Python garbage collections so far.
+   */
+  memoryStats(): Record<string, any>;
+  /**
+   * A readable report of the timers started in this spell (with laps and recorded events) and memory.
+   * @returns The report text (not printed).
+   */
+  performanceReport(): string;
+  /**
+   * Mark a point in time on a timer (shown by ``performanceReport`` and ``jsonReport``).
+   * @param timer_id ``t.id`` of a timer from ``Debug.timer``.
+   * @param name The event name.
+   * @param metadata Optional data kept with the event.
+   * @returns true.
+   */
+  recordEvent(timer_id: string, name: string, metadata?: any): boolean;
+  /**
+   * Remove the rules with this pattern (of any type).
+   * @param pattern The pattern given when the rule was added.
+   * @returns true when a rule was removed.
+   */
+  removeModuleFilter(pattern: string): boolean;
+  /**
+   * Whether messages that no filter matches are shown (default true).
+   * @param enabled false shows only modules a filter enables.
+   */
+  setDefaultFilterEnabled(enabled: boolean): void;
+  /**
    * Turn all Debug output on or off.
    * @param enabled false silences every level.
    */
@@ -2480,6 +2608,18 @@ interface DebugStatic {
    * @param level trace, debug, info, warn or error.
    */
   setLevel(level: string): void;
+  /**
+   * The spell's current call stack, innermost first (Lua: from the interpreter's debug information).
+   * @param options ``{max_depth = 50}``.
+   * @returns Lua's traceback layout (a ``stack traceback:`` line, then one tab-indented line per frame such as ``spell.lua:12: in function 'f'`` ... ``spell.lua:20: in main chunk``), or a line saying why no stack is available (JavaScript: use ``new Error().stack``).
+   */
+  stackTrace(options?: Record<string, any>): string;
+  /**
+   * The spell's current call stack as data.
+   * @param options ``{max_depth = 50}``.
+   * @returns ``{available, frames = {{file, line, function}}, reason?}``, innermost frame first.
+   */
+  stackTraceJson(options?: Record<string, any>): Record<string, any>;
   /**
    * Start a timer.
    * @param name A label for the timer.
@@ -2737,7 +2877,7 @@ interface AgentStatic {
    * @param params overrides ``{model?, system_prompt?, temperature?, allowed_tools?, extra_tools?}``.
    * @returns the agent instance.
    */
-  createFromTemplate(instance_name: string, template_name: AgentTemplateName, params?: AgentTemplateParams): Promise<AgentInstance>;
+  createFromTemplate(instance_name: string, template_name: AgentTemplateName, params?: AgentTemplateParams): AgentInstance;
   /**
    * Registered agent types.
    * @returns ``[{type}]``.
@@ -2803,7 +2943,7 @@ interface AgentStatic {
    * @param config ``{name?, description?, model = {provider, model_id, temperature?, max_tokens?}, allowed_tools?, custom_config? = {system_prompt?}, resource_limits?}``.
    * @returns the instance name.
    */
-  register(config: AgentConfig): Promise<string>;
+  register(config: AgentConfig): string;
   /**
    * Delete a context.
    * @param context_id the context.
@@ -2883,7 +3023,7 @@ interface ToolStatic {
    * @param filter ``{category? = "filesystem", tag? = "hash"}``; ``tag`` matches a tool's tags or a case-insensitive substring of its description.
    * @returns ``[{name, description, category, version}]``.
    */
-  discover(filter?: ToolDiscoverFilter): Promise<Record<string, any>[]>;
+  discover(filter?: ToolDiscoverFilter): Record<string, any>[];
   /**
    * Run a tool and return its output table.
    *
@@ -2917,7 +3057,7 @@ interface ToolStatic {
    * Every tool (builtin and spell-defined), sorted by name (runs the tool discovery hooks).
    * @returns ``[{name, description, version, category, security_level}]``.
    */
-  list(): Promise<Record<string, any>[]>;
+  list(): Record<string, any>[];
   /**
    * Define a tool in the spell; agents, workflows and ``Tool.execute`` can then call it.
    *

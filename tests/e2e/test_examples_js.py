@@ -64,6 +64,12 @@ EXPECTED: dict[str, tuple[list[str], Any]] = {
                            r"^soft failure: false - .*division by zero", r"^caught SyntaxError$"], "handled"),
     "streaming.js": ([r"^chunks received: \d+ \(callback ran \d+ times\)$", r"^streamed text matches: true$",
                       r"short story about a spell"], None),
+    "tool_chain_workflow.js": ([r"^success: true$", r"^# Score report$", r"^Best team: red$",
+                                r"^- red: average 88\.0 over 2 player\(s\)$",
+                                r"^- green: average 80\.0 over 1 player\(s\)$",
+                                r"^- blue: average 71\.0 over 2 player\(s\)$",
+                                r"^archived: 2 files$", r"^sha256 of report: 64 hex digits$"],
+                               {"best": "red", "archived": 2}),
 }
 
 

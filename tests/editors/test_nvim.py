@@ -12,8 +12,9 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,6 @@ from .conftest import BULDER_LINE, FAILING_SPELL, LONG_SPELL, REPO, SPELL, VENV_
 pytestmark = pytest.mark.editors
 
 PLUGIN = REPO / "editors" / "nvim"
-T = TypeVar("T")
 
 
 def nvim_binary() -> str:
@@ -31,7 +31,7 @@ def nvim_binary() -> str:
     return str(found)
 
 
-def wait_for(fn: Callable[[], T], what: str, timeout: float = 10.0, interval: float = 0.02) -> T:
+def wait_for(fn: Callable[[], Any], what: str, timeout: float = 10.0, interval: float = 0.02) -> Any:
     """Poll until fn() is truthy; fail naming `what` and the last value seen."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -43,7 +43,7 @@ def wait_for(fn: Callable[[], T], what: str, timeout: float = 10.0, interval: fl
     pytest.fail(f"timed out after {timeout} s waiting for {what}; last value: {last!r}", pytrace=False)
 
 
-def start_nvim(env: dict[str, str]) -> Any:
+def start_nvim(env: dict[str, str], init: str | None = None) -> Any:
     try:
         import pynvim
     except ImportError:
@@ -54,10 +54,31 @@ def start_nvim(env: dict[str, str]) -> Any:
     os.environ.update(env)  # pynvim's child inherits the environment: temp HOME and XDG dirs
     try:
         return pynvim.attach("child", argv=[nvim, "--embed", "--headless", "--clean", "-u",
-                                            str(PLUGIN / "tests" / "minimal_init.lua")])
+                                            init or str(PLUGIN / "tests" / "minimal_init.lua")])
     finally:
         os.environ.clear()
         os.environ.update(old)
+
+
+def xdg_env(home: Path) -> dict[str, str]:
+    env = {"HOME": str(home)}
+    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        env[var] = str(home / var.lower())
+    return env
+
+
+@contextmanager
+def fresh_nvim(home: Path, init: str | None = None) -> Iterator[Any]:
+    """An embedded Neovim with HOME/XDG in `home`, closed afterwards."""
+    n = start_nvim(xdg_env(home), init)
+    try:
+        yield n
+    finally:
+        try:
+            n.command("qall!")
+        except Exception:
+            pass
+        n.close()
 
 
 @pytest.fixture(scope="module")
@@ -73,22 +94,11 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def nv(workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     server = server_command()
-    home = tmp_path_factory.mktemp("nvim-home")
-    env = {"HOME": str(home)}
-    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
-        env[var] = str(home / var.lower())
-    n = start_nvim(env)
-    try:
+    with fresh_nvim(tmp_path_factory.mktemp("nvim-home")) as n:
         n.command(f"cd {workspace}")
         n.exec_lua("require('llmspell').setup({ cmd = ..., run = { notify = 'all' } })", server)
         n.command(f"edit {workspace / 'spell.lua'}")
         yield n
-    finally:
-        try:
-            n.command("qall!")
-        except Exception:
-            pass
-        n.close()
 
 
 def lua(n: Any, code: str, *args: Any) -> Any:
@@ -186,7 +196,13 @@ def test_code_lens_runs_spell_into_run_buffer(nv: Any) -> None:
     status = next(x for x in lines if x.startswith(STATUS_MARKS))
     assert status.startswith("✔ success in "), text
     assert "tokens " in status and "cost $" in status, status
-    # The run buffer is visible in a split and the cursor stayed in the spell.
+    # The run buffer is highlighted (syntax/llmspell-run.vim), visible in a split, and the cursor
+    # stayed in the spell.
+    assert lua(nv, """
+        local b = vim.fn.bufnr('llmspell://run/')
+        return vim.api.nvim_buf_call(b, function()
+          return { vim.bo.filetype, vim.b.current_syntax }
+        end)""") == ["llmspell-run", "llmspell-run"]
     assert nv.current.buffer.name.endswith("spell.lua")
     assert lua(nv, "return #vim.fn.win_findbuf(vim.fn.bufnr('llmspell://run/'))") >= 1
     stats = lua(nv, "return require('llmspell').stats")
@@ -225,7 +241,7 @@ def test_failed_run_shows_error_and_diagnostic(nv: Any, workspace: Path) -> None
     assert "before the failure" in lines, lines
     status = next(x for x in lines if x.startswith(STATUS_MARKS))
     assert status.startswith("✖ error in "), lines
-    assert any(x.startswith("error at fail.lua:3: ") and "boom" in x for x in lines), lines
+    assert "error at fail.lua:3: boom" in lines, lines
     # The server also marks the failing line until the document changes.
     diags = wait_for(lambda: [d for d in lua(nv, "return vim.diagnostic.get(0)") if "boom" in d["message"]],
                      "the run failure as a diagnostic", timeout=5)
@@ -288,11 +304,7 @@ def test_help_file_has_tags(nv: Any) -> None:
 def test_settings_reach_the_server(workspace: Path, tmp_path: Path) -> None:
     """setup({settings = ...}) becomes initializationOptions: a 0.5 s wall-time limit stops long.lua."""
     server = server_command()
-    env = {"HOME": str(tmp_path)}
-    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
-        env[var] = str(tmp_path / var.lower())
-    n = start_nvim(env)
-    try:
+    with fresh_nvim(tmp_path) as n:
         n.command(f"cd {workspace}")
         lua(n, "require('llmspell').setup({ cmd = ..., settings = { limits = { wall_time_s = 0.5 } } })", server)
         n.command(f"edit {workspace / 'long.lua'}")
@@ -301,21 +313,73 @@ def test_settings_reach_the_server(workspace: Path, tmp_path: Path) -> None:
         lines = wait_for(lambda: finished_lines(n, "long.lua"), "the wall-time limit to stop the run", timeout=15)
         status = next(x for x in lines if x.startswith(STATUS_MARKS))
         assert status.startswith("✖ timeout in "), lines
-    finally:
-        try:
-            n.command("qall!")
-        except Exception:
-            pass
-        n.close()
+
+
+def test_run_lines_match_the_vscode_extension(nv: Any) -> None:
+    """The run buffer renders runs like VS Code's output channel (editors/vscode/test/format.test.ts)."""
+    got = lua(nv, """
+        local f = require('llmspell.format')
+        return {
+          f.duration(12.4), f.duration(1234), f.duration(125000), f.cost(0.000012), f.cost(1.5),
+          f.basename('file:///tmp/my%20spell.lua'),
+          f.event({ event_type = 'agent.created', sequence = 3, data = { name = 'w' } }),
+          f.hook_result({ point = 'BeforeToolExecution', hook = 'guard', result = 'cancel', reason = 'blocked',
+                          component = 'calculator' }),
+          f.finished({ status = 'success', duration_ms = 1500, result = { ok = true },
+                       usage = { prompt_tokens = 1, completion_tokens = 2, total_tokens = 3 }, cost_usd = 0 }),
+          f.finished({ status = 'error', duration_ms = 5, error = { message = 'boom', file = '/w/s.lua', line = 4 } }),
+          f.finished({ status = 'error', error = { message = 's.lua:3: boom', file = '/w/s.lua', line = 3 } })[2],
+        }""")
+    assert got == [
+        "12 ms", "1.23 s", "2 min 5 s", "$0.000012", "$1.5000", "my spell.lua",
+        '[event] #3 agent.created {"name":"w"}',
+        "[hook] BeforeToolExecution guard on calculator → cancel (blocked)",
+        ["✔ success in 1.50 s · tokens 3 (1 prompt + 2 completion) · cost $0", 'result: {"ok":true}'],
+        ["✖ error in 5 ms · tokens 0 (0 prompt + 0 completion) · cost $0", "error at s.lua:4: boom"],
+        "error at s.lua:3: boom",
+    ], got
+
+
+def test_server_exit_closes_running_runs(workspace: Path, tmp_path: Path) -> None:
+    """If the server dies mid-run, the run buffer still ends (no run stays "running" forever)."""
+    server = server_command()
+    with fresh_nvim(tmp_path) as n:
+        n.command(f"cd {workspace}")
+        lua(n, "require('llmspell').setup({ cmd = ... })", server)
+        n.command(f"edit {workspace / 'long.lua'}")
+        wait_for(lambda: client_ready(n), "llmspell-ls to attach", timeout=20)
+        n.command("LlmspellRun")
+        wait_for(lambda: lua(n, "return #require('llmspell').active() > 0"), "the long run to start", timeout=10)
+        lua(n, "vim.lsp.get_clients({name='llmspell'})[1]:stop(true)")
+        lines = wait_for(lambda: finished_lines(n, "long.lua"), "the run to be closed", timeout=10)
+        assert any(x.startswith("✖ error in ") for x in lines), lines
+        assert any("exited during the run" in x for x in lines), lines
+
+
+def test_packadd_installs_like_a_user_would(tmp_path: Path) -> None:
+    """The plugin directory works as a package: `:packadd llmspell.nvim` gives the commands and module."""
+    opt = tmp_path / "site" / "pack" / "llmspell" / "opt"
+    opt.mkdir(parents=True)
+    (opt / "llmspell.nvim").symlink_to(PLUGIN)
+    with fresh_nvim(tmp_path, init="NONE") as n:
+        assert n.call("exists", ":LlmspellRun") == 0
+        n.command(f"set packpath^={tmp_path / 'site'}")
+        n.command("packadd llmspell.nvim")
+        assert [n.call("exists", f":{c}") for c in ("LlmspellRun", "LlmspellCancel", "LlmspellOutput")] == [2, 2, 2]
+        assert lua(n, "return type(require('llmspell').setup)") == "function"
+        assert lua(n, "return type(require('llmspell.health').check)") == "function"
+    # lazy.nvim from a git URL appends editors/nvim to 'runtimepath' after startup, so plugin/ is not
+    # sourced: setup() must create the commands itself.
+    with fresh_nvim(tmp_path / "late", init="NONE") as n:
+        n.command(f"set runtimepath+={PLUGIN}")
+        assert n.call("exists", ":LlmspellRun") == 0
+        lua(n, "require('llmspell').setup({ cmd = { 'true' } })")
+        assert [n.call("exists", f":{c}") for c in ("LlmspellRun", "LlmspellCancel", "LlmspellOutput")] == [2, 2, 2]
 
 
 def test_missing_server_is_reported(tmp_path: Path) -> None:
     """A wrong server path gives a clear message at setup and an ERROR in :checkhealth."""
-    env = {"HOME": str(tmp_path)}
-    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
-        env[var] = str(tmp_path / var.lower())
-    n = start_nvim(env)
-    try:
+    with fresh_nvim(tmp_path) as n:
         lua(n, "_G.msgs = {}; vim.notify = function(m, l) table.insert(_G.msgs, m) end")
         lua(n, "require('llmspell').setup({ cmd = { '/nonexistent/llmspell-ls' } })")
         msgs = wait_for(lambda: lua(n, "return _G.msgs"), "the setup warning", timeout=5)
@@ -323,9 +387,3 @@ def test_missing_server_is_reported(tmp_path: Path) -> None:
         n.command("checkhealth llmspell")
         text = "\n".join(n.current.buffer[:])
         assert "ERROR" in text and "/nonexistent/llmspell-ls" in text and "was not found" in text, text
-    finally:
-        try:
-            n.command("qall!")
-        except Exception:
-            pass
-        n.close()

@@ -177,6 +177,7 @@ def code_server(tmp_path: Path, vsix: Path, spell_workspace: Path, editor_env: d
             shutil.copy(settings_file, artifacts / ("settings-" + "-".join(rel.parts)))
 
 
+@pytest.mark.timeout(300)  # build + install + browser; typically 35-50 s, slower on a loaded CI machine
 def test_vscode_end_to_end(code_server: CodeServer, spell_workspace: Path, editor_env: dict[str, str],
                            artifacts: Path) -> None:
     """Open a spell, see the lens and a squiggle, complete `Agent.`, run it, cancel a long run,
@@ -184,7 +185,8 @@ def test_vscode_end_to_end(code_server: CodeServer, spell_workspace: Path, edito
     settings at a missing server and see the extension say so."""
     node = node_binary()
     env = dict(editor_env, CS_URL=code_server.url, WORKSPACE=str(spell_workspace), ARTIFACTS=str(artifacts),
-               CHROMIUM=CHROMIUM, STEP_TIMEOUT_MS="25000")
+               CHROMIUM=CHROMIUM, STEP_TIMEOUT_MS="25000",
+               USER_SETTINGS=str(code_server.user_data_dir / "User" / "settings.json"))
     t0 = time.monotonic()
     try:
         proc = subprocess.run([node, str(E2E_DIR / "drive.mjs")], cwd=E2E_DIR, env=env, capture_output=True,
@@ -202,7 +204,8 @@ def test_vscode_end_to_end(code_server: CodeServer, spell_workspace: Path, edito
     assert not failed, "VS Code checks failed:\n" + "\n".join(f"- {c['name']}: {c['detail']}" for c in failed)
     names = [c["name"] for c in result["checks"]]
     assert names == ["workbench", "open-spell", "code-lens", "diagnostic", "completion", "run-lens-output",
-                     "cancel-long-run", "settings-reach-server", "missing-server-message"], names
+                     "cancel-long-run", "palette-cancel-and-show-output", "settings-reach-server",
+                     "missing-server-message"], names
     completion = next(c for c in result["checks"] if c["name"] == "completion")
     assert "builder" in completion["detail"]["items"]
     assert "bulder" in next(c for c in result["checks"] if c["name"] == "diagnostic")["detail"]["hover"]
@@ -223,8 +226,9 @@ def test_vscode_end_to_end(code_server: CodeServer, spell_workspace: Path, edito
     assert any(ln.startswith("[event] ") for ln in lines), text
     assert any(ln.startswith("[hook] BeforeAgentExecution ") and ln.endswith("→ continue") for ln in lines), text
     final = [ln for ln in lines if ln.startswith(("✔", "✖", "■"))]
-    assert len(final) == 3, text
+    assert len(final) == 4, text
     assert final[0].startswith("✔ success in ") and " tokens " in final[0] and "cost $" in final[0], final
-    assert final[1].startswith("■ cancelled in "), final
-    assert final[2].startswith("✖ timeout in "), final  # llmspell.limits.wallTimeSeconds = 0.5
+    assert final[1].startswith("■ cancelled in "), final  # Cancel in the progress notification
+    assert final[2].startswith("■ cancelled in "), final  # "llmspell: Cancel Run"
+    assert final[3].startswith("✖ timeout in "), final  # llmspell.limits.wallTimeSeconds = 0.5
     print(f"VS Code browser part: {elapsed:.1f} s; llmspell Run channel:\n{text}")

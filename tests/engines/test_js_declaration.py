@@ -43,13 +43,19 @@ async def test_builder_prototype_matches_the_declaration_and_async_means_promise
     r = await _run(tmp_path, """
 const b = Agent.builder().name("decl-test").model("offline/scripted");
 const names = Object.getOwnPropertyNames(Object.getPrototypeOf(b)).sort();
-const built = b.build();
-const agent = await built;
-return { names, buildIsPromise: built instanceof Promise, tag: Object.prototype.toString.call(agent),
-         agentName: agent.name };
+const agent = b.build();
+const pending = agent.execute({ text: "hi" });
+await pending;
+return { names, buildIsPromise: agent instanceof Promise, tag: Object.prototype.toString.call(agent),
+         agentName: agent.name, executeIsPromise: pending instanceof Promise };
 """)
     assert r["names"] == sorted(m.js_name for m in exposed_methods(CLASSES["AgentBuilder"]).values())
     assert "systemPrompt" in r["names"] and "system_prompt" not in r["names"]
-    assert r["buildIsPromise"] is True  # AgentBuilder.build is declared async (it initialises the agent)
+    # build() is an async def declared expose(blocking=True): a plain call in JS, not a Promise
+    assert exposed_methods(CLASSES["AgentBuilder"])["build"].blocking
+    assert r["buildIsPromise"] is False
+    # execute() is a plain async def: a Promise in JS
+    assert exposed_methods(CLASSES["AgentInstance"])["execute"].is_async
+    assert r["executeIsPromise"] is True
     assert r["tag"] == "[object AgentInstance]"
     assert r["agentName"] == "decl-test"

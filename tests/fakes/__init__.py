@@ -33,3 +33,19 @@ def collect_events(rt: Any, pattern: str = "*") -> list[Any]:
     seen: list[Any] = []
     rt.events.subscribe(pattern, seen.append)
     return seen
+
+
+async def collect_run(runner: Any, path: Any, **kw: Any) -> tuple[str, Any, list[Any]]:
+    """Drive ``runner.run(path, **kw)`` to the end: (printed text, the Finished message or None, the
+    other messages in order). One loop for every test that runs a spell through the real SpellRunner."""
+    out: list[str] = []
+    msgs: list[Any] = []
+    finished = None
+    async for m in runner.run(path, **kw):
+        if m.type == "output":
+            out.append(m.text)
+        elif m.type == "finished":
+            finished = m
+        else:
+            msgs.append(m)
+    return "".join(out), finished, msgs

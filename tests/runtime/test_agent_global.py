@@ -259,7 +259,9 @@ def test_declaration_markers_for_the_api_model() -> None:
     builder = next(c for c in model.classes if c.name == "AgentBuilder")
     bf = {f.name: f for f in builder.functions}
     assert all(f.returns_self for n, f in bf.items() if n != "build")
-    assert bf["allow_tool"].params[0].names == "tools" and bf["build"].is_async
+    assert bf["allow_tool"].params[0].names == "tools"
+    # build() is declared expose(blocking=True): every engine waits for it, so the model says "not async"
+    assert not bf["build"].is_async and exposed_methods(AgentBuilder)["build"].blocking
     inst = next(c for c in model.classes if c.name == "AgentInstance")
     ifn = {f.name: f for f in inst.functions}
     assert ifn["execute"].is_async and ifn["execute"].params[0].type == "AgentInput"

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from fakes import collect_run
 from llmspell.api.context import SpellContext
 from llmspell.api.globals.tool import ToolGlobal, ToolHandle
 from llmspell.runner import SpellRunner
@@ -18,17 +19,7 @@ async def run_lua(tmp_path: Path, src: str) -> tuple[str, Any, list[Any]]:
     ws = tmp_path / "ws"
     ws.mkdir(exist_ok=True)
     runner = SpellRunner(runtime_factory=lambda: Runtime(workspace=ws, state="memory"))
-    out: list[str] = []
-    msgs: list[Any] = []
-    finished = None
-    async for m in runner.run(ws / "spell.lua", source=src):
-        if m.type == "output":
-            out.append(m.text)
-        elif m.type == "finished":
-            finished = m
-        else:
-            msgs.append(m)
-    return "".join(out), finished, msgs
+    return await collect_run(runner, ws / "spell.lua", source=src)
 
 
 async def test_execute_shapes_from_lua(tmp_path: Path) -> None:

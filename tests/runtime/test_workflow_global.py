@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from fakes import collect_run
 from llmspell.runner import SpellRunner
 from llmspell.runtime import Runtime
 
@@ -13,18 +14,9 @@ async def run_lua(tmp_path: Path, src: str, *, state: str = "memory") -> tuple[l
     ws = tmp_path / "ws"
     ws.mkdir(exist_ok=True)
     runner = SpellRunner(runtime_factory=lambda: Runtime(workspace=ws, state=state))
-    out: list[str] = []
-    msgs: list[Any] = []
-    finished = None
-    async for m in runner.run(ws / "spell.lua", source=src):
-        if m.type == "output":
-            out.append(m.text)
-        elif m.type == "finished":
-            finished = m
-        else:
-            msgs.append(m)
+    text, finished, msgs = await collect_run(runner, ws / "spell.lua", source=src)
     assert finished is not None
-    return "".join(out).splitlines(), finished, msgs
+    return text.splitlines(), finished, msgs
 
 
 async def test_builder_sequential_result_shape_and_instance_api(tmp_path: Path) -> None:
@@ -297,3 +289,78 @@ async def test_spell_workflows_do_not_outlive_the_spell_in_a_shared_runtime(tmp_
     results = [m async for m in runner.run(tmp_path / "a.lua", source=src) if m.type == "finished"]
     assert results[0].status == "success" and results[0].result is True
     assert rt.workflows.list() == [] and not rt.tools.exists("temp-tool")
+
+
+async def test_instance_hooks_modify_input_and_result(tmp_path: Path) -> None:
+    lines, fin, _ = await run_lua(tmp_path, """
+        local wf = Workflow.builder():name("hooked"):sequential()
+            :add_step({name = "upper", type = "tool", tool = "text-manipulator",
+                       input = {operation = "uppercase", input = "{{input.text}}"}})
+            :build()
+        local seen = {}
+        local reg = wf:on_before_execute(function(info, input)
+            seen[#seen + 1] = "before1:" .. info.name .. ":" .. info.status .. ":" .. input.text
+            return {text = input.text .. " world"}
+        end)
+        print(reg.success, reg.hook_type, reg.workflow_id == wf.id, reg.count)
+        wf:on_before_execute(function(info, input)
+            seen[#seen + 1] = "before2:" .. input.text   -- sees the first callback's input
+        end)
+        -- a second handle of the same workflow shares the callbacks
+        Workflow.get(wf.id):on_after_execute(function(info, result)
+            seen[#seen + 1] = "after:" .. info.status .. ":" .. result.outputs.upper.result.result
+            result.hooked = true
+            return result
+        end)
+        local r = wf:execute({text = "hello"})
+        print(r.outputs.upper.result.result, r.hooked, r.success)
+        print(table.concat(seen, " | "))
+        local d = wf:debug()
+        print(d.runtime.hooks.before_execute, d.runtime.hooks.after_execute, d.runtime.hooks.error)
+    """)
+    assert fin.status == "success", fin.error
+    assert lines[0] == "true\tbefore_execute\ttrue\t1"
+    assert lines[1] == "HELLO WORLD\ttrue\ttrue"
+    assert lines[2] == ("before1:hooked:ready:hello | before2:hello world | after:completed:HELLO WORLD")
+    assert lines[3] == "2\t1\t0"
+
+
+async def test_instance_hooks_on_error_and_cancel(tmp_path: Path) -> None:
+    lines, fin, _ = await run_lua(tmp_path, """
+        local function failing(name)
+            return Workflow.builder():name(name):sequential()
+                :add_step({name = "ok", type = "tool", tool = "uuid-generator", input = {operation = "generate"}})
+                :add_step({name = "boom", type = "function", fn = function() error("kaput") end})
+                :build()
+        end
+        -- unhandled: every error callback returns nothing, so execute still raises
+        local wf = failing("unhandled")
+        local calls = {}
+        wf:on_error(function(info, err)
+            calls[#calls + 1] = info.status .. ":" .. err.type .. ":" .. err.kind .. ":" .. tostring(err.step)
+        end)
+        wf:on_after_execute(function() calls[#calls + 1] = "after must not run" end)
+        local ok, e = pcall(function() return wf:execute({text = "x"}) end)
+        print(ok, tostring(e):match("failed at step 'boom'") ~= nil, table.concat(calls, ","))
+        -- handled: the first callback returning a value supplies the result; later ones are skipped
+        local wf2 = failing("handled")
+        local later = false
+        wf2:on_error(function(info, err) return nil end)
+        wf2:on_error(function(info, err)
+            return {recovered = true, message = err.message, failed_status = err.result.status}
+        end)
+        wf2:on_error(function() later = true end)
+        local r = wf2:execute({text = "x"})
+        print(r.recovered, r.failed_status, r.message:match("kaput") ~= nil, later)
+        -- a before callback returning false cancels; the workflow does not run
+        local wf3 = failing("cancelled")
+        wf3:on_before_execute(function() return false end)
+        local ok3, e3 = pcall(function() return wf3:execute() end)
+        print(ok3, tostring(e3):match("cancelled by its on_before_execute callback") ~= nil, wf3:get_status())
+        print(pcall(function() return wf3:on_error("not a function") end))
+    """)
+    assert fin.status == "success", fin.error
+    assert lines[0] == "false\ttrue\tfailed:WorkflowError:workflow:boom"
+    assert lines[1] == "true\tfailed\ttrue\tfalse"
+    assert lines[2] == "false\ttrue\tready"
+    assert lines[3].startswith("false\t") and "expected a function" in lines[3]

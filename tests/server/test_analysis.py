@@ -84,3 +84,8 @@ def test_strings_and_comments_do_not_confuse_the_scanner(index) -> None:
 def test_doc_at_helper() -> None:
     doc, line, ch = doc_at("a\nbc|d")
     assert (line, ch) == (1, 2) and doc.text == "a\nbcd"
+
+
+def test_lua_blocks_do_not_advance_the_argument(index) -> None:
+    c = ctx_of(index, 'Hook.register("x", function(ctx)\n  for k, v in pairs(ctx) do end\nend, |')
+    assert c.enclosing.function.name == "register" and c.enclosing.arg_index == 2

@@ -136,3 +136,16 @@ def test_result_is_valid_lsp(index, opts) -> None:
 ])
 def test_real_model(real_index, opts, text, lang, expect) -> None:
     assert expect <= set(labels(complete(real_index, opts, text, lang)))
+
+
+def test_lazy_documentation_through_resolve(index) -> None:
+    from lsprotocol import types as lsp
+
+    from llmspell_ls.features.completion import resolve_item
+
+    lazy = ClientOptions(resolve_docs=True)
+    got = {i["label"]: i for i in items(complete(index, lazy, "Agent.|"))}
+    assert "documentation" not in got["get"] and isinstance(got["get"]["data"], int)
+    item = resolve_item(lsp.CompletionItem(label="get", data=got["get"]["data"]), lazy)
+    assert "Agent.get(name: string)" in item.documentation.value
+    assert resolve_item(lsp.CompletionItem(label="x", data=10**9), lazy).documentation is None

@@ -148,7 +148,7 @@ async def test_hover_and_signature(client: LanguageClient) -> None:
 
 
 async def test_js_hover_signature_diagnostics(client: LanguageClient) -> None:
-    text = "const a = Agent.builder().build();\nawait Tool.execute('calculator', {input: JSON.stringify(1)});\n"
+    text = "const a = Tool.execute('calculator', {input: '1'});\nawait Tool.execute('calculator', {input: JSON.stringify(1)});\n"
     uri = open_doc(client, text, "js")
     diags = await wait_diags(client, uri, 1)
     assert [d.code for d in diags] == ["missing-await"] and diags[0].severity == lsp.DiagnosticSeverity.Warning

@@ -44,6 +44,8 @@ export interface LlmspellApi {
 }
 
 let client: LanguageClient | undefined;
+/** Settles when the current (re)start attempt is over, so commands issued meanwhile wait for it. */
+let starting: Promise<void> = Promise.resolve();
 let clientDisposables: vscode.Disposable[] = [];
 let runChannel: vscode.OutputChannel;
 let logChannel: vscode.LogOutputChannel;
@@ -165,6 +167,13 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
     }),
     c.onNotification('llmspell/hookResult', (p: HookResultParams) => writeLine(formatHookResult(p))),
     c.onNotification('llmspell/runFinished', onRunFinished),
+    c.onDidChangeState((e) => {
+      // A server that stops mid-run never sends runFinished: close those runs so nothing spins forever.
+      if (e.newState !== State.Stopped) return;
+      for (const run of runs.active()) {
+        onRunFinished({ runId: run.runId, status: 'error', error: { message: 'llmspell-ls stopped during the run' } });
+      }
+    }),
   ];
   try {
     await c.start();
@@ -209,6 +218,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Llmspe
     vscode.commands.registerCommand('llmspell.run', async (uri?: vscode.Uri | string) => {
       const target = typeof uri === 'string' ? uri : uri?.toString() ?? vscode.window.activeTextEditor?.document.uri.toString();
       if (!target) { void vscode.window.showWarningMessage('llmspell: open a spell (.lua or .js) to run it.'); return; }
+      await Promise.race([starting, new Promise((r) => setTimeout(r, 15_000))]);
       if (!client || client.state !== State.Running) {
         void vscode.window.showErrorMessage('llmspell: the language server is not running. See the "llmspell" output.');
         return;
@@ -224,18 +234,25 @@ export async function activate(context: vscode.ExtensionContext): Promise<Llmspe
     vscode.commands.registerCommand('llmspell.showOutput', () => runChannel.show(false)),
     vscode.commands.registerCommand('llmspell.openSettings', () =>
       vscode.commands.executeCommand('workbench.action.openSettings', 'llmspell')),
-    vscode.commands.registerCommand('llmspell.restartServer', async () => { await stopClient(); await startClient(context); }),
+    vscode.commands.registerCommand('llmspell.restartServer', () => restart(context)),
     vscode.workspace.onDidChangeConfiguration(async (e) => {
       if (e.affectsConfiguration('llmspell.server') || e.affectsConfiguration('llmspell.defaultModel')
         || e.affectsConfiguration('llmspell.security') || e.affectsConfiguration('llmspell.limits')) {
         logChannel.info('settings changed; restarting llmspell-ls');
-        await stopClient();
-        await startClient(context);
+        await restart(context);
       }
     }),
   );
-  await startClient(context);
+  await restart(context);
   return { runs, client: () => client, transcript };
+}
+
+function restart(context: vscode.ExtensionContext): Promise<void> {
+  starting = starting.catch(() => undefined).then(async () => {
+    await stopClient();
+    await startClient(context);
+  });
+  return starting;
 }
 
 export async function deactivate(): Promise<void> {

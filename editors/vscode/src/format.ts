@@ -113,8 +113,11 @@ export function formatFinished(p: RunFinishedParams): string[] {
   const mark = status === 'success' ? '✔' : status === 'cancelled' ? '■' : '✖';
   const lines = [`${mark} ${status} in ${formatDuration(p.duration_ms)} · ${formatUsage(p.usage, p.cost_usd)}`];
   if (p.error && (p.error.message || p.error.file)) {
-    const where = p.error.file ? ` at ${basename(p.error.file)}${p.error.line ? ':' + p.error.line : ''}` : '';
-    lines.push(`error${where}: ${p.error.message ?? ''}`);
+    const loc = p.error.file ? `${basename(p.error.file)}${p.error.line ? ':' + p.error.line : ''}` : '';
+    let message = p.error.message ?? '';
+    // Lua messages often start with the same "file:line: " already; don't say it twice.
+    if (loc && message.startsWith(loc + ': ')) message = message.slice(loc.length + 2);
+    lines.push(`error${loc ? ' at ' + loc : ''}: ${message}`);
   } else if (p.result !== undefined && p.result !== null) {
     lines.push(`result: ${compact(p.result, 500)}`);
   }

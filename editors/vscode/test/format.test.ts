@@ -70,6 +70,8 @@ test('finished: success with result, error with file:line', () => {
     '✖ error in 5 ms · tokens 0 (0 prompt + 0 completion) · cost $0',
     'error at s.lua:4: boom',
   ]);
+  assert.equal(formatFinished({ status: 'error', error: { message: 's.lua:3: boom', file: '/w/s.lua', line: 3 } })[1],
+    'error at s.lua:3: boom');
   assert.equal(formatFinished({ status: 'cancelled', duration_ms: 10 })[0].startsWith('■ cancelled'), true);
   assert.equal(statusText({ status: 'timeout', duration_ms: 2000 }), 'llmspell: timeout 2.00 s');
 });

@@ -27,6 +27,7 @@ from llmspell.core.errors import (
     LLMSpellError,
     ResourceLimitError,
     ValidationError,
+    error_text,
 )
 from llmspell.core.traits import Agent, LifecycleState
 from llmspell.core.types import AgentInput, AgentOutput, ComponentId, ToolCall, Usage, new_id
@@ -304,7 +305,7 @@ class LLMAgent(Agent):
     async def _failed(self, e: BaseException, start: float, prev_state: LifecycleState, cid: str) -> None:
         self.metrics["requests_failed"] += 1
         self.metrics["requests_active"] -= 1
-        self.last_error = e.message if isinstance(e, LLMSpellError) else (str(e) or type(e).__name__)
+        self.last_error = error_text(e)
         self._set_state(prev_state if prev_state != "running" else "ready", "execute failed")
         if not isinstance(e, asyncio.CancelledError):
             await self._publish("agent.failed", {

@@ -5,8 +5,12 @@ They go into the API model so the language server can complete and check string 
 
 from __future__ import annotations
 
-from llmspell.api.model import NameEntry, ToolInfo
+from typing import TYPE_CHECKING
+
 from llmspell.core.types import HOOK_POINT_GROUPS, Priority
+
+if TYPE_CHECKING:  # the pydantic model classes are only needed when the API model is built
+    from llmspell.api.model import NameEntry, ToolInfo
 
 # Hook points that rs-llmspell's Lua ``Hook.register`` accepts; we accept all 43 (+ ``Custom:<x>``).
 RS_LUA_HOOK_POINTS = frozenset(
@@ -78,6 +82,8 @@ SYSTEM_EVENTS: dict[str, str] = {
 
 
 def build_catalogs() -> dict[str, list[NameEntry]]:
+    from llmspell.api.model import NameEntry
+
     groups = {p: g for g, pts in HOOK_POINT_GROUPS.items() for p in pts}
     hook_points = [
         NameEntry(

@@ -55,9 +55,10 @@ def _is_number(s: str) -> bool:
     return math.isfinite(f)
 
 
-def envelope(operation: str, *, result: Any = None, message: str | None = None, success: bool = True,
-             error: str | None = None, code: str | None = None, metadata: dict[str, Any] | None = None) -> str:
-    """The ``llmspell-utils`` response envelope most tools emit, as JSON text."""
+def envelope_body(operation: str, *, result: Any = None, message: str | None = None, success: bool = True,
+                  error: str | None = None, code: str | None = None,
+                  metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``llmspell-utils`` response envelope most tools emit, as a dict (keys in rs-llmspell's order)."""
     body: dict[str, Any] = {"operation": operation, "success": success}
     if message is not None:
         body["message"] = message
@@ -67,4 +68,12 @@ def envelope(operation: str, *, result: Any = None, message: str | None = None, 
         body["error"] = {"message": error, **({"code": code} if code else {})}
     if metadata:
         body["metadata"] = metadata
+    return body
+
+
+def envelope(operation: str, *, result: Any = None, message: str | None = None, success: bool = True,
+             error: str | None = None, code: str | None = None, metadata: dict[str, Any] | None = None) -> str:
+    """The ``llmspell-utils`` response envelope most tools emit, as JSON text."""
+    body = envelope_body(operation, result=result, message=message, success=success, error=error, code=code,
+                         metadata=metadata)
     return json.dumps(body, ensure_ascii=False, default=str)

@@ -7,6 +7,7 @@ person reading them, so they say what went wrong *and* what was expected.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -124,3 +125,22 @@ class CircuitOpenError(LLMSpellError):
 
 class StateError(LLMSpellError):
     kind = "state"
+
+
+def error_text(e: BaseException) -> str:
+    """The message a script or an event should show for ``e``: an LLMSpellError's own message (without
+    the class name), else ``str(e)``, else the exception's type name (``TimeoutError()`` has no text)."""
+    if isinstance(e, LLMSpellError):
+        return e.message
+    return str(e) or type(e).__name__
+
+
+def did_you_mean(candidates: Sequence[str]) -> str:
+    """``Did you mean 'a' or 'b'?`` for the names a lookup came close to, or ``""`` when there are none.
+
+    One wording for every "unknown name" error (tools, hook points, ...), so scripts and the language
+    server see the same suggestion format whatever the registry.
+    """
+    if not candidates:
+        return ""
+    return f"Did you mean {' or '.join(repr(c) for c in candidates)}?"

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel
 
 from llmspell.api.decl import ScriptFunction
-from llmspell.core.errors import HookCancelledError, HookError
+from llmspell.core.errors import HookCancelledError, HookError, did_you_mean
 from llmspell.core.types import (
     CUSTOM_HOOK_PREFIX,
     HOOK_POINT_NAMES,
@@ -158,12 +158,12 @@ def _suggest(point: Any) -> str:
     folded = point.replace("_", "").replace("-", "").lower()
     for name in HOOK_POINT_NAMES:
         if name.lower() == folded:
-            return f". Did you mean '{name}'?"
+            return ". " + did_you_mean([name])
     if folded.startswith("custom"):
         return f". Custom points are written 'Custom:<name>', e.g. 'Custom:{point[6:].strip(':()_') or 'my_point'}'"
     close = difflib.get_close_matches(point, HOOK_POINT_NAMES, n=3, cutoff=0.6)
     if close:
-        return ". Did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+        return ". " + did_you_mean(close)
     return ". Expected one of the 43 hook points (e.g. BeforeToolExecution) or 'Custom:<name>'"
 
 

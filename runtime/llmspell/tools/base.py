@@ -30,18 +30,20 @@ import json
 import re
 import typing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args, get_origin
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 
-from llmspell.api.shapes import envelope
+from llmspell.api.shapes import envelope_body
 from llmspell.core.errors import SecurityViolationError, ToolError, ValidationError
 from llmspell.core.traits import Tool, ToolSchema
 from llmspell.core.types import ToolOutput
 
 if TYPE_CHECKING:
     from llmspell.runtime import Runtime
+
+V = TypeVar("V")
 
 SecurityLevel = Literal["safe", "restricted", "privileged"]
 SECURITY_ORDER: dict[str, int] = {"safe": 0, "restricted": 1, "privileged": 2}
@@ -88,6 +90,25 @@ class ToolContext:
         ws = getattr(self.runtime, "workspace", None)
         return Path(ws) if ws is not None else Path.cwd()
 
+    def runtime_store(self, attr: str, fallback: dict[str, V]) -> dict[str, V]:
+        """A dict kept on the runtime as ``attr`` (created on first use), so per-spell tool state such
+        as vector collections or environment overrides is scoped to one runtime, not the process.
+
+        ``fallback`` (a module-level dict owned by the caller) serves a bare tool without a runtime, or
+        a runtime object that does not accept new attributes.
+        """
+        rt: Any = self.runtime
+        if rt is None:
+            return fallback
+        store = getattr(rt, attr, None)
+        if store is None:
+            store = {}
+            try:
+                setattr(rt, attr, store)
+            except AttributeError:
+                return fallback
+        return store  # type: ignore[no-any-return]
+
     def check_path(self, path: str | Path, *, write: bool = False) -> Path:
         """Resolve ``path`` through the security policy (relative paths are workspace-relative).
 
@@ -113,11 +134,10 @@ def envelope_output(operation: str, result: Any = None, *, message: str | None =
     ``extra`` keys go to the top level of the JSON next to ``operation``/``success`` (rs-llmspell's
     calculator adds ``resource_usage`` there); ``metadata`` becomes ``r.metadata`` for scripts.
     """
-    text = envelope(operation, result=result, message=message, success=success, error=error, code=code)
+    body = envelope_body(operation, result=result, message=message, success=success, error=error, code=code)
     if extra:
-        body = json.loads(text)
         body.update(extra)
-        text = json.dumps(body, ensure_ascii=False, default=str)
+    text = json.dumps(body, ensure_ascii=False, default=str)
     return ToolOutput(success=success, text=text, data=result, error=error, metadata=metadata or {})
 
 

@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from llmspell.core.errors import LLMSpellError, SecurityViolationError, ToolNotFoundError, ValidationError
+from llmspell.core.errors import (
+    SecurityViolationError,
+    ToolNotFoundError,
+    ValidationError,
+    did_you_mean,
+    error_text,
+)
 from llmspell.core.traits import Tool
 from llmspell.core.types import ComponentId, HookContext, ToolOutput
 from llmspell.tools.base import SECURITY_ORDER, BuiltinTool, ToolContext, envelope_output, text_output
@@ -136,7 +142,7 @@ class ToolRegistry:
         hint = self.suggest(name)
         msg = f"Tool '{name}' not found"
         if hint:
-            msg += f". Did you mean {' or '.join(repr(h) for h in hint)}?"
+            msg += ". " + did_you_mean(hint)
         else:
             msg += ". Tool.list() shows the available tools."
         return ToolNotFoundError(msg, details={"tool": name, "suggestions": hint})
@@ -358,7 +364,7 @@ class ToolRegistry:
                 out = await _call(tool, validated, ctx)
         except BaseException as e:
             if events is not None:
-                err = e.message if isinstance(e, LLMSpellError) else str(e) or type(e).__name__
+                err = error_text(e)
                 _publish_nowait(events, "tool.failed",
                                 {"tool": tname, "error": err, "error_type": type(e).__name__, "caller": caller,
                                  "duration_ms": (time.perf_counter() - start) * 1000.0},

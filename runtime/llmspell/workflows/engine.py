@@ -20,10 +20,10 @@ import asyncio
 import inspect
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from llmspell.core.errors import CancelledError, HookCancelledError, LLMSpellError, WorkflowError
+from llmspell.core.errors import CancelledError, HookCancelledError, LLMSpellError, WorkflowError, error_text
 from llmspell.core.traits import Workflow
 from llmspell.core.types import AgentInput, ComponentId, HookContext, new_id
 from llmspell.workflows.model import ConditionDef, StepDef, WorkflowDef
@@ -60,11 +60,10 @@ def new_workflow_id() -> str:
 
 
 def _err_text(e: BaseException) -> str:
-    if isinstance(e, LLMSpellError):
-        return e.message
-    if isinstance(e, TimeoutError):
+    """:func:`error_text`, except that a bare timeout reads "timed out" in step results and events."""
+    if isinstance(e, TimeoutError) and not isinstance(e, LLMSpellError):
         return "timed out"
-    return str(e) or type(e).__name__
+    return error_text(e)
 
 
 class WorkflowInstance(Workflow):
@@ -440,7 +439,20 @@ class WorkflowInstance(Workflow):
                     pos += 1
                     positions[str(bi)] = pos
 
-        tasks = [asyncio.ensure_future(run_branch(bi)) for bi in range(len(branches))]
+        await self._run_all([run_branch(bi) for bi in range(len(branches))], fail_fast=fail_fast)
+        failed_branches = sum(1 for b in branches if any(not r["success"] for r in self.step_results
+                                                         if r.get("branch") == b.name))
+        self._extra.update(successful_branches=len(branches) - failed_branches, failed_branches=failed_branches,
+                           stopped_early=False)
+        await self._boundary({"branches": dict(positions)})
+
+    async def _run_all(self, coros: list[Coroutine[Any, Any, None]], *, fail_fast: bool) -> None:
+        """Run ``coros`` as tasks that :meth:`cancel` can reach (parallel branches, map items).
+
+        With ``fail_fast`` the first failure propagates as soon as it happens; either way a failure (or
+        our own cancellation) cancels the tasks still running and waits for them before re-raising.
+        """
+        tasks = [asyncio.ensure_future(c) for c in coros]
         for t in tasks:
             self._tasks.add(t)
         try:
@@ -454,11 +466,6 @@ class WorkflowInstance(Workflow):
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
-        failed_branches = sum(1 for b in branches if any(not r["success"] for r in self.step_results
-                                                         if r.get("branch") == b.name))
-        self._extra.update(successful_branches=len(branches) - failed_branches, failed_branches=failed_branches,
-                           stopped_early=False)
-        await self._boundary({"branches": dict(positions)})
 
     async def _map_reduce(self) -> None:
         d = self.definition
@@ -492,20 +499,7 @@ class WorkflowInstance(Workflow):
                 mapped[str(i)] = out if ok else None
 
         if not self._cursor.get("reduced_input"):
-            tasks = [asyncio.ensure_future(map_one(i)) for i in range(len(items))]
-            for t in tasks:
-                self._tasks.add(t)
-            try:
-                if fail_fast:
-                    for fut in asyncio.as_completed(tasks):
-                        await fut
-                else:
-                    await asyncio.gather(*tasks)
-            except BaseException:
-                for t in tasks:
-                    t.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-                raise
+            await self._run_all([map_one(i) for i in range(len(items))], fail_fast=fail_fast)
         results = [mapped.get(str(i)) for i in range(len(items))]
         self.outputs[map_step.name] = results
         await self._boundary({"mapped": mapped})

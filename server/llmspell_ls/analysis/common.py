@@ -22,7 +22,7 @@ from llmspell_ls.analysis import javascript as js_spec
 from llmspell_ls.analysis import lua as lua_spec
 from llmspell_ls.apimodel import ApiIndex, Class, Field, Function, Lang
 
-MAX_WINDOW_LINES = 60
+MAX_WINDOW_LINES = 40
 
 
 def spec_for(lang: Lang) -> ModuleType:
@@ -112,12 +112,18 @@ def _match_close(toks: list[Tok], i: int, match: dict[int, int] | None = None) -
     return len(toks)
 
 
-def _call_args(toks: list[Tok], open_i: int, close_i: int) -> list[tuple[int, int]]:
+def _call_args(toks: list[Tok], open_i: int, close_i: int, spec: ModuleType) -> list[tuple[int, int]]:
     args: list[tuple[int, int]] = []
     depth = 0
     start = open_i + 1
     for j in range(open_i + 1, close_i):
         t = toks[j]
+        if t.kind == "name":
+            if t.text in spec.BLOCK_OPEN:
+                depth += 1
+            elif t.text in spec.BLOCK_CLOSE:
+                depth -= 1
+            continue
         if t.kind != "op":
             continue
         if t.text in "([{":
@@ -165,7 +171,7 @@ def chain_forward(
             i += 2
         elif t.kind == "op" and t.text == "(":
             j = _match_close(toks, i, match)
-            segs.append(Seg("call", start=t.start, end=toks[min(j, len(toks) - 1)].end, args=_call_args(toks, i, j)))
+            segs.append(Seg("call", start=t.start, end=toks[min(j, len(toks) - 1)].end, args=_call_args(toks, i, j, spec)))
             i = j + 1
         elif t.kind == "op" and t.text == "[":
             j = _match_close(toks, i, match)
@@ -266,21 +272,58 @@ class TypeEngine:
             return self.cache[key]  # type: ignore[no-any-return]
         result: TypeRef | None = None
         if self._depth < 8:
-            pat = self.cache.get(("re", name))
-            if pat is None:
-                pat = self.spec.assign_re_for(name)
-                self.cache[("re", name)] = pat
-            last = None
-            for m in pat.finditer(self.text, 0, before):
-                last = m
-            if last is not None:
-                result = self._type_from(last.end(), before)
+            at = self._last_assignment(name, before)
+            if at is not None:
+                result = self._type_from(at, before)
         self.cache[key] = result
         return result
 
+    def _statement_end(self, offset: int, cap: int = 2000) -> int:
+        """End of the expression starting at ``offset``: its line, extended while the next line continues
+        a chain (``:name(...)`` / ``.name(...)``) or brackets are still open. Bounded by ``cap``."""
+        text = self.text
+        limit = min(len(text), offset + cap)
+        end = offset
+        depth = 0
+        while end < limit:
+            nl = text.find("\n", end, limit)
+            stop = limit if nl < 0 else nl
+            seg = text[end:stop]
+            depth += seg.count("(") + seg.count("{") + seg.count("[") - seg.count(")") - seg.count("}") \
+                - seg.count("]")
+            end = stop
+            if nl < 0:
+                break
+            nxt = text[nl + 1:nl + 200].lstrip()
+            if depth <= 0 and not nxt.startswith((".", ":")) or nxt.startswith(".."):
+                break
+            end = nl + 1
+        return end
+
+    def _last_assignment(self, name: str, before: int) -> int | None:
+        """Offset just after ``name =`` of the last assignment to ``name`` before ``before``.
+
+        Walks occurrences of the name backwards with ``str.rfind`` (C speed) and checks each one, so
+        the cost depends on how often the name occurs, not on the size of the document.
+        """
+        text = self.text
+        pos = before
+        n = len(name)
+        while True:
+            k = text.rfind(name, 0, pos)
+            if k < 0:
+                return None
+            pos = k
+            prev = text[k - 1] if k > 0 else " "
+            if prev.isalnum() or prev in "_$.:":
+                continue
+            m = _ASSIGN_TAIL.match(text, k + n)
+            if m is None:
+                continue
+            return m.end()
+
     def _type_from(self, offset: int, limit: int) -> TypeRef | None:
-        end = min(len(self.text), offset + 2000)
-        toks = tokenize(self.spec, self.text, offset, end)
+        toks = tokenize(self.spec, self.text, offset, self._statement_end(offset))
         segs, awaited, _ = chain_forward(self.spec, toks, 0)
         if not segs:
             return None
@@ -387,6 +430,10 @@ class _Frame:
     parent_key: str = ""
     keys: list[str] = field(default_factory=list)
     arg_start: int = 0
+    maybe_call: bool = False
+    args: list[tuple[int, int]] = field(default_factory=list)
+    block: int = 0
+    """Open Lua keyword blocks (``function … end``) inside this bracket: their commas are not ours."""
 
 
 def window_start(text: str, offset: int, statement_start: int | None) -> int:
@@ -426,22 +473,23 @@ def _analyze(engine: TypeEngine, offset: int, start: int, holder: list[CallSite 
     )
     frames: list[_Frame] = []
     body = toks[:-1] if in_string else toks
+    block_open, block_close = spec.BLOCK_OPEN, spec.BLOCK_CLOSE
     for idx, t in enumerate(body):
+        if t.kind == "name" and frames:
+            if t.text in block_open:
+                frames[-1].block += 1
+            elif t.text in block_close:
+                frames[-1].block -= 1
+            continue
         if t.kind != "op":
             continue
         if t.text in ("(", "[", "{"):
             fr = _Frame(t.text, idx, t.start, arg_start=idx + 1)
-            if t.text == "(" or (t.text == "{" and spec.TABLE_CALLS):
-                segs, _ = chain_backward(spec, body, idx - 1) if idx > 0 else ([], False)
-                is_call = bool(segs) and (
-                    t.text == "(" or (body[idx - 1].kind == "name" and body[idx - 1].text not in spec.KEYWORDS)
-                ) and not (body[idx - 1].kind == "name" and body[idx - 1].text in spec.KEYWORDS)
-                if is_call and t.text == "{" and idx > 1 and body[idx - 2].kind == "name" \
-                        and body[idx - 2].text == "function":
-                    is_call = False
-                if is_call:
-                    fn = engine.type_of(segs, t.start).member
-                    fr.call = CallSite(segs, fn if isinstance(fn, Function) else None, 0, t.start)
+            if idx > 0 and (t.text == "(" or (t.text == "{" and spec.TABLE_CALLS)):
+                p = body[idx - 1]
+                # cheap test now; the callee is typed only for brackets still open at the cursor
+                fr.maybe_call = (p.kind == "name" and p.text not in spec.KEYWORDS) or (
+                    t.text == "(" and (p.text in (")", "]") or (p.kind == "string" and spec.TABLE_CALLS)))
             if t.text == "{" and frames and frames[-1].open == "{":
                 # nested table: remember the key it is the value of ("[]" for an array element)
                 fr.parent_key = _key_before(spec, body, idx) or "[]"
@@ -450,19 +498,27 @@ def _analyze(engine: TypeEngine, offset: int, start: int, holder: list[CallSite 
             if frames:
                 frames.pop()
         elif t.text == "," or (t.text == ";" and spec is lua_spec):
-            if frames:
+            if frames and frames[-1].block == 0:
                 top = frames[-1]
-                if top.call is not None and top.open == "(":
-                    top.call.args.append(body[top.arg_start:idx])
-                    top.call.arg_index += 1
+                if top.open == "(":
+                    top.args.append((top.arg_start, idx))
                 top.arg_start = idx + 1
-        elif t.text == spec.KEY_VALUE_SEP and frames and frames[-1].open == "{":
+        elif t.text == spec.KEY_VALUE_SEP and frames and frames[-1].open == "{" and frames[-1].block == 0:
             if idx > 0 and body[idx - 1].kind in ("name", "string"):
                 k = body[idx - 1].text if body[idx - 1].kind == "name" else spec.string_value(body[idx - 1].text)
                 frames[-1].keys.append(k)
     for fr in frames:
-        if fr.call is not None and fr.open == "(":
-            fr.call.args.append(body[fr.arg_start:])
+        if not fr.maybe_call:
+            continue
+        segs, _ = chain_backward(spec, body, fr.tok_index - 1)
+        if not segs:
+            continue
+        fn = engine.type_of(segs, fr.offset).member
+        args = [body[a:b] for a, b in fr.args]
+        if fr.open == "(":
+            args.append(body[fr.arg_start:])
+        fr.call = CallSite(segs, fn if isinstance(fn, Function) else None, len(fr.args) if fr.open == "(" else 0,
+                           fr.offset, args)
     top = frames[-1] if frames else None
     holder[0] = next((fr.call for fr in reversed(frames) if fr.call is not None), None)
 
@@ -572,3 +628,4 @@ def word_at(text: str, offset: int) -> tuple[int, int]:
 
 
 _IDENT = re.compile(r"[A-Za-z_$][\w$]*")
+_ASSIGN_TAIL = re.compile(r"[ \t]*=(?![=>])\s*")

@@ -36,6 +36,9 @@ STDLIB = frozenset(
 KEYWORD_COMPLETIONS = ("const", "let", "function", "async", "await", "return", "if", "else", "for", "while",
                        "of", "new", "try", "catch", "null", "undefined", "true", "false")
 
+BLOCK_OPEN: frozenset[str] = frozenset()
+BLOCK_CLOSE: frozenset[str] = frozenset()
+
 STATIC_SEP = "."
 METHOD_SEP = "."
 MEMBER_SEPS = frozenset({".", "?."})

@@ -35,6 +35,10 @@ STDLIB = frozenset(
 KEYWORD_COMPLETIONS = ("local", "function", "return", "if", "then", "else", "elseif", "end", "for", "while",
                        "do", "repeat", "until", "nil", "true", "false", "and", "or", "not", "break")
 
+BLOCK_OPEN = frozenset({"function", "if", "do", "repeat"})
+BLOCK_CLOSE = frozenset({"end", "until"})
+"""Keyword blocks nest like brackets (``while``/``for`` open with their ``do``; ``then`` opens nothing)."""
+
 STATIC_SEP = "."
 METHOD_SEP = ":"
 MEMBER_SEPS = frozenset({".", ":"})

@@ -32,6 +32,8 @@ class ClientOptions:
     code_action_literals: bool = True
     work_done_progress: bool = False
     code_lens_refresh: bool = False
+    resolve_docs: bool = False
+    """The client resolves ``documentation`` lazily (completionItem/resolve)."""
 
 
 class RawJSON:
@@ -107,6 +109,8 @@ def engine_for(doc: DocState, index: ApiIndex) -> TypeEngine:
 
 def statement_start(doc: DocState, offset: int) -> int | None:
     """Start of the top-level statement holding ``offset`` (from the tree), as a string offset."""
+    if not doc.parsed:
+        return None  # do not parse on the request path: the text window is good enough
     try:
         root = doc.tree.root_node
     except Exception:  # noqa: BLE001 - a tree is a help, never a requirement

@@ -3,7 +3,9 @@
 The result is returned as :class:`RawJSON`: member and global item lists depend only on (type, language,
 call separator, client options), so their serialized JSON is built once per API model and spliced into
 every response — no per-request object building or cattrs unstructuring on the hot path. Items carry
-their documentation inline (it is part of the cached JSON, so resolving lazily would not be faster).
+their documentation: inline for clients that cannot resolve it, otherwise as a small ``data`` id that
+``completionItem/resolve`` turns into the text (smaller responses: less to write and for the client to
+parse on every keystroke).
 """
 
 from __future__ import annotations
@@ -43,6 +45,30 @@ def _cache(index: ApiIndex) -> dict[Any, Any]:
     return c  # type: ignore[no-any-return]
 
 
+_DOC_IDS: dict[str, int] = {}
+_DOCS: list[str] = []
+
+
+def doc_id(doc: str) -> int:
+    """A stable small id for a documentation text (all texts come from the model, so this is bounded)."""
+    got = _DOC_IDS.get(doc)
+    if got is None:
+        got = _DOC_IDS[doc] = len(_DOCS)
+        _DOCS.append(doc)
+    return got
+
+
+def resolve_item(item: Any, opts: ClientOptions) -> Any:
+    """completionItem/resolve: fill in the documentation named by ``item.data``."""
+    data = getattr(item, "data", None)
+    if isinstance(data, int) and 0 <= data < len(_DOCS) and getattr(item, "documentation", None) is None:
+        from lsprotocol import types as lsp
+
+        item.documentation = lsp.MarkupContent(
+            kind=lsp.MarkupKind.Markdown if opts.markdown else lsp.MarkupKind.PlainText, value=_DOCS[data])
+    return item
+
+
 def _item(label: str, kind: int, detail: str, doc: str, opts: ClientOptions, *, deprecated: bool = False,
           insert: str | None = None, snippet: bool = False, sort: str | None = None,
           filter_text: str | None = None) -> dict[str, Any]:
@@ -50,7 +76,10 @@ def _item(label: str, kind: int, detail: str, doc: str, opts: ClientOptions, *, 
     if detail:
         it["detail"] = detail
     if doc:
-        it["documentation"] = markup(doc, opts.markdown)
+        if opts.resolve_docs:
+            it["data"] = doc_id(doc)
+        else:
+            it["documentation"] = markup(doc, opts.markdown)
     if deprecated:
         if opts.deprecated_tag:
             it["tags"] = [1]

@@ -742,6 +742,17 @@
 ---@field extra_tools? string[]|nil Tools added to the template's tools.
 ---@field max_tool_calls? integer|nil
 
+---Options of ``Debug.dumpWithOptions`` (rs-llmspell's names and defaults).
+---@class DumpOptions
+---@field max_depth? integer Tables nested deeper are shown as {...}.
+---@field indent_size? integer Spaces per nesting level (multi-line mode).
+---@field max_string_length? integer Longer strings are cut and end with '...'.
+---@field max_array_elements? integer Further array elements are summarised as '... (n more)'.
+---@field max_table_pairs? integer Further key/value pairs are summarised as '... (n more)'.
+---@field show_types? boolean Append the Lua type of each scalar, e.g. '42 --[[number]]'.
+---@field show_addresses? boolean Prefix tables with an identity tag '<table@0x...>' (of the value as the runtime received it: tables are copied on the way in, so these are not Lua addresses).
+---@field compact_mode? boolean One line instead of one entry per line.
+
 ---Filter of ``Tool.discover``.
 ---@class ToolDiscoverFilter
 ---@field category? string|nil Exact category: filesystem, web, api, analysis, data, system, media, utility, ...
@@ -821,7 +832,6 @@ function AgentBuilder:base_url(url) end
 
 ---Create the agent. Raises "Model is required" without ``:model()``, and
 ---"Agent instance 'X' already exists" when the name is taken.
----@async
 ---@return AgentInstance # the agent instance.
 function AgentBuilder:build() end
 
@@ -1420,8 +1430,29 @@ function JSON.stringify(value) end
 ---@class DebugStatic
 Debug = {}
 
+---Add a module filter with an explicit pattern type.
+---@param pattern string The pattern.
+---@param pattern_type string ``exact`` (the whole name), ``wildcard`` (glob: ``*``, ``?``), ``regex`` (searched in the name) or ``hierarchical`` (the module and its submodules).
+---@param enabled? boolean true to show, false to hide.
+---@return boolean # true.
+function Debug.addAdvancedFilter(pattern, pattern_type, enabled) end
+
+---Show (``enabled = true``) or hide messages of a module.
+---
+---A pattern with ``*`` or ``?`` is a wildcard over the whole module name (``"workflow.*"``); any other
+---pattern is hierarchical: ``"agent"`` matches ``agent``, ``agent.llm``, ``agent::llm`` and ``agent/llm``.
+---When several rules match, the most specific wins (see ``getFilterSummary``); messages no rule
+---matches (including those without a module) follow ``setDefaultFilterEnabled``.
+---@param pattern string The module name or pattern.
+---@param enabled? boolean true to show, false to hide.
+---@return boolean # true.
+function Debug.addModuleFilter(pattern, enabled) end
+
 ---Forget the captured entries.
 function Debug.clearCaptured() end
+
+---Remove every module filter (the default stays as set).
+function Debug.clearModuleFilters() end
 
 ---Log at debug level.
 ---@param message string The text.
@@ -1440,15 +1471,37 @@ function Debug.dump(value, label) end
 ---@return string # The rendering, e.g. ``{name = "x", n = 2}``.
 function Debug.dumpCompact(value, label) end
 
+---Render a value with types and generous limits (depth 50, 1000 entries); does not print it.
+---@param value any Any value.
+---@param label? string An optional label written before the value.
+---@return string # The rendering, each scalar followed by its type, e.g. ``n = 2 --[[number]]``.
+function Debug.dumpVerbose(value, label) end
+
+---Render a value with explicit limits; does not print it.
+---@param value any Any value.
+---@param options? DumpOptions ``{max_depth = 10, indent_size = 2, max_string_length = 200, max_array_elements = 50, max_table_pairs = 50, show_types = true, show_addresses = false, compact_mode = false}`` (omitted keys keep these defaults).
+---@param label? string An optional label written before the value.
+---@return string # The rendering.
+function Debug.dumpWithOptions(value, options, label) end
+
 ---Log at error level (this does not raise; use ``error()`` for that).
 ---@param message string The text.
 ---@param module? string An optional module name.
 function Debug.error(message, module) end
 
+---The timers as folded stacks (``timer;lap value`` per line, microseconds), the input format of
+---flamegraph.pl / speedscope.
+---@return string # The folded-stack text (laps are counted from the previous lap).
+function Debug.flameGraph() end
+
 ---Messages logged so far in this spell (up to the last 1000).
 ---@param limit? integer Return only the most recent ``limit`` entries.
 ---@return table[] # A list of ``{timestamp, level, message, module?, metadata?}``, oldest first.
 function Debug.getCapturedEntries(limit) end
+
+---The module filters, most specific first (the order in which they decide).
+---@return table # ``{default_enabled, total_rules, rules = {{pattern, pattern_type, enabled, description}}}``.
+function Debug.getFilterSummary() end
 
 ---The current level.
 ---@return string # trace, debug, info, warn or error.
@@ -1463,6 +1516,10 @@ function Debug.info(message, module) end
 ---@return boolean # true when enabled.
 function Debug.isEnabled() end
 
+---The performance report as JSON text.
+---@return string # ``{"uptime_ms", "timers": [{id, name, elapsed_ms, stopped, laps, events}], "memory": {...}, "log": {captured_entries, filtered_out, level, enabled}}`` encoded as a string.
+function Debug.jsonReport() end
+
 ---Log a message at a level.
 ---@param level string trace, debug, info, warn or error.
 ---@param message string The text (other values are dumped compactly).
@@ -1476,6 +1533,34 @@ function Debug.log(level, message, module) end
 ---@param module? string An optional module name.
 function Debug.logWithData(level, message, data, module) end
 
+---``memoryStats()`` plus when it was taken and what the spell holds.
+---@return table # ``{timestamp, uptime_ms, active_timers, captured_entries, used_bytes, allocated_bytes, resident_bytes, collections, source}``.
+function Debug.memorySnapshot() end
+
+---Memory figures measured now.
+---@return table # ``{used_bytes, allocated_bytes, resident_bytes, collections, source}``: used_bytes is the spell interpreter's heap (Lua: ``collectgarbage("count")``; otherwise memory traced by tracemalloc when it is on, else the resident size), allocated_bytes the process's peak resident size, resident_bytes its current resident size, collections the Python garbage collections so far.
+function Debug.memoryStats() end
+
+---A readable report of the timers started in this spell (with laps and recorded events) and memory.
+---@return string # The report text (not printed).
+function Debug.performanceReport() end
+
+---Mark a point in time on a timer (shown by ``performanceReport`` and ``jsonReport``).
+---@param timer_id string ``t.id`` of a timer from ``Debug.timer``.
+---@param name string The event name.
+---@param metadata? any Optional data kept with the event.
+---@return boolean # true.
+function Debug.recordEvent(timer_id, name, metadata) end
+
+---Remove the rules with this pattern (of any type).
+---@param pattern string The pattern given when the rule was added.
+---@return boolean # true when a rule was removed.
+function Debug.removeModuleFilter(pattern) end
+
+---Whether messages that no filter matches are shown (default true).
+---@param enabled boolean false shows only modules a filter enables.
+function Debug.setDefaultFilterEnabled(enabled) end
+
 ---Turn all Debug output on or off.
 ---@param enabled boolean false silences every level.
 function Debug.setEnabled(enabled) end
@@ -1483,6 +1568,16 @@ function Debug.setEnabled(enabled) end
 ---Set the lowest level that is shown.
 ---@param level string trace, debug, info, warn or error.
 function Debug.setLevel(level) end
+
+---The spell's current call stack, innermost first (Lua: from the interpreter's debug information).
+---@param options? table ``{max_depth = 50}``.
+---@return string # Lua's traceback layout (a ``stack traceback:`` line, then one tab-indented line per frame such as ``spell.lua:12: in function 'f'`` ... ``spell.lua:20: in main chunk``), or a line saying why no stack is available (JavaScript: use ``new Error().stack``).
+function Debug.stackTrace(options) end
+
+---The spell's current call stack as data.
+---@param options? table ``{max_depth = 50}``.
+---@return table # ``{available, frames = {{file, line, function}}, reason?}``, innermost frame first.
+function Debug.stackTraceJson(options) end
 
 ---Start a timer.
 ---@param name string A label for the timer.
@@ -1678,7 +1773,6 @@ function Agent.create_composite(name, agent_names, routing) end
 function Agent.create_context(config) end
 
 ---Create an agent from a template.
----@async
 ---@param instance_name string the new agent's name.
 ---@param template_name AgentTemplateName research, code or data_analysis.
 ---@param params? AgentTemplateParams overrides ``{model?, system_prompt?, temperature?, allowed_tools?, extra_tools?}``.
@@ -1743,7 +1837,6 @@ function Agent.list_instances() end
 function Agent.list_templates() end
 
 ---Create an agent from a configuration table.
----@async
 ---@param config AgentConfig ``{name?, description?, model = {provider, model_id, temperature?, max_tokens?}, allowed_tools?, custom_config? = {system_prompt?}, resource_limits?}``.
 ---@return string # the instance name.
 function Agent.register(config) end
@@ -1805,7 +1898,6 @@ Tool = {}
 function Tool.categories() end
 
 ---Find tools by category and/or tag (runs the BeforeToolDiscovery/AfterToolDiscovery hooks).
----@async
 ---@param filter? ToolDiscoverFilter ``{category? = "filesystem", tag? = "hash"}``; ``tag`` matches a tool's tags or a case-insensitive substring of its description.
 ---@return table[] # ``[{name, description, category, version}]``.
 function Tool.discover(filter) end
@@ -1838,7 +1930,6 @@ function Tool.get(name) end
 function Tool.invoke(name, params) end
 
 ---Every tool (builtin and spell-defined), sorted by name (runs the tool discovery hooks).
----@async
 ---@return table[] # ``[{name, description, version, category, security_level}]``.
 function Tool.list() end
 

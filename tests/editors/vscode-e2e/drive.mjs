@@ -8,7 +8,7 @@
 // Output: one line per check ("ok NAME (ms)" / "FAIL NAME: why"), then a JSON line
 // `RESULT {...}` with the checks and the output-channel text, then "N passed, N failed".
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const url = process.env.CS_URL;
@@ -69,6 +69,29 @@ async function waitOutput(page, re, timeout = stepTimeout) {
   throw new Error(`output channel never matched ${re}; it showed:\n${text.slice(-600)}`);
 }
 
+/** Wait until the newest run in the output channel (after its last header) matches `re`. */
+async function waitNewestRun(page, name, re, timeout = stepTimeout) {
+  const deadline = Date.now() + timeout;
+  let tail = '';
+  while (Date.now() < deadline) {
+    const text = await outputText(page);
+    const at = text.lastIndexOf('── run ');
+    tail = at >= 0 ? text.slice(at) : '';
+    if (tail.includes(`: ${name}`) && re.test(tail)) return tail;
+    await page.waitForTimeout(150);
+  }
+  throw new Error(`the newest ${name} run never matched ${re}; it showed:\n${tail.slice(-600)}`);
+}
+
+async function runPalette(page, title) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible' });
+  await input.fill('>' + title);
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first().waitFor();
+  await page.keyboard.press('Enter');
+}
+
 async function openFile(page, name, firstLine) {
   await page.keyboard.press('Control+KeyP');
   const input = page.locator('.quick-input-widget input');
@@ -82,16 +105,16 @@ async function openFile(page, name, firstLine) {
 
 async function runFromPalette(page) {
   await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
-  await page.keyboard.press('F1');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible' });
-  await input.fill('>llmspell: Run Spell');
-  await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'llmspell: Run Spell' }).first().waitFor();
-  await page.keyboard.press('Enter');
+  await runPalette(page, 'llmspell: Run Spell');
 }
 
-/** Change a setting through the Settings editor, as a user would. */
-async function setSetting(page, id, rowText, value) {
+/** The user settings.json as VS Code saved it ({} when unreadable or mid-write). */
+function savedSettings() {
+  try { return JSON.parse(readFileSync(process.env.USER_SETTINGS, 'utf8')); } catch { return {}; }
+}
+
+/** Change a setting through the Settings editor, as a user would, and wait until VS Code saved it. */
+async function setSetting(page, id, rowText, value, expected) {
   await page.keyboard.press('Control+Comma');
   await page.locator('.settings-editor').waitFor();
   await page.waitForTimeout(300);
@@ -102,16 +125,17 @@ async function setSetting(page, id, rowText, value) {
   await row.waitFor();
   const input = row.locator('input').first();
   await input.click();
-  await input.fill(value);
-  await page.keyboard.press('Tab');
-  await page.waitForTimeout(700); // the Settings editor writes settings.json after a short debounce
+  await input.press('Control+A');
+  await input.pressSequentially(value, { delay: 20 });
+  const deadline = Date.now() + 10000;
+  while (savedSettings()[id] !== expected) {
+    if (Date.now() > deadline) throw new Error(`the Settings editor did not save ${id} = ${JSON.stringify(expected)}`);
+    await page.waitForTimeout(100);
+  }
   // VS Code 1.139 shows Settings as a modal: close it to get back to the editor.
   for (let i = 0; i < 3 && await page.locator('.settings-editor').isVisible(); i++) {
     await page.keyboard.press('Escape');
     await page.waitForTimeout(200);
-  }
-  if (await page.locator('.settings-editor').isVisible()) {
-    await page.keyboard.press('Control+KeyW');
   }
   await page.locator('.settings-editor').waitFor({ state: 'hidden', timeout: 5000 });
 }
@@ -215,10 +239,26 @@ try {
     return { status, toast: 'cancel clicked in the progress notification' };
   });
 
+  await check(page, 'palette-cancel-and-show-output', async () => {
+    // "llmspell: Run Spell" then "llmspell: Cancel Run" from the command palette.
+    await runFromPalette(page);
+    await waitNewestRun(page, 'long.lua', /spinning/);
+    await page.locator('.statusbar-item', { hasText: 'llmspell: running long.lua' }).first().waitFor();
+    await runPalette(page, 'llmspell: Cancel Run');
+    const tail = await waitNewestRun(page, 'long.lua', /■ cancelled in/, 15000);
+    // "llmspell: Show Run Output" brings the channel back after the panel is closed.
+    await page.keyboard.press('Control+KeyJ');
+    await page.locator('.part.panel').waitFor({ state: 'hidden' });
+    await runPalette(page, 'llmspell: Show Run Output');
+    await page.locator('.part.panel').waitFor({ state: 'visible' });
+    await waitNewestRun(page, 'long.lua', /■ cancelled in/);
+    return { tail: tail.split('\n').filter((l) => l.startsWith('■')).pop() };
+  });
+
   await check(page, 'settings-reach-server', async () => {
     // llmspell.limits.wallTimeSeconds -> initializationOptions.limits.wall_time_s: a 0.5 s limit
     // must stop the never-ending spell with status "timeout".
-    await setSetting(page, 'llmspell.limits.wallTimeSeconds', 'Wall-time limit', '0.5');
+    await setSetting(page, 'llmspell.limits.wallTimeSeconds', 'Wall-time limit', '0.5', 0.5);
     await page.waitForTimeout(1500); // the extension restarts the server on the change
     await openFile(page, 'long.lua', 'while true do');
     await runFromPalette(page);
@@ -229,7 +269,8 @@ try {
   await check(page, 'missing-server-message', async () => {
     // Point the extension at a server that does not exist: it restarts the client and must say
     // what to fix.
-    await setSetting(page, 'llmspell.server.path', 'llmspell-ls executable', '/nonexistent/llmspell-ls');
+    await setSetting(page, 'llmspell.server.path', 'llmspell-ls executable', '/nonexistent/llmspell-ls',
+      '/nonexistent/llmspell-ls');
     const toast = page.locator('.notifications-toasts .notification-list-item',
       { hasText: 'was not found at "/nonexistent/llmspell-ls"' }).first();
     await toast.waitFor();

@@ -8,8 +8,8 @@ from typing import Any
 
 from tool_helpers import make_runtime
 
+from fakes import collect_run
 from fakes.servers import FakeHttpServer
-from llmspell.messages import Finished
 from llmspell.runner import SpellRunner
 
 SPELL = r"""
@@ -37,14 +37,7 @@ async def test_network_tools_and_refusals_from_lua(ws: Path, http: FakeHttpServe
     spell = ws / "net.lua"
     spell.write_text(SPELL)
     runner = SpellRunner(lambda: make_runtime(ws, allow_private_network=True))
-    out: list[str] = []
-    fin: Finished | None = None
-    async for m in runner.run(spell, args=[http.base_url]):
-        if m.type == "output":
-            out.append(m.text)
-        elif m.type == "finished":
-            fin = m
-    text = "".join(out)
+    text, fin, _ = await collect_run(runner, spell, args=[http.base_url])
     assert fin is not None and fin.status == "success", f"{fin}\n{text}"
     assert "price:\ttrue\t9.99" in text
     assert "webhook:\t200\t1" in text

@@ -98,6 +98,16 @@ async def test_redirect_to_private_address_refused(runtime_factory: Any) -> None
         return await real(url)
 
     rt.policy.check_url = spy
+    # the helpers resolve each hop once more to pin the connection: answer for the made-up host
+    loop = asyncio.get_running_loop()
+    real_gai = loop.getaddrinfo
+
+    async def gai(host: Any, port: Any, *a: Any, **kw: Any) -> Any:
+        if host == "public.test":
+            return [(2, 1, 6, "", ("93.184.216.34", port))]
+        return await real_gai(host, port, *a, **kw)
+
+    loop.getaddrinfo = gai  # type: ignore[method-assign]
     import httpx
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -115,6 +125,7 @@ async def test_redirect_to_private_address_refused(runtime_factory: Any) -> None
             await _support.http_request(ctx, "GET", "http://public.test/start")
     finally:
         httpx.AsyncClient.__init__ = orig  # type: ignore[method-assign]
+        loop.getaddrinfo = real_gai  # type: ignore[method-assign]
     assert checked == ["http://public.test/start", "http://127.0.0.1:9/secret"]
 
 

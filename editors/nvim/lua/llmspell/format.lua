@@ -97,11 +97,16 @@ function M.finished(p)
   }
   local err = p.error
   if type(err) == 'table' and (not is_nil(err.message) or not is_nil(err.file)) then
-    local where = ''
+    local loc = ''
     if type(err.file) == 'string' then
-      where = ' at ' .. M.basename(err.file) .. (type(err.line) == 'number' and (':' .. err.line) or '')
+      loc = M.basename(err.file) .. (type(err.line) == 'number' and (':' .. err.line) or '')
     end
-    table.insert(lines, string.format('error%s: %s', where, is_nil(err.message) and '' or tostring(err.message)))
+    local message = is_nil(err.message) and '' or tostring(err.message)
+    -- Lua messages often start with the same "file:line: " already; don't say it twice.
+    if loc ~= '' and vim.startswith(message, loc .. ': ') then
+      message = message:sub(#loc + 3)
+    end
+    table.insert(lines, string.format('error%s: %s', loc ~= '' and (' at ' .. loc) or '', message))
   elseif not is_nil(p.result) then
     table.insert(lines, 'result: ' .. M.compact(p.result, 500))
   end

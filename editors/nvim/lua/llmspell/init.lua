@@ -297,7 +297,7 @@ function M.run(opts)
   local cfg = (M.config or M.defaults).run
   if cfg.save and vim.bo[bufnr].modified and vim.bo[bufnr].buftype == '' and vim.api.nvim_buf_get_name(bufnr) ~= '' then
     vim.api.nvim_buf_call(bufnr, function()
-      vim.cmd('silent noautocmd write')
+      vim.cmd('silent write')
     end)
   end
   client:request('workspace/executeCommand', { command = 'llmspell.runSpell', arguments = { uri } }, function(err, result)
@@ -393,6 +393,20 @@ end
 
 -- Setup ------------------------------------------------------------------------------------------
 
+--- :LlmspellRun, :LlmspellCancel, :LlmspellOutput (plugin/llmspell.lua calls this at startup; setup()
+--- calls it again for plugin managers that add the directory to 'runtimepath' after startup).
+function M.create_commands()
+  vim.api.nvim_create_user_command('LlmspellRun', function()
+    M.run()
+  end, { force = true, desc = 'Run the current spell with llmspell-ls' })
+  vim.api.nvim_create_user_command('LlmspellCancel', function(args)
+    M.cancel({ run_id = args.args ~= '' and args.args or nil })
+  end, { force = true, nargs = '?', desc = 'Cancel the running spell (or the run with the given id)' })
+  vim.api.nvim_create_user_command('LlmspellOutput', function()
+    M.output()
+  end, { force = true, desc = 'Show the run buffer of the current spell' })
+end
+
 local function on_attach(client, bufnr)
   local cfg = M.config
   if cfg.completion and cfg.completion.omnifunc then
@@ -420,6 +434,7 @@ end
 
 function M.setup(opts)
   M.config = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts or {})
+  M.create_commands()
   if vim.fn.has('nvim-0.11') == 0 then
     vim.notify('llmspell.nvim needs Neovim 0.11 or newer', vim.log.levels.ERROR)
     return
@@ -437,6 +452,16 @@ function M.setup(opts)
     init_options = M.config.settings,
     handlers = M.handlers,
     on_attach = on_attach,
+    on_exit = function()
+      -- A server that exits mid-run never sends runFinished: close those runs.
+      vim.schedule(function()
+        for _, run in ipairs(M.active()) do
+          M.handlers['llmspell/runFinished'](nil, {
+            runId = run.id, status = 'error', error = { message = 'llmspell-ls exited during the run' },
+          })
+        end
+      end)
+    end,
   })
   vim.lsp.enable(NAME)
 

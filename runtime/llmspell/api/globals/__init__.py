@@ -1,4 +1,11 @@
-from llmspell.api.globals import json_  # noqa: F401  (JSON)
+"""Register every script global by importing its module.
+
+The import order is deliberate: it is the order in which globals are registered in
+``decl.GLOBALS`` and therefore the order they appear in stubs/llmspell-api.json and the
+generated stubs, so the block is kept out of isort (I001).
+"""
+
+from llmspell.api.globals import json_  # noqa: F401, I001  (JSON)
 from llmspell.api.globals import debug  # noqa: F401  (Debug, DebugTimer)
 from llmspell.api.globals import state  # noqa: F401  (State)
 from llmspell.api.globals import event  # noqa: F401  (Event)

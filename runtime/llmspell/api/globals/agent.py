@@ -153,9 +153,14 @@ def coerce(model: type[M], value: Any, what: str, example: str) -> M:
     try:
         return model.model_validate(value)
     except PydanticValidationError as e:
-        err = e.errors()[0]
-        loc = ".".join(str(x) for x in err.get("loc", ()))
-        raise ValidationError(f"{what}: field '{loc}': {err.get('msg')}; expected {example}") from None
+        loc, msg = _first_error(e)
+        raise ValidationError(f"{what}: field '{loc}': {msg}; expected {example}") from None
+
+
+def _first_error(e: PydanticValidationError) -> tuple[str, str]:
+    """The dotted location and message of pydantic's first complaint (scripts get one clear line)."""
+    err = e.errors()[0]
+    return ".".join(str(x) for x in err.get("loc", ())), str(err.get("msg"))
 
 
 def _str_list(value: Any, what: str) -> list[str]:
@@ -427,8 +432,8 @@ async def _build(ctx: SpellContext, cfg: dict[str, Any]) -> AgentInstance:
     try:
         config = AgentConfig.model_validate(cfg)
     except PydanticValidationError as e:
-        err = e.errors()[0]
-        raise ValidationError(f"invalid agent configuration: {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+        loc, msg = _first_error(e)
+        raise ValidationError(f"invalid agent configuration: {loc}: {msg}") from None
     agent = _runtime(ctx).agents.create(config)
     init = getattr(agent, "initialize", None)
     if init is not None:

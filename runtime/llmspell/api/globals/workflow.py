@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from llmspell.api.catalogs import WORKFLOW_TYPES
 from llmspell.api.context import SpellContext
 from llmspell.api.decl import ApiGlobal, ApiObject, Names, ScriptFunction, api_class, api_global, expose
-from llmspell.core.errors import ValidationError, WorkflowError
+from llmspell.core.errors import LLMSpellError, ValidationError, WorkflowError
 from llmspell.workflows.model import (
     BranchDef,
     ConditionDef,
@@ -121,6 +121,72 @@ def _step_list(steps: Any, where: str) -> list[StepDef]:
     return [parse_step(s, where=f"{where}[{i + 1}]") for i, s in enumerate(steps)]
 
 
+# ------------------------------------------------------------------------------------------ instance hooks
+
+HOOK_TYPES = ("before_execute", "after_execute", "error")
+
+
+def _script_hooks(instance: Any) -> dict[str, list[ScriptFunction]]:
+    """The callbacks registered with ``on_before_execute``/``on_after_execute``/``on_error``.
+
+    Kept on the workflow instance (not the handle), so every handle of it (``Workflow.get(id)``) shares them.
+    """
+    hooks = instance.__dict__.get("script_hooks")
+    if hooks is None:
+        hooks = {t: [] for t in HOOK_TYPES}
+        instance.__dict__["script_hooks"] = hooks
+    return hooks  # type: ignore[no-any-return]
+
+
+def _error_table(e: BaseException) -> dict[str, Any]:
+    """What an ``on_error`` callback sees: ``{message, type, kind, step?, result?}``."""
+    if isinstance(e, LLMSpellError):
+        t: dict[str, Any] = {"message": e.message, "type": type(e).__name__, "kind": e.kind}
+        for k in ("step", "result"):
+            if e.details.get(k) is not None:
+                t[k] = e.details[k]
+        return t
+    return {"message": str(e) or type(e).__name__, "type": type(e).__name__, "kind": "runtime"}
+
+
+async def _run_with_hooks(handle: WorkflowHandle, input: Any, run: Any, *, resumed: bool = False) -> Any:
+    """``run(input)`` between the instance's script callbacks.
+
+    before_execute: ``fn(info, input)`` in registration order; a non-nil return replaces the input for the
+    next callback and the run (ignored for ``resume``), ``false`` cancels the execution with an error.
+    after_execute: ``fn(info, result)`` once the run returned (completed, paused or cancelled); a non-nil
+    table replaces the result. error: ``fn(info, err)`` when the run raised; the first callback that
+    returns a non-nil value handles the error — that value is returned instead of raising, and later
+    error callbacks do not run; when none does, the error is raised as before.
+    Errors raised by the callbacks themselves propagate (they are the spell's own code).
+    """
+    hooks = _script_hooks(handle.instance)
+    inst = handle.instance
+    for fn in list(hooks["before_execute"]):
+        r = await fn(inst.info(), input)
+        if r is False:
+            raise WorkflowError(f"workflow '{inst.name}' execution cancelled by its on_before_execute callback",
+                                details={"workflow_id": inst.id})
+        if r is not None and not resumed:
+            input = r
+    try:
+        result = await run(input)
+    except Exception as e:
+        if not hooks["error"]:
+            raise
+        err = _error_table(e)
+        for fn in list(hooks["error"]):
+            r = await fn(inst.info(), err)
+            if r is not None:
+                return r
+        raise
+    for fn in list(hooks["after_execute"]):
+        r = await fn(inst.info(), result)
+        if isinstance(r, dict):
+            result = r
+    return result
+
+
 # ------------------------------------------------------------------------------------------ instance
 
 
@@ -151,9 +217,10 @@ class WorkflowHandle(ApiObject):
             ``{text = "<Type> workflow 'name' completed successfully. ...", success, status, outputs, steps,
             metadata = {execution_time_ms, extra = {workflow_type, workflow_name, execution_id, total_steps,
             successful_steps, failed_steps, success_rate, agent_outputs?}}}``; status is completed, paused
-            (with ``checkpoint_id``) or cancelled.
+            (with ``checkpoint_id``) or cancelled. Callbacks from ``on_before_execute``, ``on_after_execute``
+            and ``on_error`` run around the run and may change the input, the result or the failure.
         """
-        return await self.instance.run(input)
+        return await _run_with_hooks(self, input, self.instance.run)
 
     @expose
     async def pause(self) -> str:
@@ -172,9 +239,9 @@ class WorkflowHandle(ApiObject):
             checkpoint_id: the id ``pause()`` returned.
 
         Returns:
-            the execute result table.
+            the execute result table (after the ``on_after_execute`` callbacks, as for ``execute``).
         """
-        return await self.instance.resume(checkpoint_id)  # type: ignore[no-any-return]
+        return await _run_with_hooks(self, None, lambda _: self.instance.resume(checkpoint_id), resumed=True)
 
     @expose
     async def cancel(self) -> bool:
@@ -357,17 +424,73 @@ class WorkflowHandle(ApiObject):
         self.instance.on_progress = callback
         return True
 
+    def _register_hook(self, hook_type: str, callback: Any, fn: str) -> dict[str, Any]:
+        if not isinstance(callback, ScriptFunction) and not callable(callback):
+            raise ValidationError(f"workflow:{fn}: expected a function, got {type(callback).__name__}")
+        hooks = _script_hooks(self.instance)
+        hooks[hook_type].append(callback)
+        return {"success": True, "message": "Hook registered", "workflow_id": self.id, "hook_type": hook_type,
+                "count": len(hooks[hook_type])}
+
+    @expose
+    def on_before_execute(self, callback: ScriptFunction) -> dict[str, Any]:
+        """Run ``callback(info, input)`` before each ``execute`` (and ``resume``).
+
+        Callbacks run in registration order. Returning a value replaces the input (for ``execute``; the
+        next callback sees the new one); returning ``false`` cancels the execution with an error; returning
+        nothing keeps the input.
+
+        Args:
+            callback: ``function(info, input)``; ``info`` is ``wf:get_info()``.
+
+        Returns:
+            ``{success = true, message, workflow_id, hook_type = "before_execute", count}``.
+        """
+        return self._register_hook("before_execute", callback, "on_before_execute")
+
+    @expose
+    def on_after_execute(self, callback: ScriptFunction) -> dict[str, Any]:
+        """Run ``callback(info, result)`` after each ``execute``/``resume`` that returns (completed, paused or
+        cancelled; with the ``continue`` strategy also when steps failed — see ``result.success``).
+
+        Returning a table replaces the result (the next callback sees the new one); anything else keeps it.
+
+        Args:
+            callback: ``function(info, result)``.
+
+        Returns:
+            ``{success = true, message, workflow_id, hook_type = "after_execute", count}``.
+        """
+        return self._register_hook("after_execute", callback, "on_after_execute")
+
+    @expose
+    def on_error(self, callback: ScriptFunction) -> dict[str, Any]:
+        """Run ``callback(info, err)`` when ``execute``/``resume`` fails.
+
+        ``err`` is ``{message, type, kind, step?, result?}`` (``result`` is the failed run's result table).
+        The first callback returning a value handles the failure: ``execute`` returns that value instead of
+        raising (later error callbacks are skipped). When every callback returns nothing, the error is raised.
+
+        Args:
+            callback: ``function(info, err)``.
+
+        Returns:
+            ``{success = true, message, workflow_id, hook_type = "error", count}``.
+        """
+        return self._register_hook("error", callback, "on_error")
+
     @expose
     def debug(self) -> dict[str, Any]:
         """Internal details for debugging.
 
         Returns:
-            ``{workflow_id, name, type, runtime = {created_at, status, shared_data, checkpoints}, definition}``.
+            ``{workflow_id, name, type, runtime = {created_at, status, shared_data, checkpoints, hooks}, definition}``.
         """
         inst = self.instance
         return {"workflow_id": self.id, "name": self.name, "type": self.type,
                 "runtime": {"created_at": inst.created_at, "status": inst.status,
-                            "shared_data": dict(inst.shared_data), "checkpoints": list(inst.checkpoints)},
+                            "shared_data": dict(inst.shared_data), "checkpoints": list(inst.checkpoints),
+                            "hooks": {t: len(v) for t, v in _script_hooks(inst).items()}},
                 "definition": inst.definition.model_dump(mode="json")}
 
 

@@ -146,6 +146,129 @@ def credential(ctx: ToolContext, explicit: str | None, env_name: str | None, *,
     return value
 
 
+# ----------------------------------------------------------------------------------- address pinning
+#
+# ``SecurityPolicy.check_url`` resolves a host name and refuses it when an address is not public, but it
+# does not hand back what it resolved. If the HTTP client then resolved the name again, a host whose DNS
+# answers a public address to the check and 127.0.0.1 to the connection (DNS rebinding) would reach a
+# refused address. So each hop is resolved once more *here*, every address is put through the policy's
+# own rule, and the connection is made to exactly those addresses (``_PinnedBackend``); the client never
+# resolves names itself. The URL (Host header, TLS SNI and certificate check) keeps the host name.
+
+
+def _refusal_reason(address: str) -> str | None:
+    """Why the policy would refuse this address (loopback, private, ...), or None for a public one."""
+    import ipaddress
+
+    from llmspell.security.policy import _blocked_address
+
+    return _blocked_address(ipaddress.ip_address(address.split("%", 1)[0]))
+
+
+def _is_ip_literal(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+async def resolve_checked(ctx: ToolContext, host: str, port: int) -> list[str]:
+    """Resolve ``host`` once and return its addresses after the policy's address rule.
+
+    For callers that open their own connections (SMTP, TCP probes): connect to these addresses, never
+    to the name, so that a second DNS answer cannot differ from the checked one. An IP literal is
+    returned as is (the policy already checked it); with ``allow_private_network`` nothing is refused.
+    Raises SecurityViolationError (reported like the policy's own refusals) or ToolError (no answer).
+    """
+    import asyncio
+    import socket
+
+    h = host.strip("[]")
+    if _is_ip_literal(h):
+        return [h]
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(h, port, type=socket.SOCK_STREAM)
+    except OSError as e:
+        raise ToolError(f"{ctx.tool_name or 'tool'}: could not resolve '{h}': {e}",
+                        details={"host": h}) from e
+    addrs = list(dict.fromkeys(str(i[4][0]) for i in infos))
+    if not addrs:
+        raise ToolError(f"{ctx.tool_name or 'tool'}: could not resolve '{h}': no addresses", details={"host": h})
+    if not getattr(policy_of(ctx), "allow_private_network", False):
+        for a in addrs:
+            why = _refusal_reason(a)
+            if why is not None:
+                raise refuse(ctx, f"host '{h}' resolves to a {why} address ({a}); requests to non-public "
+                                  "addresses are refused unless security.allow_private_network = true",
+                             host=h, address=a, category=why, check="pinned_resolution")
+    return addrs
+
+
+def _host_key(host: str) -> str:
+    return host.strip("[]").lower().rstrip(".")
+
+
+def _pinned_backend(pins: dict[tuple[str, int], list[str]]) -> Any:
+    """An httpcore network backend that connects to the pinned addresses of ``(host, port)``.
+
+    httpcore passes the origin's host name to ``connect_tcp`` and uses it (not the address) for TLS
+    SNI and certificate verification, so only the TCP target changes. A name without a pin is refused
+    (fail closed): every hop is pinned by the request hook before httpx opens its connection.
+    """
+    import httpcore
+
+    class _PinnedBackend(httpcore.AsyncNetworkBackend):
+        def __init__(self) -> None:
+            self._inner = httpcore.AnyIOBackend()
+
+        async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                              local_address: str | None = None, socket_options: Any = None) -> Any:
+            addrs = pins.get((_host_key(host), port))
+            if addrs is None:
+                if not _is_ip_literal(host):
+                    raise httpcore.ConnectError(f"no checked address for {host}:{port} (refusing to resolve it)")
+                addrs = [host.strip("[]")]
+            last: Exception | None = None
+            for a in addrs:
+                try:
+                    return await self._inner.connect_tcp(a, port, timeout=timeout, local_address=local_address,
+                                                         socket_options=socket_options)
+                except (httpcore.ConnectError, httpcore.ConnectTimeout) as e:
+                    last = e
+            assert last is not None
+            raise last
+
+        async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                      socket_options: Any = None) -> Any:
+            raise httpcore.ConnectError("unix sockets are not used by the tools")
+
+        async def sleep(self, seconds: float) -> None:
+            await self._inner.sleep(seconds)
+
+    return _PinnedBackend()
+
+
+def _pinned_transport(pins: dict[tuple[str, int], list[str]]) -> Any:
+    """httpx's own transport (request/response mapping, error translation) over a pinned connection pool.
+
+    httpx 0.28 has no public hook for the network backend, so the transport's pool is replaced by an
+    equivalent one built with ``_pinned_backend``; if that attribute ever disappears this fails loudly
+    rather than silently resolving names again.
+    """
+    import httpcore
+    import httpx
+
+    transport = httpx.AsyncHTTPTransport(verify=_ssl_context(), trust_env=False)
+    if not isinstance(getattr(transport, "_pool", None), httpcore.AsyncConnectionPool):
+        raise ToolError("this httpx version does not allow pinning resolved addresses; the tools need httpx 0.28")
+    transport._pool = httpcore.AsyncConnectionPool(ssl_context=_ssl_context(), http1=True, http2=False,
+                                                   network_backend=_pinned_backend(pins))
+    return transport
+
+
 # ----------------------------------------------------------------------------------- HTTP
 
 
@@ -200,27 +323,40 @@ async def http_request(
     timeout: float | None = None,
     follow_redirects: bool = True,
 ) -> HttpResult:
-    """One HTTP exchange under the policy: every hop checked, time-limited, size-capped.
+    """One HTTP exchange under the policy: every hop checked and pinned, time-limited, size-capped.
 
     Redirects are followed by httpx but each new request goes through the policy in a request
-    hook, so a public page cannot bounce a spell to 127.0.0.1. The body is streamed and the
-    transfer stops as soon as it passes the policy's ``max_response_bytes``.
+    hook, so a public page cannot bounce a spell to 127.0.0.1. Each hop's host is resolved once
+    and the connection goes to the checked addresses (see ``_pinned_backend``), so DNS rebinding
+    cannot swap in a refused address between the check and the connection. The body is streamed
+    and the transfer stops as soon as it passes the policy's ``max_response_bytes``.
     """
     import httpx
 
     await check_url(ctx, url)
     limit = max_response_bytes(ctx)
     t = network_timeout(ctx, timeout)
+    pin = not getattr(policy_of(ctx), "allow_private_network", False)
+    pins: dict[tuple[str, int], list[str]] = {}
+
+    async def _pin(u: httpx.URL) -> None:
+        host = u.raw_host.decode("ascii")
+        port = u.port or (443 if u.scheme == "https" else 80)
+        if not _is_ip_literal(host) and (_host_key(host), port) not in pins:
+            pins[(_host_key(host), port)] = await resolve_checked(ctx, host, port)
 
     async def _check_hop(request: httpx.Request) -> None:
         if str(request.url) != url:
             await check_url(ctx, str(request.url))
+        if pin:
+            await _pin(request.url)
 
     start = time.perf_counter()
     try:
         async with httpx.AsyncClient(
             timeout=t, follow_redirects=follow_redirects, trust_env=False, verify=_ssl_context(),
             event_hooks={"request": [_check_hop]}, max_redirects=10,
+            transport=_pinned_transport(pins) if pin else None,
         ) as client:
             kwargs: dict[str, Any] = {"headers": headers or None, "params": params or None}
             if json_body is not None:

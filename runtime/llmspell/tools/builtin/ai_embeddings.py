@@ -153,15 +153,7 @@ class _Collection:
 
 
 def _collections(ctx: ToolContext) -> dict[str, _Collection]:
-    rt = ctx.runtime
-    store = getattr(rt, "_vector_collections", None) if rt is not None else _GLOBAL
-    if store is None:
-        store = {}
-        try:
-            rt._vector_collections = store  # type: ignore[union-attr]
-        except AttributeError:
-            return _GLOBAL
-    return store  # type: ignore[no-any-return]
+    return ctx.runtime_store("_vector_collections", _GLOBAL)
 
 
 _GLOBAL: dict[str, _Collection] = {}

@@ -30,17 +30,7 @@ def spell_env(ctx: ToolContext) -> dict[str, str]:
 
     Changing ``os.environ`` would leak into every other spell and the language server itself.
     """
-    rt: Any = ctx.runtime
-    if rt is None:
-        return _LOCAL_ENV
-    env = getattr(rt, "_tool_env", None)
-    if env is None:
-        env = {}
-        try:
-            rt._tool_env = env
-        except AttributeError:
-            return _LOCAL_ENV
-    return env  # type: ignore[no-any-return]
+    return ctx.runtime_store("_tool_env", _LOCAL_ENV)
 
 
 _LOCAL_ENV: dict[str, str] = {}
