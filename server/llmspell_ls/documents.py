@@ -27,7 +27,7 @@ Lang = Literal["lua", "javascript"]
 
 LUA = Language(tree_sitter_lua.language())
 JS = Language(tree_sitter_javascript.language())
-MAX_TREES = 4
+MAX_TREES = 3
 
 _parsers = threading.local()
 

@@ -98,7 +98,7 @@ class RunManager:
                         from llmspell.config import load_config
 
                         config = load_config(root, overrides=self.server.init_options or None)
-                    except Exception:  # noqa: BLE001 - fall back to defaults (offline) on a bad config
+                    except Exception:
                         log.exception("cannot load llmspell.toml; using defaults")
                 self._runner = SpellRunner(config=config)
         return self._runner
@@ -143,7 +143,7 @@ class RunManager:
                 if fut is not None:
                     fut.add_done_callback(lambda f: f.cancelled() and not st.finished
                                           and ls.run_task(self.cancel(st.run_id)))
-            except Exception:  # noqa: BLE001 - progress is a nicety; the run goes on without it
+            except Exception:
                 log.exception("work-done progress unavailable")
                 st.token = None
         ls.refresh_code_lens()
@@ -156,7 +156,7 @@ class RunManager:
                 runner = self._get_runner()
                 async for msg in runner.run(Path(path), source=source, run_id=st.run_id):
                     put(msg)
-            except BaseException as e:  # noqa: BLE001 - the client must always get runFinished
+            except BaseException as e:
                 put(e)
             finally:
                 put(_END)

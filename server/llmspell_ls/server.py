@@ -95,7 +95,7 @@ class LlmspellServer(LanguageServer):
     def workspace_root(self) -> str | None:
         try:
             return self.workspace.root_path
-        except Exception:  # noqa: BLE001 - before initialize there is no workspace
+        except Exception:
             return None
 
     def run_task(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -119,7 +119,7 @@ class LlmspellServer(LanguageServer):
         if self.options.code_lens_refresh:
             try:
                 self.workspace_code_lens_refresh(None)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.debug("code lens refresh failed", exc_info=True)
 
     # ------------------------------------------------------------------ documents
@@ -220,7 +220,7 @@ def client_options(caps: lsp.ClientCapabilities, encoding: str) -> ClientOptions
     def cap(path: str, default: Any = None) -> Any:
         try:
             return get_capability(caps, path, default)
-        except Exception:  # noqa: BLE001
+        except Exception:
             return default
 
     ci = cap("text_document.completion.completion_item")

@@ -26,7 +26,7 @@ COMPLETION_TRIGGERS = [".", ":", '"', "'"]
 SIGNATURE_TRIGGERS = ["(", ","]
 
 
-def register(server: LlmspellServer) -> None:  # noqa: C901 - a flat list of registrations
+def register(server: LlmspellServer) -> None:
     @server.feature(lsp.INITIALIZE)
     def on_initialize(ls: LlmspellServer, params: lsp.InitializeParams) -> None:
         enc = ls.workspace.position_encoding if ls.workspace is not None else None
@@ -42,21 +42,21 @@ def register(server: LlmspellServer) -> None:  # noqa: C901 - a flat list of reg
         td = params.text_document
         try:
             ls.open_document(td.uri, td.text, td.version, td.language_id)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("didOpen %s", td.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: LlmspellServer, params: lsp.DidChangeTextDocumentParams) -> None:
         try:
             ls.change_document(params.text_document.uri, params.text_document.version)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("didChange %s", params.text_document.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: LlmspellServer, params: lsp.DidCloseTextDocumentParams) -> None:
         try:
             ls.close_document(params.text_document.uri)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("didClose %s", params.text_document.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)

@@ -15,10 +15,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from lsp_helpers import FIXTURE_MODEL, REAL_MODEL  # noqa: E402
+from lsp_helpers import FIXTURE_MODEL, REAL_MODEL
 
-from llmspell_ls.apimodel import ApiIndex, load_index  # noqa: E402
-from llmspell_ls.features.common import ClientOptions  # noqa: E402
+from llmspell_ls.apimodel import ApiIndex, load_index
+from llmspell_ls.features.common import ClientOptions
 
 
 @pytest.fixture(scope="session")

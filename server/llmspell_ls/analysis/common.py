@@ -295,7 +295,7 @@ class TypeEngine:
             if nl < 0:
                 break
             nxt = text[nl + 1:nl + 200].lstrip()
-            if depth <= 0 and not nxt.startswith((".", ":")) or nxt.startswith(".."):
+            if (depth <= 0 and not nxt.startswith((".", ":"))) or nxt.startswith(".."):
                 break
             end = nl + 1
         return end

@@ -113,7 +113,7 @@ def statement_start(doc: DocState, offset: int) -> int | None:
         return None  # do not parse on the request path: the text window is good enough
     try:
         root = doc.tree.root_node
-    except Exception:  # noqa: BLE001 - a tree is a help, never a requirement
+    except Exception:
         return None
     row = doc.text.count("\n", 0, offset) if len(doc.text) < 4096 else None
     if row is None:

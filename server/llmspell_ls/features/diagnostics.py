@@ -239,7 +239,8 @@ class _Checker:
                 grouped.append((s0, e0))
         bounds = grouped
         for s, e in bounds:
-            key = (text[s:e], env_hash, reg)
+            chunk = text[s:e]
+            key = (len(chunk), hash(chunk), env_hash, reg)  # no copy of the text kept per document
             hit = cache.get(key)
             if hit is None:
                 n_raw, n_sym = len(self.raw), len(self.out.symbols)
@@ -393,7 +394,7 @@ class _Checker:
         if first_tok == 0:
             return True
         p = self.toks[first_tok - 1]
-        return p.kind == "op" and p.text in (";", "{", "}", "=", ")") or (p.kind == "name" and p.text == "else")
+        return (p.kind == "op" and p.text in (";", "{", "}", "=", ")")) or (p.kind == "name" and p.text == "else")
 
     # ------------------------------------------------------------------ calls
     def _arg_kind(self, toks: list[Tok]) -> str | None:
@@ -419,7 +420,7 @@ class _Checker:
             return "table"
         if t0.kind == "name" and t0.text == "function":
             return "function"
-        if self.lang == "javascript" and any(t.text == "=>" for t in toks[:8]) and t0.text in ("(", "async") \
+        if (self.lang == "javascript" and any(t.text == "=>" for t in toks[:8]) and t0.text in ("(", "async")) \
                 or (self.lang == "javascript" and len(toks) > 1 and toks[1].text == "=>"):
             return "function"
         return None
