@@ -43,7 +43,7 @@ TRIVIAL = [PY, str(HERE / "lsp" / "trivial_server.py")]
 
 def pct(xs: list[float], p: float) -> float:
     s = sorted(xs)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
 
 
 def summary(xs: list[float]) -> dict[str, float]:
@@ -224,6 +224,20 @@ def bench(sp: Spell, js: Spell, n: int, work: Path) -> dict[str, Any]:
         open_and_wait(c, (work / f"copy{k}.lua").as_uri(), sp.text, "lua")
     time.sleep(0.5)
     res["rss_20_docs_mb"] = round(rss_mb(c.proc.pid), 1)
+    # completion while a spell spins on its own thread (a Lua `while true do end`, then cancelled)
+    spin = work / "spin.lua"
+    spin.write_text("local i = 0\nwhile true do i = i + 1 end\n")
+    c.open(spin.as_uri(), spin.read_text())
+    run = c.request("workspace/executeCommand", {"command": "llmspell.runSpell", "arguments": [spin.as_uri()]})
+    c.wait_notification("llmspell/runStarted", 30, pred=lambda p: p["runId"] == run["runId"])
+    time.sleep(0.5)
+    res["completion_while_spell_runs"] = summary(
+        timed_requests(c, "textDocument/completion", uri, sp.completion, min(n, 200)))
+    t0 = time.perf_counter()
+    c.request("workspace/executeCommand", {"command": "llmspell.cancelSpell", "arguments": [run["runId"]]})
+    c.wait_notification("llmspell/runFinished", 30, pred=lambda p: p["runId"] == run["runId"])
+    res["cancel_to_run_finished_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+    res["rss_20_docs_after_a_run_mb"] = round(rss_mb(c.proc.pid), 1)
     c.close()
     return {"llmspell_ls": res, "trivial_pygls": tres, "emmylua_ls": eres}
 

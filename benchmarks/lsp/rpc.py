@@ -21,7 +21,8 @@ from typing import Any
 class RpcClient:
     def __init__(self, command: Sequence[str], *, cwd: str | None = None, env: dict[str, str] | None = None):
         self.proc = subprocess.Popen(
-            list(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None if os.environ.get("RPC_STDERR") else subprocess.DEVNULL,
+            list(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=None if os.environ.get("RPC_STDERR") else subprocess.DEVNULL,
             cwd=cwd, env=env or dict(os.environ),
         )
         self._id = 0

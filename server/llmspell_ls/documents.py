@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from itertools import accumulate
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -79,6 +80,14 @@ def point_at(src: bytes, offset: int) -> tuple[int, int]:
     return row, offset - line_start
 
 
+def point_after(src: bytes, start: int, start_pt: tuple[int, int], offset: int) -> tuple[int, int]:
+    """``point_at(src, offset)`` knowing the point of an earlier ``start`` (counts only the edit span)."""
+    rows = src.count(b"\n", start, offset)
+    if rows == 0:
+        return start_pt[0], start_pt[1] + (offset - start)
+    return start_pt[0] + rows, offset - (src.rfind(b"\n", start, offset) + 1)
+
+
 @dataclass
 class DocState:
     """An immutable snapshot of one document (a new object per version)."""
@@ -139,11 +148,7 @@ class DocState:
         key = "_line_offsets"
         offs = self.cache.get(key)
         if offs is None:
-            offs = [0]
-            acc = 0
-            for ln in self.lines:
-                acc += len(ln) + 1
-                offs.append(acc)
+            offs = list(accumulate(map(len, self.lines), lambda acc, n: acc + n + 1, initial=0))
             self.cache[key] = offs
         row = max(0, min(row, len(offs) - 2))
         return offs[row] + min(col, len(self.line(row)))
@@ -214,9 +219,10 @@ class Documents:
         if base is not None and old.source != new_src:
             s, oe, ne = byte_edit(old.source, new_src)
             tree = base.copy()  # never mutate a tree a reader may still hold (pitfall §7.4.6)
-            tree.edit(start_byte=s, old_end_byte=oe, new_end_byte=ne,
-                      start_point=point_at(old.source, s), old_end_point=point_at(old.source, oe),
-                      new_end_point=point_at(new_src, ne))
+            start_pt = point_at(old.source, s)
+            tree.edit(start_byte=s, old_end_byte=oe, new_end_byte=ne, start_point=start_pt,
+                      old_end_point=point_after(old.source, s, start_pt, oe),
+                      new_end_point=point_after(new_src, s, start_pt, ne))
             st._pending = tree
         elif base is not None:
             st._tree = old._tree

@@ -21,7 +21,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from lsprotocol import types as lsp
 
@@ -211,7 +211,7 @@ def _payload(msg: Any, st: RunState) -> dict[str, Any]:
 def _synthetic_finished(run_id: str, exc: BaseException) -> Any:
     from llmspell.messages import ErrorInfo, Finished
 
-    status = "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"
+    status: Literal["cancelled", "error"] = "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"
     return Finished(run_id=run_id, status=status, exit_code=1,
                     error=ErrorInfo(message=f"{type(exc).__name__}: {exc}", kind="internal"))
 

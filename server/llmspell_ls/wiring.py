@@ -8,6 +8,7 @@ catch and log, so a bad edit can never take the server down.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -103,11 +104,14 @@ def register(server: LlmspellServer) -> None:
         return lens.code_lenses(uri, ls.runs.running_for(uri))
 
     @server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
-    def on_symbols(ls: LlmspellServer, params: lsp.DocumentSymbolParams) -> Any:
+    async def on_symbols(ls: LlmspellServer, params: lsp.DocumentSymbolParams) -> Any:
         doc = ls.docs.get(params.text_document.uri)
         if doc is None:
             return None
-        syms = symbols.document_symbols(doc, ls.index, ls.options.encoding)
+        # the whole-document pass may be cold: run it on the analysis thread, not on the event loop
+        loop = asyncio.get_running_loop()
+        syms = await loop.run_in_executor(ls.analysis_executor, symbols.document_symbols, doc, ls.index,
+                                          ls.options.encoding)
         from pygls.capabilities import get_capability
 
         if get_capability(ls.client_capabilities,

@@ -2017,6 +2017,12 @@ interface AgentInstance {
    */
   initialize(): Promise<void>;
   /**
+   * Same as ``agent:execute`` (older rs-llmspell docs and examples call it ``invoke``).
+   * @param input ``{text = "..."}``.
+   * @deprecated agent:invoke is an alias of agent:execute
+   */
+  invoke(input: AgentInput): Promise<Record<string, any>>;
+  /**
    * Stream the answer: ``callback(chunk)`` is called for every chunk ``{text, index}``.
    * @param input ``{text = "..."}``.
    * @param callback called with each chunk table.
@@ -2327,7 +2333,7 @@ interface WorkflowInstance {
   clearOutputs(): boolean;
   /**
    * Internal details for debugging.
-   * @returns ``{workflow_id, name, type, runtime = {created_at, status, shared_data, checkpoints}, definition}``.
+   * @returns ``{workflow_id, name, type, runtime = {created_at, status, shared_data, checkpoints, hooks}, definition}``.
    */
   debug(): Record<string, any>;
   /**
@@ -2343,7 +2349,7 @@ interface WorkflowInstance {
    * Raises when a step fails under the fail_fast/stop strategy; with ``continue`` failures are
    * listed in ``steps`` and ``success`` is false.
    * @param input the workflow input (``{text = "..."}`` or any table), seen by steps as ``{{input.<key>}}``.
-   * @returns ``{text = "<Type> workflow 'name' completed successfully. ...", success, status, outputs, steps, metadata = {execution_time_ms, extra = {workflow_type, workflow_name, execution_id, total_steps, successful_steps, failed_steps, success_rate, agent_outputs?}}}``; status is completed, paused (with ``checkpoint_id``) or cancelled.
+   * @returns ``{text = "<Type> workflow 'name' completed successfully. ...", success, status, outputs, steps, metadata = {execution_time_ms, extra = {workflow_type, workflow_name, execution_id, total_steps, successful_steps, failed_steps, success_rate, agent_outputs?}}}``; status is completed, paused (with ``checkpoint_id``) or cancelled. Callbacks from ``on_before_execute``, ``on_after_execute`` and ``on_error`` run around the run and may change the input, the result or the failure.
    */
   execute(input?: Record<string, any> | string): Promise<Record<string, any>>;
   /**
@@ -2395,6 +2401,35 @@ interface WorkflowInstance {
    */
   listOutputs(): string[];
   /**
+   * Run ``callback(info, result)`` after each ``execute``/``resume`` that returns (completed, paused or
+   * cancelled; with the ``continue`` strategy also when steps failed — see ``result.success``).
+   *
+   * Returning a table replaces the result (the next callback sees the new one); anything else keeps it.
+   * @param callback ``function(info, result)``.
+   * @returns ``{success = true, message, workflow_id, hook_type = "after_execute", count}``.
+   */
+  onAfterExecute(callback: (...args: any[]) => any): Record<string, any>;
+  /**
+   * Run ``callback(info, input)`` before each ``execute`` (and ``resume``).
+   *
+   * Callbacks run in registration order. Returning a value replaces the input (for ``execute``; the
+   * next callback sees the new one); returning ``false`` cancels the execution with an error; returning
+   * nothing keeps the input.
+   * @param callback ``function(info, input)``; ``info`` is ``wf:get_info()``.
+   * @returns ``{success = true, message, workflow_id, hook_type = "before_execute", count}``.
+   */
+  onBeforeExecute(callback: (...args: any[]) => any): Record<string, any>;
+  /**
+   * Run ``callback(info, err)`` when ``execute``/``resume`` fails.
+   *
+   * ``err`` is ``{message, type, kind, step?, result?}`` (``result`` is the failed run's result table).
+   * The first callback returning a value handles the failure: ``execute`` returns that value instead of
+   * raising (later error callbacks are skipped). When every callback returns nothing, the error is raised.
+   * @param callback ``function(info, err)``.
+   * @returns ``{success = true, message, workflow_id, hook_type = "error", count}``.
+   */
+  onError(callback: (...args: any[]) => any): Record<string, any>;
+  /**
    * Call ``callback(progress)`` as each step starts, completes or fails.
    * @param callback ``function(p)`` with ``p = {workflow_id, step_name, step_index, total_steps, status, completed_steps}``.
    * @returns true.
@@ -2408,7 +2443,7 @@ interface WorkflowInstance {
   /**
    * Continue from a checkpoint: outputs and shared data are restored; the next step runs.
    * @param checkpoint_id the id ``pause()`` returned.
-   * @returns the execute result table.
+   * @returns the execute result table (after the ``on_after_execute`` callbacks, as for ``execute``).
    */
   resume(checkpoint_id: string): Promise<Record<string, any>>;
   /**
@@ -2673,9 +2708,19 @@ interface StateStatic {
   /**
    * Delete a value (nothing happens when it does not exist).
    * @param scope The scope.
-   * @param key The key within the scope.
+   * @param key The key within the scope (``State.delete(key)``, as spells using ``State.set(key, v)`` write it, deletes from the ``"global"`` scope).
    */
-  delete(scope: string, key: string): Promise<void>;
+  delete(scope: string, key?: string): Promise<void>;
+  /**
+   * ``State.get(key)`` reads ``State.load("global", key)``; ``State.get(scope, key)`` is ``load``.
+   *
+   * rs-llmspell's module docs and several of its examples call ``State.get``/``State.set``,
+   * which its bridge never defined; here they work on the ``"global"`` scope.
+   * @param scope_or_key the key (one argument) or the scope (two arguments).
+   * @param key the key when a scope is given.
+   * @deprecated not in rs-llmspell (its docs show it); use State.load(scope, key)
+   */
+  get(scope_or_key: string, key?: string): Promise<any>;
   /**
    * The keys stored in a scope.
    * @param scope The scope.
@@ -2696,6 +2741,15 @@ interface StateStatic {
    * @param value Any JSON-compatible value (nil stores null).
    */
   save(scope: string, key: string, value: any): Promise<void>;
+  /**
+   * ``State.set(key, value)`` stores into the ``"global"`` scope; ``State.set(scope, key, value)``
+   * is ``save``.
+   * @param scope_or_key the key (two arguments) or the scope (three arguments).
+   * @param key_or_value the value (two arguments) or the key (three arguments).
+   * @param value the value when a scope is given.
+   * @deprecated not in rs-llmspell (its docs show it); use State.save(scope, key, value)
+   */
+  set(scope_or_key: string, key_or_value?: any, value?: any): Promise<void>;
   /**
    * Read a tool's value (key ``tool:<id>:<key>``).
    * @param tool_id The tool's name.

@@ -224,6 +224,8 @@ def test_json(ctx: SpellContext) -> None:
         js.parse("{nope")
     with pytest.raises(ValidationError, match="JSON stringify error: cannot convert a function"):
         js.stringify({"f": LuaFn()})
+    with pytest.raises(ValidationError, match=r"cannot convert a function to JSON \(at value\.xs\[2\]\)$"):
+        js.stringify({"xs": [1, LuaFn()]})
     with pytest.raises(ValidationError, match="JSON parse error"):
         js.parse(5)  # type: ignore[arg-type]
 

@@ -53,6 +53,12 @@ async def test_non_json_values_are_refused_clearly(store: StateStore) -> None:
         await store.set("s", "k", object())
     await store.set("s", "nan", float("nan"))
     assert await store.get("s", "nan") is None
+    # NaN first, then a function: the NaN retry must not let the TypeError escape unwrapped
+    with pytest.raises(StateError, match="JSON-compatible"):
+        await store.set("s", "mixed", {"a": float("nan"), "b": print})
+    assert await store.get("s", "mixed") is None
+    await store.set("s", "nested", {"xs": [1.5, float("inf"), {"k": float("-inf")}], 2: "two"})
+    assert await store.get("s", "nested") == {"xs": [1.5, None, {"k": None}], "2": "two"}
 
 
 def test_sqlite_file_lives_under_workspace_llmspell(tmp_path: Path) -> None:

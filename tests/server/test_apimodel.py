@@ -53,6 +53,14 @@ def test_package_data_copy_equals_stubs() -> None:
     )
 
 
+def test_package_data_is_loadable_as_a_resource(monkeypatch) -> None:
+    """The wheel fallback: no repo stubs, no env var -> importlib.resources copy."""
+    monkeypatch.delenv("LLMSPELL_API_MODEL", raising=False)
+    monkeypatch.setattr(apimodel, "REPO_STUBS_JSON", REPO / "no-such-dir" / "x.json")
+    idx = load_index()
+    assert idx.source == "package:data/llmspell-api.json" and "Agent" in idx.globals
+
+
 def test_env_override_and_missing_model(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("LLMSPELL_API_MODEL", str(FIXTURE_MODEL))
     assert load_index().source == str(FIXTURE_MODEL)

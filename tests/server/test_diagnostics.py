@@ -177,3 +177,9 @@ end, "high")
 def test_js_words_that_are_lua_keywords(index) -> None:
     text = "State.save('a', 'b', { start: 1, end: 4, do: 2 });\nState.save('a', 'b', () => { if (x) { y(1, 2); } });\n"
     assert codes(index, text, "javascript") == []
+
+
+def test_record_fields_are_open_ended(index) -> None:
+    text = "local a = Agent.builder():build()\nlocal out = a:execute({ text = 'x' })\nprint(out.text, out.extra_key)\n"
+    assert codes(index, text) == []
+    assert codes(index, "local a = Agent.builder():build()\na:nope()\n")[0][0] == "unknown-member"

@@ -63,3 +63,18 @@ def test_unicode_columns() -> None:
     st = docs.open("file:///u.lua", "local s = 'é😀' Agent.x\n", 1, "lua")
     assert st.col_to_byte(0, 13) == 17
     assert st.byte_to_col(0, 17) == 13
+
+
+def test_point_after_matches_point_at() -> None:
+    from llmspell_ls.documents import point_after, point_at
+
+    src = b"ab\ncd\n\nefg\nh"
+    for s in range(len(src) + 1):
+        for e in range(s, len(src) + 1):
+            assert point_after(src, s, point_at(src, s), e) == point_at(src, e), (s, e)
+
+
+def test_line_offsets() -> None:
+    st = Documents().open("file:///o.lua", "ab\n\ncde\n", 1, "lua")
+    assert [st.offset(r, 0) for r in range(4)] == [0, 3, 4, 8]
+    assert st.offset(2, 99) == 7  # clamped to the line

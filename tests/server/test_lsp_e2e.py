@@ -55,7 +55,7 @@ def client_factory() -> LanguageClient:
     config=ClientServerConfig(server_command=[sys.executable, "-m", "llmspell_ls"], client_factory=client_factory),
 )
 async def client(request: Any, lsp_client: LanguageClient):
-    await lsp_client.initialize_session(lsp.InitializeParams(
+    lsp_client.init_result = await lsp_client.initialize_session(lsp.InitializeParams(  # type: ignore[attr-defined]
         capabilities=client_capabilities(request.param), root_uri=WORK.as_uri(),
         workspace_folders=[lsp.WorkspaceFolder(uri=WORK.as_uri(), name="work")]))
     yield
@@ -148,7 +148,8 @@ async def test_hover_and_signature(client: LanguageClient) -> None:
 
 
 async def test_js_hover_signature_diagnostics(client: LanguageClient) -> None:
-    text = "const a = Tool.execute('calculator', {input: '1'});\nawait Tool.execute('calculator', {input: JSON.stringify(1)});\n"
+    text = ("const a = Tool.execute('calculator', {input: '1'});\n"
+            "await Tool.execute('calculator', {input: JSON.stringify(1)});\n")
     uri = open_doc(client, text, "js")
     diags = await wait_diags(client, uri, 1)
     assert [d.code for d in diags] == ["missing-await"] and diags[0].severity == lsp.DiagnosticSeverity.Warning
@@ -176,7 +177,8 @@ async def test_diagnostics_versions_and_quick_fix(client: LanguageClient) -> Non
 
 
 async def test_code_lens_symbols(client: LanguageClient) -> None:
-    uri = open_doc(client, 'local w = Agent.builder():name("w"):build()\nHook.register("BeforeAgentExecution", function() end)\n')
+    uri = open_doc(client, 'local w = Agent.builder():name("w"):build()\n'
+                           'Hook.register("BeforeAgentExecution", function() end)\n')
     lenses = await client.text_document_code_lens_async(lsp.CodeLensParams(
         text_document=lsp.TextDocumentIdentifier(uri=uri)))
     assert lenses[0].range.start.line == 0 and lenses[0].command.command == "llmspell.runSpell"
@@ -257,7 +259,8 @@ async def test_errors_are_responses_not_crashes(client: LanguageClient) -> None:
         await client.workspace_execute_command_async(lsp.ExecuteCommandParams(command="llmspell.runSpell",
                                                                                arguments=[]))
     h = await client.text_document_hover_async(lsp.HoverParams(
-        text_document=lsp.TextDocumentIdentifier(uri="file:///not/open.lua"), position=lsp.Position(line=0, character=0)))
+        text_document=lsp.TextDocumentIdentifier(uri="file:///not/open.lua"),
+        position=lsp.Position(line=0, character=0)))
     assert h is None
     res = await client.workspace_execute_command_async(lsp.ExecuteCommandParams(
         command="llmspell.cancelSpell", arguments=["no-such-run"]))
@@ -286,3 +289,33 @@ async def test_cancelling_the_progress_cancels_the_run(client: LanguageClient) -
     client.window_work_done_progress_cancel(lsp.WorkDoneProgressCancelParams(token=token))
     await asyncio.wait_for(client.finished[run_id].wait(), 10)
     assert messages(client, run_id)[-1][1].status == "cancelled"
+
+
+async def test_positions_in_the_negotiated_encoding(client: LanguageClient) -> None:
+    text = 'local s = "😀é"; local a = Agent.bulder()\n'
+    uri = open_doc(client, text)
+    (d,) = await wait_diags(client, uri, 1)
+    col = text.index("bulder")
+    enc = client.init_result.capabilities.position_encoding  # type: ignore[attr-defined]
+    extra = {"utf-8": 4, "utf-16": 1}.get(str(getattr(enc, "value", enc) or "utf-16"), 0)  # 😀é: 6 bytes, 3 units
+    assert d.range.start.character == col + extra
+    h = await client.text_document_hover_async(lsp.HoverParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri), position=d.range.start))
+    assert h is None or "bulder" not in h.contents.value
+    res = await client.text_document_completion_async(lsp.CompletionParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri), position=d.range.start))
+    labels = [i.label for i in (res.items if isinstance(res, lsp.CompletionList) else res)]
+    assert "builder" in labels  # the cursor is right after "Agent." in the client's units
+
+
+async def test_completion_items_document_themselves(client: LanguageClient) -> None:
+    text, pos = where("Agent.|")
+    uri = open_doc(client, text)
+    res = await client.text_document_completion_async(lsp.CompletionParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri), position=pos))
+    items = {i.label: i for i in (res.items if isinstance(res, lsp.CompletionList) else res)}
+    item = items["builder"]
+    if item.documentation is None:  # the client resolves lazily
+        item = await client.completion_item_resolve_async(item)
+    doc = item.documentation.value if hasattr(item.documentation, "value") else item.documentation
+    assert "Agent.builder()" in doc

@@ -89,7 +89,7 @@ async def test_random_edits_and_garbage(client: LanguageClient, ext: str, base: 
             new = "".join(rnd.choice(JUNK) for _ in range(rnd.randrange(4)))
             change = lsp.TextDocumentContentChangePartial(range=lsp.Range(start=a, end=b), text=new)
             # mirror the edit the way pygls applies it (clamped), to keep asking sensible positions
-            def off(p: lsp.Position) -> int:
+            def off(p: lsp.Position, lines: list[str] = lines) -> int:
                 ln = min(p.line, len(lines) - 1)
                 return sum(len(x) + 1 for x in lines[:ln]) + min(p.character, len(lines[ln]))
             text = text[: off(a)] + new + text[off(b):] if a.line < len(lines) else text + new

@@ -8,6 +8,7 @@ from typing import Any
 from llmspell.core.errors import ValidationError
 from llmspell.core.traits import BaseAgent, Tool, ToolSchema
 from llmspell.core.types import AgentInput, ToolOutput
+from llmspell.tools.base import SECURITY_ORDER
 
 TOOL_CATEGORIES = ("filesystem", "web", "api", "analysis", "data", "system", "media", "utility")
 
@@ -26,7 +27,7 @@ class AgentTool(Tool):
     ):
         name = tool_name or f"{agent.name}_tool"
         super().__init__(name, description or f"Ask the agent '{agent.name}': {agent.description}".strip())
-        if security_level not in ("safe", "restricted", "privileged"):
+        if security_level not in SECURITY_ORDER:
             raise ValidationError(
                 f"wrap_as_tool: security_level must be safe, restricted or privileged, got '{security_level}'"
             )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -264,7 +265,7 @@ class LLMAgent(Agent):
         self.metrics["requests_active"] -= 1
         self.metrics["total_execution_ms"] += ms
         self._set_state(prev_state if prev_state not in ("running",) else "ready", "execute done")
-        out.metadata.setdefault("duration_ms", round(ms, 3))
+        out.metadata.setdefault("duration_ms", math.ceil(ms))
         self.last_output = out
         await self._publish("agent.completed", {
             "component_name": self.name, "agent_id": self.id, "duration_ms": round(ms, 3),
@@ -417,7 +418,8 @@ class LLMAgent(Agent):
             "usage": usage.model_dump(),
             "cost_usd": usage.cost_usd,
             "estimated_cost_cents": round((usage.cost_usd or 0.0) * 100, 6),
-            "duration_ms": round((time.perf_counter() - start) * 1000, 3),
+            # whole milliseconds, as rs-llmspell (spells format it with %d)
+            "duration_ms": math.ceil((time.perf_counter() - start) * 1000),
             "provider_total_requests": int(self.metrics["provider_requests"]),
             "requests": requests,
             "finish_reason": comp.finish_reason,

@@ -41,12 +41,6 @@ ERROR_STRATEGIES: dict[str, str] = {
     "retry": "Retry a failing step (3 attempts, exponential backoff) before failing.",
 }
 
-AGENT_TEMPLATES: dict[str, str] = {
-    "research": "Research assistant: gathers facts with web and file tools and summarises them with sources.",
-    "code": "Code assistant: reads and writes files, explains and generates code.",
-    "data_analysis": "Data analyst: loads CSV/JSON, computes statistics, explains findings.",
-}
-
 # Events the runtime itself publishes (pattern-friendly names: ``agent.*``, ``*.failed``).
 SYSTEM_EVENTS: dict[str, str] = {
     "agent.started": "An agent began executing (data: component_name, input_text_length).",
@@ -93,6 +87,7 @@ def build_catalogs() -> dict[str, list[NameEntry]]:
         )
         for p in groups
     ]
+    from llmspell.agents.templates import TEMPLATES
     from llmspell.tools.catalog import tool_categories
 
     return {
@@ -101,7 +96,8 @@ def build_catalogs() -> dict[str, list[NameEntry]]:
         "workflow_types": [NameEntry(name=k, doc=v) for k, v in WORKFLOW_TYPES.items()],
         "step_types": [NameEntry(name=k, doc=v) for k, v in STEP_TYPES.items()],
         "error_strategies": [NameEntry(name=k, doc=v) for k, v in ERROR_STRATEGIES.items()],
-        "agent_templates": [NameEntry(name=k, doc=v) for k, v in AGENT_TEMPLATES.items()],
+        # names and descriptions come from the templates themselves (one source of truth)
+        "agent_templates": [NameEntry(name=k, doc=t.description) for k, t in TEMPLATES.items()],
         "event_names": [NameEntry(name=k, doc=v) for k, v in SYSTEM_EVENTS.items()],
         "tool_categories": [NameEntry(name=c) for c in tool_categories()],
         "tools": [NameEntry(name=t.name, doc=t.description, detail=t.category) for t in build_tool_infos()],

@@ -17,7 +17,6 @@ variants (for callers off the loop, e.g. script threads) skip hooks but still pu
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 import threading
 import time
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from llmspell.core.errors import StateError
 from llmspell.core.types import ComponentId
+from llmspell.core.values import finite_json
 
 if TYPE_CHECKING:
     from llmspell.config import StateConfig
@@ -40,22 +40,12 @@ def scoped_key(scope: str, key: str) -> str:
     return f"{scope}:{key}"
 
 
-def _clean(v: Any) -> Any:
-    """NaN/inf become null (as rs-llmspell's Lua->JSON conversion does)."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {str(k): _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    return v
-
-
 def encode_value(value: Any) -> str:
     try:
-        return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    except ValueError:
-        return json.dumps(_clean(value), ensure_ascii=False, separators=(",", ":"))
+        try:
+            return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        except ValueError:  # NaN/inf somewhere: store them as null (the retry may still meet a function)
+            return json.dumps(finite_json(value), ensure_ascii=False, separators=(",", ":"))
     except TypeError as e:
         raise StateError(
             f"state values must be JSON-compatible (tables, strings, numbers, booleans, nil); {e}"

@@ -16,6 +16,7 @@ import builtins
 import difflib
 import importlib
 import json
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -371,7 +372,7 @@ class ToolRegistry:
                                 correlation_id=cid, source=tname)
             raise
         ms = (time.perf_counter() - start) * 1000.0
-        out.metadata.setdefault("execution_time_ms", round(ms, 3))
+        out.metadata.setdefault("execution_time_ms", math.ceil(ms))  # whole ms like rs-llmspell; spells use %d
         if events is not None:
             _publish_nowait(events, "tool.completed",
                             {"tool": tname, "duration_ms": ms, "success": out.success, "caller": caller},

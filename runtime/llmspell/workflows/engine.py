@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 import time
 import uuid
 from collections.abc import Callable, Coroutine
@@ -27,7 +28,7 @@ from llmspell.core.errors import CancelledError, HookCancelledError, LLMSpellErr
 from llmspell.core.traits import Workflow
 from llmspell.core.types import AgentInput, ComponentId, HookContext, new_id
 from llmspell.workflows.model import ConditionDef, StepDef, WorkflowDef
-from llmspell.workflows.resolve import MISSING, Scope, primary, to_text
+from llmspell.workflows.resolve import MISSING, Scope, main_text, primary, to_text
 
 if TYPE_CHECKING:
     from llmspell.runtime import Runtime
@@ -639,6 +640,7 @@ class WorkflowInstance(Workflow):
             if not isinstance(inp, dict):
                 raise WorkflowError(f"step '{step.name}': tool input must be a table of parameters, "
                                     f"got {type(inp).__name__}")
+            inp = _texts_for_placeholders(rt, step, inp)
             out = await rt.tools.execute(step.tool or "", inp, caller=f"workflow:{self.id}",
                                          correlation_id=self.execution_id)
             table = output_table(out.text, out.metadata)
@@ -840,7 +842,8 @@ class WorkflowInstance(Workflow):
             extra["agent_outputs"] = dict(self.agent_outputs)
         r: dict[str, Any] = {
             "text": text, "media": [], "tool_calls": [],
-            "metadata": {"execution_time_ms": round(ms, 3), "extra": extra},
+            # whole milliseconds, as rs-llmspell (a u64): spells format it with %d
+            "metadata": {"execution_time_ms": math.ceil(ms), "extra": extra},
             "success": status == "completed" and failed == 0, "status": status,
             "workflow_id": self.id, "execution_id": self.execution_id,
             "outputs": dict(self.outputs), "steps": list(self.step_results),
@@ -903,3 +906,33 @@ def _normalise_input(input: Any) -> Any:
     if isinstance(input, str):
         return {"text": input}
     return input
+
+
+def _wants_text(prop: Any) -> bool:
+    """Whether a JSON-schema property takes a string and no table."""
+    if not isinstance(prop, dict):
+        return False
+    types = {prop.get("type")} | {a.get("type") for a in prop.get("anyOf", []) if isinstance(a, dict)}
+    return "string" in types and not types & {"object", "array"}
+
+
+def _texts_for_placeholders(rt: Any, step: StepDef, inp: dict[str, Any]) -> dict[str, Any]:
+    """A placeholder that resolved to a table, written in a string parameter, becomes its main text.
+
+    ``input = "{{step.make_id.result}}"`` resolves to uuid-generator's ``{uuid, version, format}``;
+    the tool wants a string there, so the uuid is passed (rs-llmspell passed the placeholder text
+    literally, so such spells never failed). Only parameters written as placeholders are touched.
+    """
+    written = step.input if isinstance(step.input, dict) else {}
+    keys = [k for k, v in inp.items() if isinstance(v, (dict, list)) and isinstance(written.get(k), str)
+            and ("{{" in written[k] or "$prev" in written[k])]
+    if not keys:
+        return inp
+    tools = getattr(rt, "tools", None)
+    tool = tools.get(step.tool or "") if tools is not None else None
+    try:
+        props = tool.schema().parameters.get("properties", {}) if tool is not None else {}
+    except Exception:  # a tool without a usable schema: leave the input alone
+        return inp
+    fixed = {k: main_text(inp[k]) for k in keys if _wants_text(props.get(k))}
+    return {**inp, **fixed} if fixed else inp

@@ -10,7 +10,8 @@ step inputs but its engine passed them through literally; here they are resolved
 * ``$prev`` / ``{{prev}}`` / ``{{prev.<path>}}`` — the previous step's output;
 * ``{{shared.<key>}}`` — workflow shared data; ``{{loop.index}}``, ``{{loop.value}}``,
   ``{{loop.iteration}}`` inside loops; ``{{item}}`` (map step), ``{{map.results}}`` (reduce step);
-* ``{{<key>}}`` — shorthand for ``{{input.<key>}}``, then ``{{shared.<key>}}``.
+* ``{{<key>}}`` — shorthand for ``{{input.<key>}}``, then ``{{shared.<key>}}``, then the primary
+  value of the step named ``<key>`` (rs-llmspell's content-creator writes ``{{plan_content}}``).
 
 A string that is exactly one placeholder becomes the referenced value itself (a table stays a
 table); placeholders inside longer strings are replaced by text (tables as JSON). A placeholder
@@ -103,6 +104,8 @@ class Scope:
             v = _walk(base, parts)
             if v is not _MISSING:
                 return v
+        if root in self.outputs:  # ``{{plan_content}}``: a step's output by its bare name
+            return _walk(primary(self.outputs[root]), rest)
         return _MISSING
 
     def resolve(self, value: Any) -> Any:
@@ -134,6 +137,30 @@ class Scope:
         if "$prev" in out and self.prev is not _MISSING:
             out = re.sub(r"\$prev\b", lambda _m: to_text(primary(self.prev)), out)
         return out
+
+
+# Fields that hold a tool result's main value, in the order they are preferred (text-manipulator's
+# ``result.result``, base64's ``output``, uuid-generator's ``uuid``, hash-calculator's ``hash``...).
+_MAIN_KEYS = ("text", "result", "output", "rendered", "uuid", "hash", "id", "value", "content")
+
+
+def main_text(v: Any) -> str:
+    """The text a table stands for when a placeholder puts it where a string is expected.
+
+    rs-llmspell spells write ``input = "{{step.hash.result}}"`` for a tool's string parameter; the
+    step's ``result`` is a table (``{algorithm, hash, format}``), so its main field is used; a table
+    without one becomes JSON text.
+    """
+    for _ in range(8):
+        if not isinstance(v, dict):
+            break
+        for k in _MAIN_KEYS:
+            if v.get(k) is not None:
+                v = v[k]
+                break
+        else:
+            break
+    return to_text(v)
 
 
 def to_text(v: Any) -> str:

@@ -171,7 +171,8 @@ def chain_forward(
             i += 2
         elif t.kind == "op" and t.text == "(":
             j = _match_close(toks, i, match)
-            segs.append(Seg("call", start=t.start, end=toks[min(j, len(toks) - 1)].end, args=_call_args(toks, i, j, spec)))
+            segs.append(Seg("call", start=t.start, end=toks[min(j, len(toks) - 1)].end,
+                            args=_call_args(toks, i, j, spec)))
             i = j + 1
         elif t.kind == "op" and t.text == "[":
             j = _match_close(toks, i, match)
@@ -499,10 +500,10 @@ def _analyze(engine: TypeEngine, offset: int, start: int, holder: list[CallSite 
                 frames.pop()
         elif t.text == "," or (t.text == ";" and spec is lua_spec):
             if frames and frames[-1].block == 0:
-                top = frames[-1]
-                if top.open == "(":
-                    top.args.append((top.arg_start, idx))
-                top.arg_start = idx + 1
+                cur = frames[-1]
+                if cur.open == "(":
+                    cur.args.append((cur.arg_start, idx))
+                cur.arg_start = idx + 1
         elif t.text == spec.KEY_VALUE_SEP and frames and frames[-1].open == "{" and frames[-1].block == 0:
             if idx > 0 and body[idx - 1].kind in ("name", "string"):
                 k = body[idx - 1].text if body[idx - 1].kind == "name" else spec.string_value(body[idx - 1].text)
@@ -520,7 +521,7 @@ def _analyze(engine: TypeEngine, offset: int, start: int, holder: list[CallSite 
         fr.call = CallSite(segs, fn if isinstance(fn, Function) else None, len(fr.args) if fr.open == "(" else 0,
                            fr.offset, args)
     top = frames[-1] if frames else None
-    holder[0] = next((fr.call for fr in reversed(frames) if fr.call is not None), None)
+    holder[0] = next((f.call for f in reversed(frames) if f.call is not None), None)
 
     if in_string:
         assert last is not None

@@ -186,7 +186,8 @@ def _fuzzy(prefix: str, label: str) -> bool:
 
 
 def _result(items_json: str, incomplete: bool = False) -> RawJSON:
-    return RawJSON('{"isIncomplete":%s,"items":%s}' % ("true" if incomplete else "false", items_json))
+    flag = "true" if incomplete else "false"
+    return RawJSON(f'{{"isIncomplete":{flag},"items":{items_json}}}')
 
 
 def _list(items: list[dict[str, Any]], prefix: str) -> RawJSON:
@@ -211,7 +212,8 @@ def completion(doc: DocState, index: ApiIndex, line: int, character: int, opts: 
         items += _local_items(doc, offset, opts)
         return _list(items, ctx.prefix)
     if ctx.kind == "string":
-        return _list(_string_items(doc, index, ctx, offset, opts), "")
+        got = _string_items(doc, index, ctx, offset, opts)
+        return _result(got) if got is not None else EMPTY
     if ctx.kind == "table_key":
         return _list(_key_items(doc, index, ctx, opts), ctx.prefix)
     if ctx.kind == "table_value":
@@ -241,29 +243,36 @@ def param_at(call: CallSite) -> Param | None:
     return last if last.variadic else None
 
 
-def _string_items(doc: DocState, index: ApiIndex, ctx: Context, offset: int,
-                  opts: ClientOptions) -> list[dict[str, Any]]:
+_RANGE = "@@RANGE@@"
+
+
+def _string_items(doc: DocState, index: ApiIndex, ctx: Context, offset: int, opts: ClientOptions) -> str | None:
+    """Serialized items naming catalog entries / allowed values; built once per parameter and client, the
+    replace range (the only per-request part) is spliced in."""
     if ctx.call is None:
-        return []
+        return None
     p = param_at(ctx.call)
-    if p is None:
-        return []
-    rng = range_of(doc, ctx.prefix_start, offset, opts.encoding)
-    items: list[dict[str, Any]] = []
-    if p.names:
+    if p is None or not (p.names or p.values):
+        return None
+    key = ("strings", p.names, tuple(p.values or ()), p.name, p.doc, opts)
+    cache = _cache(index)
+    template = cache.get(key)
+    if template is None:
+        items: list[dict[str, Any]] = []
         for name, entry in index.catalog(p.names).items():
             doc_text = entry.doc
             if p.names == "tools" and name in index.tools:
                 doc_text = tool_doc(index.tools[name])
             it = _item(name, K_ENUM_MEMBER, entry.detail, doc_text, opts, deprecated=bool(entry.deprecated))
-            it["textEdit"] = {"range": rng, "newText": name}
+            it["textEdit"] = {"range": _RANGE, "newText": name}
             items.append(it)
-    if p.values:
-        for v in p.values:
+        for v in p.values or ():
             it = _item(v, K_VALUE, p.name, p.doc, opts)
-            it["textEdit"] = {"range": rng, "newText": v}
+            it["textEdit"] = {"range": _RANGE, "newText": v}
             items.append(it)
-    return items
+        template = cache[key] = json.dumps(items, separators=(",", ":"))
+    rng = json.dumps(range_of(doc, ctx.prefix_start, offset, opts.encoding), separators=(",", ":"))
+    return template.replace(f'"{_RANGE}"', rng)
 
 
 def _table_shape(index: ApiIndex, ctx: Context, lang: Lang) -> tuple[str, Any] | None:

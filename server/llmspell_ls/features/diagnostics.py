@@ -186,7 +186,6 @@ class _Checker:
         return d.offset(r0, d.byte_to_col(r0, c0)), d.offset(r1, d.byte_to_col(r1, c1))
 
     def _syntax_error(self, node: Node) -> None:
-        s, e = self._node_offsets(node)
         # point at the first offending token, not at the whole (possibly huge) ERROR region
         first = node.children[0] if node.children else node
         for ch in node.children:
@@ -199,7 +198,6 @@ class _Checker:
             fe = nl
         if fe <= fs:
             fe = min(fs + 1, len(self.text))
-            s = fs
         snippet = self.text[fs:fe].strip()[:40]
         msg = f"syntax error near '{snippet}'" if snippet else "syntax error"
         self.diag(fs, fe, "syntax-error", ERROR, msg)
@@ -339,6 +337,8 @@ class _Checker:
                 m = members.get(seg.name)
                 name_start = seg.end - len(seg.name)
                 if m is None:
+                    if owner is not None and owner.kind == "record":
+                        return  # result/parameter tables are open-ended (rs-llmspell flattens extra keys)
                     if "\n" in self.text[seg.start:name_start]:
                         return  # ``x:`` at the end of a line being typed: the syntax error says enough
                     if owner is not None and owner.index_type:
@@ -573,8 +573,9 @@ class _Checker:
         # a name given in the chain (``:name("writer")``) is the better label
         label = name_tok.text
         for k, s in enumerate(segs[:-1]):
-            if s.kind == "member" and s.name == "name" and segs[k + 1].kind == "call" and segs[k + 1].args:
-                a, b = segs[k + 1].args[0]
+            call_args = segs[k + 1].args
+            if s.kind == "member" and s.name == "name" and segs[k + 1].kind == "call" and call_args:
+                a, b = call_args[0]
                 if b - a == 1 and self.toks[a].kind == "string":
                     label = f"{name_tok.text} ({self.spec.string_value(self.toks[a].text)})"
         kinds = {"Agent": 19, "Workflow": 12, "Tool": 12, "Hook": 24, "Event": 24}

@@ -180,7 +180,8 @@ def render_dts(data: dict[str, Any]) -> str:
             out += _jsdoc(t.get("description", ""), [], "  ")
             out.append(f"  {json.dumps(t['name'])}: {{")
             for p in t.get("parameters", []):
-                pt = " | ".join(json.dumps(v) for v in p["values"]) if p.get("values") else ctx.type_(p.get("type", "any"))
+                pt = (" | ".join(json.dumps(v) for v in p["values"]) if p.get("values")
+                      else ctx.type_(p.get("type", "any")))
                 out += [("  " + x) for x in _jsdoc(p.get("description", ""), [], "  ")]
                 out.append(f"    {_prop(p['name'])}{'' if p.get('required') else '?'}: {pt};")
             out.append("    [key: string]: any;")

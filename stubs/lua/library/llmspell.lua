@@ -1031,6 +1031,13 @@ function AgentInstance:has_tool(name) end
 ---@async
 function AgentInstance:initialize() end
 
+---Same as ``agent:execute`` (older rs-llmspell docs and examples call it ``invoke``).
+---@deprecated agent:invoke is an alias of agent:execute
+---@async
+---@param input AgentInput ``{text = "..."}``.
+---@return table
+function AgentInstance:invoke(input) end
+
 ---Stream the answer: ``callback(chunk)`` is called for every chunk ``{text, index}``.
 ---@async
 ---@param input AgentInput ``{text = "..."}``.
@@ -1313,7 +1320,7 @@ function WorkflowInstance:cancel() end
 function WorkflowInstance:clear_outputs() end
 
 ---Internal details for debugging.
----@return table # ``{workflow_id, name, type, runtime = {created_at, status, shared_data, checkpoints}, definition}``.
+---@return table # ``{workflow_id, name, type, runtime = {created_at, status, shared_data, checkpoints, hooks}, definition}``.
 function WorkflowInstance:debug() end
 
 ---Publish an event on the event bus (rs-llmspell's emit published nothing; this one does).
@@ -1329,7 +1336,7 @@ function WorkflowInstance:emit(event_name, data) end
 ---listed in ``steps`` and ``success`` is false.
 ---@async
 ---@param input? table|string the workflow input (``{text = "..."}`` or any table), seen by steps as ``{{input.<key>}}``.
----@return table # ``{text = "<Type> workflow 'name' completed successfully. ...", success, status, outputs, steps, metadata = {execution_time_ms, extra = {workflow_type, workflow_name, execution_id, total_steps, successful_steps, failed_steps, success_rate, agent_outputs?}}}``; status is completed, paused (with ``checkpoint_id``) or cancelled.
+---@return table # ``{text = "<Type> workflow 'name' completed successfully. ...", success, status, outputs, steps, metadata = {execution_time_ms, extra = {workflow_type, workflow_name, execution_id, total_steps, successful_steps, failed_steps, success_rate, agent_outputs?}}}``; status is completed, paused (with ``checkpoint_id``) or cancelled. Callbacks from ``on_before_execute``, ``on_after_execute`` and ``on_error`` run around the run and may change the input, the result or the failure.
 function WorkflowInstance:execute(input) end
 
 ---Every step's output from the last execution.
@@ -1372,6 +1379,32 @@ function WorkflowInstance:get_status() end
 ---@return string[] # step names.
 function WorkflowInstance:list_outputs() end
 
+---Run ``callback(info, result)`` after each ``execute``/``resume`` that returns (completed, paused or
+---cancelled; with the ``continue`` strategy also when steps failed — see ``result.success``).
+---
+---Returning a table replaces the result (the next callback sees the new one); anything else keeps it.
+---@param callback function ``function(info, result)``.
+---@return table # ``{success = true, message, workflow_id, hook_type = "after_execute", count}``.
+function WorkflowInstance:on_after_execute(callback) end
+
+---Run ``callback(info, input)`` before each ``execute`` (and ``resume``).
+---
+---Callbacks run in registration order. Returning a value replaces the input (for ``execute``; the
+---next callback sees the new one); returning ``false`` cancels the execution with an error; returning
+---nothing keeps the input.
+---@param callback function ``function(info, input)``; ``info`` is ``wf:get_info()``.
+---@return table # ``{success = true, message, workflow_id, hook_type = "before_execute", count}``.
+function WorkflowInstance:on_before_execute(callback) end
+
+---Run ``callback(info, err)`` when ``execute``/``resume`` fails.
+---
+---``err`` is ``{message, type, kind, step?, result?}`` (``result`` is the failed run's result table).
+---The first callback returning a value handles the failure: ``execute`` returns that value instead of
+---raising (later error callbacks are skipped). When every callback returns nothing, the error is raised.
+---@param callback function ``function(info, err)``.
+---@return table # ``{success = true, message, workflow_id, hook_type = "error", count}``.
+function WorkflowInstance:on_error(callback) end
+
 ---Call ``callback(progress)`` as each step starts, completes or fails.
 ---@param callback function ``function(p)`` with ``p = {workflow_id, step_name, step_index, total_steps, status, completed_steps}``.
 ---@return boolean # true.
@@ -1385,7 +1418,7 @@ function WorkflowInstance:pause() end
 ---Continue from a checkpoint: outputs and shared data are restored; the next step runs.
 ---@async
 ---@param checkpoint_id string the id ``pause()`` returned.
----@return table # the execute result table.
+---@return table # the execute result table (after the ``on_after_execute`` callbacks, as for ``execute``).
 function WorkflowInstance:resume(checkpoint_id) end
 
 ---Set shared data (seen by conditions and by steps as ``{{shared.<key>}}``).
@@ -1619,8 +1652,19 @@ function State.agent_set(agent_id, key, value) end
 ---Delete a value (nothing happens when it does not exist).
 ---@async
 ---@param scope string The scope.
----@param key string The key within the scope.
+---@param key? string The key within the scope (``State.delete(key)``, as spells using ``State.set(key, v)`` write it, deletes from the ``"global"`` scope).
 function State.delete(scope, key) end
+
+---``State.get(key)`` reads ``State.load("global", key)``; ``State.get(scope, key)`` is ``load``.
+---
+---rs-llmspell's module docs and several of its examples call ``State.get``/``State.set``,
+---which its bridge never defined; here they work on the ``"global"`` scope.
+---@deprecated not in rs-llmspell (its docs show it); use State.load(scope, key)
+---@async
+---@param scope_or_key string the key (one argument) or the scope (two arguments).
+---@param key? string the key when a scope is given.
+---@return any
+function State.get(scope_or_key, key) end
 
 ---The keys stored in a scope.
 ---@async
@@ -1641,6 +1685,15 @@ function State.load(scope, key) end
 ---@param key string The key within the scope.
 ---@param value any Any JSON-compatible value (nil stores null).
 function State.save(scope, key, value) end
+
+---``State.set(key, value)`` stores into the ``"global"`` scope; ``State.set(scope, key, value)``
+---is ``save``.
+---@deprecated not in rs-llmspell (its docs show it); use State.save(scope, key, value)
+---@async
+---@param scope_or_key string the key (two arguments) or the scope (three arguments).
+---@param key_or_value? any the value (two arguments) or the key (three arguments).
+---@param value? any the value when a scope is given.
+function State.set(scope_or_key, key_or_value, value) end
 
 ---Read a tool's value (key ``tool:<id>:<key>``).
 ---@async

@@ -491,6 +491,15 @@ class AgentInstance(ApiObject):
         """
         return self._table(await self._run(self._input(input, "agent:execute")))
 
+    @expose(deprecated="agent:invoke is an alias of agent:execute")
+    async def invoke(self, input: AgentExecuteInput) -> dict[str, Any]:
+        """Same as ``agent:execute`` (older rs-llmspell docs and examples call it ``invoke``).
+
+        Args:
+            input: ``{text = "..."}``.
+        """
+        return await self.execute(input)
+
     @expose(lua="invokeStream")
     async def invoke_stream(self, input: AgentExecuteInput, callback: ScriptFunction) -> dict[str, Any]:
         """Stream the answer: ``callback(chunk)`` is called for every chunk ``{text, index}``.
@@ -985,6 +994,10 @@ class AgentGlobal(ApiGlobal):
         Returns:
             the tool name (parameters: ``{input = "..."}``).
         """
+        if isinstance(agent_name, AgentInstance):  # the documented form passes the agent itself
+            agent_name = agent_name.name
+        if isinstance(config, dict) and "tool_name" not in config and isinstance(config.get("name"), str):
+            config = {**config, "tool_name": config["name"]}  # the appendix spells it ``name``
         c = coerce(WrapAsToolConfig, config, "Agent.wrap_as_tool", "{tool_name?, category?, security_level?}")
         return _runtime(self.ctx).agents.wrap_as_tool(  # type: ignore[no-any-return]
             agent_name, tool_name=c.tool_name, category=c.category or "analysis",

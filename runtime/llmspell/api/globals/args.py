@@ -6,34 +6,15 @@ from typing import Any
 
 from llmspell.api.context import SpellContext
 from llmspell.api.decl import value_global
+from llmspell.engines.convert import parse_script_args
 
 
 def parse_args(script: str, argv: list[str]) -> tuple[dict[Any, str], dict[int, str]]:
     """``(ARGS, arg)``: ``[0]`` is the script, positionals are ``1..n``, ``--key value`` and
     ``--key=value`` set ``ARGS.key``, a bare ``--flag`` sets ``ARGS.flag = "true"``; ``arg`` keeps only
     the numbered entries. All values are strings."""
-    named: dict[Any, str] = {0: script}
-    numbered: dict[int, str] = {0: script}
-    n = 0
-    i = 0
-    while i < len(argv):
-        a = str(argv[i])
-        if a.startswith("--") and len(a) > 2:
-            body = a[2:]
-            if "=" in body:
-                k, v = body.split("=", 1)
-                named[k] = v
-            elif i + 1 < len(argv) and not str(argv[i + 1]).startswith("--"):
-                named[body] = str(argv[i + 1])
-                i += 1
-            else:
-                named[body] = "true"
-        else:
-            n += 1
-            named[n] = a
-            numbered[n] = a
-        i += 1
-    return named, numbered
+    named = parse_script_args(script, [str(a) for a in argv])  # the engines' parser: one set of rules
+    return named, {k: v for k, v in named.items() if isinstance(k, int)}
 
 
 def _script_name(ctx: SpellContext) -> str:

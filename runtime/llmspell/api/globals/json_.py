@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from llmspell.api.decl import ApiGlobal, ScriptFunction, api_global, expose
 from llmspell.core.errors import ValidationError
+from llmspell.core.values import finite_json
 
 
-def _plain(v: Any, path: str) -> Any:
-    """Script value -> JSON value; NaN/inf -> null, functions and other objects raise."""
-    if v is None or isinstance(v, (bool, int, str)):
-        return v
-    if isinstance(v, float):
-        return v if math.isfinite(v) else None
-    if isinstance(v, dict):
-        return {str(k): _plain(x, f"{path}.{k}") for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_plain(x, f"{path}[{i + 1}]") for i, x in enumerate(v)]
+def _refuse(v: Any, path: str) -> Any:
     kind = "function" if isinstance(v, ScriptFunction) or callable(v) else type(v).__name__
     raise ValidationError(f"JSON stringify error: cannot convert a {kind} to JSON (at {path})")
 
@@ -59,4 +50,4 @@ class JsonGlobal(ApiGlobal):
         Returns:
             The JSON text (no extra whitespace; NaN and infinities become null).
         """
-        return json.dumps(_plain(value, "value"), ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(finite_json(value, _refuse), ensure_ascii=False, separators=(",", ":"))

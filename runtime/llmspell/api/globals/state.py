@@ -56,14 +56,48 @@ class StateGlobal(ApiGlobal):
         return await self._store.get(_str(scope, "scope", "load"), _str(key, "key", "load"))
 
     @expose
-    async def delete(self, scope: str, key: str) -> None:
+    async def delete(self, scope: str, key: str | None = None) -> None:
         """Delete a value (nothing happens when it does not exist).
 
         Args:
             scope: The scope.
-            key: The key within the scope.
+            key: The key within the scope (``State.delete(key)``, as spells using ``State.set(key, v)``
+                write it, deletes from the ``"global"`` scope).
         """
+        if key is None:
+            await self._store.delete("global", _str(scope, "key", "delete"))
+            return
         await self._store.delete(_str(scope, "scope", "delete"), _str(key, "key", "delete"))
+
+    @expose(deprecated="not in rs-llmspell (its docs show it); use State.load(scope, key)")
+    async def get(self, scope_or_key: str, key: str | None = None) -> Any:
+        """``State.get(key)`` reads ``State.load("global", key)``; ``State.get(scope, key)`` is ``load``.
+
+        rs-llmspell's module docs and several of its examples call ``State.get``/``State.set``,
+        which its bridge never defined; here they work on the ``"global"`` scope.
+
+        Args:
+            scope_or_key: the key (one argument) or the scope (two arguments).
+            key: the key when a scope is given.
+        """
+        if key is None:
+            return await self._store.get("global", _str(scope_or_key, "key", "get"))
+        return await self._store.get(_str(scope_or_key, "scope", "get"), _str(key, "key", "get"))
+
+    @expose(deprecated="not in rs-llmspell (its docs show it); use State.save(scope, key, value)")
+    async def set(self, scope_or_key: str, key_or_value: Any = None, value: Any = None) -> None:
+        """``State.set(key, value)`` stores into the ``"global"`` scope; ``State.set(scope, key, value)``
+        is ``save``.
+
+        Args:
+            scope_or_key: the key (two arguments) or the scope (three arguments).
+            key_or_value: the value (two arguments) or the key (three arguments).
+            value: the value when a scope is given.
+        """
+        if value is None:
+            await self._store.set("global", _str(scope_or_key, "key", "set"), key_or_value)
+        else:
+            await self._store.set(_str(scope_or_key, "scope", "set"), _str(key_or_value, "key", "set"), value)
 
     @expose
     async def list_keys(self, scope: str) -> list[str]:

@@ -276,6 +276,14 @@ local LIBS = {"string", "table", "math", "utf8", "coroutine"}
 
 local function copy(t) local c = {} for k, v in pairs(t) do c[k] = v end return c end
 
+local PROVIDER_MT = {
+  __tostring = function(p) return tostring(rawget(p, "name")) end,
+  __concat = function(a, b)
+    local function s(x) return type(x) == "table" and tostring(x) or x end
+    return s(a) .. s(b)
+  end,
+}
+
 function M.make_env(api)
   local env = {}
   for _, k in ipairs(SAFE) do env[k] = _G[k] end
@@ -390,6 +398,21 @@ function M.make_env(api)
 
   for k, v in pairs(api) do env[k] = v end
   env._G = env
+  local P = env.Provider
+  local plist = type(P) == "table" and rawget(P, "list")
+  if type(plist) == "function" then
+    -- rs-llmspell's getting-started/04 concatenates a Provider.list() entry as if it were its name
+    -- (it never noticed: without API keys that list is empty there); entries stand for their name.
+    rawset(P, "list", function(...)
+      local r = plist(...)
+      if type(r) == "table" then
+        for _, p in ipairs(r) do
+          if type(p) == "table" and getmetatable(p) == nil then setmetatable(p, PROVIDER_MT) end
+        end
+      end
+      return r
+    end)
+  end
   return env
 end
 

@@ -1,0 +1,1 @@
+"""Package data: the API model (a copy of stubs/llmspell-api.json kept equal by a test)."""

@@ -1,0 +1,55 @@
+"""``llmspell-ls --check`` and ``--stubs`` from the command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from llmspell_ls.check_command import check_command
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "llmspell_ls", *args], capture_output=True, text=True,
+                          timeout=60, cwd=cwd)
+
+
+def test_check_prints_linter_lines_and_fails_on_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.lua"
+    bad.write_text('local a = Agent.bulder()\nTool.execute("calculatr", { input = "1" })\n')
+    res = run_cli("--check", str(bad))
+    assert res.returncode == 1, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0] == (f"{bad}:1:17: error unknown-member: 'Agent' has no member 'bulder'; "
+                        "did you mean 'builder'?")
+    assert lines[1].startswith(f"{bad}:2:15: warning unknown-tool: unknown tool 'calculatr'")
+
+
+def test_check_passes_clean_and_warning_only_files(tmp_path: Path, capsys) -> None:
+    ok = tmp_path / "ok.js"
+    ok.write_text("const r = await Tool.execute('calculator', { input: '1' });\nconsole.log(r);\n")
+    warn = tmp_path / "warn.js"
+    warn.write_text("const r = Tool.execute('calculator', { input: '1' });\n")
+    assert check_command([str(ok), str(warn)]) == 0
+    out = capsys.readouterr().out
+    assert "ok.js" not in out and "warn.js:1:16: warning missing-await:" in out
+
+
+def test_check_missing_file_is_a_usage_error(tmp_path: Path) -> None:
+    res = run_cli("--check", str(tmp_path / "nope.lua"))
+    assert res.returncode == 2
+    assert res.stderr.strip().startswith("llmspell-ls:") and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_check_rejects_non_spells(tmp_path: Path) -> None:
+    p = tmp_path / "x.txt"
+    p.write_text("hi")
+    assert check_command([str(p)]) == 2
+
+
+def test_stubs_command_writes_the_layout(tmp_path: Path) -> None:
+    res = run_cli("--stubs", str(tmp_path / "out"))
+    assert res.returncode == 0, res.stderr
+    for rel in ("llmspell-api.json", "lua/config.json", "lua/library/llmspell.lua", "js/llmspell.d.ts"):
+        assert (tmp_path / "out" / rel).is_file()
