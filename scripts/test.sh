@@ -20,8 +20,12 @@ fi
 export LITELLM_LOCAL_MODEL_COST_MAP=True HF_HUB_OFFLINE=1 PYTHONDONTWRITEBYTECODE=1
 export PATH="$PWD/.venv/bin:$PATH"
 
+failed=0
 echo "== ruff"
-.venv/bin/ruff check runtime server tests benchmarks
+.venv/bin/ruff check runtime server tests benchmarks || failed=1
+
+echo "== mypy"
+.venv/bin/mypy || failed=1
 
 echo "== pytest"
 set +e
@@ -30,6 +34,10 @@ status=$?
 set -e
 if [ "$status" -eq 5 ]; then
   echo "pytest collected no tests: treating as a failure" >&2
+  status=1
+fi
+if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ]; then
+  echo "FAILED (pytest status $status, lint/type status $failed)" >&2
   exit 1
 fi
-exit "$status"
+echo "all checks passed"
