@@ -155,7 +155,8 @@ _ROLE = re.compile(r"\byou are (?:an? |the )?([^.;:\n!?]{2,80})", re.I)
 
 
 def role_of(system_prompt: str | None) -> str | None:
-    """``"You are a helpful research assistant. ..."`` -> ``"a helpful research assistant"``."""
+    """``"You are a helpful research assistant. ..."`` -> ``"a helpful research assistant"``; ``None``
+    when the prompt does not state a role (it is then quoted as an instruction instead)."""
     if not system_prompt:
         return None
     m = _ROLE.search(system_prompt)
@@ -165,7 +166,7 @@ def role_of(system_prompt: str | None) -> str | None:
         article = (art.group(1) or "").lower() if art else ""
         core = m.group(1).strip().split(",")[0].strip()
         return _shorten(f"{article}{core}", 80)
-    return _shorten(system_prompt.split(".")[0], 60)
+    return None
 
 
 # Keywords that make the offline provider reach for a builtin tool (only if the request offers it).
@@ -481,7 +482,13 @@ class ScriptedProvider:
         turn = sum(1 for m in req.messages if m.role == "user")
         parts = [f"[offline {self.model}]"]
         quote = f'"{_shorten(user, 160)}"'
-        parts.append(f"As {role}, I received: {quote}." if role else f"I received: {quote}.")
+        if role:
+            parts.append(f"As {role}, I received: {quote}.")
+        elif sp := req.system_prompt():
+            instruction = _shorten(sp.strip().split(".")[0], 60)
+            parts.append(f"Following the instruction \"{instruction}\", I received: {quote}.")
+        else:
+            parts.append(f"I received: {quote}.")
         expr = find_expression(user)
         value = safe_eval(expr) if expr else None
         if expr and value is not None and any(op in expr for op in "+-*/%"):
