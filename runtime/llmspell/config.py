@@ -48,6 +48,15 @@ class LimitsConfig(BaseModel):
     """Lua VM instructions (0 = unlimited)."""
     js_slice_cpu_s: float = 2.0
     max_concurrent_spells: int = 16
+    slow_operation_ms: float = 5000.0
+    """A tool call, agent execution or workflow step slower than this fires PerformanceThresholdExceeded
+    (0 = never)."""
+    monitor_interval_ms: int = 250
+    """How often a running spell's memory and CPU are sampled for MemoryUsageHigh / CpuUsageHigh (0 = off)."""
+    memory_high_pct: float = 80.0
+    """MemoryUsageHigh fires when the spell's interpreter heap crosses this share of ``max_memory_mb``."""
+    cpu_high_pct: float = 90.0
+    """CpuUsageHigh fires when the process used more than this share of one core over a sample window."""
 
 
 class StateConfig(BaseModel):

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmspell.api.context import SpellContext
-from llmspell.core.errors import LLMSpellError, ResourceLimitError
-from llmspell.core.types import Usage
+from llmspell.core.errors import HookCancelledError, LLMSpellError, ResourceLimitError
+from llmspell.core.types import ComponentId, Usage
 from llmspell.engines.convert import jsonable
 from llmspell.engines.host import SpellCancelled, SpellExit, SpellHost
 from llmspell.messages import (
@@ -41,6 +41,7 @@ from llmspell.messages import (
     RunStatus,
     Started,
 )
+from llmspell.sessions import SESSION_KEY
 
 if TYPE_CHECKING:
     from llmspell.config import RuntimeConfig
@@ -70,6 +71,8 @@ class _Run:
         self.run_id = run_id
         self.host: SpellHost | None = None
         self.cancel_requested = False
+        self.limit_error: ResourceLimitError | None = None
+        """Set when a MemoryUsageHigh / CpuUsageHigh hook stopped the spell (``cancel`` result)."""
 
 
 class SpellRunner:
@@ -225,6 +228,10 @@ class SpellRunner:
         host: SpellHost | None = None
         task: asyncio.Task[Any] | None = None
         timer: asyncio.TimerHandle | None = None
+        monitor: asyncio.Task[Any] | None = None
+        session_id = f"session_{run_id}"
+        session_started = False
+        tail: list[Any] = []
         try:
             try:
                 if hasattr(runtime, "start"):
@@ -241,6 +248,17 @@ class SpellRunner:
                     cleanups.append(workflows.add_progress_listener(on_progress))
                 ctx = SpellContext(runtime=runtime, file=path, language=language, args=args, run_id=run_id,
                                    emit_output=emit_output)
+                sessions = getattr(runtime, "sessions", None)
+                if sessions is not None:
+                    # a run is a session: SessionStart may refuse it (cancel) before the spell runs
+                    try:
+                        await sessions.start(session_id=session_id, name=path.name,
+                                             extra={"run_id": run_id, "file": str(path), "language": language})
+                    except HookCancelledError as e:
+                        error = ErrorInfo(message=e.message, kind=e.kind, file=str(path))
+                        raise _Abort() from None
+                    session_started = True
+                    ctx.extra[SESSION_KEY] = session_id
                 engine = importlib.import_module(ENGINES[path.suffix.lower()][1])
                 host = engine.create_spell(ctx, source)
             except LLMSpellError as e:
@@ -257,6 +275,8 @@ class SpellRunner:
                 task.add_done_callback(lambda _t: queue.put_nowait(_DONE))
                 if limits.wall_time_s and limits.wall_time_s > 0:
                     timer = loop.call_later(limits.wall_time_s, host.cancel, "timeout")
+                if getattr(runtime, "hooks", None) is not None and (limits.monitor_interval_ms or 0) > 0:
+                    monitor = asyncio.ensure_future(_monitor(run, runtime, host, path, task))
                 while True:
                     item = await queue.get()
                     if item is _DONE:
@@ -267,6 +287,9 @@ class SpellRunner:
                     if item is not _DONE:
                         yield item
             status, exit_code, result, error = _outcome(task, limits.wall_time_s, limits.max_memory_mb)
+            if run.limit_error is not None and status == "cancelled" and not run.cancel_requested:
+                status, exit_code = "limit", 1
+                error = ErrorInfo(message=run.limit_error.message, kind=run.limit_error.kind)
             if error is not None and error.file:
                 error.file = _absolute(error.file)
         except _Abort:
@@ -274,6 +297,8 @@ class SpellRunner:
         finally:
             if timer is not None:
                 timer.cancel()
+            if monitor is not None:
+                monitor.cancel()
             if task is not None and not task.done():
                 # the consumer stopped listening (or we were cancelled): stop the spell too
                 if host is not None:
@@ -288,6 +313,25 @@ class SpellRunner:
                         fn()
                     except Exception:
                         pass
+            # end-of-run hooks run after the spell's own hooks are gone (its interpreter has ended),
+            # while the run's observers still stream their executions
+            try:
+                if status in ("limit", "timeout") and run.limit_error is None:
+                    from llmspell.hooks.system import fire_resource_limit
+
+                    lim, val = _limit_of(status, error, limits_of(runtime))
+                    await fire_resource_limit(runtime, ComponentId(type="System", name="runner"), limit=lim,
+                                              value=val, spell=str(path), run_id=run_id,
+                                              message=error.message if error else None)
+                if session_started:
+                    await runtime.sessions.end(session_id, status, run_id=run_id, file=str(path),
+                                               duration_ms=round((time.perf_counter() - t0) * 1000, 3))
+            except Exception:  # a broken end hook must not replace the run's own outcome
+                pass
+            while not queue.empty():
+                item = queue.get_nowait()
+                if item is not _DONE:
+                    tail.append(item)
             for fn in cleanups:
                 try:
                     fn()
@@ -300,11 +344,80 @@ class SpellRunner:
                     pass
         while not queue.empty():  # events published by the shutdown itself are not part of the run
             queue.get_nowait()
+        for item in tail:
+            yield item
         yield self._finished(run_id, seq, t0, status, exit_code=exit_code, result=result, error=error, usage=usage)
 
 
 class _Abort(Exception):
     pass
+
+
+def limits_of(runtime: Any) -> Any:
+    return runtime.config.limits
+
+
+def _limit_of(status: str, error: ErrorInfo | None, limits: Any) -> tuple[str, Any]:
+    """(limit name, its configured value) for a run that ended with ``timeout`` / ``limit``."""
+    if status == "timeout":
+        return "wall_time_s", limits.wall_time_s
+    msg = (error.message if error else "").lower()
+    if "memory" in msg:
+        return "max_memory_mb", limits.max_memory_mb
+    if "instruction" in msg:
+        return "instruction_budget", limits.instruction_budget
+    return "resource_limit", None
+
+
+async def _monitor(run: _Run, runtime: Any, host: SpellHost, path: Path, task: asyncio.Task[Any]) -> None:
+    """Sample the running spell every ``limits.monitor_interval_ms``: MemoryUsageHigh when the
+    interpreter heap crosses ``memory_high_pct`` of ``max_memory_mb``, CpuUsageHigh when the process
+    used more than ``cpu_high_pct`` of a core over the window. Each fires once per crossing (it re-arms
+    when the value falls back). A ``cancel`` result stops the spell with a ResourceLimitError naming
+    the hook, so a hook can be a watchdog. Nothing is sampled while neither point has hooks.
+    """
+    hooks = runtime.hooks
+    mem_high = cpu_high = False
+    wall0, cpu0 = time.monotonic(), time.process_time()
+    comp = ComponentId(type="System", name="monitor")
+    while not task.done():
+        limits = runtime.config.limits  # re-read: update_config may change it mid-run
+        interval = max(0.01, (limits.monitor_interval_ms or 250) / 1000.0)
+        await asyncio.sleep(interval)
+        if task.done():
+            return
+        wall1, cpu1 = time.monotonic(), time.process_time()
+        window_ms = (wall1 - wall0) * 1000.0
+        cpu_pct = 100.0 * (cpu1 - cpu0) / max(1e-6, wall1 - wall0)
+        wall0, cpu0 = wall1, cpu1
+        results: list[tuple[str, Any]] = []
+        if hooks.has_hooks("MemoryUsageHigh") and limits.max_memory_mb:
+            used = host.memory_used()
+            if used is not None:
+                limit_b = int(limits.max_memory_mb) << 20
+                pct = 100.0 * used / limit_b
+                if pct >= limits.memory_high_pct and not mem_high:
+                    mem_high = True
+                    results.append(("MemoryUsageHigh", await hooks.fire("MemoryUsageHigh", comp, {
+                        "run_id": run.run_id, "spell": str(path), "used_bytes": used, "limit_bytes": limit_b,
+                        "percent": round(pct, 2), "threshold_percent": limits.memory_high_pct})))
+                elif pct < limits.memory_high_pct:
+                    mem_high = False
+        if hooks.has_hooks("CpuUsageHigh"):
+            if cpu_pct >= limits.cpu_high_pct and not cpu_high:
+                cpu_high = True
+                results.append(("CpuUsageHigh", await hooks.fire("CpuUsageHigh", comp, {
+                    "run_id": run.run_id, "spell": str(path), "cpu_percent": round(cpu_pct, 1),
+                    "threshold_percent": limits.cpu_high_pct, "window_ms": round(window_ms, 1)})))
+            elif cpu_pct < limits.cpu_high_pct:
+                cpu_high = False
+        for point, res in results:
+            if res.kind == "cancel" and not task.done():
+                run.limit_error = ResourceLimitError(
+                    f"the spell was stopped by a {point} hook: {res.reason or 'cancelled'}",
+                    details={"point": point})
+                host.cancel("limit")
+                return
 
 
 def _absolute(file: str) -> str:

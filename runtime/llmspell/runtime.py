@@ -45,7 +45,62 @@ class Runtime:
         self.tools = ToolRegistry(self)
         self.agents = AgentRegistry(self)
         self.workflows = WorkflowRegistry(self)
+        from llmspell.sessions import SessionManager
+
+        self.sessions = SessionManager(self)
         self._started = False
+
+    # Parts of the configuration that are bound when the runtime is built and cannot change under it.
+    _FIXED_CONFIG = ("state", "workspace")
+
+    async def update_config(self, changes: dict[str, Any]) -> RuntimeConfig:
+        """Validate and apply a configuration change (the language server calls this on
+        ``workspace/didChangeConfiguration``); returns the new configuration.
+
+        ``changes`` is a partial config (``{"limits": {"wall_time_s": 60}, "default_model": "..."}``),
+        deep-merged over the current one. The ConfigurationChange hooks run first with
+        ``{changes, current}``: ``cancel`` rejects the change (ConfigurationError naming the reason);
+        ``modified`` whose data has ``changes`` applies those instead. Applied: security policy
+        (rebuilt), limits (read at each run), default model and providers (the provider registry sees
+        the new config); ``state`` and ``workspace`` are fixed for a runtime's life (rebuild it).
+        """
+        from llmspell.config import _deep_merge
+        from llmspell.core.errors import ConfigurationError
+        from llmspell.core.types import ComponentId, HookContext
+        from llmspell.security.policy import SecurityPolicy, report_violations_to
+
+        if not isinstance(changes, dict):
+            raise ConfigurationError(f"update_config: expected a table of changes, got {type(changes).__name__}")
+        current = self.config.model_dump(mode="json")
+        if self.hooks.has_hooks("ConfigurationChange"):
+            ctx = HookContext(point="ConfigurationChange", component_id=ComponentId(type="System", name="config"),
+                              data={"changes": changes, "current": current}, operation="update_config")
+            res = await self.hooks.execute(ctx)
+            if res.kind == "cancel":
+                raise ConfigurationError(
+                    f"configuration change rejected by a ConfigurationChange hook: {res.reason or 'cancelled'}",
+                    details={"changes": changes})
+            if res.kind == "modified" and isinstance(ctx.data.get("changes"), dict):
+                changes = ctx.data["changes"]
+        fixed = [k for k in self._FIXED_CONFIG if k in changes and changes[k] != current.get(k)]
+        if fixed:
+            raise ConfigurationError(f"update_config: {', '.join(fixed)} cannot change while the runtime runs; "
+                                     "restart the runtime (or the language server) with the new settings",
+                                     details={"keys": fixed})
+        try:
+            new = RuntimeConfig.model_validate(_deep_merge(current, changes))
+        except Exception as e:  # pydantic.ValidationError: name the bad key
+            raise ConfigurationError(f"update_config: invalid configuration: {e}", details={"changes": changes}) from e
+        self.config = new
+        if "security" in changes:
+            self.policy = SecurityPolicy.from_config(new.security, workspace=self.workspace)
+            report_violations_to(self.policy, self.events, self.hooks)
+        if hasattr(self.providers, "config"):
+            self.providers.config = new
+            if any(k in changes for k in ("providers", "scripted_rules", "record_path", "replay_path")):
+                getattr(self.providers, "_cache", {}).clear()  # resolve models again under the new settings
+        await self.events.publish("config.changed", {"changes": changes}, source="runtime")
+        return new
 
     async def start(self) -> None:
         """Run SystemStartup hooks and publish ``system.started`` (idempotent)."""

@@ -89,3 +89,8 @@ def test_doc_at_helper() -> None:
 def test_lua_blocks_do_not_advance_the_argument(index) -> None:
     c = ctx_of(index, 'Hook.register("x", function(ctx)\n  for k, v in pairs(ctx) do end\nend, |')
     assert c.enclosing.function.name == "register" and c.enclosing.arg_index == 2
+
+
+def test_dynamic_members_use_the_index_type(index) -> None:
+    c = ctx_of(index, "Tool.calculator:|")
+    assert c.kind == "member" and c.receiver.name == "ToolHandle"

@@ -183,3 +183,9 @@ def test_record_fields_are_open_ended(index) -> None:
     text = "local a = Agent.builder():build()\nlocal out = a:execute({ text = 'x' })\nprint(out.text, out.extra_key)\n"
     assert codes(index, text) == []
     assert codes(index, "local a = Agent.builder():build()\na:nope()\n")[0][0] == "unknown-member"
+
+
+def test_empty_arguments_do_not_break_the_checker(index) -> None:
+    for text in ("State.save('a', 'b', 1, )\n", "State.save(,,,,)\n", "Agent.get(,)\n",
+                 "State.save('a',, 'b', 1, 2)\n"):
+        diags(index, text)  # found by fuzzing: an empty trailing argument used to raise IndexError

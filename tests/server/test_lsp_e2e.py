@@ -123,6 +123,8 @@ async def test_completion_lua(client: LanguageClient) -> None:
     assert {"model", "system_prompt", "build"} <= set(await complete(client, "local b = Agent.builder()\nb:|"))
     assert {"execute"} <= set(await complete(client, "local a = Agent.builder():model('m'):build()\na:|"))
     assert "operation" in await complete(client, 'Tool.execute("file-operations", { |')
+    values = await complete(client, 'Tool.execute("file-operations", { operation = "|')
+    assert {"read", "write", "exists"} <= set(values)
     assert "calculator" in await complete(client, 'Tool.execute("calc|')
     assert "BeforeAgentExecution" in await complete(client, 'Hook.register("|')
 

@@ -152,8 +152,10 @@ def test_tsc_rejects_misuse(tmp_path: Path) -> None:
     bad = """Agent.bulder();
 await Tool.execute("no-such-tool", {});
 Hook.register("NotAHookPoint", (ctx) => null);
+await Tool.execute("file-operations", { operation: "explode", path: "/tmp/x" });
 """
     res = run_tsc(tmp_path, bad)
     assert res.returncode != 0
     assert "Property 'bulder' does not exist" in res.stdout
     assert "no-such-tool" in res.stdout and "NotAHookPoint" in res.stdout
+    assert '"explode"' in res.stdout  # the tool's parameter object is typed by the tool name

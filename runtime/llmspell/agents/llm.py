@@ -235,6 +235,10 @@ class LLMAgent(Agent):
                 async with asyncio.timeout(self.config.max_execution_time_secs):
                     return await self._turn(inp, on_chunk, cid, start)
             except TimeoutError as e:
+                from llmspell.hooks.system import fire_resource_limit
+
+                await fire_resource_limit(self.runtime, self.component_id, limit="max_execution_time_secs",
+                                          value=self.config.max_execution_time_secs, agent=self.name)
                 raise ResourceLimitError(
                     f"agent '{self.name}' exceeded max_execution_time ({self.config.max_execution_time_secs:g} s)",
                     details={"limit_s": self.config.max_execution_time_secs},
@@ -263,6 +267,10 @@ class LLMAgent(Agent):
             raise
         ms = (time.perf_counter() - start) * 1000
         self.metrics["requests_active"] -= 1
+        if self.runtime.hooks.has_hooks("PerformanceThresholdExceeded"):
+            from llmspell.hooks.system import check_slow
+
+            await check_slow(self.runtime, self.component_id, ms, operation="agent.execute", agent=self.name)
         self.metrics["total_execution_ms"] += ms
         self._set_state(prev_state if prev_state not in ("running",) else "ready", "execute done")
         out.metadata.setdefault("duration_ms", math.ceil(ms))
@@ -388,6 +396,11 @@ class LLMAgent(Agent):
             if not (comp.tool_calls and specs):
                 break
             if len(calls_made) + len(comp.tool_calls) > limit:
+                from llmspell.hooks.system import fire_resource_limit
+
+                await fire_resource_limit(self.runtime, self.component_id, limit="max_tool_calls", value=limit,
+                                          agent=self.name, tool_calls_made=len(calls_made),
+                                          tool_calls_requested=len(comp.tool_calls))
                 raise ResourceLimitError(
                     f"agent '{self.name}' stopped: the model asked for more than max_tool_calls={limit} tool calls "
                     f"in one execute (made {len(calls_made)}, asked for {len(comp.tool_calls)} more); "

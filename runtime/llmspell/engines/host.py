@@ -121,6 +121,14 @@ class SpellHost:
     def on_closed(self) -> None:
         """Called on the spell thread after the body ends (success or not): free the interpreter."""
 
+    def memory_used(self) -> int | None:
+        """Bytes the interpreter's heap holds now, or None when the engine cannot tell cheaply.
+
+        Called from the loop thread by the runner's monitor (MemoryUsageHigh), so engines answer
+        without entering the interpreter.
+        """
+        return None
+
     async def run(self) -> Any:
         """Start the spell thread and await the spell's result. Cancelling this task cancels the spell."""
         self.loop = asyncio.get_running_loop()

@@ -21,6 +21,7 @@ import shutil
 import socket
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -282,6 +283,14 @@ def report_violations_to(policy: SecurityPolicy, events: Any, hooks: Any) -> Non
     def on_violation(operation: str, reason: str, details: dict[str, Any]) -> None:
         data = {**details, "operation": operation, "reason": reason}
         events.publish_nowait("security.violation", data, source="security")
+        if details.get("check") == "max_response_bytes" and hooks is not None:
+            # a size cap is a resource limit as much as a policy refusal: ResourceLimitExceeded too
+            from llmspell.core.types import ComponentId as _Cid
+            from llmspell.hooks.system import fire_resource_limit_soon
+
+            fire_resource_limit_soon(SimpleNamespace(hooks=hooks), _Cid(type="System", name="security"),
+                                     limit="max_response_bytes", value=details.get("limit"),
+                                     url=details.get("url"), reason=reason)
         if hooks is not None and hooks.has_hooks("SecurityViolation"):
             try:
                 loop = asyncio.get_running_loop()

@@ -373,6 +373,10 @@ class ToolRegistry:
             raise
         ms = (time.perf_counter() - start) * 1000.0
         out.metadata.setdefault("execution_time_ms", math.ceil(ms))  # whole ms like rs-llmspell; spells use %d
+        if hooks is not None and _has_hooks(hooks, "PerformanceThresholdExceeded"):
+            from llmspell.hooks.system import check_slow
+
+            await check_slow(rt, component, ms, operation="tool.execute", tool=tname, caller=caller)
         if events is not None:
             _publish_nowait(events, "tool.completed",
                             {"tool": tname, "duration_ms": ms, "success": out.success, "caller": caller},

@@ -364,6 +364,9 @@ class TypeEngine:
                 owner = self.index.type_(cur.name)
                 member = self.index.members(cur.name, self.lang).get(seg.name)
                 if member is None:
+                    if owner is not None and owner.index_type and seg.sep == ".":
+                        cur = self._ref(owner.index_type)  # ``Tool.calculator`` -> a ToolHandle
+                        continue
                     return Resolved(None, None, owner)
                 if isinstance(member, Field):
                     cur = self._ref(member.type)
@@ -628,5 +631,4 @@ def word_at(text: str, offset: int) -> tuple[int, int]:
     return s, e
 
 
-_IDENT = re.compile(r"[A-Za-z_$][\w$]*")
 _ASSIGN_TAIL = re.compile(r"[ \t]*=(?![=>])\s*")

@@ -146,10 +146,6 @@ def type_text(t: str, lang: Lang, is_async: bool = False) -> str:
     return t
 
 
-def owner_display(index: ApiIndex, fn: Function) -> str:
-    return fn.owner
-
-
 def call_sep(index: ApiIndex, fn: Function, lang: Lang) -> str:
     if lang == "javascript":
         return "."

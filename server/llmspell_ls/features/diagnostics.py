@@ -440,8 +440,8 @@ class _Checker:
             self.diag(seg.start, seg.end, "arg-count", ERROR,
                       f"'{name}' needs {fn.required} argument(s), got {n}: missing {', '.join(missing)}")
         elif not fn.variadic and n > len(params):
-            extra = args[len(params)]
-            self.diag(extra[0].start, args[-1][-1].end, "arg-count", WARNING,
+            extra = [t for a in args[len(params):n] for t in a] or [t for a in args for t in a]
+            self.diag(extra[0].start if extra else seg.start, extra[-1].end if extra else seg.end, "arg-count", WARNING,
                       f"'{name}' takes {len(params)} argument(s), got {n}")
         by_name: dict[str, list[Tok]] = {}
         for k, a in enumerate(args):

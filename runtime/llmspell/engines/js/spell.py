@@ -41,6 +41,7 @@ import json
 import math
 import os
 import re
+import time
 from collections.abc import Awaitable
 from enum import Enum
 from importlib import resources
@@ -174,6 +175,8 @@ class JSSpell(SpellHost):
         self._done: str | None = None
         self._settle: Any = None
         self._invoke: Any = None
+        self._mem_used: int | None = None
+        self._mem_t = 0.0
 
     # ------------------------------------------------------------------------------------ lifecycle
 
@@ -221,6 +224,20 @@ class JSSpell(SpellHost):
             raise self._failure(e) from None
         self._guard(finish, main)
         return self._loop()
+
+    def memory_used(self) -> int | None:
+        """The heap size last sampled on the spell thread (quickjs may not be entered from the loop
+        thread, so :meth:`_host` samples it at most every 250 ms when JS calls into the runtime)."""
+        return self._mem_used
+
+    def _sample_memory(self) -> None:
+        now = time.monotonic()
+        if now - self._mem_t >= 0.25 and self._js is not None:
+            self._mem_t = now
+            try:
+                self._mem_used = int(self._js.memory().get("memory_used_size", 0))
+            except Exception:
+                self._mem_used = None
 
     def on_closed(self) -> None:
         for fut in list(self._pending):
@@ -366,6 +383,7 @@ class JSSpell(SpellHost):
         """The one callable JS can reach. Never raises: a Python exception left pending inside a
         quickjs callable breaks the context, so every failure becomes an ``E`` reply."""
         try:
+            self._sample_memory()
             if self.exit_code is not None or self.cancel_flag.is_set():
                 if op == "done":
                     return "U"

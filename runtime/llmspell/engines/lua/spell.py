@@ -187,6 +187,16 @@ class LuaSpell(SpellHost):
         err.kind = str(kind or "script")
         raise err
 
+    def memory_used(self) -> int | None:
+        """lupa's allocator counter (a plain read, safe while the spell thread runs Lua)."""
+        lua = self.lua
+        if lua is None:
+            return None
+        try:
+            return int(lua.get_memory_used())
+        except Exception:  # no max_memory configured: lupa does not count
+            return None
+
     def on_closed(self) -> None:
         self._objs.clear()
         self._ids.clear()
