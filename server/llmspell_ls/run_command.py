@@ -168,6 +168,15 @@ def run_command(
     except KeyboardInterrupt:
         err.write(f"llmspell-ls: {path}: interrupted\n")
         return 130
+    except BrokenPipeError:
+        # the reader went away (``--json | head``): stop quietly like any Unix filter, and keep the
+        # interpreter's final flush from raising again
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141
     except LLMSpellError as e:
         err.write(f"llmspell-ls: {path}: {e.message}\n")
         return 1

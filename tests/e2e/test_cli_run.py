@@ -164,3 +164,19 @@ def test_json_lines_of_a_failing_spell(tmp_path: Path) -> None:
     assert last["error"]["line"] == 2 and last["error"]["file"] == str((tmp_path / "fail.lua").resolve())
     assert last["error"]["message"] == "fail.lua:2: bad thing"
     assert "stack traceback" in last["error"]["traceback"]
+
+
+def test_reader_closing_the_pipe_is_not_an_error(tmp_path: Path) -> None:
+    """``llmspell-ls --run x.lua --json | head -1``: the run stops quietly, no 'internal error'."""
+    spell = write(tmp_path, "chatty.lua", 'for i = 1, 20000 do print("line " .. i) end\n')
+    e = {k: v for k, v in os.environ.items() if not k.startswith("LLMSPELL_")}
+    p = subprocess.Popen([PY, "-m", "llmspell_ls", "--run", spell, "--json"], cwd=tmp_path, env=e,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdout is not None and p.stderr is not None
+    first = p.stdout.readline()
+    assert b'"type":"started"' in first
+    p.stdout.close()  # the reader goes away
+    stderr = p.stderr.read().decode()
+    status = p.wait(timeout=60)
+    assert "internal error" not in stderr and "Traceback" not in stderr, stderr
+    assert status == 141
