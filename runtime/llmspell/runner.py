@@ -236,10 +236,6 @@ class SpellRunner:
             try:
                 if hasattr(runtime, "start"):
                     await runtime.start()
-                events = getattr(runtime, "events", None)
-                if events is not None:
-                    sub = events.subscribe("*", on_event)
-                    cleanups.append(lambda: events.unsubscribe(sub))
                 hooks = getattr(runtime, "hooks", None)
                 if hooks is not None and hasattr(hooks, "add_observer"):
                     cleanups.append(hooks.add_observer(on_hook))
@@ -259,6 +255,12 @@ class SpellRunner:
                         raise _Abort() from None
                     session_started = True
                     ctx.extra[SESSION_KEY] = session_id
+                # subscribed after the session started: the stream's first event is the spell's own
+                # (SessionStart hooks still show as hookResult messages)
+                events = getattr(runtime, "events", None)
+                if events is not None:
+                    sub = events.subscribe("*", on_event)
+                    cleanups.append(lambda: events.unsubscribe(sub))
                 engine = importlib.import_module(ENGINES[path.suffix.lower()][1])
                 host = engine.create_spell(ctx, source)
             except LLMSpellError as e:
@@ -275,7 +277,8 @@ class SpellRunner:
                 task.add_done_callback(lambda _t: queue.put_nowait(_DONE))
                 if limits.wall_time_s and limits.wall_time_s > 0:
                     timer = loop.call_later(limits.wall_time_s, host.cancel, "timeout")
-                if getattr(runtime, "hooks", None) is not None and (limits.monitor_interval_ms or 0) > 0:
+                rh = getattr(runtime, "hooks", None)
+                if hasattr(rh, "has_hooks") and hasattr(rh, "fire") and (limits.monitor_interval_ms or 0) > 0:
                     monitor = asyncio.ensure_future(_monitor(run, runtime, host, path, task))
                 while True:
                     item = await queue.get()
@@ -301,6 +304,7 @@ class SpellRunner:
                 monitor.cancel()
             if task is not None and not task.done():
                 # the consumer stopped listening (or we were cancelled): stop the spell too
+                status = "cancelled"
                 if host is not None:
                     host.cancel("cancelled")
                 try:
@@ -319,7 +323,7 @@ class SpellRunner:
                 if status in ("limit", "timeout") and run.limit_error is None:
                     from llmspell.hooks.system import fire_resource_limit
 
-                    lim, val = _limit_of(status, error, limits_of(runtime))
+                    lim, val = _limit_of(status, error, _limits_of(runtime))
                     await fire_resource_limit(runtime, ComponentId(type="System", name="runner"), limit=lim,
                                               value=val, spell=str(path), run_id=run_id,
                                               message=error.message if error else None)
@@ -353,7 +357,7 @@ class _Abort(Exception):
     pass
 
 
-def limits_of(runtime: Any) -> Any:
+def _limits_of(runtime: Any) -> Any:
     return runtime.config.limits
 
 
@@ -369,16 +373,34 @@ def _limit_of(status: str, error: ErrorInfo | None, limits: Any) -> tuple[str, A
     return "resource_limit", None
 
 
+def _thread_cpu_clock(host: SpellHost) -> Callable[[], float]:
+    """CPU seconds of the spell's own thread (so one busy spell does not make every other running
+    spell look busy); the process's CPU time where per-thread clocks are unavailable."""
+    thread = host.thread
+    getclock = getattr(time, "pthread_getcpuclockid", None)
+    if thread is not None and thread.ident is not None and getclock is not None:
+        try:
+            clk = getclock(thread.ident)
+            time.clock_gettime(clk)
+            return lambda: time.clock_gettime(clk)
+        except (OSError, OverflowError):
+            pass
+    return time.process_time
+
+
 async def _monitor(run: _Run, runtime: Any, host: SpellHost, path: Path, task: asyncio.Task[Any]) -> None:
     """Sample the running spell every ``limits.monitor_interval_ms``: MemoryUsageHigh when the
-    interpreter heap crosses ``memory_high_pct`` of ``max_memory_mb``, CpuUsageHigh when the process
-    used more than ``cpu_high_pct`` of a core over the window. Each fires once per crossing (it re-arms
-    when the value falls back). A ``cancel`` result stops the spell with a ResourceLimitError naming
-    the hook, so a hook can be a watchdog. Nothing is sampled while neither point has hooks.
+    interpreter heap crosses ``memory_high_pct`` of ``max_memory_mb``, CpuUsageHigh when the spell's
+    thread used more than ``cpu_high_pct`` of a core over the window. Each fires once per crossing
+    (it re-arms when the value falls back). A ``cancel`` result stops the spell with a
+    ResourceLimitError naming the hook, so a hook can be a watchdog. One task per run; a tick with no
+    hook at either point costs two clock reads and two dict lookups.
     """
     hooks = runtime.hooks
     mem_high = cpu_high = False
-    wall0, cpu0 = time.monotonic(), time.process_time()
+    await asyncio.sleep(0)  # let host.run() start the spell thread first
+    cpu_clock = _thread_cpu_clock(host)
+    wall0, cpu0 = time.monotonic(), cpu_clock()
     comp = ComponentId(type="System", name="monitor")
     while not task.done():
         limits = runtime.config.limits  # re-read: update_config may change it mid-run
@@ -386,7 +408,10 @@ async def _monitor(run: _Run, runtime: Any, host: SpellHost, path: Path, task: a
         await asyncio.sleep(interval)
         if task.done():
             return
-        wall1, cpu1 = time.monotonic(), time.process_time()
+        try:
+            wall1, cpu1 = time.monotonic(), cpu_clock()
+        except OSError:  # the spell thread has just ended
+            return
         window_ms = (wall1 - wall0) * 1000.0
         cpu_pct = 100.0 * (cpu1 - cpu0) / max(1e-6, wall1 - wall0)
         wall0, cpu0 = wall1, cpu1

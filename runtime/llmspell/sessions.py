@@ -20,6 +20,7 @@ Hook points and what their results do:
 
 from __future__ import annotations
 
+import builtins
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ class SessionRecord:
     parent_session_id: str | None = None
     custom_metadata: dict[str, Any] = field(default_factory=dict)
     checkpoints: list[str] = field(default_factory=list)
+    ended: bool = False
 
     def table(self) -> dict[str, Any]:
         """rs-llmspell's ``Session.get`` shape (plus ``checkpoints``)."""
@@ -74,6 +76,9 @@ class SessionRecord:
 
 class SessionManager:
     """The sessions of one runtime (in memory; ``save``/``load`` go through the state store)."""
+
+    keep_ended = 200
+    """Ended sessions kept in memory (``Session.get``/``list`` of recent runs); older ones are dropped."""
 
     def __init__(self, runtime: Runtime | Any):
         self.runtime = runtime
@@ -103,7 +108,8 @@ class SessionManager:
     def get(self, sid: str) -> SessionRecord | None:
         return self._sessions.get(sid)
 
-    def list(self, *, tags: list[str] | None = None, limit: int | None = None) -> list[SessionRecord]:
+    def list(self, *, tags: builtins.list[str] | None = None,
+             limit: int | None = None) -> builtins.list[SessionRecord]:
         out = sorted(self._sessions.values(), key=lambda r: r.created_at)
         if tags:
             out = [r for r in out if set(tags) & set(r.tags)]
@@ -111,7 +117,7 @@ class SessionManager:
 
     # ------------------------------------------------------------------------------ lifecycle
 
-    async def start(self, *, name: str = "", description: str = "", tags: list[str] | None = None,
+    async def start(self, *, name: str = "", description: str = "", tags: builtins.list[str] | None = None,
                     metadata: dict[str, Any] | None = None, parent: str | None = None, session_id: str | None = None,
                     extra: dict[str, Any] | None = None) -> SessionRecord:
         """Create a session and fire SessionStart (``cancel`` refuses it: HookCancelledError)."""
@@ -131,8 +137,17 @@ class SessionManager:
         if rec is not None:
             rec.status = status
             rec.updated_at = time.time()
+            rec.ended = True
         await self._fire("SessionEnd", sid, {"session_id": sid, "status": status, **extra})
         self._publish("session.ended", {"session_id": sid, "status": status})
+        self._prune()
+
+    def _prune(self) -> None:
+        """Forget the oldest ended sessions beyond :attr:`keep_ended` (a language server's runtime
+        lives for days and every run is a session); saved ones can still be loaded from state."""
+        ended = [r for r in self._sessions.values() if r.ended]
+        for r in sorted(ended, key=lambda r: r.updated_at)[: max(0, len(ended) - self.keep_ended)]:
+            self._sessions.pop(r.id, None)
 
     async def checkpoint(self, sid: str, *, workflow_id: str, checkpoint_id: str) -> None:
         """A workflow of the session wrote a checkpoint: remember it and fire SessionCheckpoint."""
@@ -166,7 +181,8 @@ class SessionManager:
         payload = await state.get(SESSION_STORE_SCOPE, sid) if isinstance(sid, str) else None
         if not isinstance(payload, dict):
             raise ValidationError(f"Invalid session ID: {sid!r} (no saved session; Session.save(id) saves one)")
-        snapshot = payload.get("state") if isinstance(payload.get("state"), dict) else {}
+        raw_state = payload.get("state")
+        snapshot: dict[str, Any] = raw_state if isinstance(raw_state, dict) else {}
         rec = SessionRecord.from_table(payload)
         kind, data, res = await self._fire("SessionRestore", sid,
                                            {"session_id": sid, "session": rec.table(), "state": snapshot})
@@ -181,6 +197,7 @@ class SessionManager:
         for k, v in snapshot.items():
             await state.set(scope, str(k), v)
         rec.status = "active"
+        rec.ended = False
         rec.updated_at = time.time()
         self._sessions[sid] = rec
         self._publish("session.restored", {"session_id": sid, "keys": sorted(snapshot)})
@@ -189,4 +206,5 @@ class SessionManager:
     def _publish(self, event_type: str, data: dict[str, Any]) -> None:
         events = getattr(self.runtime, "events", None)
         if events is not None:
-            events.publish_nowait(event_type, data, source="sessions", correlation_id=data.get("session_id") or new_id())
+            events.publish_nowait(event_type, data, source="sessions",
+                                  correlation_id=data.get("session_id") or new_id())

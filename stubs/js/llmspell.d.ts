@@ -79,7 +79,8 @@ type ErrorStrategyName =
   | "fail_fast"
   | "stop"
   | "continue"
-  | "retry";
+  | "retry"
+  | "rollback";
 
 type AgentTemplateName =
   | "research"
@@ -114,6 +115,14 @@ type EventName =
   | "recovery.circuit.closed"
   | "hook.executed"
   | "security.violation"
+  | "workflow.rolled_back"
+  | "session.started"
+  | "session.ended"
+  | "session.saved"
+  | "session.restored"
+  | "state.conflict"
+  | "state.migrated"
+  | "config.changed"
   | "system.started"
   | "system.shutdown";
 
@@ -2706,6 +2715,21 @@ interface StateStatic {
    */
   agentSet(agent_id: string, key: string, value: any): Promise<void>;
   /**
+   * Write ``new`` only if the stored value still equals ``expected`` (optimistic concurrency).
+   *
+   * Two spells (or parallel steps) updating one value read it, compute, then swap; the loser
+   * sees false, reads again and retries, so no update is lost. On a mismatch the StateConflict
+   * hooks run with ``{scope, key, expected, actual, new}``: ``{type="modified", data={value=v}}``
+   * (or data with ``new``) writes ``v`` instead — conflict resolution such as a merge —
+   * ``"cancel"`` raises an error, anything else leaves the swap failed.
+   * @param scope The scope.
+   * @param key The key within the scope.
+   * @param expected The value the caller last read (nil = the key must be absent).
+   * @param new_ The value to write.
+   * @returns true when a value was written (``new``, or a StateConflict hook's resolution), false when the stored value was something else.
+   */
+  compareAndSwap(scope: string, key: string, expected: any, new_: any): Promise<boolean>;
+  /**
    * Delete a value (nothing happens when it does not exist).
    * @param scope The scope.
    * @param key The key within the scope (``State.delete(key)``, as spells using ``State.set(key, v)`` write it, deletes from the ``"global"`` scope).
@@ -2722,6 +2746,16 @@ interface StateStatic {
    */
   get(scope_or_key: string, key?: string): Promise<any>;
   /**
+   * Where the store's schema stands.
+   * @returns ``{current_version, migration_available, total_schemas, latest_version, is_latest, migration_targets}``.
+   */
+  getMigrationStatus(): Record<string, any>;
+  /**
+   * The schema versions known to this runtime (1, the current one, and every registered target).
+   * @returns The versions as strings, ascending.
+   */
+  getSchemaVersions(): string[];
+  /**
    * The keys stored in a scope.
    * @param scope The scope.
    * @returns The keys (without the ``scope:`` prefix), sorted.
@@ -2734,6 +2768,17 @@ interface StateStatic {
    * @returns The stored value, or nil when there is none.
    */
   load(scope: string, key: string): Promise<any>;
+  /**
+   * Move the stored values to schema version ``target_version`` (the store starts at 1).
+   *
+   * Each value passes through the migration functions registered for every version step and
+   * then the StateMigration hooks (``{scope, key, value, from_version, to_version}``): a
+   * ``{type="modified", data={value=v}}`` result stores ``v``, ``"skip"`` keeps the value,
+   * ``"cancel"`` aborts the migration with nothing written.
+   * @param target_version The schema version to reach (an integer; lower than the current one fails).
+   * @returns ``{success, status, from_version, to_version, items_migrated, duration_ms, warnings, errors, error?}``.
+   */
+  migrate(target_version: number): Promise<Record<string, any>>;
   /**
    * Store a value.
    * @param scope The scope, e.g. ``"global"`` or ``"user:123"``.
@@ -2854,6 +2899,20 @@ declare var Event: EventStatic;
  * ``{type="redirect", target=...}``, ``{type="skipped", reason=...}``.
  */
 interface HookStatic {
+  /**
+   * Run the hooks registered at a custom point and return their combined decision.
+   *
+   * Custom points are how spells (and the Lua and JS spells sharing a runtime) define their own
+   * extension points: one registers ``Hook.register("Custom:review", fn)``, another asks
+   * ``Hook.fire("Custom:review", {text = draft})`` and acts on the answer. Hooks run in priority
+   * order; ``modified`` hands its data to the next hook; the first cancel/replace/redirect/retry/
+   * skipped stops the chain. The built-in points are fired by the runtime itself and cannot be
+   * fired from a spell.
+   * @param point ``Custom:<name>``.
+   * @param data A table (or any value, delivered as ``{value = ...}``) the hooks see as ``ctx.data``.
+   * @returns ``{type, data, reason?, target?, delay_ms?, max_attempts?}``: ``type`` is ``continue`` when no hook objected; ``data`` is the (possibly modified) data.
+   */
+  fire(point: HookPointName | `Custom:${string}`, data?: any): Promise<Record<string, any>>;
   /**
    * List registered hooks (of every spell sharing the runtime), in execution order.
    * @param filter Nothing for all hooks, a point name, or a table ``{hook_point?, language?, priority?, tag?}`` (tag matches by substring).
@@ -3252,6 +3311,79 @@ interface WorkflowStatic {
  * Start with ``Workflow.builder()`` or a table config: ``Workflow.sequential{name = "w", steps = {...}}``.
  */
 declare var Workflow: WorkflowStatic;
+
+/**
+ * Sessions: a named unit of work with its own state scope (``"session:" .. id``) and hooks.
+ *
+ * The running spell is a session already (``Session.get_current()``); ``Session.save(id)`` keeps
+ * the session and the values of its state scope so that ``Session.load(id)`` restores them in a
+ * later run. Hook points: SessionStart, SessionEnd, SessionSave, SessionRestore and
+ * SessionCheckpoint (a workflow of the session wrote a checkpoint).
+ */
+interface SessionStatic {
+  /**
+   * Mark a session completed (fires SessionEnd with status ``completed``).
+   * @param id The session id.
+   */
+  complete(id: string): Promise<void>;
+  /**
+   * Start a new session (fires SessionStart; a hook's ``cancel`` refuses it).
+   * @param opts ``{name?, description?, tags?, metadata?}``; the current session is its parent.
+   * @returns The new session's id (a string). It does not become the current session: use ``Session.set_current(id)``.
+   */
+  create(opts?: Record<string, any>): Promise<string>;
+  /**
+   * A session's record.
+   * @param id The session id.
+   * @returns ``{id, name, description, tags, status, created_at, updated_at, parent_session_id, custom_metadata, checkpoints}``; raises "Invalid session ID" for an unknown id.
+   */
+  get(id: string): Record<string, any>;
+  /**
+   * The current session's id (the run's own session unless ``set_current`` changed it).
+   * @returns The id, or nil.
+   */
+  getCurrent(): string | null;
+  /**
+   * The sessions of this runtime, oldest first.
+   * @param query ``{tags?, limit?}``: keep sessions sharing a tag; at most ``limit``.
+   * @returns A list of session records (as ``Session.get``).
+   */
+  list(query?: Record<string, any>): Record<string, any>[];
+  /**
+   * Restore a saved session: its record and its state scope (fires SessionRestore first; a
+   * hook's ``cancel`` refuses, ``{type="modified", data={state=...}}`` restores that instead).
+   * @param id The id of a session saved with ``Session.save`` (in this or an earlier run).
+   * @returns The id.
+   */
+  load(id: string): Promise<string>;
+  /**
+   * Persist the session and the values of its state scope (fires SessionSave first; a hook's
+   * ``cancel`` refuses, ``{type="modified", data={state=...}}`` saves that snapshot instead).
+   * @param id The session id.
+   * @returns The saved record: the session's fields plus ``state`` and ``saved_at``.
+   */
+  save(id: string): Promise<Record<string, any>>;
+  /**
+   * Make a session current (workflows built afterwards report their checkpoints to it).
+   * @param id A session id, or nil to have no current session.
+   */
+  setCurrent(id?: string): void;
+  /**
+   * The state scope holding a session's values (what ``save`` snapshots).
+   * @param id A session id (default: the current session).
+   * @returns ``"session:<id>"``, for ``State.save(Session.state_scope(), key, value)``.
+   */
+  stateScope(id?: string): string;
+}
+/**
+ * Sessions: a named unit of work with its own state scope (``"session:" .. id``) and hooks.
+ *
+ * The running spell is a session already (``Session.get_current()``); ``Session.save(id)`` keeps
+ * the session and the values of its state scope so that ``Session.load(id)`` restores them in a
+ * later run. Hook points: SessionStart, SessionEnd, SessionSave, SessionRestore and
+ * SessionCheckpoint (a workflow of the session wrote a checkpoint).
+ */
+declare var Session: SessionStatic;
 
 /**
  * The spell's arguments: ARGS[0] is the script, ARGS[1..n] the positional arguments, `--key value` gives ARGS.key = "value" and a bare `--flag` gives ARGS.flag = "true". All values are strings.

@@ -39,6 +39,8 @@ ERROR_STRATEGIES: dict[str, str] = {
     "stop": "Same as fail_fast.",
     "continue": "Record the failure and go on with the next step.",
     "retry": "Retry a failing step (3 attempts, exponential backoff) before failing.",
+    "rollback": "On a failing step, restore shared data and outputs to the last checkpoint (or the start), "
+                "fire WorkflowRollback, then fail (a hook's modified/replace result becomes the result).",
 }
 
 # Events the runtime itself publishes (pattern-friendly names: ``agent.*``, ``*.failed``).
@@ -70,6 +72,16 @@ SYSTEM_EVENTS: dict[str, str] = {
     "recovery.circuit.closed": "A circuit breaker closed again.",
     "hook.executed": "A hook ran (data: point, hook, result).",
     "security.violation": "The security policy refused an operation (data: operation, reason).",
+    "workflow.rolled_back": "A failing workflow restored its data to a checkpoint (data: workflow_id, failed_step, "
+                            "restored_to).",
+    "session.started": "A session started (every run is one; data: session_id, name).",
+    "session.ended": "A session ended (data: session_id, status).",
+    "session.saved": "A session was saved with its state snapshot (data: session_id, keys).",
+    "session.restored": "A saved session was loaded back (data: session_id, keys).",
+    "state.conflict": "A compare-and-swap found another value than expected (data: scope, key).",
+    "state.migrated": "State.migrate moved the store to a new schema version (data: from_version, to_version, "
+                      "items_migrated).",
+    "config.changed": "The runtime configuration changed (data: changes).",
     "system.started": "The runtime started.",
     "system.shutdown": "The runtime is shutting down.",
 }

@@ -16,15 +16,17 @@ variants (for callers off the loop, e.g. script threads) skip hooks but still pu
 
 from __future__ import annotations
 
+import inspect
 import json
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from llmspell.core.errors import StateError
-from llmspell.core.types import ComponentId
+from llmspell.core.errors import HookCancelledError, StateError
+from llmspell.core.types import ComponentId, HookContext
 from llmspell.core.values import finite_json
 
 if TYPE_CHECKING:
@@ -32,6 +34,34 @@ if TYPE_CHECKING:
     from llmspell.runtime import Runtime
 
 _MISSING = object()
+META_SCOPE = "llmspell_meta"
+"""Scope of the store's own metadata (``schema_version``)."""
+_INTERNAL_PREFIXES = (f"{META_SCOPE}:", "workflow_checkpoint:", "session_store:")
+"""Scopes a migration never touches: the runtime's own records."""
+MigrationFn = Callable[[str, str, Any], Any]
+
+
+def _resolution(d: dict[str, Any]) -> Any:
+    """The value a ``modified`` StateConflict result supplies: its ``value`` field; the ``new`` field of
+    the (edited) context data; or, for any other table, the table itself."""
+    if "value" in d:
+        return d["value"]
+    if "new" in d and "scope" in d and "key" in d:
+        return d["new"]
+    return d
+
+
+def _same(a: Any, b: Any) -> bool:
+    """JSON equality where booleans are not numbers (``true ~= 1``) and 1 == 1.0 (Lua numbers)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, (dict, list)) or isinstance(b, (dict, list)):
+        return False
+    return bool(a == b)
 
 
 def scoped_key(scope: str, key: str) -> str:
@@ -60,6 +90,17 @@ class StateBackend(Protocol):
     def close(self) -> None: ...
 
 
+def _swap_fallback(backend: StateBackend, lock: threading.Lock, key: str, check: Callable[[str | None], bool],
+                   new: str) -> tuple[bool, str | None]:
+    """Compare-and-set for a backend without ``swap_if``: atomic within this process (one lock)."""
+    with lock:
+        raw = backend.get(key)
+        if not check(raw):
+            return False, raw
+        backend.set(key, new)
+        return True, raw
+
+
 class MemoryBackend:
     """A dict behind a lock; values are kept as JSON text so semantics match SQLite exactly."""
 
@@ -81,6 +122,15 @@ class MemoryBackend:
     def keys_with_prefix(self, prefix: str) -> list[str]:
         with self._lock:
             return sorted(k for k in self._data if k.startswith(prefix))
+
+    def swap_if(self, key: str, check: Callable[[str | None], bool], new: str) -> tuple[bool, str | None]:
+        """Set ``key`` to ``new`` when ``check(current raw value)`` holds, atomically; (done, raw before)."""
+        with self._lock:
+            raw = self._data.get(key)
+            if not check(raw):
+                return False, raw
+            self._data[key] = new
+            return True, raw
 
     def close(self) -> None:
         pass
@@ -130,6 +180,45 @@ class SqliteBackend:
             cur = self._c().execute("DELETE FROM state WHERE key = ?", (key,))
             return cur.rowcount > 0
 
+    def swap_if(self, key: str, check: Callable[[str | None], bool], new: str) -> tuple[bool, str | None]:
+        """Compare-and-set in one IMMEDIATE transaction: atomic across threads and processes."""
+        with self._lock:
+            c = self._c()
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                row = c.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+                raw = None if row is None else row[0]
+                if not check(raw):
+                    c.execute("COMMIT")
+                    return False, raw
+                c.execute(
+                    "INSERT INTO state(key, value, updated) VALUES(?, ?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated = excluded.updated",
+                    (key, new, time.time()),
+                )
+                c.execute("COMMIT")
+                return True, raw
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
+    def write_many(self, items: dict[str, str]) -> None:
+        """Write several values in one transaction (a migration lands entirely or not at all)."""
+        with self._lock:
+            c = self._c()
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                now = time.time()
+                c.executemany(
+                    "INSERT INTO state(key, value, updated) VALUES(?, ?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated = excluded.updated",
+                    [(k, v, now) for k, v in items.items()],
+                )
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
     def keys_with_prefix(self, prefix: str) -> list[str]:
         # range scan on the primary key: [prefix, prefix + U+10FFFF)
         with self._lock:
@@ -151,6 +240,8 @@ class StateStore:
     def __init__(self, backend: StateBackend, *, runtime: Runtime | None = None):
         self.backend = backend
         self.runtime = runtime
+        self._cas_lock = threading.Lock()
+        self._migrations: dict[int, list[tuple[MigrationFn, tuple[str, ...] | None, str]]] = {}
 
     @classmethod
     def from_config(cls, cfg: StateConfig, *, workspace: Path, runtime: Runtime | None = None) -> StateStore:
@@ -246,6 +337,196 @@ class StateStore:
             from_data=lambda d: bool(d.get("deleted", False)), operation_name="state.delete",
         )
         return bool(out)
+
+    # ------------------------------------------------------------------------------------ compare-and-swap
+
+    async def compare_and_swap(self, scope: str, key: str, expected: Any, new: Any, *,
+                               max_conflicts: int = 5) -> bool:
+        """Write ``new`` at ``scope:key`` only if the stored value equals ``expected`` (nil = absent or
+        null); atomic against every other writer. True when written.
+
+        On a mismatch the StateConflict hooks run with ``{scope, key, expected, actual, new}``:
+        ``modified`` (its ``value`` field; the ``new`` field of the edited context data; or the table
+        itself) or ``replace`` (its data) supplies the
+        value to write instead — conflict resolution, e.g. a merge; it is written if the value is
+        still the ``actual`` the hook saw (otherwise the hooks run again, at most ``max_conflicts``
+        times). ``cancel`` raises HookCancelledError; anything else returns false (the caller re-reads
+        and retries, the usual optimistic loop). Every mismatch publishes ``state.conflict``.
+        BeforeStateWrite hooks see the write first (``modified`` rewrites ``new``, ``cancel`` raises,
+        ``skipped`` returns false); AfterStateWrite hooks are told of a successful swap.
+        """
+        skey = scoped_key(scope, key)
+        rt = self.runtime
+        if rt is not None and rt.hooks.has_hooks("BeforeStateWrite"):
+            # a write like any other: BeforeStateWrite may rewrite (modified) or refuse (cancel) it
+            ctx = HookContext(point="BeforeStateWrite", component_id=ComponentId(type="State", name=scope),
+                              data={"scope": scope, "key": key, "value": new, "expected": expected},
+                              operation="state.compare_and_swap")
+            res = await rt.hooks.execute(ctx)
+            if res.kind == "cancel":
+                raise HookCancelledError("BeforeStateWrite", res.reason or "cancelled")
+            if res.kind == "skipped":
+                return False
+            if res.kind == "modified":
+                new = ctx.data.get("value", new)
+            elif res.kind == "replace":
+                new = res.data
+        new_raw = encode_value(new)
+        for _ in range(max(1, max_conflicts)):
+            ok, raw = self._swap_if(skey, expected, new_raw)
+            if ok:
+                self._publish("state.changed", scope, key)
+                if rt is not None and rt.hooks.has_hooks("AfterStateWrite"):
+                    await rt.hooks.fire("AfterStateWrite", ComponentId(type="State", name=scope),
+                                        {"scope": scope, "key": key, "value": new},
+                                        operation="state.compare_and_swap")
+                return True
+            actual = None if raw is None else json.loads(raw)
+            if rt is not None:
+                rt.events.publish_nowait("state.conflict", {"scope": scope, "key": key}, source="state")
+            if rt is None or not rt.hooks.has_hooks("StateConflict"):
+                return False
+            ctx = HookContext(point="StateConflict", component_id=ComponentId(type="State", name=scope),
+                              data={"scope": scope, "key": key, "expected": expected, "actual": actual, "new": new},
+                              operation="state.compare_and_swap")
+            res = await rt.hooks.execute(ctx)
+            if res.kind == "cancel":
+                raise HookCancelledError("StateConflict", res.reason or "cancelled")
+            if res.kind == "modified":
+                new = _resolution(ctx.data)
+            elif res.kind == "replace":
+                new = res.data
+            else:
+                return False
+            expected, new_raw = actual, encode_value(new)
+        return False
+
+    def _swap_if(self, skey: str, expected: Any, new_raw: str) -> tuple[bool, str | None]:
+        def check(raw: str | None) -> bool:
+            if raw is None:
+                return expected is None
+            return _same(json.loads(raw), expected)
+
+        swap = getattr(self.backend, "swap_if", None)
+        if swap is not None:
+            return swap(skey, check, new_raw)  # type: ignore[no-any-return]
+        return _swap_fallback(self.backend, self._cas_lock, skey, check, new_raw)
+
+    # ------------------------------------------------------------------------------------ migrations
+
+    def schema_version(self) -> int:
+        """The store's schema version (1 until a migration moved it)."""
+        v = self.get_sync(META_SCOPE, "schema_version", 1)
+        return int(v) if isinstance(v, (int, float)) else 1
+
+    def register_migration(self, to_version: int, fn: MigrationFn, *, scopes: list[str] | None = None,
+                           description: str = "") -> None:
+        """Register ``fn(scope, key, value) -> new value`` (sync or async) for the step to ``to_version``.
+
+        ``scopes`` limits it to those scopes; without it every user value is passed (the runtime's own
+        scopes — checkpoints, sessions, this metadata — never are).
+        """
+        if int(to_version) < 2:
+            raise StateError(f"register_migration: to_version must be 2 or more (the first schema is 1), "
+                             f"got {to_version!r}")
+        self._migrations.setdefault(int(to_version), []).append(
+            (fn, tuple(scopes) if scopes else None, description))
+
+    def migration_status(self) -> dict[str, Any]:
+        """rs-llmspell's ``State.get_migration_status()`` shape."""
+        cur = self.schema_version()
+        latest = max([cur, *self._migrations])
+        targets = sorted(v for v in self._migrations if v > cur)
+        return {"current_version": cur, "migration_available": bool(targets),
+                "total_schemas": len(self.schema_versions()), "latest_version": latest, "is_latest": cur >= latest,
+                "migration_targets": targets}
+
+    def schema_versions(self) -> list[str]:
+        return [str(v) for v in sorted({1, self.schema_version(), *self._migrations})]
+
+    async def migrate(self, target_version: int) -> dict[str, Any]:
+        """Move every user value to schema ``target_version``, one version step at a time.
+
+        Per item and step: the registered migration functions, then the StateMigration hooks with
+        ``{scope, key, storage_key, value, from_version, to_version}``: ``modified`` (its ``value``
+        field, or the table itself when it has none) or ``replace`` (its data) is the new value,
+        ``skipped`` keeps the value unchanged, ``cancel`` aborts the whole migration
+        (nothing is written). All new values are written together, then the version.
+        Returns ``{success, status, from_version, to_version, items_migrated, duration_ms, warnings,
+        errors, error?}``.
+        """
+        t0 = time.perf_counter()
+        cur = self.schema_version()
+        try:
+            target = int(target_version)
+        except (TypeError, ValueError):
+            raise StateError(f"State.migrate: target_version must be an integer, got {target_version!r}") from None
+
+        def result(success: bool, status: str, items: int = 0, error: str | None = None) -> dict[str, Any]:
+            r: dict[str, Any] = {"success": success, "status": status, "from_version": cur, "to_version": target,
+                                 "items_migrated": items, "duration_ms": round((time.perf_counter() - t0) * 1000, 3),
+                                 "warnings": [], "errors": [error] if error else []}
+            if error:
+                r["error"] = error
+            return r
+
+        if target < cur:
+            return result(False, "failed", error=f"cannot migrate down from version {cur} to {target}")
+        if target == cur:
+            return result(True, "completed")
+        rt = self.runtime
+        hooks = rt.hooks if rt is not None and rt.hooks.has_hooks("StateMigration") else None
+        keys = [k for k in self.backend.keys_with_prefix("") if not k.startswith(_INTERNAL_PREFIXES)]
+        values: dict[str, Any] = {}
+        for k in keys:
+            raw = self.backend.get(k)
+            if raw is not None:
+                values[k] = json.loads(raw)
+        original = {k: encode_value(v) for k, v in values.items()}
+        for version in range(cur + 1, target + 1):
+            fns = self._migrations.get(version, [])
+            for skey in list(values):
+                scope, _, key = skey.rpartition(":")
+                value = values[skey]
+                try:
+                    for fn, scopes, _desc in fns:
+                        if scopes is None or scope in scopes:
+                            value = fn(scope, key, value)
+                            if inspect.isawaitable(value):
+                                value = await value
+                except Exception as e:
+                    return result(False, "failed", error=f"migration to version {version} failed at "
+                                                         f"{skey}: {type(e).__name__}: {e}")
+                if hooks is not None:
+                    ctx = HookContext(point="StateMigration", component_id=ComponentId(type="State", name=scope),
+                                      data={"scope": scope, "key": key, "storage_key": skey, "value": value,
+                                            "from_version": version - 1, "to_version": version},
+                                      operation="state.migrate")
+                    res = await hooks.execute(ctx)
+                    if res.kind == "cancel":
+                        return result(False, "cancelled", error=f"migration cancelled by a StateMigration hook at "
+                                                                f"{skey}: {res.reason or 'cancelled'}")
+                    if res.kind == "modified":
+                        d = ctx.data
+                        value = d["value"] if "value" in d else d
+                    elif res.kind == "replace":
+                        value = res.data
+                    elif res.kind == "skipped":
+                        value = values[skey]
+                values[skey] = value
+        changed = {k: encode_value(v) for k, v in values.items() if encode_value(v) != original.get(k)}
+        changed[scoped_key(META_SCOPE, "schema_version")] = encode_value(target)
+        many = getattr(self.backend, "write_many", None)
+        if many is not None:
+            many(changed)
+        else:
+            for k, v in changed.items():
+                self.backend.set(k, v)
+        n = len(changed) - 1
+        if rt is not None:
+            rt.events.publish_nowait("state.migrated", {"from_version": cur, "to_version": target,
+                                                        "items_migrated": n}, source="state")
+        return result(True, "completed", n)
 
     async def list_keys(self, scope: str) -> list[str]:
         """Keys of ``scope`` (without the ``scope:`` prefix), sorted."""

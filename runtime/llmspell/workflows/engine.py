@@ -17,6 +17,7 @@ tasks at once.
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
 import math
 import time
@@ -96,6 +97,9 @@ class WorkflowInstance(Workflow):
         self._elapsed_before = 0.0
         self._iterations: list[dict[str, Any]] = []
         self._extra: dict[str, Any] = {}
+        self.session_id: str | None = None
+        """The session the workflow was created in (its checkpoints fire SessionCheckpoint there)."""
+        self._restore_point: dict[str, Any] = {}
 
     # ------------------------------------------------------------------------------ properties
 
@@ -185,6 +189,7 @@ class WorkflowInstance(Workflow):
             self._elapsed_before = 0.0
             inp = _normalise_input(input)
         self._extra = {}
+        self._set_restore_point(resume.get("checkpoint_id", "start") if resume is not None else "start")
         hooks = getattr(self.runtime, "hooks", None)
         events = getattr(self.runtime, "events", None)
         base = {"workflow_id": self.id, "workflow_name": self.name, "workflow_type": self.type,
@@ -230,9 +235,17 @@ class WorkflowInstance(Workflow):
             self.last_result = result
             return result
         except Exception as e:
+            rolled_to: str | None = None
+            if d.error_strategy == "rollback" and isinstance(e, StepFailed):
+                rolled_to, recovered = await self._rollback(e, base, t0)
+                if recovered is not None:
+                    return recovered
             self.status = "failed"
             self.metrics["failed_executions"] += 1
             err = self._as_workflow_error(e)
+            if rolled_to is not None:
+                err = WorkflowError(f"{err.message} (shared data and outputs rolled back to {rolled_to})",
+                                    details={**err.details, "rolled_back_to": rolled_to})
             result = self._result("failed", t0, error=err.message)
             err.details.setdefault("result", result)
             self.last_result = result
@@ -416,7 +429,7 @@ class WorkflowInstance(Workflow):
         branches = d.branches or []
         positions: dict[str, int] = {str(k): int(v) for k, v in (self._cursor.get("branches") or {}).items()}
         sem = asyncio.Semaphore(max(1, d.max_concurrency or len(branches) or 1))
-        fail_fast = d.error_strategy in ("fail_fast", "stop")
+        fail_fast = d.error_strategy in ("fail_fast", "stop", "rollback")
         self._extra = {"total_branches": len(branches), "max_concurrency": d.max_concurrency or len(branches),
                        "fail_fast": fail_fast}
         step_index = {id(s): i for i, s in enumerate(st for b in branches for st in b.steps)}
@@ -483,7 +496,7 @@ class WorkflowInstance(Workflow):
                                 f"(set items, or pass {{items = {{...}}}} to execute), got {type(items).__name__}")
         mapped: dict[str, Any] = dict(self._cursor.get("mapped") or {})
         sem = asyncio.Semaphore(max(1, d.max_concurrency or len(items) or 1))
-        fail_fast = d.error_strategy in ("fail_fast", "stop")
+        fail_fast = d.error_strategy in ("fail_fast", "stop", "rollback")
         self._extra = {"total_items": len(items), "max_concurrency": d.max_concurrency or len(items)}
 
         async def map_one(i: int) -> None:
@@ -594,6 +607,11 @@ class WorkflowInstance(Workflow):
         if record and not skipped:
             self.outputs[step.name] = out
         self.metrics["steps_executed"] += 1
+        if hooks is not None and hooks.has_hooks("PerformanceThresholdExceeded"):
+            from llmspell.hooks.system import check_slow
+
+            await check_slow(self.runtime, self.component, (time.perf_counter() - t0) * 1000.0,
+                             operation="workflow.step", workflow_id=self.id, step_name=name)
         if events is not None:
             await events.publish("workflow.step.completed", {**ev, "duration_ms": (time.perf_counter() - t0) * 1000.0,
                                                              "skipped": skipped},
@@ -806,10 +824,65 @@ class WorkflowInstance(Workflow):
         }
         await state.set(CHECKPOINT_SCOPE, cp_id, payload)
         self.checkpoints.append(cp_id)
+        self._set_restore_point(cp_id)
         hooks = getattr(self.runtime, "hooks", None)
         if hooks is not None:
             await hooks.fire("WorkflowCheckpoint", self.component,
                              {"workflow_id": self.id, "checkpoint_id": cp_id, "cursor": cursor})
+        sessions = getattr(self.runtime, "sessions", None)
+        if self.session_id is not None and sessions is not None:
+            await sessions.checkpoint(self.session_id, workflow_id=self.id, checkpoint_id=cp_id)
+
+    # ------------------------------------------------------------------------------ rollback
+
+    def _set_restore_point(self, label: str) -> None:
+        """Remember shared data and outputs as they are now (the start, or a checkpoint just written)."""
+        self._restore_point = {"label": label, "shared_data": _copy(self.shared_data), "outputs": _copy(self.outputs),
+                               "step_results": _copy(self.step_results), "agent_outputs": _copy(self.agent_outputs)}
+
+    async def _rollback(self, e: StepFailed, base: dict[str, Any], t0: float) -> tuple[str, dict[str, Any] | None]:
+        """Error strategy ``rollback``: restore the last restore point and fire WorkflowRollback.
+
+        Returns (what it rolled back to, a result that replaces the failure or None). The hook sees
+        ``{workflow_id, failed_step, error, restored_to, shared_data, outputs}``; ``modified`` (its
+        ``result`` field, or the whole data) or ``replace`` (its data) becomes the workflow's result
+        (a table is returned as is; another value is returned as ``output`` of a ``rolled_back`` result).
+        ``cancel`` and the rest: the workflow fails with the step's error.
+        """
+        rp = self._restore_point or {"label": "start"}
+        label = str(rp.get("label", "start"))
+        self.shared_data = _copy(rp.get("shared_data") or {})
+        self.outputs = _copy(rp.get("outputs") or {})
+        self.agent_outputs = _copy(rp.get("agent_outputs") or {})
+        failed_results = [r for r in self.step_results if not r["success"]]
+        self.step_results = _copy(rp.get("step_results") or []) + failed_results
+        data = {**base, "failed_step": e.step, "error": _err_text(e.error), "restored_to": label,
+                "shared_data": dict(self.shared_data), "outputs": dict(self.outputs)}
+        events = getattr(self.runtime, "events", None)
+        if events is not None:
+            await events.publish("workflow.rolled_back", {k: data[k] for k in ("workflow_id", "failed_step",
+                                                                               "restored_to", "error")},
+                                 correlation_id=self.execution_id, source=self.id)
+        hooks = getattr(self.runtime, "hooks", None)
+        if hooks is None or not hooks.has_hooks("WorkflowRollback"):
+            return label, None
+        ctx = HookContext(point="WorkflowRollback", component_id=self.component,
+                          correlation_id=self.execution_id or new_id(), data=data, operation="rollback")
+        hr = await hooks.execute(ctx)
+        if hr.kind not in ("modified", "replace"):
+            return label, None
+        value = hr.data
+        if hr.kind == "modified" and isinstance(value, dict):
+            value = value.get("result", value)
+        self.status = "rolled_back"
+        if isinstance(value, dict):
+            result = value
+        else:
+            result = self._result("rolled_back", t0, error=_err_text(e.error))
+            result["output"] = value
+        result.setdefault("rollback", {"failed_step": e.step, "restored_to": label, "error": _err_text(e.error)})
+        self.last_result = result
+        return label, result
 
     def _result(self, status: str, t0: float, *, checkpoint_id: str | None = None,
                 error: str | None = None) -> dict[str, Any]:
@@ -831,6 +904,8 @@ class WorkflowInstance(Workflow):
             text = f"{title} workflow '{self.name}' paused after {ok} steps. Checkpoint: {checkpoint_id}"
         elif status == "cancelled":
             text = f"{title} workflow '{self.name}' was cancelled after {ok} steps."
+        elif status == "rolled_back":
+            text = f"{title} workflow '{self.name}' rolled back after a failed step: {error}"
         else:
             text = f"{title} workflow '{self.name}' failed: {error}"
         extra: dict[str, Any] = {
@@ -894,6 +969,14 @@ class WorkflowInstance(Workflow):
                 if agents is not None and agents.get(s.agent or "") is None:
                     warnings.append(f"step '{s.name}': agent '{s.agent}' does not exist yet")
         return {"valid": not errors, "workflow_id": self.id, "errors": errors, "warnings": warnings}
+
+
+def _copy(v: Any) -> Any:
+    """A deep copy for restore points (falls back to a shallow one for values that cannot be copied)."""
+    try:
+        return copy.deepcopy(v)
+    except Exception:
+        return copy.copy(v)
 
 
 def _loop_cursor(k: int) -> Callable[[int], dict[str, Any]]:

@@ -18,13 +18,13 @@ from llmspell.core.errors import ValidationError
 
 WorkflowType = Literal["sequential", "parallel", "conditional", "loop", "map_reduce"]
 StepType = Literal["tool", "agent", "workflow", "function", "template"]
-ErrorStrategy = Literal["fail_fast", "stop", "continue", "retry"]
+ErrorStrategy = Literal["fail_fast", "stop", "continue", "retry", "rollback"]
 ConditionType = Literal["always", "never", "shared_data_equals", "shared_data_exists", "step_output_contains",
                         "expression", "function"]
 
 WORKFLOW_TYPE_NAMES: tuple[str, ...] = ("sequential", "parallel", "conditional", "loop", "map_reduce")
 STEP_TYPE_NAMES: tuple[str, ...] = ("tool", "agent", "workflow", "function", "template")
-ERROR_STRATEGY_NAMES: tuple[str, ...] = ("fail_fast", "stop", "continue", "retry")
+ERROR_STRATEGY_NAMES: tuple[str, ...] = ("fail_fast", "stop", "continue", "retry", "rollback")
 
 
 class _Def(BaseModel):
@@ -129,6 +129,8 @@ def normalise_error_strategy(s: Any) -> ErrorStrategy:
         return "continue"
     if v.startswith("retry"):
         return "retry"
+    if v in ("rollback", "roll_back"):
+        return "rollback"
     raise ValidationError(f"error_strategy: expected one of {', '.join(ERROR_STRATEGY_NAMES)}, got {s!r}")
 
 

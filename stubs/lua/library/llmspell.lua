@@ -72,6 +72,7 @@
 ---| "stop" # Same as fail_fast.
 ---| "continue" # Record the failure and go on with the next step.
 ---| "retry" # Retry a failing step (3 attempts, exponential backoff) before failing.
+---| "rollback" # On a failing step, restore shared data and outputs to the last checkpoint (or the start), fire WorkflowRollback, then fail (a hook's modified/replace result becomes the result).
 
 ---@alias AgentTemplateName
 ---| "research" # Research assistant: gathers facts with web and file tools and summarises them with sources.
@@ -106,6 +107,14 @@
 ---| "recovery.circuit.closed" # A circuit breaker closed again.
 ---| "hook.executed" # A hook ran (data: point, hook, result).
 ---| "security.violation" # The security policy refused an operation (data: operation, reason).
+---| "workflow.rolled_back" # A failing workflow restored its data to a checkpoint (data: workflow_id, failed_step, restored_to).
+---| "session.started" # A session started (every run is one; data: session_id, name).
+---| "session.ended" # A session ended (data: session_id, status).
+---| "session.saved" # A session was saved with its state snapshot (data: session_id, keys).
+---| "session.restored" # A saved session was loaded back (data: session_id, keys).
+---| "state.conflict" # A compare-and-swap found another value than expected (data: scope, key).
+---| "state.migrated" # State.migrate moved the store to a new schema version (data: from_version, to_version, items_migrated).
+---| "config.changed" # The runtime configuration changed (data: changes).
 ---| "system.started" # The runtime started.
 ---| "system.shutdown" # The runtime is shutting down.
 
@@ -1649,6 +1658,21 @@ function State.agent_get(agent_id, key) end
 ---@param value any Any JSON-compatible value.
 function State.agent_set(agent_id, key, value) end
 
+---Write ``new`` only if the stored value still equals ``expected`` (optimistic concurrency).
+---
+---Two spells (or parallel steps) updating one value read it, compute, then swap; the loser
+---sees false, reads again and retries, so no update is lost. On a mismatch the StateConflict
+---hooks run with ``{scope, key, expected, actual, new}``: ``{type="modified", data={value=v}}``
+---(or data with ``new``) writes ``v`` instead — conflict resolution such as a merge —
+---``"cancel"`` raises an error, anything else leaves the swap failed.
+---@async
+---@param scope string The scope.
+---@param key string The key within the scope.
+---@param expected any The value the caller last read (nil = the key must be absent).
+---@param new any The value to write.
+---@return boolean # true when a value was written (``new``, or a StateConflict hook's resolution), false when the stored value was something else.
+function State.compare_and_swap(scope, key, expected, new) end
+
 ---Delete a value (nothing happens when it does not exist).
 ---@async
 ---@param scope string The scope.
@@ -1666,6 +1690,14 @@ function State.delete(scope, key) end
 ---@return any
 function State.get(scope_or_key, key) end
 
+---Where the store's schema stands.
+---@return table # ``{current_version, migration_available, total_schemas, latest_version, is_latest, migration_targets}``.
+function State.get_migration_status() end
+
+---The schema versions known to this runtime (1, the current one, and every registered target).
+---@return string[] # The versions as strings, ascending.
+function State.get_schema_versions() end
+
 ---The keys stored in a scope.
 ---@async
 ---@param scope string The scope.
@@ -1678,6 +1710,17 @@ function State.list_keys(scope) end
 ---@param key string The key within the scope.
 ---@return any # The stored value, or nil when there is none.
 function State.load(scope, key) end
+
+---Move the stored values to schema version ``target_version`` (the store starts at 1).
+---
+---Each value passes through the migration functions registered for every version step and
+---then the StateMigration hooks (``{scope, key, value, from_version, to_version}``): a
+---``{type="modified", data={value=v}}`` result stores ``v``, ``"skip"`` keeps the value,
+---``"cancel"`` aborts the migration with nothing written.
+---@async
+---@param target_version integer The schema version to reach (an integer; lower than the current one fails).
+---@return table # ``{success, status, from_version, to_version, items_migrated, duration_ms, warnings, errors, error?}``.
+function State.migrate(target_version) end
 
 ---Store a value.
 ---@async
@@ -1774,6 +1817,20 @@ function Event.unsubscribe(subscription_id) end
 ---``{type="redirect", target=...}``, ``{type="skipped", reason=...}``.
 ---@class HookStatic
 Hook = {}
+
+---Run the hooks registered at a custom point and return their combined decision.
+---
+---Custom points are how spells (and the Lua and JS spells sharing a runtime) define their own
+---extension points: one registers ``Hook.register("Custom:review", fn)``, another asks
+---``Hook.fire("Custom:review", {text = draft})`` and acts on the answer. Hooks run in priority
+---order; ``modified`` hands its data to the next hook; the first cancel/replace/redirect/retry/
+---skipped stops the chain. The built-in points are fired by the runtime itself and cannot be
+---fired from a spell.
+---@async
+---@param point HookPointName|string ``Custom:<name>``.
+---@param data? any A table (or any value, delivered as ``{value = ...}``) the hooks see as ``ctx.data``.
+---@return table # ``{type, data, reason?, target?, delay_ms?, max_attempts?}``: ``type`` is ``continue`` when no hook objected; ``data`` is the (possibly modified) data.
+function Hook.fire(point, data) end
 
 ---List registered hooks (of every spell sharing the runtime), in execution order.
 ---@param filter? string|table Nothing for all hooks, a point name, or a table ``{hook_point?, language?, priority?, tag?}`` (tag matches by substring).
@@ -2093,6 +2150,63 @@ function Workflow.setDefaultErrorHandler(handler) end
 ---The workflow types.
 ---@return string[] # ``{"sequential", "parallel", "conditional", "loop", "map_reduce"}``.
 function Workflow.types() end
+
+---Sessions: a named unit of work with its own state scope (``"session:" .. id``) and hooks.
+---
+---The running spell is a session already (``Session.get_current()``); ``Session.save(id)`` keeps
+---the session and the values of its state scope so that ``Session.load(id)`` restores them in a
+---later run. Hook points: SessionStart, SessionEnd, SessionSave, SessionRestore and
+---SessionCheckpoint (a workflow of the session wrote a checkpoint).
+---@class SessionStatic
+Session = {}
+
+---Mark a session completed (fires SessionEnd with status ``completed``).
+---@async
+---@param id string The session id.
+function Session.complete(id) end
+
+---Start a new session (fires SessionStart; a hook's ``cancel`` refuses it).
+---@async
+---@param opts? table ``{name?, description?, tags?, metadata?}``; the current session is its parent.
+---@return string # The new session's id (a string). It does not become the current session: use ``Session.set_current(id)``.
+function Session.create(opts) end
+
+---A session's record.
+---@param id string The session id.
+---@return table # ``{id, name, description, tags, status, created_at, updated_at, parent_session_id, custom_metadata, checkpoints}``; raises "Invalid session ID" for an unknown id.
+function Session.get(id) end
+
+---The current session's id (the run's own session unless ``set_current`` changed it).
+---@return string|nil # The id, or nil.
+function Session.get_current() end
+
+---The sessions of this runtime, oldest first.
+---@param query? table ``{tags?, limit?}``: keep sessions sharing a tag; at most ``limit``.
+---@return table[] # A list of session records (as ``Session.get``).
+function Session.list(query) end
+
+---Restore a saved session: its record and its state scope (fires SessionRestore first; a
+---hook's ``cancel`` refuses, ``{type="modified", data={state=...}}`` restores that instead).
+---@async
+---@param id string The id of a session saved with ``Session.save`` (in this or an earlier run).
+---@return string # The id.
+function Session.load(id) end
+
+---Persist the session and the values of its state scope (fires SessionSave first; a hook's
+---``cancel`` refuses, ``{type="modified", data={state=...}}`` saves that snapshot instead).
+---@async
+---@param id string The session id.
+---@return table # The saved record: the session's fields plus ``state`` and ``saved_at``.
+function Session.save(id) end
+
+---Make a session current (workflows built afterwards report their checkpoints to it).
+---@param id? string A session id, or nil to have no current session.
+function Session.set_current(id) end
+
+---The state scope holding a session's values (what ``save`` snapshots).
+---@param id? string A session id (default: the current session).
+---@return string # ``"session:<id>"``, for ``State.save(Session.state_scope(), key, value)``.
+function Session.state_scope(id) end
 
 ---The spell's arguments: ARGS[0] is the script, ARGS[1..n] the positional arguments, `--key value` gives ARGS.key = "value" and a bare `--flag` gives ARGS.flag = "true". All values are strings.
 ---@type table<integer|string, string>

@@ -15,3 +15,4 @@ from llmspell.api.globals import agent  # noqa: F401  (Agent, AgentBuilder, Agen
 from llmspell.api.globals import provider  # noqa: F401  (Provider)
 from llmspell.api.globals import tool  # noqa: F401  (Tool, ToolHandle)
 from llmspell.api.globals import workflow  # noqa: F401  (Workflow, WorkflowBuilder, WorkflowInstance)
+from llmspell.api.globals import session  # noqa: F401  (Session)

@@ -121,3 +121,43 @@ class HookGlobal(ApiGlobal):
         if isinstance(handle, str):
             return self.ctx.runtime.hooks.unregister(handle)
         return False
+
+    @expose
+    async def fire(self, point: Annotated[str, Names("hook_points")], data: Any = None) -> dict[str, Any]:
+        """Run the hooks registered at a custom point and return their combined decision.
+
+        Custom points are how spells (and the Lua and JS spells sharing a runtime) define their own
+        extension points: one registers ``Hook.register("Custom:review", fn)``, another asks
+        ``Hook.fire("Custom:review", {text = draft})`` and acts on the answer. Hooks run in priority
+        order; ``modified`` hands its data to the next hook; the first cancel/replace/redirect/retry/
+        skipped stops the chain. The built-in points are fired by the runtime itself and cannot be
+        fired from a spell.
+
+        Args:
+            point: ``Custom:<name>``.
+            data: A table (or any value, delivered as ``{value = ...}``) the hooks see as ``ctx.data``.
+
+        Returns:
+            ``{type, data, reason?, target?, delay_ms?, max_attempts?}``: ``type`` is ``continue`` when
+            no hook objected; ``data`` is the (possibly modified) data.
+        """
+        from llmspell.core.types import CUSTOM_HOOK_PREFIX, ComponentId, HookContext
+        from llmspell.hooks.registry import validate_point
+
+        point = validate_point(point)
+        if not point.startswith(CUSTOM_HOOK_PREFIX):
+            raise HookError(f"Hook.fire: only custom points can be fired from a spell ('Custom:<name>'), got "
+                            f"'{point}'; the runtime fires the built-in points itself")
+        payload = data if isinstance(data, dict) else ({} if data is None else {"value": data})
+        ctx = HookContext(point=point, component_id=ComponentId(type="Custom", name=point[len(CUSTOM_HOOK_PREFIX):]),
+                          data=payload, language=self.ctx.language, operation="Hook.fire")
+        res = await self.ctx.runtime.hooks.execute(ctx)
+        out: dict[str, Any] = {"type": res.kind, "data": ctx.data if res.kind in ("continue", "modified") else res.data}
+        if res.reason is not None:
+            out["reason"] = res.reason
+        if res.kind == "redirect":
+            out["target"] = res.target
+        if res.kind == "retry":
+            out["delay_ms"] = res.delay_ms
+            out["max_attempts"] = res.max_attempts
+        return out

@@ -184,3 +184,68 @@ class StateGlobal(ApiGlobal):
             value: Any JSON-compatible value.
         """
         await self._store.set(f"tool:{_str(tool_id, 'tool_id', 'tool_set')}", _str(key, "key", "tool_set"), value)
+
+    @expose
+    async def compare_and_swap(self, scope: str, key: str, expected: Any, new: Any) -> bool:
+        """Write ``new`` only if the stored value still equals ``expected`` (optimistic concurrency).
+
+        Two spells (or parallel steps) updating one value read it, compute, then swap; the loser
+        sees false, reads again and retries, so no update is lost. On a mismatch the StateConflict
+        hooks run with ``{scope, key, expected, actual, new}``: ``{type="modified", data={value=v}}``
+        (or data with ``new``) writes ``v`` instead — conflict resolution such as a merge —
+        ``"cancel"`` raises an error, anything else leaves the swap failed.
+
+        Args:
+            scope: The scope.
+            key: The key within the scope.
+            expected: The value the caller last read (nil = the key must be absent).
+            new: The value to write.
+
+        Returns:
+            true when a value was written (``new``, or a StateConflict hook's resolution), false when
+            the stored value was something else.
+        """
+        return bool(await self._store.compare_and_swap(_str(scope, "scope", "compare_and_swap"),
+                                                       _str(key, "key", "compare_and_swap"), expected, new))
+
+    @expose
+    async def migrate(self, target_version: int) -> dict[str, Any]:
+        """Move the stored values to schema version ``target_version`` (the store starts at 1).
+
+        Each value passes through the migration functions registered for every version step and
+        then the StateMigration hooks (``{scope, key, value, from_version, to_version}``): a
+        ``{type="modified", data={value=v}}`` result stores ``v``, ``"skip"`` keeps the value,
+        ``"cancel"`` aborts the migration with nothing written.
+
+        Args:
+            target_version: The schema version to reach (an integer; lower than the current one fails).
+
+        Returns:
+            ``{success, status, from_version, to_version, items_migrated, duration_ms, warnings, errors,
+            error?}``.
+        """
+        v: Any = target_version
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+            raise ValidationError(f"State.migrate: 'target_version' must be an integer, got {type(v).__name__}")
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        return await self._store.migrate(v)  # type: ignore[no-any-return]
+
+    @expose
+    def get_migration_status(self) -> dict[str, Any]:
+        """Where the store's schema stands.
+
+        Returns:
+            ``{current_version, migration_available, total_schemas, latest_version, is_latest,
+            migration_targets}``.
+        """
+        return self._store.migration_status()  # type: ignore[no-any-return]
+
+    @expose
+    def get_schema_versions(self) -> list[str]:
+        """The schema versions known to this runtime (1, the current one, and every registered target).
+
+        Returns:
+            The versions as strings, ascending.
+        """
+        return self._store.schema_versions()  # type: ignore[no-any-return]

@@ -827,6 +827,7 @@ class WorkflowBuilder(ApiObject):
             the workflow instance: ``wf:execute(input?)``.
         """
         wf = _ctx_rt(self.ctx).workflows.create(self.definition())
+        wf.session_id = self.ctx.extra.get("session_id")
         _forget_at_spell_end(self.ctx, wf.id)
         return WorkflowHandle(self.ctx, wf)
 
@@ -845,6 +846,7 @@ class WorkflowGlobal(ApiGlobal):
         if not isinstance(cfg, dict):
             raise ValidationError(f"Workflow.{t}: expected a config table {{name = ..., ...}}")
         wf = _ctx_rt(self.ctx).workflows.create(parse_workflow(cfg, type_=t))
+        wf.session_id = self.ctx.extra.get("session_id")
         _forget_at_spell_end(self.ctx, wf.id)
         return WorkflowHandle(self.ctx, wf)
 
