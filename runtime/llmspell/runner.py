@@ -93,6 +93,10 @@ class SpellRunner:
 
     # ------------------------------------------------------------------------------------ public
 
+    def set_config(self, config: RuntimeConfig) -> None:
+        """Use ``config`` for runs that start from now on; running spells keep the one they began with."""
+        self._config = config
+
     @property
     def active_runs(self) -> list[str]:
         return list(self._runs)

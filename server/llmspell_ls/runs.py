@@ -91,17 +91,29 @@ class RunManager:
             else:
                 from llmspell.runner import SpellRunner
 
-                config = None
-                root = self.server.workspace_root()
-                if root is not None:
-                    try:
-                        from llmspell.config import load_config
-
-                        config = load_config(root, overrides=self.server.init_options or None)
-                    except Exception:
-                        log.exception("cannot load llmspell.toml; using defaults")
-                self._runner = SpellRunner(config=config)
+                self._runner = SpellRunner(config=self._load_config())
         return self._runner
+
+    def _load_config(self) -> Any:
+        """llmspell.toml + LLMSPELL_* + the client's settings (initializationOptions / didChangeConfiguration)."""
+        root = self.server.workspace_root()
+        if root is None:
+            return None
+        try:
+            from llmspell.config import load_config
+
+            return load_config(root, overrides=self.server.init_options or None)
+        except Exception:
+            log.exception("cannot load llmspell.toml; using defaults")
+            return None
+
+    def reconfigure(self) -> None:
+        """New settings from the client: runs started from now on use them (running ones keep theirs)."""
+        runner = self._runner
+        if runner is not None and hasattr(runner, "set_config"):
+            config = self._load_config()
+            if config is not None:
+                runner.set_config(config)
 
     def running_for(self, uri: str) -> str | None:
         return next((r.run_id for r in self.runs.values() if r.uri == uri and not r.finished), None)

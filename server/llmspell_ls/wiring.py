@@ -37,6 +37,18 @@ def register(server: LlmspellServer) -> None:
             ls.init_options = params.initialization_options
         _ = ls.index  # load the model now, not on the first keystroke
 
+    @server.feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def did_change_configuration(ls: LlmspellServer, params: lsp.DidChangeConfigurationParams) -> None:
+        """Settings pushed by the client (``{"llmspell": {...}}`` or the section itself) apply to the next run."""
+        try:
+            settings = params.settings
+            section = settings.get("llmspell", settings) if isinstance(settings, dict) else None
+            if isinstance(section, dict):
+                ls.init_options = {**ls.init_options, **section}
+                ls.runs.reconfigure()
+        except Exception:
+            log.exception("didChangeConfiguration")
+
     # ---------------------------------------------------------------- documents (state only)
     @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: LlmspellServer, params: lsp.DidOpenTextDocumentParams) -> None:
