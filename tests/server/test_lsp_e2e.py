@@ -321,3 +321,25 @@ async def test_completion_items_document_themselves(client: LanguageClient) -> N
         item = await client.completion_item_resolve_async(item)
     doc = item.documentation.value if hasattr(item.documentation, "value") else item.documentation
     assert "Agent.builder()" in doc
+
+
+async def test_scoped_local_types(client: LanguageClient) -> None:
+    """Annotated parameters, shadowing and multiple assignment, as the editor sees them."""
+    lua = "---@param agent AgentInstance\nlocal function ask(agent)\n  return agent:|\nend\n"
+    assert "execute" in await complete(client, lua)
+    shadow = "local b = Agent.builder()\nlocal function f(b)\n  b:|\nend\n"
+    assert "system_prompt" not in await complete(client, shadow)
+    assert "build" in await complete(client, "local w, b = Workflow.builder(), Agent.builder()\nb:|")
+    js = "const a = await Agent.builder().build();\n{\n  const a = Agent.builder();\n  a.|\n}\n"
+    got = await complete(client, js, "js")
+    assert "systemPrompt" in got and "execute" not in got
+    js_doc = "/** @param {AgentInstance} agent */\nasync function ask(agent) {\n  return agent.|\n}\n"
+    assert "execute" in await complete(client, js_doc, "js")
+
+
+async def test_scoped_diagnostics(client: LanguageClient) -> None:
+    """A parameter that shadows an outer builder is not checked as the builder; an annotated one is checked."""
+    uri = open_doc(client, 'local agent = Agent.builder()\nlocal function f(agent)\n  agent:execute({ text = "x" })\n'
+                           'end\n---@param a AgentInstance\nlocal function g(a)\n  a.execute({ text = "x" })\nend\n')
+    diags = await wait_diags(client, uri, 1)
+    assert [(d.code, d.range.start.line) for d in diags] == [("call-style", 6)]

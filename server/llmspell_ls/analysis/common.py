@@ -7,8 +7,9 @@ the enclosing top-level statement). The tree gives that statement boundary and i
 
 Expression typing walks a *chain* — ``Agent.builder():name("x"):build()`` — segment by segment through
 the API model: a global's functions, a function's ``returns`` (or its receiver when ``returns_self``), a
-class's methods and fields; a local variable is typed by the chain assigned to it (the last assignment
-before the use), ``await`` unwraps a Promise in JS.
+class's methods and fields; a local variable is typed by the chain assigned to the binding the name
+refers to at the use (scope-aware, see :mod:`llmspell_ls.analysis.scopes`), ``await`` unwraps a Promise
+in JS.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from llmspell_ls.analysis import javascript as js_spec
 from llmspell_ls.analysis import lua as lua_spec
+from llmspell_ls.analysis.scopes import Occ, ScopeResolver
 from llmspell_ls.apimodel import ApiIndex, Class, Field, Function, Lang
 
 MAX_WINDOW_LINES = 40
@@ -258,26 +260,52 @@ class Resolved:
 class TypeEngine:
     """Types chains in one document snapshot (local variable types cached per snapshot)."""
 
-    def __init__(self, index: ApiIndex, lang: Lang, text: str, cache: dict[Any, Any] | None = None):
+    def __init__(self, index: ApiIndex, lang: Lang, text: str, cache: dict[Any, Any] | None = None,
+                 scopes: ScopeResolver | None = None):
         self.index = index
         self.lang = lang
         self.spec = spec_for(lang)
         self.text = text
         self.cache = cache if cache is not None else {}
+        self.scopes = scopes
+        """With a resolver (a document with a tree) variables are typed by scope; without, by the last
+        ``name =`` before the use (text only: the fallback for a bare text)."""
         self._depth = 0
 
     def var_type(self, name: str, before: int) -> TypeRef | None:
-        """Type of local ``name`` from its last assignment before offset ``before``."""
+        """Type of local ``name`` at offset ``before``: the value of the binding the name refers to there."""
         key = ("var", name, before)
         if key in self.cache:
             return self.cache[key]  # type: ignore[no-any-return]
         result: TypeRef | None = None
         if self._depth < 8:
-            at = self._last_assignment(name, before)
-            if at is not None:
-                result = self._type_from(at, before)
+            if self.scopes is not None:
+                _, occ = self.scopes.resolve(name, before)
+                result = self.type_occ(occ)
+            else:
+                at = self._last_assignment(name, before)
+                if at is not None:
+                    result = self._type_from(at, before)
         self.cache[key] = result
         return result
+
+    def type_occ(self, occ: Occ | None) -> TypeRef | None:
+        """The type a declaration/assignment gives its name (see :class:`Occ` for the ways)."""
+        if occ is None or not occ.how or self._depth >= 8:
+            return None
+        if occ.how == "type":
+            return self._ref(occ.key)
+        key = ("val", occ.value)  # a value's type does not depend on where the name is used
+        if key in self.cache:
+            t = self.cache[key]
+        else:
+            t = self.cache[key] = self._type_from(occ.value, occ.value)
+        if occ.how == "field":
+            if t is None or t.promise:
+                return None
+            m = self.index.members(t.name, self.lang).get(occ.key)
+            return self._ref(m.type) if isinstance(m, Field) else None
+        return t
 
     def _statement_end(self, offset: int, cap: int = 2000) -> int:
         """End of the expression starting at ``offset``: its line, extended while the next line continues

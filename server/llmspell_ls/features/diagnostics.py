@@ -25,7 +25,10 @@ run-failed             Error      the last run of this document failed here (unt
 =====================  =========  ==========================================================
 
 The API pass tokenizes the whole document once (a regex in C) and walks chains with a bracket table,
-keeping local-variable types in document order, so it is linear in the size of the spell.
+keeping top-level variable types in document order (one env per chunk boundary); names declared in
+nested scopes (functions, blocks, loops, parameters) are resolved inside the chunk with the scope
+resolver (:mod:`llmspell_ls.analysis.scopes`), so a parameter that shadows an outer builder is not
+checked as that builder.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from llmspell_ls.analysis.common import (
     spec_for,
     tokenize,
 )
+from llmspell_ls.analysis.scopes import ScopeResolver
 from llmspell_ls.apimodel import ApiIndex, Field, Function, Param
 from llmspell_ls.documents import DocState
 from llmspell_ls.features.common import range_of
@@ -71,6 +75,7 @@ def _close(word: str, options: list[str], n: int = 1, cutoff: float = 0.6) -> li
     return difflib.get_close_matches(word, options, n=n, cutoff=cutoff)
 
 
+_DECL_WORDS = frozenset({"local", "function", "const", "let", "var"})
 _ARROW_PARAMS = re.compile(r"\(?([\w$,\s]{0,200})\)?\s*$")
 _REGISTER_RE = re.compile(r"Tool\s*[.:]\s*register\s*\(?\s*['\"]([^'\"\n]+)['\"]")
 PROMISE_MEMBERS = frozenset({"then", "catch", "finally"})
@@ -104,7 +109,10 @@ class _Checker:
         self.spec = spec_for(doc.lang)
         self.text = doc.text
         self.env: dict[str, TypeRef | None] = {}
-        self.engine = _EnvEngine(index, doc.lang, doc.text, self.env)
+        """Top-level bindings in document order (up to the current chunk); nested scopes are resolved
+        inside the chunk by the scope resolver (every nested scope lies inside one top-level statement)."""
+        self.scopes = ScopeResolver(doc)  # its own: the pass's many lookups are not kept with the doc
+        self.engine = _EnvEngine(index, doc.lang, doc.text, self.env, self.scopes)
         self.out = Analysis()
         self.toks: list[Tok] = []
         self.match: dict[int, int] = {}
@@ -269,7 +277,10 @@ class _Checker:
 
     def api(self, start: int = 0, end: int | None = None) -> None:
         spec = self.spec
+        self.engine.floor = start
+        self.scopes.clear()  # lookups are per chunk (keyed by its start): keep the pass's peak memory flat
         toks = self.toks = tokenize(spec, self.text, start, end)
+        assigned: dict[str, None] = {}
         self.match = match_table(toks)
         keywords = spec.KEYWORDS
         seps = spec.MEMBER_SEPS
@@ -292,12 +303,25 @@ class _Checker:
                     if r is not None and awaited:
                         r = TypeRef(r.name)
                     self._symbol_for(t, segs, r)
-                self.env[t.text] = r
-                self._updates.append((t.text, r))
+                    self.engine.cache[("val", toks[i + 2].start)] = r  # the binding's value: typed once
+                assigned[t.text] = None
+            elif (i + 1 < n and toks[i + 1].kind == "op" and toks[i + 1].text in (",", "=", "}", "]")) or (
+                    i > 0 and toks[i - 1].kind == "name" and toks[i - 1].text in _DECL_WORDS):
+                assigned[t.text] = None  # ``local a, b = …`` / ``function f()`` / ``const {a} = …``
             segs, _, _ = chain_forward(spec, toks, i, self.match)
             if len(segs) > 1 or (segs and segs[0].kind == "name" and t.text[:1].isupper()):
                 self.check_chain(segs, i)
             i += 1
+        # what this chunk leaves in the top-level bindings: each name's binding as seen at its end
+        stop = len(self.text) if end is None else end
+        for name in assigned:
+            if name in self.index.globals:
+                continue
+            found, occ = self.scopes.resolve(name, stop, start)
+            if found:
+                r = self.engine.type_occ(occ)
+                self.env[name] = r
+                self._updates.append((name, r))
 
     # ------------------------------------------------------------------ chains
     def check_chain(self, segs: list[Seg], first_tok: int) -> None:
@@ -307,6 +331,8 @@ class _Checker:
         if head.name in index.globals:
             g = index.globals[head.name]
             cur = TypeRef(g.name) if g.kind != "value" else None
+        elif (bound := self.scopes.resolve(head.name, head.start, self.engine.floor))[0]:
+            cur = self.engine.type_occ(bound[1])  # declared/assigned in this chunk (scope-aware)
         elif head.name in self.env:
             cur = self.env[head.name]
         else:
@@ -586,11 +612,18 @@ class _Checker:
 class _EnvEngine(TypeEngine):
     """A type engine whose local variables come from the document-order environment of the checker."""
 
-    def __init__(self, index: ApiIndex, lang: Any, text: str, env: dict[str, TypeRef | None]):
-        super().__init__(index, lang, text, {})
+    def __init__(self, index: ApiIndex, lang: Any, text: str, env: dict[str, TypeRef | None],
+                 scopes: ScopeResolver):
+        super().__init__(index, lang, text, {}, scopes)
         self.env = env
+        self.floor = 0
+        """Start of the chunk being checked: bindings before it come from ``env``."""
 
     def var_type(self, name: str, before: int) -> TypeRef | None:
+        assert self.scopes is not None
+        found, occ = self.scopes.resolve(name, before, self.floor)
+        if found:
+            return self.type_occ(occ)
         return self.env.get(name)
 
 

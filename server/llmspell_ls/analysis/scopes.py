@@ -1,0 +1,496 @@
+"""Scope-aware resolution of local variables over the tree-sitter tree (Lua and JavaScript).
+
+Why a backward walk and not a symbol table: building a table of every scope and binding would walk the
+whole tree in Python (~150k nodes on a 5,000-line spell) on every new version, on the request path.
+Instead, to type ``name`` at offset ``U`` we walk the occurrences of ``name`` *backwards* from ``U`` with
+``str.rfind`` (C speed), skip the obvious uses by the next character (``name.`` ``name:`` ``name(``), and
+ask the tree only about the few remaining ones (one ``descendant_for_byte_range`` plus a short parent
+walk each):
+
+* a **declaration** (``local``, ``const``/``let``/``var``, a parameter, a loop variable, a destructured
+  name) whose scope contains ``U`` is the binding ``U`` refers to; one whose scope does not contain ``U``
+  shadows nothing at ``U`` but owns the plain assignments inside its scope that come after it;
+* a **plain assignment** (``x = …``) is a candidate for the value of the binding; it is final as soon as
+  no declaration before it can still claim it (it sits at ``U``'s level, or the walk has left the
+  nested scopes around it).
+
+The value is "the last assignment before the cursor that refers to the same binding" — flow-insensitive
+like before, but no longer fooled by shadowing, other functions' locals or block-scoped names.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tree_sitter import Node, Tree
+
+
+class ScopedDoc(Protocol):
+    """What the resolver needs from a document snapshot (``DocState`` has all of it)."""
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def lang(self) -> str: ...
+
+    @property
+    def cache(self) -> dict[Any, Any]: ...
+
+    @property
+    def source(self) -> bytes: ...
+
+    @property
+    def tree(self) -> Tree: ...
+
+    @property
+    def lines(self) -> list[str]: ...
+
+    def col_to_byte(self, row: int, col: int) -> int: ...
+
+    def byte_to_col(self, row: int, byte_col: int) -> int: ...
+
+
+@dataclass(slots=True)
+class Occ:
+    """One declaration of, or assignment to, a name."""
+
+    role: str
+    """``decl`` | ``assign``"""
+    at: int
+    """Byte offset of the name."""
+    how: str = ""
+    """How to type the value: ``expr`` (the expression at ``value``), ``field`` (member ``key`` of the
+    expression at ``value``: a destructured name), ``type`` (the type string ``key``: an annotated or
+    hook-callback parameter), ``""`` (untyped)."""
+    value: int = -1
+    """String offset of the value expression (``expr``/``field``)."""
+    key: str = ""
+    scope: tuple[int, int] | None = None
+    """Byte range of a declaration's scope (a range, not a Node: results are cached and must not keep
+    the tree alive — trees are capped per server, see ``documents.MAX_TREES``)."""
+    visible_from: int = 0
+    """Byte offset from which a declaration is visible (Lua: after its statement)."""
+    stale: bool = False
+    """The scope's end was touched by an edit the tree has not been re-parsed for (range unreliable)."""
+
+
+LUA_SCOPES = frozenset({"block", "chunk", "function_declaration", "function_definition", "for_statement"})
+JS_SCOPES = frozenset({"statement_block", "program", "function_declaration", "function_expression", "arrow_function",
+                       "method_definition", "generator_function_declaration", "generator_function",
+                       "for_statement", "for_in_statement", "catch_clause", "class_body", "switch_body"})
+JS_FUNCTIONS = frozenset({"function_declaration", "function_expression", "arrow_function", "method_definition",
+                          "generator_function_declaration", "generator_function", "program"})
+_STATEMENT_PARENTS = frozenset({"block", "chunk", "program", "statement_block", "ERROR"})
+HOOK_CALLEES = frozenset({"Hook.register"})
+HOOK_CONTEXT = "HookContext"
+"""The record a hook callback's first parameter gets, when the API model has a record of that name."""
+
+_LUA_PARAM = re.compile(r"^\s*---\s*@param\s+([A-Za-z_]\w*)\??\s+([^\s#]+)")
+_JSDOC_PARAM = re.compile(r"@param\s+\{([^}]+)\}\s+\[?([A-Za-z_$][\w$]*)")
+_UNSEEN = object()
+
+
+class _StaleTree(Exception):
+    """Raised inside a lookup that needs a freshly parsed tree."""
+
+
+_USE_AFTER = re.compile(r"[ \t]*(?:\?\.|[.(\[:])")
+_ASSIGN_TAIL = re.compile(r"[ \t]*=(?![=>])")
+
+
+class ScopeResolver:
+    """Resolves names to their binding occurrence in one document snapshot (results cached per version)."""
+
+    def __init__(self, doc: ScopedDoc, tree_fn: Callable[[], Tree] | None = None):
+        self.doc = doc
+        self._tree_fn = tree_fn if tree_fn is not None else (lambda: doc.tree)
+        self._stale_hit = False
+        """Where the tree comes from: the editor path passes one that prefers the previous version's tree
+        with this version's edit applied (positions already shifted) to a re-parse on the request path."""
+        self.text = doc.text
+        self.lua = doc.lang == "lua"
+        self.scopes = LUA_SCOPES if self.lua else JS_SCOPES
+        self._ascii: bool | None = None
+        self._cache: dict[tuple[str, int, int], tuple[bool, Occ | None]] = {}
+        self._classified: dict[int, object] = {}
+        """String offset -> its :class:`Occ` or None (a use); occurrences are met again by later lookups."""
+
+    # ------------------------------------------------------------------ positions
+    @property
+    def ascii(self) -> bool:
+        """Byte offsets equal string offsets (checked once per version, only when a lookup needs it)."""
+        if self._ascii is None:
+            got = self.doc.cache.get("_ascii")
+            if got is None:
+                got = self.doc.cache["_ascii"] = self.text.isascii()
+            self._ascii = got
+        return self._ascii
+
+    @property
+    def root(self) -> Node:
+        return self._tree_fn().root_node  # not kept: the document may drop its tree (LRU)
+
+    def _offsets(self) -> tuple[list[int], list[int]]:
+        got = self.doc.cache.get("_scope_offsets")
+        if got is None:
+            lines = self.doc.lines
+            offs, boffs = [0], [0]
+            for ln in lines:
+                offs.append(offs[-1] + len(ln) + 1)
+                boffs.append(boffs[-1] + len(ln.encode("utf-8", "surrogatepass")) + 1)
+            got = self.doc.cache["_scope_offsets"] = (offs, boffs)
+        return got  # type: ignore[no-any-return]
+
+    def to_byte(self, offset: int) -> int:
+        if self.ascii:
+            return offset
+        offs, boffs = self._offsets()
+        row = max(0, bisect.bisect_right(offs, offset) - 1)
+        return boffs[row] + self.doc.col_to_byte(row, offset - offs[row])
+
+    def to_offset(self, byte: int) -> int:
+        if self.ascii:
+            return byte
+        offs, boffs = self._offsets()
+        row = max(0, bisect.bisect_right(boffs, byte) - 1)
+        return offs[row] + self.doc.byte_to_col(row, byte - boffs[row])
+
+    def clear(self) -> None:
+        self._cache.clear()
+        self._classified.clear()
+
+    # ------------------------------------------------------------------ resolution
+    def resolve(self, name: str, before: int, floor: int = 0) -> tuple[bool, Occ | None]:
+        """The occurrence that gives ``name`` its value at ``before``: (found, occurrence).
+
+        ``found`` is False when nothing in ``[floor, before)`` declares or assigns ``name`` (a global or a
+        binding from before ``floor``; the diagnostics pass keeps those in its document-order env).
+        ``floor`` must be a top-level statement boundary.
+        """
+        key = (name, before, floor)
+        got = self._cache.get(key)
+        if got is None:
+            try:
+                got = self._resolve(name, before, floor)
+            except _StaleTree:
+                # the edit moved the end of a scope that decides the answer: parse now (rare: only
+                # edits that cross a block's end, never a keystroke inside a body) and ask again
+                self._tree_fn = lambda: self.doc.tree
+                self._classified.clear()
+                self._cache.clear()
+                got = self._resolve(name, before, floor)
+            self._cache[key] = got
+        return got
+
+    def _resolve(self, name: str, before: int, floor: int) -> tuple[bool, Occ | None]:
+        text = self.text
+        n = len(name)
+        ub = self.to_byte(before)
+        pending: list[list[Any]] = []  # [occ, safe_below, dropped], latest first
+        pos = before
+        while True:
+            live = next((a for a in pending if not a[2]), None)
+            k = text.rfind(name, floor, pos)
+            if live is not None and (k < 0 or k < live[1]):
+                return True, live[0]  # no declaration left that could claim it
+            if k < 0:
+                return live is not None, live[0] if live is not None else None
+            pos = k
+            prev = text[k - 1] if k > 0 else " "
+            if prev.isalnum() or prev in "_$.:":
+                continue
+            after = text[k + n:k + n + 1]
+            if after and (after.isalnum() or after in "_$"):
+                continue
+            if _USE_AFTER.match(text, k + n) and not (self.lua and text.startswith("::", k + n)):
+                continue  # ``name.x`` / ``name:m()`` / ``name(…)`` / ``name[…]`` / a JS object key
+            occ = self._classified.get(k, _UNSEEN)
+            if occ is _UNSEEN:
+                occ = self._classified[k] = self.classify(k, n)
+            if occ is None:
+                continue
+            assert isinstance(occ, Occ)
+            if occ.role == "assign":
+                if occ.visible_from > ub:
+                    continue  # ``a = a:name("x")``: the right-hand side sees the previous value
+                safe = -1
+                if live is None:
+                    safe = self._safe_below(occ.at, ub)
+                    if safe < 0:
+                        return True, occ  # at the cursor's level: nothing before can claim it
+                pending.append([occ, safe, False])
+                continue
+            if occ.stale:
+                raise _StaleTree
+            s0, s1 = occ.scope or (0, 0)
+            if s0 <= ub <= s1 and occ.visible_from <= ub:
+                return True, live[0] if live is not None else occ
+            # a declaration the cursor cannot see: the assignments in its scope after it are its own
+            for a in pending:
+                if s0 <= a[0].at <= s1 and a[0].at >= occ.at:
+                    a[2] = True
+
+    def _safe_below(self, at: int, ub: int) -> int:
+        """-1 if every scope around byte ``at`` also holds ``ub``; else the string offset where the
+        outermost scope around ``at`` that does not hold ``ub`` starts."""
+        node: Node | None = self.root.descendant_for_byte_range(at, at)
+        outer = -1
+        while node is not None:
+            if node.type in self.scopes:
+                if node.start_byte <= ub <= node.end_byte:
+                    break
+                outer = node.start_byte
+            node = node.parent
+        return self.to_offset(outer) if outer >= 0 else -1
+
+    # ------------------------------------------------------------------ classification
+    def classify(self, offset: int, length: int) -> Occ | None:
+        """Is the name at string offset ``offset`` a declaration or an assignment (or just a use)?"""
+        b = self.to_byte(offset)
+        nb = length if self.ascii else len(self.text[offset:offset + length].encode("utf-8", "surrogatepass"))
+        node = self.root.named_descendant_for_byte_range(b, b + nb)
+        exact = node is not None and node.start_byte == b and node.end_byte == b + nb and not node.has_changes
+        occ = None
+        if exact:
+            assert node is not None
+            self._stale_hit = False
+            occ = self._classify_lua(node) if self.lua else self._classify_js(node)
+            if occ is not None and self._stale_hit:
+                occ.stale = True
+        if occ is None and _ASSIGN_TAIL.match(self.text, offset + length) and (
+                not exact or self._in_error(node)):
+            # broken code being typed: keep the old "name = value" reading
+            m = _ASSIGN_TAIL.match(self.text, offset + length)
+            assert m is not None
+            v = m.end()
+            while v < len(self.text) and self.text[v] in " \t":
+                v += 1
+            eol = self.text.find("\n", v)
+            return Occ("assign", b, "expr", v, visible_from=self.to_byte(len(self.text) if eol < 0 else eol))
+        return occ
+
+    @staticmethod
+    def _in_error(node: Node | None) -> bool:
+        p: Node | None = node.parent if node is not None else None
+        while p is not None:
+            if p.type == "ERROR":
+                return True
+            p = p.parent
+        return False
+
+    def _rng(self, node: Node | None) -> tuple[int, int] | None:
+        """A scope's byte range (noting when an un-reparsed edit touched its end)."""
+        if node is None:
+            return None
+        if node.has_changes and node.parent is not None and not self._end_intact(node):
+            self._stale_hit = True
+        return node.start_byte, node.end_byte
+
+    def _end_intact(self, node: Node) -> bool:
+        """Does the token that closes ``node`` (``end``, ``}``, ``until``, ``else`` …) still read as itself
+        at its shifted position? Then the edit was inside and the range is right."""
+        tok = node.next_sibling if node.type == "block" else (
+            node.child(node.child_count - 1) if node.child_count else None)
+        while tok is not None and tok.child_count:
+            tok = tok.child(0)
+        if tok is None or tok.is_missing:
+            return False
+        return self.doc.source[tok.start_byte:tok.end_byte] == tok.type.encode()
+
+    def _off(self, node: Node) -> int:
+        return self.to_offset(node.start_byte)
+
+    def _ntext(self, node: Node) -> str:
+        """A node's text from *this* version's source (an edited, not yet re-parsed tree's own text is
+        the previous version's)."""
+        return self.doc.source[node.start_byte:node.end_byte].decode("utf-8", "replace")
+
+    def _classify_lua(self, node: Node) -> Occ | None:
+        if node.type != "identifier":
+            return None
+        parent = node.parent
+        if parent is None:
+            return None
+        pt = parent.type
+        b = node.start_byte
+        if pt == "variable_list":
+            gp = parent.parent
+            if gp is None:
+                return None
+            if gp.type == "variable_declaration":  # ``local x`` (no value)
+                return Occ("decl", b, scope=self._rng(gp.parent), visible_from=gp.end_byte)
+            if gp.type == "assignment_statement":
+                idx = next((i for i, c in enumerate(parent.named_children) if c.id == node.id), 0)
+                exprs = next((c for c in gp.named_children if c.type == "expression_list"), None)
+                vals = exprs.named_children if exprs is not None else []
+                # ``local a, b = X, Y`` by position; ``local a, b = f()``: b (a second result) stays untyped
+                how, value = ("expr", self._off(vals[idx])) if idx < len(vals) else ("", -1)
+                decl = gp.parent
+                if decl is not None and decl.type == "variable_declaration":
+                    return Occ("decl", b, how, value, scope=self._rng(decl.parent), visible_from=decl.end_byte)
+                return Occ("assign", b, how, value, visible_from=gp.end_byte)
+            if gp.type == "for_generic_clause":
+                return Occ("decl", b, scope=self._rng(gp.parent), visible_from=gp.end_byte)
+            return None
+        if pt == "for_numeric_clause" and parent.child_by_field_name("name") == node:
+            return Occ("decl", b, scope=self._rng(parent.parent), visible_from=parent.end_byte)
+        if pt == "parameters":
+            fn = parent.parent
+            how, key = self._param_type(node, parent, fn)
+            return Occ("decl", b, how, key=key, scope=self._rng(fn), visible_from=parent.end_byte)
+        if pt == "function_declaration" and parent.child_by_field_name("name") == node:
+            if any(c.type == "local" for c in parent.children):
+                return Occ("decl", b, scope=self._rng(parent.parent), visible_from=b)
+            return Occ("assign", b)
+        return None
+
+    def _classify_js(self, node: Node) -> Occ | None:
+        t = node.type
+        if t not in ("identifier", "shorthand_property_identifier_pattern"):
+            return None
+        parent = node.parent
+        if parent is None:
+            return None
+        pt = parent.type
+        b = node.start_byte
+        if pt == "variable_declarator" and parent.child_by_field_name("name") == node:
+            value = parent.child_by_field_name("value")
+            how, v = ("expr", self._off(value)) if value is not None else ("", -1)
+            return self._js_decl(parent, b, how, v)
+        if pt in ("object_pattern", "pair_pattern", "array_pattern"):
+            return self._js_pattern(node, parent, b)
+        if pt == "formal_parameters":
+            fn = parent.parent
+            how, key = self._param_type(node, parent, fn)
+            return Occ("decl", b, how, key=key, scope=self._rng(fn), visible_from=fn.start_byte if fn else b)
+        if pt == "arrow_function" and parent.child_by_field_name("parameter") == node:
+            how, key = self._param_type(node, None, parent)
+            return Occ("decl", b, how, key=key, scope=self._rng(parent), visible_from=parent.start_byte)
+        if pt == "assignment_pattern" and parent.child_by_field_name("left") == node:
+            gp = parent.parent
+            if gp is not None and gp.type == "formal_parameters":
+                return Occ("decl", b, scope=self._rng(gp.parent), visible_from=gp.start_byte)
+            return None
+        if pt == "assignment_expression" and parent.child_by_field_name("left") == node:
+            right = parent.child_by_field_name("right")
+            return Occ("assign", b, "expr" if right is not None else "", self._off(right) if right else -1,
+                       visible_from=parent.end_byte)
+        if pt == "for_in_statement" and parent.child_by_field_name("left") == node:
+            kind = parent.child_by_field_name("kind")
+            if kind is None:
+                return Occ("assign", b)
+            scope = self._js_function(parent) if kind.type == "var" else parent
+            return Occ("decl", b, scope=self._rng(scope), visible_from=parent.start_byte)
+        if pt == "catch_clause" and parent.child_by_field_name("parameter") == node:
+            return Occ("decl", b, scope=self._rng(parent), visible_from=parent.start_byte)
+        if pt in ("function_declaration", "class_declaration", "generator_function_declaration") \
+                and parent.child_by_field_name("name") == node:
+            scope = parent.parent
+            return Occ("decl", b, scope=self._rng(scope), visible_from=scope.start_byte if scope else b)
+        return None
+
+    def _js_function(self, node: Node) -> Node | None:
+        p = node.parent
+        while p is not None and p.type not in JS_FUNCTIONS:
+            p = p.parent
+        return p
+
+    def _js_decl(self, declarator: Node, b: int, how: str, v: int, key: str = "") -> Occ:
+        decl = declarator.parent
+        if decl is not None and decl.type == "variable_declaration":  # ``var``: function scope
+            scope = self._js_function(decl)
+        else:
+            scope = decl.parent if decl is not None else None
+        if scope is not None and scope.type == "ERROR":
+            scope = self._enclosing_scope(scope) or scope
+        return Occ("decl", b, how, v, key=key, scope=self._rng(scope), visible_from=b)
+
+    def _enclosing_scope(self, node: Node) -> Node | None:
+        p = node.parent
+        while p is not None and p.type not in self.scopes:
+            p = p.parent
+        return p
+
+    def _js_pattern(self, node: Node, parent: Node, b: int) -> Occ | None:
+        """A destructured name: ``const {text, meta: m} = …`` / ``const [a, b] = …`` (one level typed)."""
+        key = ""
+        elem = -1
+        pattern = parent
+        if parent.type == "pair_pattern":
+            if parent.child_by_field_name("value") != node:
+                return None
+            k = parent.child_by_field_name("key")
+            key = self._ntext(k) if k is not None else ""
+            pattern = parent.parent  # type: ignore[assignment]
+        elif parent.type == "object_pattern":
+            key = self._ntext(node)
+        else:  # array pattern: the element's position
+            elem = next((i for i, c in enumerate(parent.named_children) if c.id == node.id), -1)
+        if pattern is None:
+            return None
+        holder = pattern.parent
+        if holder is None:
+            return None
+        if holder.type == "variable_declarator" and holder.child_by_field_name("name") == pattern:
+            value = holder.child_by_field_name("value")
+            if value is None:
+                return self._js_decl(holder, b, "", -1)
+            if key:
+                return self._js_decl(holder, b, "field", self._off(value), key)
+            if elem >= 0 and value.type == "array" and elem < len(value.named_children):
+                return self._js_decl(holder, b, "expr", self._off(value.named_children[elem]))
+            return self._js_decl(holder, b, "", -1)
+        if holder.type == "formal_parameters":
+            return Occ("decl", b, scope=self._rng(holder.parent), visible_from=holder.start_byte)
+        if holder.type == "assignment_expression":
+            return Occ("assign", b)
+        return None
+
+    # ------------------------------------------------------------------ parameter types
+    def _param_type(self, node: Node, params: Node | None, fn: Node | None) -> tuple[str, str]:
+        """("type", type string) from a LuaCATS/JSDoc annotation or a hook callback; ("", "") if none."""
+        if fn is None:
+            return "", ""
+        name = self._ntext(node)
+        first = params is None or (params.named_children and params.named_children[0].id == node.id)
+        call = fn.parent.parent if fn.parent is not None and fn.parent.type == "arguments" else None
+        if call is not None:
+            if first and call.type in ("function_call", "call_expression"):
+                callee = call.child_by_field_name("name" if self.lua else "function")
+                ctext = re.sub(r"\s+", "", self._ntext(callee)) if callee is not None else ""
+                if ctext in HOOK_CALLEES:
+                    return "type", HOOK_CONTEXT
+            return "", ""
+        stmt = fn
+        while stmt.parent is not None and stmt.parent.type not in _STATEMENT_PARENTS:
+            stmt = stmt.parent
+        ann = self._lua_annotations(stmt) if self.lua else self._jsdoc_annotations(stmt)
+        t = ann.get(name)
+        return ("type", t) if t else ("", "")
+
+    def _lua_annotations(self, stmt: Node) -> dict[str, str]:
+        out: dict[str, str] = {}
+        lines = self.doc.lines
+        row = stmt.start_point[0] - 1
+        while row >= 0 and lines[row].lstrip().startswith("--"):
+            m = _LUA_PARAM.match(lines[row])
+            if m:
+                out.setdefault(m.group(1), m.group(2))
+            row -= 1
+        return out
+
+    def _jsdoc_annotations(self, stmt: Node) -> dict[str, str]:
+        text = self.text
+        s = self._off(stmt)
+        head = text[max(0, s - 4000):s].rstrip()
+        if not head.endswith("*/"):
+            return {}
+        open_at = head.rfind("/**")
+        if open_at < 0:
+            return {}
+        return {m.group(2): m.group(1).strip() for m in _JSDOC_PARAM.finditer(head, open_at)}
