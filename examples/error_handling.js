@@ -1,6 +1,7 @@
 // error_handling.js: runtime errors are JavaScript Errors: catch them with try/catch and look at
 // e.name (the error class), e.kind (its category) and e.message.
 try {
+  // @diagnostic disable-next-line: unknown-tool
   await Tool.execute("no-such-tool", {});
 } catch (e) {
   console.log(`caught ${e.name} (kind: ${e.kind}): ${e.message.split("\n")[0]}`);

@@ -17,6 +17,8 @@ print("model:", r1.metadata.model)
 print("agents:", #Agent.list() >= 1, Agent.get("assistant") ~= nil)
 
 -- a dot call instead of a colon call is a clear error, catchable with pcall
+-- (the language server flags it too; the comment below silences that one deliberate misuse)
+---@diagnostic disable-next-line: call-style
 local ok, err = pcall(function() return agent.execute({text = "oops"}) end)
 print("dot call fails:", not ok, tostring(err):match("use agent:execute") ~= nil)
 

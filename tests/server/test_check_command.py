@@ -53,3 +53,33 @@ def test_stubs_command_writes_the_layout(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     for rel in ("llmspell-api.json", "lua/config.json", "lua/library/llmspell.lua", "js/llmspell.d.ts"):
         assert (tmp_path / "out" / rel).is_file()
+
+
+def test_diagnostic_comments_silence_one_line(tmp_path: Path, capsys) -> None:
+    """LuaLS's ``@diagnostic disable-next-line`` / ``disable-line`` work in Lua and JS spells."""
+    lua = tmp_path / "quiet.lua"
+    lua.write_text(
+        "local b = Agent.builder()\n"
+        "---@diagnostic disable-next-line: call-style\n"
+        "b.model('x')\n"                                   # silenced (named code)
+        "b.name('y')\n"                                    # still reported
+        "local a = Agent.bulder() ---@diagnostic disable-line\n"   # silenced (all codes)
+        "---@diagnostic disable-next-line: unknown-tool\n"
+        "local c = Agent.bulder()\n"                       # other code: still reported
+    )
+    js = tmp_path / "quiet.js"
+    js.write_text("// @diagnostic disable-next-line: unknown-tool\nawait Tool.execute('nope', {});\n"
+                  "await Tool.execute('nope2', {});\n")
+    assert check_command([str(lua), str(js)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert [o.split(": ", 1)[0].rsplit(":", 2)[-2] for o in out if "quiet.lua" in o] == ["4", "7"]
+    assert [o for o in out if "quiet.js" in o] == [f"{js}:3:20: warning unknown-tool: unknown tool 'nope2'"]
+
+
+def test_examples_are_lint_clean() -> None:
+    """Every shipped example passes ``--check`` (deliberate misuses carry a diagnostic comment)."""
+    ex = Path(__file__).resolve().parents[2] / "examples"
+    examples = sorted(str(p) for pattern in ("*.lua", "*.js") for p in ex.glob(pattern))
+    assert len(examples) >= 24
+    res = run_cli("--check", *examples)
+    assert res.returncode == 0 and res.stdout == "", res.stdout

@@ -635,9 +635,39 @@ def analyze_document(doc: DocState, index: ApiIndex, enc: str) -> Analysis:
     if got is None:
         chunks = doc.shared.setdefault(("chunks", id(index), enc), {})
         got = _Checker(doc, index, enc).run(chunks)
+        got.diagnostics = apply_suppressions(doc.text, got.diagnostics)
         _hook_symbols(doc, index, got, enc)
         doc.cache[key] = got
     return got  # type: ignore[no-any-return]
+
+
+_SUPPRESS = re.compile(r"@diagnostic\s+(disable-next-line|disable-line)\b(?:\s*:\s*([\w\-]+(?:\s*,\s*[\w\-]+)*))?")
+
+
+def apply_suppressions(text: str, diags: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop diagnostics silenced in the source, with LuaLS's comment syntax in both languages:
+    ``---@diagnostic disable-next-line: call-style`` (or ``// @diagnostic disable-next-line: code``),
+    and ``disable-line`` in a trailing comment; without codes every diagnostic on that line goes."""
+    if "@diagnostic" not in text or not diags:
+        return diags
+    silenced: dict[int, set[str] | None] = {}
+    for m in _SUPPRESS.finditer(text):
+        line = text.count("\n", 0, m.start())
+        target = line + 1 if m.group(1) == "disable-next-line" else line
+        codes = {c.strip() for c in m.group(2).split(",")} if m.group(2) else None
+        prev = silenced.get(target, set())
+        silenced[target] = None if codes is None or prev is None else prev | codes
+    if not silenced:
+        return diags
+    out = []
+    for d in diags:
+        line = d["range"]["start"]["line"]
+        if line in silenced:
+            codes = silenced[line]
+            if codes is None or d.get("code") in codes:
+                continue
+        out.append(d)
+    return out
 
 
 _HOOK_RES = [re.compile(re.escape(f) + r"\s*\(\s*(['\"])([^'\"\n]*)\1")
