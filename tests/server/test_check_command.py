@@ -73,7 +73,7 @@ def test_diagnostic_comments_silence_one_line(tmp_path: Path, capsys) -> None:
     assert check_command([str(lua), str(js)]) == 1
     out = capsys.readouterr().out.splitlines()
     assert [o.split(": ", 1)[0].rsplit(":", 2)[-2] for o in out if "quiet.lua" in o] == ["4", "7"]
-    assert [o for o in out if "quiet.js" in o] == [f"{js}:3:20: warning unknown-tool: unknown tool 'nope2'"]
+    assert [o for o in out if "quiet.js" in o] == [f"{js}:3:21: warning unknown-tool: unknown tool 'nope2'"]
 
 
 def test_examples_are_lint_clean() -> None:
