@@ -146,14 +146,11 @@ async def test_parallel_steps_really_overlap(rt: Runtime) -> None:
 
     steps = [{"name": n, "type": "function", "fn": sleeper(n)} for n in ("a", "b", "c")]
     wf = rt.workflows.create({"name": "par", "type": "parallel", "steps": steps})
-    t0 = time.perf_counter()
     r = await wf.run()
-    elapsed = time.perf_counter() - t0
     assert r["outputs"] == {"a": "a", "b": "b", "c": "c"}
     latest_start = max(s for s, _ in spans.values())
     earliest_end = min(e for _, e in spans.values())
     assert latest_start < earliest_end, "all three steps were running at the same moment"
-    assert elapsed < 0.4  # three 0.15 s steps in sequence would take 0.45 s
     assert r["text"].startswith("Parallel workflow 'par' completed successfully")
     assert r["metadata"]["extra"]["total_branches"] == 3
 
@@ -185,7 +182,8 @@ async def test_parallel_branches_and_fail_fast_cancels_siblings(rt: Runtime) -> 
     t0 = time.perf_counter()
     with pytest.raises(WorkflowError, match="failed at step 'bad': boom"):
         await wf.run()
-    assert time.perf_counter() - t0 < 0.8 and finished == []
+    assert finished == [], "the failing branch cancelled the slow sibling before it finished"
+    assert time.perf_counter() - t0 < 1.0
 
 
 # ------------------------------------------------------------------------------------------ conditional
@@ -371,7 +369,7 @@ async def test_cancel_stops_promptly(rt: Runtime) -> None:
     t0 = time.perf_counter()
     await wf.cancel()
     r = await asyncio.wait_for(task, 2)
-    assert time.perf_counter() - t0 < 0.2
+    assert time.perf_counter() - t0 < 1.0
     assert r["status"] == "cancelled" and r["success"] is False and after.calls == 0
     assert events[-1].event_type == "workflow.cancelled" and wf.status == "cancelled"
 
