@@ -60,7 +60,8 @@ EXPECTED: dict[str, tuple[list[str], Any]] = {
     "state.js": ([r"^this spell has run 1 time$", r"^keys in scope 'examples': js_last_run, js_run_count$"], 1),
     "agent_tools.js": ([r"^tool used by the agent: calculator$", r"^answer: .*calculator returned 85"], True),
     "error_handling.js": ([r"^caught ToolNotFoundError \(kind: tool\): Tool 'no-such-tool' not found",
-                           r"^caught ValidationError \(kind: validation\): Model is required",
+                           r"^caught ValidationError \(kind: validation\): Model is required: call "
+                           r"\.model\(\"provider/model\"\) before \.build\(\)",  # JS spelling of the advice
                            r"^soft failure: false - .*division by zero", r"^caught SyntaxError$"], "handled"),
     "streaming.js": ([r"^chunks received: \d+ \(callback ran \d+ times\)$", r"^streamed text matches: true$",
                       r"short story about a spell"], None),

@@ -29,3 +29,12 @@ class SpellContext:
     @property
     def spell_name(self) -> str:
         return str(self.file) if self.file else "<spell>"
+
+    def method(self, lua_name: str, args: str = "") -> str:
+        """How the spell's language writes a method call in an error message: ``:model("x")`` in Lua,
+        ``.model("x")`` in JS (camelCase), so the advice can be pasted as is."""
+        if self.language == "lua":
+            return f":{lua_name}({args})"
+        from llmspell.api.decl import camel
+
+        return f".{camel(lua_name)}({args})"

@@ -425,9 +425,13 @@ async def _build(ctx: SpellContext, cfg: dict[str, Any]) -> AgentInstance:
     from llmspell.agents.config import AgentConfig
 
     if not cfg.get("model"):
-        raise ValidationError('Model is required: call :model("provider/model") before :build()')
+        raise ValidationError(
+            f'Model is required: call {ctx.method("model", chr(34) + "provider/model" + chr(34))} '
+            f'before {ctx.method("build")}')
     if not cfg.get("provider"):
-        raise ValidationError('Provider is required: call :provider("openai") or :model("provider/model")')
+        raise ValidationError(
+            f'Provider is required: call {ctx.method("provider", chr(34) + "openai" + chr(34))} or '
+            f'{ctx.method("model", chr(34) + "provider/model" + chr(34))}')
     cfg.setdefault("name", new_id("agent"))
     try:
         config = AgentConfig.model_validate(cfg)

@@ -790,8 +790,9 @@ class WorkflowBuilder(ApiObject):
 
     def definition(self) -> WorkflowDef:
         if self.type is None:
-            raise WorkflowError("Workflow type not specified: call :sequential(), :parallel(), :conditional(), "
-                                ":loop() or :map_reduce() before :build()")
+            m = self.ctx.method
+            raise WorkflowError(f"Workflow type not specified: call {m('sequential')}, {m('parallel')}, "
+                                f"{m('conditional')}, {m('loop')} or {m('map_reduce')} before {m('build')}")
         from llmspell.core.types import new_id
 
         d = WorkflowDef(name=self._name or new_id("workflow"), description=self._description,
@@ -815,7 +816,8 @@ class WorkflowBuilder(ApiObject):
             d.steps = list(self._steps)
         else:
             if self._map is None:
-                raise WorkflowError("map_reduce workflow: call :map_step({...}) before :build()")
+                raise WorkflowError(f"map_reduce workflow: call {self.ctx.method('map_step', '{...}')} "
+                                    f"before {self.ctx.method('build')}")
             d.map_step, d.reduce_step, d.items = self._map, self._reduce, self._items
         return d
 
