@@ -46,6 +46,8 @@ class HookResultMessage(_Msg):
     type: Literal["hookResult"] = "hookResult"
     point: str
     hook: str
+    """A readable name: where a script hook was written (``spell.lua:12``), else its registered name."""
+    hook_id: str = ""
     language: str = "python"
     component: str = ""
     result: str

@@ -208,7 +208,8 @@ class SpellRunner:
                     pass
 
         def on_hook(ex: Any) -> None:
-            put(HookResultMessage, point=str(ex.point), hook=str(ex.hook), language=str(ex.language),
+            put(HookResultMessage, point=str(ex.point), hook=str(getattr(ex, "location", "") or ex.hook),
+                hook_id=str(getattr(ex, "hook_id", "")), language=str(ex.language),
                 component=str(ex.component), result=str(ex.result), reason=ex.reason,
                 duration_us=float(ex.duration_us))
 

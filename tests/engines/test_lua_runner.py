@@ -215,3 +215,14 @@ async def test_dynamic_tool_members(tmp_path: Path) -> None:
     f = fin(await collect(runner_for(tmp_path), p))
     assert f.status == "success", f.error
     assert f.result == ["calculator", 42, True]
+
+
+async def test_hook_results_name_the_line_where_the_hook_was_written(tmp_path: Path) -> None:
+    """The editor shows ``[hook] BeforeToolExecution spell.lua:2 …``, not a generated id."""
+    path = spell(tmp_path, 'print("start")\nHook.register("BeforeToolExecution", function(ctx)\n'
+                           '  return "continue"\nend)\nTool.execute("calculator", {input = "1 + 1"})\n')
+    msgs = await collect(runner_for(tmp_path), path)
+    hooks = [m for m in msgs if m.type == "hookResult" and m.point == "BeforeToolExecution"]
+    assert len(hooks) == 1 and hooks[0].result == "continue"
+    assert hooks[0].hook.endswith("spell.lua:2"), hooks[0].hook
+    assert hooks[0].hook_id  # the registry's id is still there for tools that need identity

@@ -72,6 +72,8 @@ class HookExecution:
     timestamp: float
     correlation_id: str = ""
     mode: str = "sync"
+    location: str = ""
+    """Where a script hook was written (``spell.lua:12``), when the engine knows it."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -357,6 +359,7 @@ class HookRegistry:
         obs = HookExecution(
             ctx.point, e.name, e.id, e.language, _component_str(ctx.component_id), kind, reason,
             (_perf() - t0) * 1e6, time.time(), ctx.correlation_id, e.mode,
+            getattr(e.fn, "defined_at", "") or "",
         )
         self._recent.append(obs)
         for fn in self._observers:

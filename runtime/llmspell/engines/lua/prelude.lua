@@ -479,6 +479,16 @@ function M.is_killed() return KILLED end
 -- to the main thread, so it stays valid after that thread (the spell's coroutine) is gone.
 function M.anchor(x) return x end
 
+-- Where a function was defined ("spells/x.lua:12"), so hooks and callbacks can be named by their place
+-- in the spell instead of by a generated id.
+function M.defined_at(f)
+  local info = debug_getinfo(f, "S")
+  if info and info.what == "Lua" and (info.linedefined or 0) > 0 then
+    return info.short_src .. ":" .. info.linedefined
+  end
+  return nil
+end
+
 M.new_table = function() return {} end
 
 return M

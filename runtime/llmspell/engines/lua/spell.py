@@ -70,12 +70,14 @@ def display_path(file: Path | None) -> str:
 class LuaFunction(HostedFunction):
     """A Lua function handed to the runtime; calls run on the spell's thread via its inbox."""
 
-    def __init__(self, spell: LuaSpell, fn: Any):
-        super().__init__(spell, lambda *a: spell._call_lua(fn, a), "")
+    def __init__(self, spell: LuaSpell, fn: Any, defined_at: str = ""):
+        super().__init__(spell, lambda *a: spell._call_lua(fn, a), defined_at)
         self.lua_fn = fn
+        self.defined_at = defined_at
+        """``file:line`` where the function was written (empty when unknown)."""
 
     def describe(self) -> str:
-        return f"<lua function in {self.host.ctx.spell_name}>"
+        return self.defined_at or f"<lua function in {self.host.ctx.spell_name}>"
 
 
 class LuaSpell(SpellHost):
@@ -141,6 +143,7 @@ class LuaSpell(SpellHost):
         self._invoke = M.invoke
         self._define_class = M.define_class
         self._anchor = M.anchor
+        self._defined_at = M.defined_at
         self._make_function = M.make_function
         lua.globals().python = None  # lupa registers it even with register_builtins=False
         env = M.make_env(self._build_api())
@@ -201,7 +204,7 @@ class LuaSpell(SpellHost):
         self._objs.clear()
         self._ids.clear()
         self.M = None
-        self._make_object = self._handle_of = self._invoke = self._anchor = None
+        self._make_object = self._handle_of = self._invoke = self._anchor = self._defined_at = None
         self._table_from = self._lua_table = None
         self.lua = None
 
@@ -416,7 +419,8 @@ class LuaSpell(SpellHost):
         if lt == "function":
             # lupa ties a reference to the Lua thread it came from; re-anchor it on the main thread so
             # the runtime can call it after the spell's coroutine has finished
-            return LuaFunction(self, self._anchor(v))
+            fn = self._anchor(v)
+            return LuaFunction(self, fn, self._defined_at(fn) or "")
         raise TypeError(f"a Lua {lt} cannot be passed to the runtime")
 
     # ================================================================== calls Lua -> Python
