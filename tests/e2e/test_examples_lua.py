@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from e2e_helpers import run_collect
 
 from llmspell.messages import Finished
-from llmspell.runner import SpellRunner
-from llmspell.runtime import Runtime
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -57,16 +56,7 @@ def test_every_example_is_covered() -> None:
 
 
 async def run_example(name: str, ws: Path) -> tuple[str, Finished]:
-    runner = SpellRunner(lambda: Runtime(workspace=ws))
-    out: list[str] = []
-    fin: Finished | None = None
-    async for m in runner.run(EXAMPLES / name):
-        if m.type == "output":
-            out.append(m.text)
-        elif m.type == "finished":
-            fin = m
-    assert fin is not None
-    return "".join(out), fin
+    return await run_collect(EXAMPLES / name, ws)
 
 
 @pytest.mark.asyncio

@@ -17,25 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e_helpers import run_collect
 
 from llmspell.messages import Finished
-from llmspell.runner import SpellRunner
-from llmspell.runtime import Runtime
 
 
 async def run_spell(tmp: Path, src: str, name: str = "spell.lua") -> tuple[str, Finished]:
     path = tmp / name
     path.write_text(src, encoding="utf-8")
-    runner = SpellRunner(lambda: Runtime(workspace=tmp))
-    out: list[str] = []
-    fin: Finished | None = None
-    async for m in runner.run(path):
-        if m.type == "output":
-            out.append(m.text)
-        elif m.type == "finished":
-            fin = m
-    assert fin is not None
-    return "".join(out), fin
+    return await run_collect(path, tmp)
 
 
 def ok(out: str, fin: Finished) -> Any:

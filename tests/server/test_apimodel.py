@@ -30,6 +30,32 @@ def test_loader_knows_every_schema_field() -> None:
     assert tool_schema <= {f.name for f in dataclasses.fields(apimodel.Tool)}
 
 
+def test_loader_defaults_agree_with_the_schema() -> None:
+    """apimodel.py mirrors api/model.py without pydantic: a field the JSON may leave out must get the
+    same default on both sides, or the server reads an omitted field differently from the runtime.
+    (Fields the schema requires are always in the JSON; the loader may still default them.)"""
+    pairs = [
+        (m.ParamModel, apimodel.Param), (m.FunctionModel, apimodel.Function), (m.FieldModel, apimodel.Field),
+        (m.ClassModel, apimodel.Class), (m.NameEntry, apimodel.NameEntry), (m.ToolParamModel, apimodel.ToolParam),
+        (m.ToolInfo, apimodel.Tool),
+    ]
+    checked = 0
+    for pyd, light in pairs:
+        mine = {f.name: f for f in dataclasses.fields(light)}
+        for name, info in pyd.model_fields.items():
+            if info.is_required():
+                continue
+            f = mine[info.alias or name]
+            if f.default_factory is not dataclasses.MISSING:
+                light_default = f.default_factory()
+            else:
+                assert f.default is not dataclasses.MISSING, (pyd.__name__, f.name, "optional in the schema")
+                light_default = f.default
+            assert light_default == info.get_default(call_default_factory=True), (pyd.__name__, f.name)
+            checked += 1
+    assert checked >= 20
+
+
 def test_real_model_is_valid_and_loads() -> None:
     data = json.loads(REAL_MODEL.read_text())
     m.ApiModel.model_validate(data)

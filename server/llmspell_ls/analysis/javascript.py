@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from llmspell_ls.analysis.quoted import quoted_closed, quoted_value
+
 NAME = "javascript"
 
 TOKEN_RE = re.compile(
@@ -52,13 +54,6 @@ def assign_re_for(name: str) -> re.Pattern[str]:
     return re.compile(r"(?:\b(?:const|let|var)\s+|(?:^|[;\s]))" + re.escape(name) + r"\s*=(?![=>])\s*", re.M)
 
 
-def string_value(tok: str) -> str:
-    q = tok[0]
-    body = tok[1:]
-    if body.endswith(q) and len(tok) >= 2:
-        body = body[:-1]
-    return body
-
-
-def string_closed(tok: str) -> bool:
-    return len(tok) >= 2 and tok.endswith(tok[0]) and not tok.endswith("\\" + tok[0])
+string_value = quoted_value
+"""The content of a string token (JS templates are quoted with backticks, so one rule serves all three)."""
+string_closed = quoted_closed

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from llmspell_ls.analysis.quoted import quoted_closed, quoted_value
+
 NAME = "lua"
 
 TOKEN_RE = re.compile(
@@ -62,15 +64,11 @@ def string_value(tok: str) -> str:
         body = tok[len(eq) + 2:]
         end = "]" + eq + "]"
         return body[: -len(end)] if body.endswith(end) else body
-    q = tok[0]
-    body = tok[1:]
-    if body.endswith(q) and len(tok) >= 2:
-        body = body[:-1]
-    return body
+    return quoted_value(tok)
 
 
 def string_closed(tok: str) -> bool:
     if tok.startswith("["):
         m = re.match(r"\[(=*)\[", tok)
         return tok.endswith("]" + (m.group(1) if m else "") + "]") and len(tok) >= 4
-    return len(tok) >= 2 and tok.endswith(tok[0]) and not tok.endswith("\\" + tok[0])
+    return quoted_closed(tok)

@@ -189,6 +189,11 @@ local function touch(id, uri)
   return run
 end
 
+--- The first line of a run's buffer (written when the buffer opens, rewritten once runStarted says more).
+local function header(run)
+  return fmt.started({ runId = run.id, uri = run.uri, language = run.language }, run.started)
+end
+
 local function begin_run(run)
   if run.bufnr then
     return
@@ -197,8 +202,7 @@ local function begin_run(run)
   vim.b[run.bufnr].llmspell_run_id = run.id
   vim.b[run.bufnr].llmspell_status = 'running'
   with_modifiable(run.bufnr, function()
-    vim.api.nvim_buf_set_lines(run.bufnr, 0, -1, false,
-      { fmt.started({ runId = run.id, uri = run.uri, language = run.language }, run.started) })
+    vim.api.nvim_buf_set_lines(run.bufnr, 0, -1, false, { header(run) })
   end)
   local cfg = (M.config or M.defaults).run
   if cfg.open then
@@ -207,6 +211,13 @@ local function begin_run(run)
 end
 
 -- Notification handlers --------------------------------------------------------------------------
+
+--- The run a notification is about, with its buffer open (output may arrive before runStarted).
+local function run_of(p)
+  local run = touch(fmt.run_id(p))
+  begin_run(run)
+  return run
+end
 
 M.handlers = {}
 
@@ -217,8 +228,7 @@ M.handlers['llmspell/runStarted'] = function(_, p)
   if run.bufnr and vim.api.nvim_buf_is_valid(run.bufnr) then
     -- The executeCommand reply may have opened the buffer first; complete its header.
     with_modifiable(run.bufnr, function()
-      vim.api.nvim_buf_set_lines(run.bufnr, 0, 1, false,
-        { fmt.started({ runId = run.id, uri = run.uri, language = run.language }, run.started) })
+      vim.api.nvim_buf_set_lines(run.bufnr, 0, 1, false, { header(run) })
     end)
   end
   begin_run(run)
@@ -226,8 +236,7 @@ end
 
 M.handlers['llmspell/output'] = function(_, p)
   M.stats.output = M.stats.output + 1
-  local run = touch(fmt.run_id(p))
-  begin_run(run)
+  local run = run_of(p)
   local text = p.text or ''
   if p.stream == 'stderr' then
     text = text:gsub('([^\n]+)', '[stderr] %1')
@@ -240,22 +249,19 @@ M.handlers['llmspell/event'] = function(_, p)
   if not (M.config or M.defaults).run.show_events then
     return
   end
-  local run = touch(fmt.run_id(p))
-  begin_run(run)
+  local run = run_of(p)
   append(run, fmt.event(p), true)
 end
 
 M.handlers['llmspell/hookResult'] = function(_, p)
   M.stats.hookResult = M.stats.hookResult + 1
-  local run = touch(fmt.run_id(p))
-  begin_run(run)
+  local run = run_of(p)
   append(run, fmt.hook_result(p), true)
 end
 
 M.handlers['llmspell/runFinished'] = function(_, p)
   M.stats.runFinished = M.stats.runFinished + 1
-  local run = touch(fmt.run_id(p))
-  begin_run(run)
+  local run = run_of(p)
   run.status = type(p.status) == 'string' and p.status or 'unknown'
   run.result = p
   local lines = fmt.finished(p)
