@@ -87,12 +87,12 @@ class SpellHost:
             try:
                 r = fn(*args)
             except SpellCancelled:
-                loop.call_soon_threadsafe(_set_exc, fut, SpellCancelledError("the spell was cancelled"))
+                _post(loop, _set_exc, fut, SpellCancelledError("the spell was cancelled"))
                 raise
             except BaseException as e:
-                loop.call_soon_threadsafe(_set_exc, fut, e)
+                _post(loop, _set_exc, fut, e)
             else:
-                loop.call_soon_threadsafe(_set_result, fut, r)
+                _post(loop, _set_result, fut, r)
         elif kind == "cancel":
             if cfut is not None:
                 cfut.cancel()
@@ -139,9 +139,9 @@ class SpellHost:
             try:
                 r = self.body()
             except BaseException as e:
-                loop.call_soon_threadsafe(_set_exc, done, e)
+                _post(loop, _set_exc, done, e)
             else:
-                loop.call_soon_threadsafe(_set_result, done, r)
+                _post(loop, _set_result, done, r)
             finally:
                 self._closed.set()
                 self._fail_pending()
@@ -173,7 +173,7 @@ class SpellHost:
             except queue.Empty:
                 return
             if item[0] == "call" and self.loop is not None:
-                self.loop.call_soon_threadsafe(
+                _post(self.loop,
                     _set_exc, item[3], ScriptError(f"{self.ctx.spell_name}: the spell finished before its callback ran")
                 )
 
@@ -192,6 +192,17 @@ class HostedFunction(ScriptFunction):
 
     def describe(self) -> str:
         return self.label or f"<{self.language} function in {self.host.ctx.spell_name}>"
+
+
+def _post(loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], *args: Any) -> None:
+    """Hand a result to the loop from the spell thread. When the loop has already closed (the process
+    is exiting, e.g. ``--run ... | head``), nobody is waiting for it any more: drop it silently rather
+    than print a thread traceback."""
+    try:
+        loop.call_soon_threadsafe(fn, *args)
+    except RuntimeError:
+        if not loop.is_closed():
+            raise
 
 
 def _set_result(fut: asyncio.Future[Any], value: Any) -> None:
