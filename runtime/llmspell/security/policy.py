@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from llmspell.core.errors import SecurityViolationError
+from llmspell.security.fs import PathGate
 
 if TYPE_CHECKING:
     from llmspell.config import SecurityConfig
@@ -88,6 +89,8 @@ class SecurityPolicy:
         self.network_timeout_s = network_timeout_s
         self.on_violation: ViolationCallback | None = None
         self.violations = 0
+        self.refuse_hardlinks = True
+        self._gate: PathGate | None = None
 
     @classmethod
     def from_config(cls, cfg: SecurityConfig, *, workspace: Path) -> SecurityPolicy:
@@ -129,30 +132,35 @@ class SecurityPolicy:
         root = _resolve(path)
         if root not in self._roots:
             self._roots.append(root)
+            self._gate = None
         return root
 
-    def check_path(self, path: str | Path, *, write: bool = False) -> Path:
-        """The resolved path if it lies inside an allowed root (symlinks and ``..`` resolved first).
+    @property
+    def gate(self) -> PathGate:
+        """The path gate over the allowed roots: every file touch opens through it (security/fs.py)."""
+        g = self._gate
+        if g is None:
+            g = self._gate = PathGate(self._roots, self.workspace, refuse=self._refuse,
+                                      refuse_hardlinks=self.refuse_hardlinks)
+        return g
 
-        Relative paths are taken from the workspace.
+    def gate_with(self, *extra_roots: str | Path | None) -> PathGate:
+        """A gate over the allowed roots plus ``extra_roots`` (the Lua engine adds the spell's folder)."""
+        extra = [Path(r) for r in extra_roots if r is not None]
+        if not extra:
+            return self.gate
+        return PathGate([*self._roots, *extra], self.workspace, refuse=self._refuse,
+                        refuse_hardlinks=self.refuse_hardlinks)
+
+    def check_path(self, path: str | Path, *, write: bool = False) -> Path:
+        """The physical path of ``path`` if it lies beneath an allowed root; refusals raise.
+
+        Relative paths are taken from the workspace. This is the gate's own resolution (symlinks are
+        followed only while they stay inside, ``..`` cannot climb out, NUL bytes are refused), so its
+        answer and its messages are the gate's; but a checked *name* must not be opened again by
+        name: open, list, create or remove through :attr:`gate` instead.
         """
-        op = "file.write" if write else "file.read"
-        if not isinstance(path, (str, Path)) or str(path) == "" or "\x00" in str(path):
-            raise self._refuse(op, f"invalid file path {path!r}", path=str(path))
-        p = Path(path).expanduser()
-        if not p.is_absolute():
-            p = self.workspace / p
-        resolved = _resolve(p)
-        for root in self._roots:
-            if resolved == root or resolved.is_relative_to(root):
-                return resolved
-        roots = ", ".join(str(r) for r in self._roots)
-        raise self._refuse(
-            op,
-            f"access to '{path}' (resolves to {resolved}) is outside the allowed paths ({roots}); "
-            "add a directory to security.allowed_paths in llmspell.toml to allow it",
-            path=str(path), resolved=str(resolved), allowed=[str(r) for r in self._roots],
-        )
+        return self.gate.resolve(path, write=write)
 
     # ------------------------------------------------------------------------------------ network
 
