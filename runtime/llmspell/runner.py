@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import itertools
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -71,6 +72,7 @@ class _Run:
         self.run_id = run_id
         self.host: SpellHost | None = None
         self.cancel_requested = False
+        self.cancel_reason = "cancelled"
         self.limit_error: ResourceLimitError | None = None
         """Set when a MemoryUsageHigh / CpuUsageHigh hook stopped the spell (``cancel`` result)."""
 
@@ -101,14 +103,18 @@ class SpellRunner:
     def active_runs(self) -> list[str]:
         return list(self._runs)
 
-    async def cancel(self, run_id: str) -> bool:
-        """Cancel a running spell (takes effect within milliseconds). False when no such run."""
+    async def cancel(self, run_id: str, reason: str = "cancelled") -> bool:
+        """Cancel a running spell (takes effect within milliseconds). False when no such run.
+
+        ``reason`` is ``cancelled`` or ``timeout`` (the isolated runner's supervisor delivers the wall
+        time this way, so the run still ends with its hooks and a ``timeout`` status)."""
         run = self._runs.get(run_id)
         if run is None:
             return False
-        run.cancel_requested = True
+        run.cancel_requested = reason != "timeout"
+        run.cancel_reason = reason
         if run.host is not None:
-            run.host.cancel("cancelled")
+            run.host.cancel(reason)
         return True
 
     async def run(
@@ -186,19 +192,48 @@ class SpellRunner:
             return
         cleanups: list[Callable[[], Any]] = []
 
-        def put(msg_cls: type[Any], **kw: Any) -> None:
-            queue.put_nowait(msg_cls(run_id=run_id, seq=next(seq), **kw))
+        def put(msg_cls: type[Any], **kw: Any) -> Any:
+            msg = msg_cls(run_id=run_id, seq=next(seq), **kw)
+            queue.put_nowait(msg)
+            return msg
+
+        lim = getattr(getattr(runtime, "config", None), "limits", None)
+        flow = _Flow(int(getattr(lim, "max_output_bytes", 0) or 0), int(getattr(lim, "max_stream_events", 0) or 0))
+        loop_thread = threading.current_thread()
 
         def emit_output(stream: str, text: str) -> None:  # called on the spell thread
-            loop.call_soon_threadsafe(_put_output, stream, text)
+            text, note = flow.admit_output(text)
+            held = False
+            if text and threading.current_thread() is not loop_thread:
+                # back-pressure: a spell printing faster than the reader takes it waits here (its
+                # wall-time clock keeps running in the supervisor); a cancelled spell stops waiting
+                host_ = run.host
+                while not flow.slots.acquire(timeout=0.05):
+                    if host_ is not None and host_.cancel_flag.is_set():
+                        text = ""
+                        break
+                else:
+                    held = True
+            if text or note:
+                loop.call_soon_threadsafe(_put_output, stream, text, note, held)
 
-        def _put_output(stream: str, text: str) -> None:
-            put(Output, stream=stream, text=text)
+        def _put_output(stream: str, text: str, note: str | None, held: bool) -> None:
+            if text:
+                msg = put(Output, stream=stream, text=text)
+                if held:
+                    flow.held.add(id(msg))
+            if note:
+                put(Output, stream="stderr", text=note)
 
         def on_event(ev: Any) -> None:
             nonlocal usage
             data = ev.data
             et = ev.event_type
+            note = flow.admit_event(queue.qsize())
+            if note is not None:
+                put(Output, stream="stderr", text=note)
+            if flow.events_dropping:
+                return
             put(EventMessage, event_type=et, data=jsonable(data), sequence=ev.sequence,
                 correlation_id=ev.correlation_id, source=ev.source)
             if et == "agent.completed" and isinstance(data, dict) and isinstance(data.get("usage"), dict):
@@ -276,8 +311,8 @@ class SpellRunner:
             if self._sem is None:
                 self._sem = asyncio.Semaphore(max(1, int(limits.max_concurrent_spells or 1)))
             async with self._sem:
-                if run.cancel_requested:
-                    host.cancel("cancelled")
+                if run.cancel_requested or run.cancel_reason != "cancelled":
+                    host.cancel(run.cancel_reason)
                 task = asyncio.ensure_future(host.run())
                 task.add_done_callback(lambda _t: queue.put_nowait(_DONE))
                 if limits.wall_time_s and limits.wall_time_s > 0:
@@ -289,10 +324,12 @@ class SpellRunner:
                     item = await queue.get()
                     if item is _DONE:
                         break
+                    flow.release(item)
                     yield item
                 while not queue.empty():
                     item = queue.get_nowait()
                     if item is not _DONE:
+                        flow.release(item)
                         yield item
             status, exit_code, result, error = _outcome(task, limits.wall_time_s, limits.max_memory_mb)
             if run.limit_error is not None and status == "cancelled" and not run.cancel_requested:
@@ -340,6 +377,7 @@ class SpellRunner:
             while not queue.empty():
                 item = queue.get_nowait()
                 if item is not _DONE:
+                    flow.release(item)
                     tail.append(item)
             for fn in cleanups:
                 try:
@@ -360,6 +398,64 @@ class SpellRunner:
 
 class _Abort(Exception):
     pass
+
+
+class _Flow:
+    """Bounds on what one run streams: printed bytes (``limits.max_output_bytes``), events
+    (``limits.max_stream_events``), and output messages in flight to a slow reader (the spell waits).
+    Beyond a cap the rest is dropped with one visible note, never silently and never by growing."""
+
+    PENDING_OUTPUT = 256
+    PENDING_EVENTS = 10_000
+
+    def __init__(self, max_output_bytes: int, max_events: int):
+        self.max_output = max_output_bytes
+        self.max_events = max_events
+        self.out_bytes = 0
+        self.dropped_bytes = 0
+        self.events = 0
+        self.events_dropping = False
+        self.lock = threading.Lock()
+        self.slots = threading.Semaphore(self.PENDING_OUTPUT)
+        self.held: set[int] = set()
+
+    def admit_output(self, text: str) -> tuple[str, str | None]:
+        if not self.max_output:
+            return text, None
+        with self.lock:
+            if self.out_bytes >= self.max_output:
+                self.dropped_bytes += len(text)
+                return "", None
+            n = len(text.encode("utf-8", "replace"))
+            if self.out_bytes + n <= self.max_output:
+                self.out_bytes += n
+                return text, None
+            keep = max(0, self.max_output - self.out_bytes)
+            cut = text.encode("utf-8", "replace")[:keep].decode("utf-8", "ignore")
+            self.out_bytes = self.max_output
+            self.dropped_bytes += n - keep
+            return cut, (f"\n[llmspell] output beyond {self.max_output} bytes is dropped "
+                         "(limits.max_output_bytes)\n")
+
+    def admit_event(self, pending: int) -> str | None:
+        if self.events_dropping:
+            return None
+        self.events += 1
+        if self.max_events and self.events > self.max_events:
+            self.events_dropping = True
+            return f"[llmspell] events beyond {self.max_events} are not streamed (limits.max_stream_events)\n"
+        if pending > self.PENDING_EVENTS:
+            self.events_dropping = True
+            return (f"[llmspell] the reader fell {pending} messages behind: further events are not streamed "
+                    "(output still is)\n")
+        return None
+
+    def release(self, item: Any) -> None:
+        if self.held:
+            key = id(item)
+            if key in self.held:
+                self.held.discard(key)
+                self.slots.release()
 
 
 def _limits_of(runtime: Any) -> Any:

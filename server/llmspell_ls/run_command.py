@@ -78,9 +78,8 @@ def _result_line(result: Any) -> str | None:
 async def _run(path: Path, script_args: list[str], *, json_lines: bool, config: Any, out: TextIO,
                err: TextIO) -> int:
     from llmspell.messages import EventMessage, Finished, Output
-    from llmspell.runner import SpellRunner
 
-    runner = SpellRunner(config=config)
+    runner = _make_runner(path, config)
     show_events = os.environ.get("LLMSPELL_EVENTS", "") not in ("", "0", "false")
     code = 1
     at_line_start = True
@@ -111,6 +110,21 @@ async def _run(path: Path, script_args: list[str], *, json_lines: bool, config: 
             err.flush()
             code = _exit_code(msg)
     return code
+
+
+def _make_runner(path: Path, config: Any) -> Any:
+    """The isolated runner (the spell in its own killable process, forked from this one after the
+    imports it needs, so start-up costs a fork), or the in-process one with ``limits.isolation = "none"``."""
+    if config is not None and config.limits.isolation == "none":
+        from llmspell.runner import SpellRunner
+
+        return SpellRunner(config=config)
+    from llmspell.isolation import ForkSpawner, IsolatedRunner, ZygoteSpawner
+    from llmspell.isolation.zygote import preload
+    from llmspell.runner import language_for
+
+    preload(language_for(path))
+    return IsolatedRunner(config=config, spawner=ForkSpawner() if ForkSpawner.usable() else ZygoteSpawner())
 
 
 def _exit_code(fin: Any) -> int:

@@ -62,6 +62,7 @@ class RunManager:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.runs: dict[str, RunState] = {}
+        self._consumers: set[asyncio.Task[Any]] = set()
 
     # ------------------------------------------------------------------ run loop thread
     def _run_loop(self) -> asyncio.AbstractEventLoop:
@@ -89,10 +90,19 @@ class RunManager:
                 mod, _, attr = spec.partition(":")
                 self._runner = getattr(importlib.import_module(mod), attr or "make_runner")()
             else:
-                from llmspell.runner import SpellRunner
+                config = self._load_config()
+                if config is not None and config.limits.isolation == "none":
+                    from llmspell.runner import SpellRunner
 
-                self._runner = SpellRunner(config=self._load_config())
+                    self._runner = SpellRunner(config=config)
+                else:
+                    # every run in its own killable process, forked by a pre-imported zygote (the
+                    # server itself has threads and its stdout is the LSP stream: it never forks)
+                    from llmspell.isolation import IsolatedRunner, ZygoteSpawner
+
+                    self._runner = IsolatedRunner(config=config, spawner=ZygoteSpawner())
         return self._runner
+
 
     def _load_config(self) -> Any:
         """llmspell.toml + LLMSPELL_* + the client's settings (initializationOptions / didChangeConfiguration)."""
@@ -164,6 +174,12 @@ class RunManager:
             lsp_loop.call_soon_threadsafe(queue.put_nowait, item)
 
         async def consume() -> None:
+            # the run loop keeps only weak references to tasks: without this one, a run whose task
+            # waits on a stream reader (referenced weakly by its protocol) is garbage-collected mid-run
+            task = asyncio.current_task()
+            if task is not None:
+                self._consumers.add(task)
+                task.add_done_callback(self._consumers.discard)
             try:
                 runner = self._get_runner()
                 async for msg in runner.run(Path(path), source=source, run_id=st.run_id):

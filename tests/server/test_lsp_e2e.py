@@ -232,7 +232,7 @@ async def test_cancel_and_completion_while_running(client: LanguageClient) -> No
         command="llmspell.cancelSpell", arguments=[run_id]))
     assert (res["cancelled"] if isinstance(res, dict) else res.cancelled) is True
     await asyncio.wait_for(client.finished[run_id].wait(), 10)
-    assert messages(client, run_id)[-1][1].status == "cancelled"
+    assert messages(client, run_id)[-1][1].status == "cancelled", messages(client, run_id)[-1][1].error
 
 
 async def test_run_failure_becomes_a_diagnostic_until_edit(client: LanguageClient) -> None:
@@ -290,7 +290,7 @@ async def test_cancelling_the_progress_cancels_the_run(client: LanguageClient) -
     await asyncio.sleep(0.2)
     client.window_work_done_progress_cancel(lsp.WorkDoneProgressCancelParams(token=token))
     await asyncio.wait_for(client.finished[run_id].wait(), 10)
-    assert messages(client, run_id)[-1][1].status == "cancelled"
+    assert messages(client, run_id)[-1][1].status == "cancelled", messages(client, run_id)[-1][1].error
 
 
 async def test_positions_in_the_negotiated_encoding(client: LanguageClient) -> None:
