@@ -57,6 +57,21 @@ class LimitsConfig(BaseModel):
     """MemoryUsageHigh fires when the spell's interpreter heap crosses this share of ``max_memory_mb``."""
     cpu_high_pct: float = 90.0
     """CpuUsageHigh fires when the process used more than this share of one core over a sample window."""
+    isolation: Literal["process", "none"] = "process"
+    """``process``: every run (``--run`` and the language server) is its own killable child process
+    under rlimits; ``none`` runs in-process (library use, debugging the runtime itself)."""
+    max_output_bytes: int = 8 * 1024 * 1024
+    """Printed output a run may stream; beyond it output is dropped with one visible note."""
+    max_stream_events: int = 100_000
+    """Events a run may stream to the editor / ``--json``; beyond it they are dropped with one note."""
+    max_spell_bytes: int = 16 * 1024 * 1024
+    """Largest spell source accepted (file or editor buffer)."""
+    max_file_mb: int = 1024
+    """RLIMIT_FSIZE of a run's process: no single file it writes grows past this."""
+    max_open_files: int = 256
+    """RLIMIT_NOFILE of a run's process."""
+    kill_grace_ms: int = 60
+    """After SIGTERM (cancel, wall time) a run has this long to end on its own before SIGKILL."""
 
 
 class StateConfig(BaseModel):
