@@ -47,7 +47,10 @@ def child_main(sock_fd: int, *, new_session: bool = True) -> NoReturn:
         code = _child(sock_fd, new_session=new_session)
     except BaseException as e:  # pragma: no cover - last resort, reported on stderr
         with contextlib.suppress(Exception):
-            os.write(2, f"llmspell run process: {type(e).__name__}: {e}\n".encode())
+            import traceback
+
+            tb = "".join(traceback.format_exception(e))
+            os.write(2, f"llmspell run process: internal error before the spell ran:\n{tb}".encode())
     finally:
         os._exit(code)
 
@@ -111,20 +114,33 @@ def _child(sock_fd: int, *, new_session: bool) -> int:
 
     from llmspell.config import RuntimeConfig
 
-    config = RuntimeConfig.model_validate(req["config"]) if req.get("config") is not None else None
-    eff = config or RuntimeConfig()
-    if req.get("cwd"):
-        with contextlib.suppress(OSError):
-            os.chdir(req["cwd"])
-    limit_malloc_arenas()
-    _limits_for(eff).apply()
-    _scrub_environment(eff)
+    try:
+        config = RuntimeConfig.model_validate(req["config"]) if req.get("config") is not None else None
+        eff = config or RuntimeConfig()
+        if req.get("cwd"):
+            with contextlib.suppress(OSError):
+                os.chdir(req["cwd"])
+        limit_malloc_arenas()
+        _limits_for(eff).apply()
+        _scrub_environment(eff)
+    except Exception as e:  # fail closed: no spell runs in a process that is not fully contained
+        _report_setup_failure(sock, req, e)
+        return 1
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 2000))
     import threading
 
     with contextlib.suppress(ValueError, RuntimeError):
         threading.stack_size(THREAD_STACK_BYTES)
     return asyncio.run(_pump(sock, req, config))
+
+
+def _report_setup_failure(sock: socket.socket, req: dict[str, Any], e: Exception) -> None:
+    from llmspell.messages import ErrorInfo, Finished
+
+    msg = Finished(run_id=str(req.get("run_id", "")), status="error", exit_code=1, error=ErrorInfo(
+        message=f"{req.get('path')}: cannot prepare the run's process: {type(e).__name__}: {e}", kind="internal"))
+    with contextlib.suppress(OSError):
+        sock.sendall(msg.model_dump_json().encode("utf-8") + b"\n")
 
 
 def _scrub_environment(config: Any) -> None:

@@ -332,6 +332,7 @@ class IsolatedRunner:
         run_id = run_id or uuid.uuid4().hex[:12]
         limits = self._limits()
         t0 = time.perf_counter()
+        m0 = time.monotonic()
         seq = itertools.count(1)
         language = language_for(path) or "lua"
 
@@ -339,9 +340,10 @@ class IsolatedRunner:
             return Started(run_id=run_id, seq=next(seq), file=str(path), language=language,  # type: ignore[arg-type]
                            args=args)
 
-        def finished(status: Any, error: ErrorInfo | None, exit_code: int = 1) -> Finished:
+        def finished(status: Any, error: ErrorInfo | None, exit_code: int = 1, ended: float | None = None) -> Finished:
+            end = time.perf_counter() if ended is None else ended
             return Finished(run_id=run_id, seq=next(seq), status=status, exit_code=exit_code, error=error,
-                            duration_ms=round((time.perf_counter() - t0) * 1000, 3))
+                            duration_ms=round((end - t0) * 1000, 3))
 
         too_big = _oversized(path, source, limits.max_spell_bytes)
         if too_big is not None:
@@ -441,7 +443,9 @@ class IsolatedRunner:
             if protocol_error is not None:
                 yield Output(run_id=run_id, seq=next(seq), stream="stderr", text=f"[llmspell] {protocol_error}\n")
             status, error = _death(watch, code, limits, path)
-            yield finished(status, error)
+            # the run ended when it was stopped, not when a slow reader got round to this message
+            ended = None if watch.signalled_at is None else t0 + (watch.signalled_at - m0)
+            yield finished(status, error, ended=ended)
 
 
 def _oversized(path: Path, source: str | None, cap: int) -> str | None:
