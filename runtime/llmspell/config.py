@@ -5,26 +5,60 @@ offline on the embedded defaults (scripted provider, in-workspace SQLite state, 
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
 import tomllib
+import types
+import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from llmspell.core.errors import ConfigurationError
 
 DEFAULT_MODEL = "offline/scripted"
 
 
-class ProviderSettings(BaseModel):
+class _Strict(BaseModel):
+    """Every configuration table refuses keys it does not know (a typo must not be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _tool_env_default() -> list[str]:
+    from llmspell.security.secrets import TOOL_ENV
+
+    return list(TOOL_ENV)
+
+
+class ProviderSettings(_Strict):
     base_url: str | None = None
+    """The provider's endpoint; the configured key is sent here and nowhere else."""
     api_key_env: str | None = None
-    timeout_s: float = 60.0
-    max_retries: int = 2
+    """The environment variable holding the key (default ``<PROVIDER>_API_KEY``); read once into the
+    runtime's secret vault, never visible to spells."""
+    timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    max_retries: int = Field(default=2, ge=0, le=10)
+    """Retries after a failed call: a call is attempted at most ``1 + max_retries`` times in all."""
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.lower().startswith(("http://", "https://")):
+            raise ValueError(f"expected an http:// or https:// URL, got {json.dumps(v)}")
+        return v
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, v: str | None) -> str | None:
+        if v is not None and (not v or "=" in v or "\0" in v):
+            raise ValueError(f"expected an environment variable name, got {json.dumps(v)}")
+        return v
 
 
-class SecurityConfig(BaseModel):
+class SecurityConfig(_Strict):
     allowed_paths: list[str] = Field(default_factory=list)
     """Extra directories file access may reach (the spell's directory and the workspace always may)."""
     network_allow: list[str] = Field(default_factory=list)
@@ -33,15 +67,26 @@ class SecurityConfig(BaseModel):
     """Allow loopback, private and link-local addresses (tests; local services)."""
     process_allow: list[str] = Field(default_factory=list)
     """Executables process-executor may run (names or absolute paths); empty = none."""
+    process_allow_interpreters: list[str] = Field(default_factory=list)
+    """Programs that run code taken from their arguments or input (shells, interpreters, launchers such
+    as ``env``/``xargs``/``find``, ``awk``, ``make``...): refused even when in ``process_allow`` unless
+    also listed here, because allowing one allows everything."""
     env_allow: list[str] = Field(default_factory=list)
-    """Secret-looking environment variables environment-reader may reveal."""
-    max_response_bytes: int = 10 * 1024 * 1024
-    network_timeout_s: float = 30.0
+    """The environment variables spells may see (names or glob patterns such as ``MYAPP_*``):
+    ``os.getenv``, environment-reader, jq ``$ENV`` and process-executor children. Nothing else is
+    visible, not even ``HOME`` or ``PATH``."""
+    tool_env: list[str] = Field(default_factory=_tool_env_default)
+    """Environment variables builtin tools read for their own settings and credentials
+    (``SMTP_PASSWORD``, ``SLACK_BOT_TOKEN``...; default: the builtin tools' documented names). They are
+    kept in the runtime's secret vault for the tool, never visible to spells, and never sent to an
+    endpoint a spell chose."""
+    max_response_bytes: int = Field(default=10 * 1024 * 1024, gt=0, le=1 << 34)
+    network_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     max_tool_security_level: Literal["safe", "restricted", "privileged"] = "privileged"
     """Tools above this level are refused by the tool registry (safe < restricted < privileged)."""
 
 
-class LimitsConfig(BaseModel):
+class LimitsConfig(_Strict):
     wall_time_s: float = 300.0
     max_memory_mb: int = 256
     instruction_budget: int = 0
@@ -73,14 +118,61 @@ class LimitsConfig(BaseModel):
     kill_grace_ms: int = 60
     """After SIGTERM (cancel, wall time) a run has this long to end on its own before SIGKILL."""
 
+    @model_validator(mode="after")
+    def _bounds(self) -> LimitsConfig:
+        """Negative or absurd limits are refused, naming the key (``wall_time_s: must be > 0``)."""
+        problems: list[tuple[str, str, Any]] = []
+        for key, (lo, lo_open, hi) in _LIMIT_BOUNDS.items():
+            v = getattr(self, key, None)
+            if v is None or isinstance(v, bool):
+                continue
+            if (v <= lo) if lo_open else (v < lo):
+                problems.append((key, f"must be {'>' if lo_open else '>='} {lo}", v))
+            elif hi is not None and v > hi:
+                problems.append((key, f"must be <= {hi}", v))
+        if problems:
+            raise _BoundsError(problems)
+        return self
 
-class StateConfig(BaseModel):
-    backend: str = "sqlite"
+
+class _BoundsError(ValueError):
+    def __init__(self, problems: list[tuple[str, str, Any]]):
+        self.problems = problems
+        super().__init__("; ".join(f"{k}: {m}, got {v!r}" for k, m, v in problems))
+
+
+# key: (lower bound, lower bound exclusive?, upper bound or None)
+_LIMIT_BOUNDS: dict[str, tuple[float, bool, float | None]] = {
+    "wall_time_s": (0, True, 7 * 86400),
+    "max_memory_mb": (16, False, 1 << 20),
+    "instruction_budget": (0, False, None),
+    "js_slice_cpu_s": (0, True, 3600),
+    "max_concurrent_spells": (1, False, 1024),
+    "slow_operation_ms": (0, False, None),
+    "monitor_interval_ms": (0, False, 3_600_000),
+    "memory_high_pct": (0, True, 100),
+    "cpu_high_pct": (0, True, 100_000),
+    "max_output_bytes": (0, True, 1 << 34),
+    "max_stream_events": (0, True, 1 << 31),
+    "max_spell_bytes": (0, True, 1 << 31),
+    "max_file_mb": (0, False, 1 << 24),
+    "max_open_files": (16, False, 1 << 20),
+    "kill_grace_ms": (0, False, 60_000),
+}
+
+
+class StateConfig(_Strict):
+    backend: Literal["sqlite", "memory"] = "sqlite"
     """``sqlite`` (default; ``.llmspell/state.db`` under the workspace) or ``memory``."""
     path: str | None = None
 
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _lower(cls, v: Any) -> Any:
+        return v.lower() if isinstance(v, str) else v
 
-class RuntimeConfig(BaseModel):
+
+class RuntimeConfig(_Strict):
     default_model: str = DEFAULT_MODEL
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
@@ -97,7 +189,28 @@ class RuntimeConfig(BaseModel):
 
     @property
     def workspace_path(self) -> Path:
-        return Path(self.workspace or os.getcwd()).resolve()
+        return Path(self.workspace).resolve() if self.workspace else default_workspace()
+
+
+def default_workspace(cwd: str | Path | None = None) -> Path:
+    """The current directory as the workspace, unless it is ``/``, the home directory or an ancestor
+    of it: a spell's allowed files would then be the whole machine or the user's whole home, so no
+    workspace is assumed and :class:`ConfigurationError` asks for one (``--workspace DIR``, or run the
+    spell from its folder)."""
+    here = Path(cwd or os.getcwd()).resolve()
+    home: Path | None
+    try:
+        home = Path.home().resolve()
+    except (RuntimeError, KeyError, OSError):
+        home = None
+    if here == Path(here.anchor) or (home is not None and (here == home or here in home.parents)):
+        raise ConfigurationError(
+            f"no workspace given and the current directory is {here}: it is not used as the workspace by "
+            "default (spells could then reach all of it); pass --workspace DIR, set workspace in the "
+            "configuration, or run from the spell's folder",
+            details={"cwd": str(here)},
+        )
+    return here
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -110,21 +223,179 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
-    """``LLMSPELL_DEFAULT_MODEL``, ``LLMSPELL_SECURITY__ALLOW_PRIVATE_NETWORK=true``, lists comma-separated."""
+# ----------------------------------------------------------------------------------- LLMSPELL_* variables
+
+
+def _unwrap(ann: Any) -> Any:
+    """``X | None`` -> ``X``."""
+    if typing.get_origin(ann) in (Union, types.UnionType):
+        args = [a for a in typing.get_args(ann) if a is not type(None)]
+        if len(args) == 1:
+            return _unwrap(args[0])
+    return ann
+
+
+def _field_type(path: list[str]) -> tuple[Any, str | None]:
+    """The annotation at ``path`` in RuntimeConfig, or (None, why-not)."""
+    model: Any = RuntimeConfig
+    ann: Any = None
+    for i, part in enumerate(path):
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            fields = model.model_fields
+            if part not in fields:
+                where = ".".join(path[:i]) or "the configuration"
+                close = difflib.get_close_matches(part, list(fields), n=1)
+                return None, (f"unknown key {'.'.join(path[:i + 1])} in {where}"
+                              + (f" (did you mean {close[0]}?)" if close else ""))
+            ann = _unwrap(fields[part].annotation)
+        elif typing.get_origin(model) is dict:
+            ann = _unwrap(typing.get_args(model)[1])
+        else:
+            return None, f"{'.'.join(path[:i])} has no key {part}"
+        model = ann
+    return ann, None
+
+
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
+def _env_value(ann: Any, raw: str, key: str) -> Any:
+    origin = typing.get_origin(ann)
+    if origin is list:
+        return [s.strip() for s in raw.split(",") if s.strip()]
+    if ann is bool:
+        low = raw.strip().lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise ConfigurationError(f"{key}: expected true or false, got {json.dumps(raw)}", details={"variable": key})
+    if origin is dict or (isinstance(ann, type) and issubclass(ann, BaseModel)):
+        try:
+            return json.loads(raw)
+        except ValueError as e:
+            raise ConfigurationError(f"{key}: expected a JSON table, got {json.dumps(raw)}",
+                                     details={"variable": key}) from e
+    return raw.strip() if ann in (int, float) else raw  # pydantic parses numbers and reports bad ones
+
+
+def _env_overrides(environ: dict[str, str], sources: dict[tuple[str, ...], str] | None = None) -> dict[str, Any]:
+    """``LLMSPELL_DEFAULT_MODEL``, ``LLMSPELL_LIMITS__WALL_TIME_S=60``, ``LLMSPELL_SECURITY__ENV_ALLOW=A,B``:
+    ``__`` separates tables, values are parsed to the key's type (lists comma-separated, booleans
+    true/false/1/0/yes/no). Variables whose first part is not a configuration key belong to other
+    settings (``LLMSPELL_EVENTS``, ``LLMSPELL_SEARCH_PROVIDER``) and are left alone; an unknown key
+    inside a configuration table is an error naming the variable.
+    """
     out: dict[str, Any] = {}
-    for key, raw in environ.items():
+    top = set(RuntimeConfig.model_fields)
+    for key, raw in sorted(environ.items()):
         if not key.startswith("LLMSPELL_"):
             continue
         path = key[len("LLMSPELL_"):].lower().split("__")
-        value: Any = raw
-        if raw.lower() in ("true", "false"):
-            value = raw.lower() == "true"
+        if path[0] not in top:
+            section = next((t for t in top if path[0].startswith(t + "_") and len(path) == 1
+                            and isinstance(_unwrap(RuntimeConfig.model_fields[t].annotation), type)
+                            and issubclass(_unwrap(RuntimeConfig.model_fields[t].annotation), BaseModel)), None)
+            if section is not None:
+                rest = path[0][len(section) + 1:]
+                raise ConfigurationError(f"{key}: tables are separated by two underscores: "
+                                         f"LLMSPELL_{section.upper()}__{rest.upper()}", details={"variable": key})
+            continue
+        if path[0] == "workspace":
+            continue  # the workspace is chosen by the caller (--workspace, the editor's folder)
+        ann, why = _field_type(path)
+        if why is not None:
+            raise ConfigurationError(f"{key}: {why}", details={"variable": key})
         cur = out
         for p in path[:-1]:
-            cur = cur.setdefault(p, {})
-        cur[path[-1]] = value
+            nxt = cur.setdefault(p, {})
+            if not isinstance(nxt, dict):
+                raise ConfigurationError(f"{key}: {'.'.join(path[:-1])} is not a table", details={"variable": key})
+            cur = nxt
+        cur[path[-1]] = _env_value(ann, raw, key)
+        if sources is not None:
+            sources[tuple(path)] = key
     return out
+
+
+# ----------------------------------------------------------------------------------- error messages
+
+
+def _leaf_paths(d: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    if isinstance(d, dict) and d:
+        out: list[tuple[str, ...]] = [prefix] if prefix else []
+        for k, v in d.items():
+            out.extend(_leaf_paths(v, (*prefix, str(k))))
+        return out
+    return [prefix]
+
+
+def _describe(v: Any) -> str:
+    try:
+        text = json.dumps(v, default=str)
+    except (TypeError, ValueError):
+        text = repr(v)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+_EXPECTED = {
+    "float_parsing": "expected a number", "float_type": "expected a number",
+    "int_parsing": "expected an integer", "int_type": "expected an integer", "int_from_float": "expected an integer",
+    "bool_parsing": "expected true or false", "bool_type": "expected true or false",
+    "string_type": "expected a string", "list_type": "expected a list", "dict_type": "expected a table",
+    "model_type": "expected a table", "model_attributes_type": "expected a table",
+    "finite_number": "expected a finite number",
+}
+
+
+def format_validation_error(e: ValidationError, sources: dict[tuple[str, ...], str], default_source: str) -> str:
+    """One line per problem, each naming where the key came from: ``llmspell.toml: limits.wall_time_s:
+    expected a number, got "abc"``."""
+    lines: list[str] = []
+    for err in e.errors():
+        loc = tuple(str(x) for x in err.get("loc", ()))
+        typ = str(err.get("type", ""))
+        inp = err.get("input")
+        ctx_err = (err.get("ctx") or {}).get("error")
+        items: list[tuple[tuple[str, ...], str]] = []
+        if isinstance(ctx_err, _BoundsError):
+            items = [((*loc, k), f"{m}, got {_describe(v)}") for k, m, v in ctx_err.problems]
+        elif typ == "extra_forbidden":
+            parent, _ = _field_type(list(loc[:-1])) if loc[:-1] else (RuntimeConfig, None)
+            fields = list(parent.model_fields) if isinstance(parent, type) and issubclass(parent, BaseModel) else []
+            close = difflib.get_close_matches(loc[-1], fields, n=1) if fields else []
+            items = [(loc, "unknown key" + (f" (did you mean {close[0]}?)" if close else ""))]
+        elif typ in _EXPECTED:
+            items = [(loc, f"{_EXPECTED[typ]}, got {_describe(inp)}")]
+        else:
+            msg = str(err.get("msg", "invalid value"))
+            msg = msg.removeprefix("Value error, ")
+            msg = msg[:1].lower() + msg[1:]
+            items = [(loc, f"{msg}, got {_describe(inp)}" if typ != "missing" else msg)]
+        for path, text in items:
+            src = default_source
+            for n in range(len(path), 0, -1):
+                if path[:n] in sources:
+                    src = sources[path[:n]]
+                    break
+            lines.append(f"{src}: {'.'.join(path) or '(top level)'}: {text}")
+    return "; ".join(lines)
+
+
+def validate_config(data: dict[str, Any], *, source: str = "configuration",
+                    sources: dict[tuple[str, ...], str] | None = None) -> RuntimeConfig:
+    """``RuntimeConfig.model_validate`` with errors that name the key and where it came from."""
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"{source}: expected a table of settings, got {_describe(data)}")
+    try:
+        return RuntimeConfig.model_validate(data)
+    except ValidationError as e:
+        srcs = dict(sources or {})
+        if not srcs:
+            srcs = {p: source for p in _leaf_paths(data)}
+        raise ConfigurationError(format_validation_error(e, srcs, source),
+                                 details={"errors": json.loads(e.json(include_url=False, include_input=False))}) from e
 
 
 def load_config(
@@ -132,26 +403,33 @@ def load_config(
     *,
     overrides: dict[str, Any] | None = None,
     environ: dict[str, str] | None = None,
+    overrides_source: str = "settings",
 ) -> RuntimeConfig:
-    """Merge, lowest first: defaults, ``llmspell.toml``, ``LLMSPELL_*``, explicit overrides."""
-    ws = Path(workspace or os.getcwd()).resolve()
+    """Merge, lowest first: defaults, ``llmspell.toml``, ``LLMSPELL_*``, explicit overrides.
+
+    Every problem is a :class:`ConfigurationError` naming the file (or variable, or settings) and the
+    key: unknown keys, wrong types, out-of-range limits.
+    """
+    ws = Path(workspace).resolve() if workspace else default_workspace()
     data: dict[str, Any] = {"workspace": str(ws)}
+    sources: dict[tuple[str, ...], str] = {}
     toml_path = ws / "llmspell.toml"
     if toml_path.is_file():
         try:
-            data = _deep_merge(data, tomllib.loads(toml_path.read_text(encoding="utf-8")))
+            loaded = tomllib.loads(toml_path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise ConfigurationError(f"{toml_path}: invalid TOML: {e}") from e
-    env = _env_overrides(dict(os.environ if environ is None else environ))
-    for k, v in env.items():
-        if k in ("security", "limits", "state") and isinstance(v, dict):
-            for lk in ("allowed_paths", "network_allow", "process_allow", "env_allow"):
-                if isinstance(v.get(lk), str):
-                    v[lk] = [s for s in v[lk].split(",") if s]
+        except OSError as e:
+            raise ConfigurationError(f"{toml_path}: cannot read: {e}") from e
+        data = _deep_merge(data, loaded)
+        sources.update({p: str(toml_path) for p in _leaf_paths(loaded)})
+    env_sources: dict[tuple[str, ...], str] = {}
+    env = _env_overrides(dict(os.environ if environ is None else environ), env_sources)
     data = _deep_merge(data, env)
+    sources.update(env_sources)
     if overrides:
+        if not isinstance(overrides, dict):
+            raise ConfigurationError(f"{overrides_source}: expected a table of settings, got {_describe(overrides)}")
         data = _deep_merge(data, overrides)
-    try:
-        return RuntimeConfig.model_validate(data)
-    except Exception as e:  # pydantic.ValidationError
-        raise ConfigurationError(f"invalid configuration ({toml_path}): {e}") from e
+        sources.update({p: overrides_source for p in _leaf_paths(overrides)})
+    return validate_config(data, source=str(toml_path), sources=sources)

@@ -34,14 +34,19 @@ class Runtime:
 
         self.config = config or load_config(workspace, overrides=overrides)
         if state is not None:
-            self.config.state.backend = state
+            self.config.state.backend = state  # type: ignore[assignment]
         self.workspace = self.config.workspace_path
         self.policy = SecurityPolicy.from_config(self.config.security, workspace=self.workspace)
+        from llmspell.security.secrets import SecretVault
+
+        # the secrets the configuration names (provider keys, tool credentials), copied once: providers
+        # and tools read them here, never from os.environ, which a run's process empties
+        self.secrets = SecretVault.for_config(self.config)
         self.events = EventBus()
         self.hooks = HookRegistry(self.events)
         report_violations_to(self.policy, self.events, self.hooks)
         self.state = StateStore.from_config(self.config.state, workspace=self.workspace, runtime=self)
-        self.providers = ProviderRegistry(self.config)
+        self.providers = ProviderRegistry(self.config, self.secrets)
         self.tools = ToolRegistry(self)
         self.agents = AgentRegistry(self)
         self.workflows = WorkflowRegistry(self)
@@ -87,14 +92,24 @@ class Runtime:
             raise ConfigurationError(f"update_config: {', '.join(fixed)} cannot change while the runtime runs; "
                                      "restart the runtime (or the language server) with the new settings",
                                      details={"keys": fixed})
+        from llmspell.config import _leaf_paths, validate_config
+
+        merged = _deep_merge(current, changes)
         try:
-            new = RuntimeConfig.model_validate(_deep_merge(current, changes))
-        except Exception as e:  # pydantic.ValidationError: name the bad key
-            raise ConfigurationError(f"update_config: invalid configuration: {e}", details={"changes": changes}) from e
+            new = validate_config(merged, source="update_config",
+                                  sources={p: "update_config" for p in _leaf_paths(merged)})
+        except ConfigurationError as e:
+            raise ConfigurationError(e.message, details={"changes": changes}) from e
         self.config = new
         if "security" in changes:
             self.policy = SecurityPolicy.from_config(new.security, workspace=self.workspace)
             report_violations_to(self.policy, self.events, self.hooks)
+        if any(k in changes for k in ("providers", "security", "default_model")):
+            from llmspell.security.secrets import SecretVault
+
+            self.secrets = SecretVault.for_config(new)
+            if hasattr(self.providers, "secrets"):
+                self.providers.secrets = self.secrets
         if hasattr(self.providers, "config"):
             self.providers.config = new
             if any(k in changes for k in ("providers", "scripted_rules", "record_path", "replay_path")):

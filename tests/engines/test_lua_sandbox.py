@@ -155,7 +155,7 @@ async def test_secret_environment_variables_are_hidden(tmp_path: Path, monkeypat
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
     monkeypatch.setenv("LLMSPELL_TEST_PLAIN", "visible")
     o = await run_lua('print(os.getenv("OPENAI_API_KEY"), os.getenv("LLMSPELL_TEST_PLAIN"))', tmp_path)
-    assert o.output == "nil\tvisible\n"
+    assert o.output == "nil\tnil\n"  # only names security.env_allow lists are visible
 
 
 async def test_collectgarbage_is_restricted(tmp_path: Path) -> None:

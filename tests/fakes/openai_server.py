@@ -31,6 +31,8 @@ class FakeOpenAIServer:
         self.retry_after = "0"
         self.tool_arguments: dict[str, dict[str, Any]] = {}
         self.hits: list[tuple[str, dict[str, Any]]] = []
+        self.auth: list[str | None] = []
+        """The Authorization header of every request, in order."""
         self._fail: dict[str, deque[int]] = defaultdict(deque)
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -67,6 +69,7 @@ class FakeOpenAIServer:
         body = await request.json()
         model = str(body.get("model", ""))
         self.hits.append((model, body))
+        self.auth.append(request.headers.get("Authorization"))
         if self._fail[model]:
             status = self._fail[model].popleft()
             return self._error(status)

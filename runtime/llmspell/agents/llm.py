@@ -21,7 +21,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from llmspell.agents.config import AgentConfig
+from llmspell.agents.config import AgentConfig, default_recovery
 from llmspell.core.errors import (
     AgentError,
     HookCancelledError,
@@ -112,6 +112,7 @@ class LLMAgent(Agent):
         self.provider_entry: ProviderEntry = runtime.providers.entry(
             self.model, base_url=config.base_url, api_key=config.api_key
         )
+        self._endpoint_checked = False
 
     # ------------------------------------------------------------------------------------ facts
 
@@ -448,6 +449,15 @@ class LLMAgent(Agent):
         """One model call under the agent's recovery settings (retry / circuit breaker)."""
         provider = self.provider_entry.instance
         emitted = 0
+        endpoint = self.provider_entry.spell_endpoint
+        if endpoint and not self._endpoint_checked:
+            # a base_url the spell chose: it got no configured key, and it must pass the network policy
+            policy = getattr(self.runtime, "policy", None)
+            if policy is not None:
+                await policy.check_url(endpoint)
+            self._endpoint_checked = True
+        # the agent's recovery loop is the only one: the provider makes one attempt per call
+        req = req.model_copy(update={"max_retries": 0})
 
         async def once() -> Completion:
             nonlocal emitted
@@ -483,6 +493,11 @@ class LLMAgent(Agent):
         cfg = self.config.recovery
         if cfg.strategy not in ("retry", "circuit_breaker"):
             return await once()
+        retries = self.provider_entry.max_retries
+        if retries is not None and ("recovery" not in self.config.model_fields_set
+                                    or self.config.recovery == default_recovery()):
+            # not set by the spell: the provider's configured max_retries decides (1 + max_retries attempts)
+            cfg = cfg.model_copy(update={"max_attempts": 1 + retries})
         cfg = cfg.model_copy(update={"fallback": None, "use_default": False,
                                      "breaker_name": cfg.breaker_name or f"agent:{self.name}:{self.model}"})
         return await apply_recovery(  # type: ignore[no-any-return]

@@ -57,6 +57,9 @@ class CompletionRequest(BaseModel):
     max_tokens: int | None = None
     timeout_s: float = 60.0
     stream: bool = False
+    max_retries: int | None = None
+    """Retries inside the provider for this call (None: the provider's own ``max_retries``). The agent
+    sets 0 because its own recovery loop counts the attempts, so retries are never multiplied."""
 
     def fingerprint(self) -> str:
         """A stable hash of what determines the answer (not timeouts, not streaming), for record/replay."""

@@ -127,6 +127,11 @@ def _cost(resp: Any) -> float | None:
     return float(cost) if isinstance(cost, (int, float)) else None
 
 
+# providers that need no key (local servers): given a placeholder so litellm reads no variable
+KEYLESS_PROVIDERS = frozenset({"ollama", "ollama_chat", "lm_studio", "llamafile", "hosted_vllm", "vllm",
+                               "xinference", "triton", "local"})
+
+
 class LiteLLMProvider:
     """Calls ``litellm.acompletion``; ``model`` is the full litellm model id."""
 
@@ -159,13 +164,25 @@ class LiteLLMProvider:
             # Measured against the fake server: ``num_retries=r`` alone gives exactly 1 + r attempts;
             # adding ``max_retries`` as well multiplies them, and leaving both out retries silently.
             "timeout": min(req.timeout_s, self.timeout_s) if req.timeout_s else self.timeout_s,
-            "num_retries": self.max_retries,
+            "num_retries": self.max_retries if req.max_retries is None else max(0, req.max_retries),
             **self.extra,
         }
         if self.api_base:
             kw["api_base"] = self.api_base
         if self.api_key:
             kw["api_key"] = self.api_key
+        else:
+            # never let litellm fall back to reading <PROVIDER>_API_KEY from the environment: the key
+            # would go to whatever endpoint this provider has, which may be one a spell chose
+            provider = kw["model"].split("/", 1)[0] if "/" in kw["model"] else "openai"
+            if provider not in KEYLESS_PROVIDERS:
+                raise ProviderError(
+                    f"no API key for {provider}"
+                    + (f" at {self.api_base}" if self.api_base else "")
+                    + f": set api_key_env under [providers.{provider}] in llmspell.toml (the key is sent only to "
+                    "the configured base_url), or :api_key() on the agent builder",
+                    status=401, retryable=False, details={"provider": provider})
+            kw["api_key"] = "none"
         if req.temperature is not None:
             kw["temperature"] = req.temperature
         if req.max_tokens is not None:

@@ -12,12 +12,16 @@ Resolution (first match wins):
    run offline unchanged (the agent's output metadata says ``offline = true``).
 
 ``config.record_path`` wraps whatever answers in a recorder.
+
+Keys: a configured provider's key comes from the runtime's secret vault (``api_key_env``, default
+``<PROVIDER>_API_KEY``) and is sent only to the configured endpoint. A ``base_url`` chosen by the
+spell gets no configured key (only a key the spell gave itself) and is marked ``spell_endpoint`` so
+the agent puts it through the network policy before the first call.
 """
 
 from __future__ import annotations
 
 import builtins
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +41,11 @@ class ProviderEntry:
     model: str
     instance: LLMProvider
     offline: bool
+    max_retries: int | None = None
+    """The configured retries of a provider that retries by itself (litellm): a call is attempted
+    ``1 + max_retries`` times in all."""
+    spell_endpoint: str | None = None
+    """A base URL the spell chose (not the configuration's): must pass ``SecurityPolicy.check_url``."""
 
     @property
     def name(self) -> str:
@@ -55,9 +64,16 @@ class ProviderEntry:
         return {"name": self.name, "enabled": True, "offline": self.offline, "capabilities": c}
 
 
+def _norm(url: str | None) -> str:
+    return (url or "").strip().rstrip("/").lower()
+
+
 class ProviderRegistry:
-    def __init__(self, config: RuntimeConfig):
+    def __init__(self, config: RuntimeConfig, secrets: Any = None):
+        from llmspell.security.secrets import SecretVault
+
         self.config = config
+        self.secrets: SecretVault = secrets if isinstance(secrets, SecretVault) else SecretVault.for_config(config)
         self._explicit: dict[str, LLMProvider] = {}
         self._cache: dict[tuple[str, str | None, str | None], ProviderEntry] = {}
         self._replay: LLMProvider | None = None
@@ -102,19 +118,24 @@ class ProviderRegistry:
             entry = ProviderEntry("replay", provider, model, self._replay, offline=True)
         elif self.is_configured(provider, base_url=base_url, api_key=api_key):
             from llmspell.providers.litellm_provider import LiteLLMProvider
+            from llmspell.security.secrets import provider_key_env
 
             settings = self.config.providers.get(provider)
+            configured = settings.base_url if settings else None
+            spell_endpoint = base_url if base_url and _norm(base_url) != _norm(configured) else None
             key_value = api_key
-            if key_value is None and settings is not None and settings.api_key_env:
-                key_value = os.environ.get(settings.api_key_env)
+            if key_value is None and spell_endpoint is None:
+                env = provider_key_env(self.config, provider)
+                key_value = self.secrets.get(env) if env else None
             inst = LiteLLMProvider(
                 f"{provider}/{model}",
-                api_base=base_url or (settings.base_url if settings else None),
+                api_base=base_url or configured,
                 api_key=key_value,
                 timeout_s=settings.timeout_s if settings else 60.0,
                 max_retries=settings.max_retries if settings else 2,
             )
-            entry = ProviderEntry("litellm", provider, model, inst, offline=False)
+            entry = ProviderEntry("litellm", provider, model, inst, offline=False, spell_endpoint=spell_endpoint,
+                                  max_retries=inst.max_retries)
         else:
             inst = ScriptedProvider(f"{provider}/{model}", rules=self.config.scripted_rules)
             entry = ProviderEntry("scripted", provider, model, inst, offline=True)

@@ -3,7 +3,7 @@ environment.
 
 Defaults are closed where it matters: files only under the workspace (plus the spell's directory and
 ``security.allowed_paths``), network only to public addresses over http(s), no processes unless
-allow-listed, secret-looking environment variables hidden. Every refusal raises
+allow-listed, environment variables hidden unless ``security.env_allow`` names them. Every refusal raises
 :class:`SecurityViolationError` naming what was refused and how to allow it, and calls
 ``on_violation(operation, reason, details)`` (the runtime publishes ``security.violation`` and runs
 SecurityViolation hooks from it).
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("llmspell.security")
 
-_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
 _SHELL_CHARS = re.compile(r"[\s;&|`$<>(){}\[\]*?!~'\"\\]")
 
 ViolationCallback = Callable[[str, str, dict[str, Any]], Any]
@@ -266,19 +265,30 @@ class SecurityPolicy:
     # ------------------------------------------------------------------------------------ environment
 
     def env_visible(self, name: str) -> bool:
-        """False for secret-looking names (KEY, TOKEN, SECRET, PASSWORD…) unless in ``env_allow``."""
-        if any(name == pat or fnmatch.fnmatchcase(name, pat) for pat in self.env_allow):
-            return True
-        return _SECRET_NAME.search(name) is None
+        """True only for names ``security.env_allow`` lists (names or glob patterns): an allow-list.
+
+        There is no name-based guess at what is secret (``DATABASE_URL`` and ``DB_PASS`` look
+        harmless to any such guess) and no built-in visible set; see ``llmspell.security.secrets``.
+        """
+        from llmspell.security.secrets import spell_visible
+
+        return spell_visible(name, self.env_allow)
 
     def check_env(self, name: str) -> None:
-        """Raise (and report) when ``name`` is hidden; for tools that read one variable on request."""
+        """Raise (and report) unless ``name`` is visible; for tools that read one variable on request."""
         if not self.env_visible(name):
             raise self._refuse(
                 "env",
-                f"environment variable '{name}' looks secret and is hidden; add it to security.env_allow to reveal it",
-                name=name,
+                f"environment variable '{name}' is not visible to spells; list it in security.env_allow "
+                "to allow it",
+                name=str(name),
             )
+
+    def spell_environ(self) -> dict[str, str]:
+        """The process environment as a spell may see it (only ``env_allow`` names)."""
+        from llmspell.security.secrets import spell_environ
+
+        return spell_environ(self.env_allow)
 
 
 def report_violations_to(policy: SecurityPolicy, events: Any, hooks: Any) -> None:

@@ -32,12 +32,14 @@ async def test_email_plain_with_cc_bcc(rt: Any, smtp: FakeSmtpServer) -> None:
     assert mail.message["Message-ID"] == r["message_id"]
 
 
-async def test_email_html_and_auth(rt: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_email_html_and_auth(runtime_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     server = FakeSmtpServer(auth=("user", "pw")).start()
     try:
         monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
         monkeypatch.setenv("SMTP_PORT", str(server.port))
         monkeypatch.setenv("SMTP_PASSWORD", "pw")
+        # tool settings are copied into the runtime's secret vault when it is built
+        rt = runtime_factory(allow_private_network=True)
         r = await result(rt, "email-sender", {"to": ["a@example.com"], "subject": "Hi", "body": "<b>bold</b>",
                                               "html": True, "from": "me@example.com", "username": "user",
                                               "security": "none"})
@@ -49,6 +51,7 @@ async def test_email_html_and_auth(rt: Any, monkeypatch: pytest.MonkeyPatch) -> 
         msg = server.messages[0].message
         assert msg.is_multipart() and any(p.get_content_type() == "text/html" for p in msg.walk())
         monkeypatch.setenv("SMTP_PASSWORD", "wrong")
+        rt = runtime_factory(allow_private_network=True)
         with pytest.raises(ToolError, match="SMTP delivery"):
             await call(rt, "email-sender", {"to": "a@example.com", "subject": "x", "body": "y",
                                             "from": "me@example.com", "username": "user", "security": "none"})
@@ -71,10 +74,11 @@ async def test_email_validation(rt: Any) -> None:
         await call(rt, "email-sender", {"to": "a@b.c", "subject": "s", "body": "b", "provider": "ses"})
 
 
-async def test_email_sendgrid(rt: Any, http: FakeHttpServer, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_email_sendgrid(runtime_factory: Any, http: FakeHttpServer, monkeypatch: pytest.MonkeyPatch) -> None:
     http.text("/v3/mail/send", "", status=202, headers={"X-Message-Id": "sg-1"})
     monkeypatch.setenv("SENDGRID_API_KEY", "SG.key")
     monkeypatch.setenv("SENDGRID_BASE_URL", http.base_url)  # the operator's endpoint, not the spell's
+    rt = runtime_factory(allow_private_network=True)  # the vault copies them when the runtime is built
     r = await result(rt, "email-sender", {"to": "a@example.com", "subject": "S", "body": "B", "from": "me@example.com",
                                           "provider": "sendgrid"})
     assert r["status_code"] == 202 and r["message_id"] == "sg-1"
@@ -150,7 +154,7 @@ async def test_env_secrets_are_not_sent_to_spell_chosen_endpoints(runtime_factor
     with pytest.raises(SecurityViolationError, match="SMTP_PASSWORD"):
         await call(rt, "email-sender", {"to": "a@example.com", "subject": "s", "body": "b", "from": "m@example.com",
                                         "username": "u", "smtp_host": "127.0.0.1", "smtp_port": 25})
-    with pytest.raises(SecurityViolationError, match="OPENAI_API_KEY"):
+    with pytest.raises(SecurityViolationError, match="password_env"):  # a spell cannot name a variable
         monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
         await call(rt, "email-sender", {"to": "a@example.com", "subject": "s", "body": "b", "from": "m@example.com",
                                         "username": "u", "password_env": "OPENAI_API_KEY",

@@ -59,24 +59,27 @@ async def test_process_executor_working_directory_is_sandboxed(runtime_factory: 
         await call(rt, "process-executor", {"executable": PY, "arguments": ["-V"], "working_directory": str(tmp_path)})
 
 
-async def test_environment_reader_hides_secrets(runtime_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_environment_reader_shows_only_allow_listed_names(runtime_factory: Any,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """An allow-list (security.env_allow), not a guess from the name: DATABASE_URL is as hidden as *_API_KEY."""
     monkeypatch.setenv("LLMSPELL_TEST_PLAIN", "visible")
     monkeypatch.setenv("LLMSPELL_TEST_API_KEY", "sk-secret")
-    monkeypatch.setenv("LLMSPELL_TEST_TOKEN", "tok-secret")
-    rt = runtime_factory()
+    monkeypatch.setenv("LLMSPELL_TEST_DATABASE_URL", "postgres://u:pw-secret@h/db")
+    rt = runtime_factory(env_allow=["LLMSPELL_TEST_PLAIN"])
     seen: list[Any] = []
     rt.events.subscribe("security.violation", seen.append)
     g = await result(rt, "environment-reader", {"operation": "get", "variable_name": "LLMSPELL_TEST_PLAIN"})
     assert g == {"variable_name": "LLMSPELL_TEST_PLAIN", "value": "visible", "found": True}
-    with pytest.raises(SecurityViolationError, match="hidden"):
-        await call(rt, "environment-reader", {"operation": "get", "variable_name": "LLMSPELL_TEST_API_KEY"})
+    for hidden in ("LLMSPELL_TEST_API_KEY", "LLMSPELL_TEST_DATABASE_URL", "HOME"):
+        with pytest.raises(SecurityViolationError, match="env_allow"):
+            await call(rt, "environment-reader", {"operation": "get", "variable_name": hidden})
     p = await result(rt, "environment-reader", {"operation": "pattern", "pattern": "LLMSPELL_TEST_*"})
-    assert p["variables"] == {"LLMSPELL_TEST_PLAIN": "visible"} and p["hidden_count"] == 2
+    assert p["variables"] == {"LLMSPELL_TEST_PLAIN": "visible"}
     all_vars = await result(rt, "environment-reader", {"operation": "list"})
-    assert "sk-secret" not in str(all_vars) and "tok-secret" not in str(all_vars)
+    assert all_vars["variables"] == {"LLMSPELL_TEST_PLAIN": "visible"}
     await asyncio.sleep(0)
-    assert len(seen) == 1 and seen[0].data["operation"] == "env"
-    allowed = runtime_factory(env_allow=["LLMSPELL_TEST_API_KEY"])
+    assert len(seen) == 3 and seen[0].data["operation"] == "env"
+    allowed = runtime_factory(env_allow=["LLMSPELL_TEST_*"])
     ok = await result(allowed, "environment-reader", {"operation": "get", "variable_name": "LLMSPELL_TEST_API_KEY"})
     assert ok["value"] == "sk-secret"
 
@@ -84,7 +87,7 @@ async def test_environment_reader_hides_secrets(runtime_factory: Any, monkeypatc
 async def test_environment_set_is_scoped_to_the_runtime(runtime_factory: Any) -> None:
     import os
 
-    rt = runtime_factory(process_allow=[PY])
+    rt = runtime_factory(process_allow=[PY], process_allow_interpreters=[PY], env_allow=["LLMSPELL_T_SET"])
     s = await result(rt, "environment-reader", {"operation": "set", "variable_name": "LLMSPELL_T_SET", "value": "1"})
     assert s["scope"] == "runtime" and "LLMSPELL_T_SET" not in os.environ
     g = await result(rt, "environment-reader", {"operation": "get", "variable_name": "LLMSPELL_T_SET"})
@@ -94,7 +97,7 @@ async def test_environment_set_is_scoped_to_the_runtime(runtime_factory: Any) ->
     assert r["stdout"].strip() == "1"
     with pytest.raises(SecurityViolationError):
         await call(rt, "environment-reader", {"operation": "set", "variable_name": "MY_PASSWORD", "value": "x"})
-    other = runtime_factory()
+    other = runtime_factory(env_allow=["LLMSPELL_T_SET"])
     assert (await result(other, "environment-reader", {"operation": "get", "variable_name": "LLMSPELL_T_SET"}))[
         "found"] is False
 

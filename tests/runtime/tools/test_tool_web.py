@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from tool_helpers import call, result
+from tool_helpers import call, make_runtime, result
 
 from fakes.servers import FakeHttpServer
 from llmspell.core.errors import SecurityViolationError, ToolError
@@ -337,6 +337,7 @@ async def test_web_searcher_api_providers(rt: Any, http: FakeHttpServer, monkeyp
     http.json("/tavily", {"results": [{"title": "A", "url": "https://a.test", "content": "C"}]})
     monkeypatch.setenv("TAVILY_API_KEY", "tk")
     monkeypatch.setenv("LLMSPELL_SEARCH_TAVILY_URL", http.url("/tavily"))  # operator-configured endpoint
+    rt = make_runtime(rt.workspace, allow_private_network=True)  # the vault copies them at build time
     t = await result(rt, "web-searcher", {"input": "q", "provider": "tavily"})
     assert t["results"][0]["snippet"] == "C" and http.requests_to("/tavily")[0].json()["api_key"] == "tk"
     with pytest.raises(SecurityViolationError, match="TAVILY_API_KEY"):

@@ -123,21 +123,31 @@ def network_timeout(ctx: ToolContext, requested: float | None = None) -> float:
     return min(float(requested), cap)
 
 
+def tool_env(ctx: ToolContext, name: str) -> str | None:
+    """A setting or credential a builtin tool reads from the environment (``SMTP_HOST``,
+    ``SLACK_BOT_TOKEN``...): only names the configuration gives tools (``security.tool_env``), taken
+    from the runtime's secret vault (copied when the runtime was built), never from ``os.environ``."""
+    from llmspell.security.secrets import vault_of
+
+    return vault_of(ctx.runtime).get(name)
+
+
 def credential(ctx: ToolContext, explicit: str | None, env_name: str | None, *,
                spell_destination: str | None) -> str | None:
-    """A credential given explicitly, or read from ``env_name`` for the tool's own use.
+    """A credential given explicitly, or the configured one (``env_name``, from the secret vault).
 
-    A secret-looking variable (``*_KEY``, ``*_TOKEN``...) that the spell itself cannot read is only
-    sent to endpoints the operator configured (defaults, environment variables): when the spell
-    chose the destination (``spell_destination``: a ``base_url``/``smtp_host`` parameter), sending
-    it there would let a spell exfiltrate the secret, so that is refused unless the variable is in
-    ``security.env_allow``.
+    A configured credential is only sent to endpoints the operator configured (defaults, the
+    vault's ``*_URL`` settings): when the spell chose the destination (``spell_destination``: a
+    ``base_url``/``smtp_host`` parameter), sending it there would let a spell exfiltrate it, so that
+    is refused unless the variable is one the spell may read anyway (``security.env_allow``).
     """
     if explicit:
         return explicit
     if not env_name:
         return None
-    value = os.environ.get(env_name)
+    value = tool_env(ctx, env_name)
+    if value is None and policy_of(ctx).env_visible(env_name):
+        value = os.environ.get(env_name)
     if value and spell_destination and not policy_of(ctx).env_visible(env_name):
         raise refuse(ctx, f"{ctx.tool_name}: will not send the secret {env_name} to {spell_destination}, an "
                           "endpoint chosen by the spell; pass the credential explicitly, configure the endpoint "

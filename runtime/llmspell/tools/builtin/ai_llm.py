@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import json
 import mimetypes
-import os
 import re
 from typing import Any, Literal
 
@@ -38,8 +37,12 @@ def provider_endpoint(ctx: ToolContext, model: str | None, default_model: str) -
     if not base:
         raise ToolError(f"{ctx.tool_name}: provider '{provider}' has no base_url; set [providers.{provider}] "
                         "base_url in llmspell.toml (an OpenAI-compatible endpoint)")
-    key_env = getattr(settings, "api_key_env", None) or f"{provider.upper()}_API_KEY"
-    return base.rstrip("/"), name, os.environ.get(key_env), float(getattr(settings, "timeout_s", 60.0))
+    from llmspell.security.secrets import provider_key_env, vault_of
+
+    # the configured key, from the runtime's vault, and only to this configured (or default) endpoint
+    key_env = provider_key_env(cfg, provider) if cfg is not None else None
+    key = vault_of(ctx.runtime).get(key_env) if key_env else None
+    return base.rstrip("/"), name, key, float(getattr(settings, "timeout_s", 60.0))
 
 
 async def provider_post(ctx: ToolContext, model: str | None, default_model: str, path: str, *,

@@ -7,18 +7,17 @@ variables and are never echoed back.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from pydantic import Field
 
 from llmspell.core.errors import ToolError
 from llmspell.tools.base import BuiltinTool, ToolContext, ToolParams
-from llmspell.tools.builtin._support import credential, http_request, parse_body
+from llmspell.tools.builtin._support import credential, http_request, parse_body, tool_env
 
 
-def _base(param: str | None, env: str, default: str) -> str:
-    return (param or os.environ.get(env) or default).rstrip("/")
+def _base(ctx: ToolContext, param: str | None, env: str, default: str) -> str:
+    return (param or tool_env(ctx, env) or default).rstrip("/")
 
 
 class SlackSenderTool(BuiltinTool):
@@ -45,7 +44,7 @@ class SlackSenderTool(BuiltinTool):
             body["blocks"] = params.blocks
         if params.username:
             body["username"] = params.username
-        hook = params.webhook_url or (None if params.token else os.environ.get("SLACK_WEBHOOK_URL"))
+        hook = params.webhook_url or (None if params.token else tool_env(ctx, "SLACK_WEBHOOK_URL"))
         if hook:
             res = await http_request(ctx, "POST", hook, json_body=body, timeout=params.timeout)
             if res.status >= 300:
@@ -60,7 +59,7 @@ class SlackSenderTool(BuiltinTool):
         body["channel"] = params.channel
         if params.thread_ts:
             body["thread_ts"] = params.thread_ts
-        url = _base(params.base_url, "SLACK_API_URL", "https://slack.com/api") + "/chat.postMessage"
+        url = _base(ctx, params.base_url, "SLACK_API_URL", "https://slack.com/api") + "/chat.postMessage"
         res = await http_request(ctx, "POST", url, json_body=body, timeout=params.timeout,
                                  headers={"Authorization": f"Bearer {token}"})
         d = parse_body(res)
@@ -86,7 +85,7 @@ class DiscordSenderTool(BuiltinTool):
         timeout: float = Field(30, gt=0)
 
     async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
-        hook = params.webhook_url or os.environ.get("DISCORD_WEBHOOK_URL")
+        hook = params.webhook_url or tool_env(ctx, "DISCORD_WEBHOOK_URL")
         if not hook:
             raise ToolError("discord-sender: parameter 'webhook_url' is required (or set DISCORD_WEBHOOK_URL)")
         body: dict[str, Any] = {"content": params.content}
@@ -122,7 +121,7 @@ class TelegramSenderTool(BuiltinTool):
         token = credential(ctx, params.token, "TELEGRAM_BOT_TOKEN", spell_destination=params.base_url)
         if not token:
             raise ToolError("telegram-sender: a bot token is required (token or TELEGRAM_BOT_TOKEN)")
-        url = f"{_base(params.base_url, 'TELEGRAM_API_URL', 'https://api.telegram.org')}/bot{token}/sendMessage"
+        url = f"{_base(ctx, params.base_url, 'TELEGRAM_API_URL', 'https://api.telegram.org')}/bot{token}/sendMessage"
         body: dict[str, Any] = {"chat_id": params.chat_id, "text": params.text,
                                 "disable_notification": params.disable_notification}
         if params.parse_mode:
@@ -156,15 +155,15 @@ class SmsSenderTool(BuiltinTool):
         timeout: float = Field(30, gt=0)
 
     async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
-        sid = params.account_sid or os.environ.get("TWILIO_ACCOUNT_SID")
+        sid = params.account_sid or tool_env(ctx, "TWILIO_ACCOUNT_SID")
         token = credential(ctx, params.auth_token, "TWILIO_AUTH_TOKEN", spell_destination=params.base_url)
-        sender = params.from_ or os.environ.get("TWILIO_FROM_NUMBER")
+        sender = params.from_ or tool_env(ctx, "TWILIO_FROM_NUMBER")
         if not sid or not token:
             raise ToolError("sms-sender: account_sid and auth_token are required (or TWILIO_ACCOUNT_SID / "
                             "TWILIO_AUTH_TOKEN)")
         if not sender:
             raise ToolError("sms-sender: parameter 'from' is required (or set TWILIO_FROM_NUMBER)")
-        url = f"{_base(params.base_url, 'TWILIO_API_URL', 'https://api.twilio.com')}/2010-04-01/Accounts/{sid}/Messages.json"
+        url = f"{_base(ctx, params.base_url, 'TWILIO_API_URL', 'https://api.twilio.com')}/2010-04-01/Accounts/{sid}/Messages.json"
         res = await http_request(ctx, "POST", url, form={"To": params.to, "From": sender, "Body": params.body},
                                  auth=(sid, token), timeout=params.timeout)
         d = parse_body(res)

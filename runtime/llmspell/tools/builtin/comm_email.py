@@ -8,7 +8,6 @@ never returned.
 
 from __future__ import annotations
 
-import os
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any, Literal
@@ -17,7 +16,7 @@ from pydantic import Field
 
 from llmspell.core.errors import ToolError
 from llmspell.tools.base import BuiltinTool, ToolContext, ToolParams
-from llmspell.tools.builtin._support import check_host, credential, http_request, network_timeout
+from llmspell.tools.builtin._support import check_host, credential, http_request, network_timeout, refuse, tool_env
 
 
 class EmailSenderTool(BuiltinTool):
@@ -40,7 +39,9 @@ class EmailSenderTool(BuiltinTool):
         smtp_host: str | None = Field(None, description="Default: SMTP_HOST or localhost")
         smtp_port: int | None = Field(None, gt=0, lt=65536, description="Default: SMTP_PORT or 587")
         username: str | None = Field(None, description="Default: SMTP_USERNAME")
-        password_env: str = Field("SMTP_PASSWORD", description="Environment variable holding the password")
+        password_env: str = Field("SMTP_PASSWORD", description="Environment variable holding the password: "
+                                  "configuration only (SMTP_PASSWORD in security.tool_env); a spell cannot name "
+                                  "another variable")
         security: Literal["auto", "starttls", "tls", "none"] = "auto"
         base_url: str | None = Field(None, description="SendGrid API base URL")
         timeout: float = Field(30, gt=0)
@@ -55,8 +56,13 @@ class EmailSenderTool(BuiltinTool):
         if params.provider == "ses":
             raise ToolError("email-sender: provider 'ses' needs AWS request signing, which is not built in; use "
                             "provider='smtp' with the SES SMTP endpoint (email-smtp.<region>.amazonaws.com)")
-        username = params.username or os.environ.get("SMTP_USERNAME")
-        sender = params.from_ or os.environ.get("SMTP_FROM") or username
+        if params.password_env != "SMTP_PASSWORD":
+            raise refuse(ctx, f"email-sender: parameter 'password_env' cannot name an environment variable "
+                              f"({params.password_env!r}): the SMTP password comes from the configuration "
+                              "(SMTP_PASSWORD, listed in security.tool_env), never from a spell parameter",
+                         operation="env", name=params.password_env)
+        username = params.username or tool_env(ctx, "SMTP_USERNAME")
+        sender = params.from_ or tool_env(ctx, "SMTP_FROM") or username
         if not sender:
             raise ToolError("email-sender: parameter 'from' is required (or set SMTP_FROM)")
         if params.provider == "sendgrid":
@@ -75,8 +81,8 @@ class EmailSenderTool(BuiltinTool):
             msg.add_alternative(params.body, subtype="html")
         else:
             msg.set_content(params.body)
-        host = params.smtp_host or os.environ.get("SMTP_HOST") or "localhost"
-        port = params.smtp_port or int(os.environ.get("SMTP_PORT") or 587)
+        host = params.smtp_host or tool_env(ctx, "SMTP_HOST") or "localhost"
+        port = params.smtp_port or int(tool_env(ctx, "SMTP_PORT") or 587)
         await check_host(ctx, host, port)
         import aiosmtplib
 
@@ -101,7 +107,7 @@ class EmailSenderTool(BuiltinTool):
         key = credential(ctx, None, "SENDGRID_API_KEY", spell_destination=p.base_url)
         if not key:
             raise ToolError("email-sender: provider sendgrid needs SENDGRID_API_KEY in the environment")
-        base = (p.base_url or os.environ.get("SENDGRID_BASE_URL") or "https://api.sendgrid.com").rstrip("/")
+        base = (p.base_url or tool_env(ctx, "SENDGRID_BASE_URL") or "https://api.sendgrid.com").rstrip("/")
         personal: dict[str, Any] = {"to": [{"email": a} for a in to]}
         if p.cc:
             personal["cc"] = [{"email": a} for a in p.cc]

@@ -12,8 +12,11 @@ import csv
 import io
 import json
 import math
+import os
 import random
+import re
 import statistics
+import threading
 import zipfile
 from pathlib import Path
 from typing import Any, Literal
@@ -22,7 +25,7 @@ from pydantic import Field
 
 from llmspell.core.errors import ToolError
 from llmspell.tools.base import BuiltinTool, ToolContext, ToolParams, envelope_output
-from llmspell.tools.builtin._support import check_path, need
+from llmspell.tools.builtin._support import check_path, need, policy_of
 
 
 def _read_input(ctx: ToolContext, text: Any, file: str | None, what: str) -> Any:
@@ -75,10 +78,8 @@ class JsonProcessorTool(BuiltinTool):
                 raise ToolError(f"json-processor: parameter 'schema': invalid JSON Schema: {e.message}") from e
             errors = [{"path": "/".join(str(p) for p in e.path), "message": e.message} for e in v.iter_errors(data)]
             return {"valid": not errors, "errors": errors}
-        import jq
-
         try:
-            prog = jq.compile(params.query)
+            prog = compile_jq(params.query, policy_of(ctx).spell_environ())
         except ValueError as e:
             raise ToolError(f"json-processor: parameter 'query': invalid jq program: {e}") from e
         if params.operation == "stream":
@@ -96,6 +97,36 @@ class JsonProcessorTool(BuiltinTool):
         # rs-llmspell scripts read the query's output as r.result (one output) or a list (several).
         return envelope_output("query", results[0] if len(results) == 1 else results,
                                message=f"{len(results)} result(s)", metadata={"count": len(results)})
+
+
+# A spell's jq program runs inside this prefix, on the same line so jq's line numbers stay the
+# spell's: ``$ENV`` and ``env`` are the spell-visible environment (``security.env_allow``), not the
+# process's; module lookups (``modulemeta``, ``get_search_list``...) are gone. Because the program no
+# longer starts the text, ``import``/``include`` directives are syntax errors (they read files).
+_JQ_PRELUDE = ("$__llmspell_env as $ENV | def env: $ENV; def modulemeta: error(\"jq modules are not available\"); "
+               "def get_search_list: []; def get_prog_origin: null; def get_jq_origin: null; (")
+_jq_lock = threading.Lock()
+
+
+def compile_jq(query: str, environ: dict[str, str]) -> Any:
+    """Compile a spell's jq program with no access to the process environment or to module files."""
+    import jq
+
+    if not isinstance(query, str):
+        raise ValueError("the jq program must be a string")
+    if re.match(r"\s*(import|include)\b", query):
+        raise ValueError("jq 'import'/'include' directives are not allowed (they read module files)")
+    text = _JQ_PRELUDE + query + "\n)"
+    home = os.environ.get("HOME")
+    if home and os.path.lexists(os.path.join(home, ".jq")):
+        # libjq auto-includes $HOME/.jq: a file outside the workspace; compile without HOME
+        with _jq_lock:
+            os.environ.pop("HOME", None)
+            try:
+                return jq.compile(text, args={"__llmspell_env": environ})
+            finally:
+                os.environ["HOME"] = home
+    return jq.compile(text, args={"__llmspell_env": environ})
 
 
 def _jq_all(prog: Any, value: Any) -> list[Any]:

@@ -100,13 +100,12 @@ class EnvironmentReaderTool(BuiltinTool):
     async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
         pol = policy_of(ctx)
         overlay = spell_env(ctx)
-        env = {**os.environ, **overlay}
         if params.operation in ("get", "set") and not params.variable_name:
             raise ToolError(f"environment-reader: parameter 'variable_name' is required for {params.operation}")
         if params.operation == "get":
             name = params.variable_name or ""
             pol.check_env(name)
-            val = env.get(name)
+            val = overlay.get(name, os.environ.get(name))
             return {"variable_name": name, "value": val, "found": val is not None}
         if params.operation == "set":
             name = params.variable_name or ""
@@ -115,13 +114,15 @@ class EnvironmentReaderTool(BuiltinTool):
                 raise ToolError("environment-reader: parameter 'value' is required for set")
             overlay[name] = params.value
             return {"variable_name": name, "value": params.value, "scope": "runtime"}
+        # only what the spell may see: the allow-listed part of the environment (and its own overlay)
+        env = {**pol.spell_environ(), **{k: v for k, v in overlay.items() if pol.env_visible(k)}}
         names = sorted(env)
         if params.operation == "pattern":
             if not params.pattern:
                 raise ToolError("environment-reader: parameter 'pattern' is required for pattern")
             names = [n for n in names if fnmatch.fnmatchcase(n, params.pattern)]
-        visible = {n: env[n] for n in names if pol.env_visible(n)}
-        out: dict[str, Any] = {"variables": visible, "count": len(visible), "hidden_count": len(names) - len(visible)}
+        visible = {n: env[n] for n in names}
+        out: dict[str, Any] = {"variables": visible, "count": len(visible)}
         if params.pattern:
             out["pattern"] = params.pattern
         return out

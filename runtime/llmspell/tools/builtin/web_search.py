@@ -7,7 +7,6 @@ usual environment variables (``BRAVE_API_KEY``, ``TAVILY_API_KEY``...) or ``api_
 
 from __future__ import annotations
 
-import os
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,7 +14,7 @@ from pydantic import Field
 
 from llmspell.core.errors import ToolError
 from llmspell.tools.base import BuiltinTool, ToolContext, ToolParams
-from llmspell.tools.builtin._support import credential, http_request
+from llmspell.tools.builtin._support import credential, http_request, tool_env
 
 Provider = Literal["duckduckgo", "brave", "tavily", "serpapi", "serperdev", "google", "bing"]
 
@@ -68,10 +67,10 @@ class WebSearcherTool(BuiltinTool):
         timeout: float = Field(30, gt=0)
 
     async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
-        provider = params.provider or os.environ.get("LLMSPELL_SEARCH_PROVIDER") or "duckduckgo"
+        provider = params.provider or tool_env(ctx, "LLMSPELL_SEARCH_PROVIDER") or "duckduckgo"
         if provider not in DEFAULT_URLS:
             raise ToolError(f"web-searcher: unknown provider {provider!r} (expected {', '.join(DEFAULT_URLS)})")
-        url = params.base_url or os.environ.get(f"LLMSPELL_SEARCH_{provider.upper()}_URL") or DEFAULT_URLS[provider]
+        url = params.base_url or tool_env(ctx, f"LLMSPELL_SEARCH_{provider.upper()}_URL") or DEFAULT_URLS[provider]
         key = credential(ctx, params.api_key, KEY_ENV.get(provider), spell_destination=params.base_url)
         if provider != "duckduckgo" and not key:
             raise ToolError(f"web-searcher: provider {provider} needs an API key (set {KEY_ENV[provider]} or "
@@ -140,7 +139,7 @@ class WebSearcherTool(BuiltinTool):
                 for r in d.get("organic", [])]
 
     async def _google(self, ctx: ToolContext, url: str, key: str | None, p: Params) -> list[dict[str, Any]]:
-        cx = os.environ.get("GOOGLE_SEARCH_ENGINE_ID")
+        cx = tool_env(ctx, "GOOGLE_SEARCH_ENGINE_ID")
         if not cx:
             raise ToolError("web-searcher: provider google needs GOOGLE_SEARCH_ENGINE_ID (the custom search engine id)")
         d = await self._json(ctx, "GET", url, p, params={"q": p.input, "key": key, "cx": cx,
