@@ -117,6 +117,12 @@ class LimitsConfig(_Strict):
     """RLIMIT_NOFILE of a run's process."""
     kill_grace_ms: int = 60
     """After SIGTERM (cancel, wall time) a run has this long to end on its own before SIGKILL."""
+    max_value_items: int = Field(default=1_000_000, ge=1000, le=100_000_000)
+    """Items (tables and scalars) one value a spell hands to the runtime, or returns, may hold."""
+    max_template_output_bytes: int = Field(default=1 << 20, ge=1, le=1 << 30)
+    """Largest text a template (template-creator) may produce, captured blocks included."""
+    max_template_operations: int = Field(default=1_000_000, ge=100, le=1_000_000_000)
+    """Loop iterations, calls, attribute lookups and operators one template render may perform."""
 
     @model_validator(mode="after")
     def _bounds(self) -> LimitsConfig:

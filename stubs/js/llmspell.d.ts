@@ -528,7 +528,7 @@ interface ToolParams {
      */
     username?: string;
     /**
-     * Environment variable holding the password
+     * Environment variable holding the password: configuration only (SMTP_PASSWORD in security.tool_env); a spell cannot name another variable
      */
     password_env?: string;
     security?: "auto" | "starttls" | "tls" | "none";
@@ -2056,7 +2056,7 @@ interface AgentInstance {
   loadState(): Promise<boolean>;
   /**
    * Publish an event ``event_type`` with ``{agent, message}``.
-   * @param event_type event name, e.g. ``agent.note``.
+   * @param event_type event name, e.g. ``app.agent_note`` (the runtime's own prefixes, such as ``agent.`` and ``tool.``, are reserved).
    * @param message text.
    */
   logEvent(event_type: string, message: string): Promise<void>;
@@ -2189,7 +2189,7 @@ interface WorkflowBuilder {
    * @param steps the branch's steps, run in order.
    * @param name the branch name.
    */
-  addBranch(condition: any, steps?: WorkflowStep[], name?: string): WorkflowBuilder;
+  addBranch(condition: WorkflowCondition | ((...args: any[]) => any) | string | boolean | null, steps?: WorkflowStep[], name?: string): WorkflowBuilder;
   /**
    * Add a step run when no condition holds.
    * @param step a step table.
@@ -2347,7 +2347,7 @@ interface WorkflowInstance {
   debug(): Record<string, any>;
   /**
    * Publish an event on the event bus (rs-llmspell's emit published nothing; this one does).
-   * @param event_name the event type, e.g. ``"workflow.custom.done"``.
+   * @param event_name the event type, e.g. ``"pipeline.done"`` (the runtime's own prefixes, such as ``workflow.`` and ``agent.``, are reserved).
    * @param data the event data.
    * @returns ``{success = true, workflow_id, event_name}``.
    */
@@ -2837,7 +2837,9 @@ declare var State: StateStatic;
  *
  * Patterns: ``*`` (everything), ``agent.*`` (prefix), ``*.failed`` (suffix), any other glob, or an exact
  * name. The runtime itself publishes ``agent.*``, ``tool.*``, ``workflow.*``, ``workflow.step.*``,
- * ``state.*``, ``recovery.*`` and ``system.*`` events.
+ * ``state.*``, ``session.*``, ``hook.*``, ``security.*``, ``recovery.*``, ``config.*`` and ``system.*``
+ * events; those names are reserved (a spell publishing one gets an error), and ``metadata.origin`` of a
+ * received event says who published it (``"runtime"`` or ``"spell"``).
  */
 interface EventStatic {
   /**
@@ -2852,7 +2854,7 @@ interface EventStatic {
   listSubscriptions(): Record<string, any>[];
   /**
    * Publish an event to every matching subscriber.
-   * @param event_type Dotted event name, e.g. ``user.action`` or ``pipeline.step.done``.
+   * @param event_type Dotted event name, e.g. ``user.action`` or ``pipeline.step.done``; the runtime's own prefixes (``agent.``, ``tool.``, ``workflow.``, ``session.``, ``state.`` …) are reserved.
    * @param data Any JSON-compatible value (tables, strings, numbers, booleans).
    * @param options ``{language?, correlation_id?, ttl_seconds?, source?}``; language is one of lua, javascript, js, python, py, rust, unknown (default: the spell's language).
    * @returns true once the event was delivered to the subscribers' queues.
@@ -2884,7 +2886,9 @@ interface EventStatic {
  *
  * Patterns: ``*`` (everything), ``agent.*`` (prefix), ``*.failed`` (suffix), any other glob, or an exact
  * name. The runtime itself publishes ``agent.*``, ``tool.*``, ``workflow.*``, ``workflow.step.*``,
- * ``state.*``, ``recovery.*`` and ``system.*`` events.
+ * ``state.*``, ``session.*``, ``hook.*``, ``security.*``, ``recovery.*``, ``config.*`` and ``system.*``
+ * events; those names are reserved (a spell publishing one gets an error), and ``metadata.origin`` of a
+ * received event says who published it (``"runtime"`` or ``"spell"``).
  */
 declare var Event: EventStatic;
 
@@ -3078,11 +3082,11 @@ interface AgentStatic {
   updateContext(context_id: string, key: string, value: any): void;
   /**
    * Register an agent as a tool that other agents, workflows and ``Tool.execute`` can call.
-   * @param agent_name the agent.
+   * @param agent_name the agent's name, or the agent itself.
    * @param config ``{tool_name?, category?, security_level?}``.
    * @returns the tool name (parameters: ``{input = "..."}``).
    */
-  wrapAsTool(agent_name: string, config?: WrapAsToolConfig): string;
+  wrapAsTool(agent_name: string | AgentInstance, config?: WrapAsToolConfig): string;
 }
 /**
  * Create and manage LLM agents. Start with ``Agent.builder()``.

@@ -116,6 +116,11 @@ class TAgentGlobal(ApiGlobal):
         return v
 
     @expose
+    def echo_live(self, v: ScriptFunction | ApiObject | None = None) -> Any:
+        """Declared to take a function or an API object (as a whole argument): the round trip of handles."""
+        return v
+
+    @expose
     def boom(self) -> None:
         raise RuntimeError("plain python failure")
 

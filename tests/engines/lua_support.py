@@ -99,6 +99,11 @@ class T(ApiGlobal):
         return v
 
     @expose
+    def echo_live(self, v: ScriptFunction | ApiObject | None = None) -> Any:
+        """Declared to take a function or an API object (as a whole argument): the round trip of handles."""
+        return v
+
+    @expose
     def pair(self) -> tuple[int, str]:
         return 1, "two"
 

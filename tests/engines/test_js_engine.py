@@ -47,11 +47,15 @@ async def test_objects_keep_identity_and_cross_back_to_python() -> None:
     r, _ = await run(
         """const b = Agent.builder();
         const f = (x) => x;
-        return [b.model("x") === b, Agent.echo(b) === b, Agent.echo({k: [1, null, undefined]}),
-                Agent.echo() === undefined, Agent.echo({a: undefined, b: null}), Agent.echo(f) === f,
-                Agent.echo({fns: [f]}).fns[0] === f];"""
+        let nested = "accepted";
+        try { Agent.echo({fns: [f]}); } catch (e) { nested = e.message; }
+        return [b.model("x") === b, Agent.echoLive(b) === b, Agent.echo({k: [1, null, undefined]}),
+                Agent.echo() === undefined, Agent.echo({a: undefined, b: null}), Agent.echoLive(f) === f,
+                nested];"""
     )
-    assert r == [True, True, {"k": [1, None, None]}, True, {}, True, True]
+    assert r[:6] == [True, True, {"k": [1, None, None]}, True, {}, True]
+    # a function inside plain data is refused, naming where it was (issue 10: plain data across the bridge)
+    assert "argument #1 'v' (at v.fns[0]): a function cannot be passed here" in r[6], r[6]
 
 
 async def test_static_functions_work_off_their_table() -> None:

@@ -83,7 +83,7 @@ async def test_no_python_object_reaches_the_script(tmp_path: Path) -> None:
     # every value the bridge hands out is a plain Lua value
     o = await run_lua(
         """
-        local vals = {T, T.builder("x"), T.echo(T), T.model_out(), T.echo(print)}
+        local vals = {T, T.builder("x"), T.echo_live(T), T.model_out(), T.echo_live(print)}
         local ok, err = pcall(T.boom)
         vals[#vals + 1] = err
         for _, v in ipairs(vals) do

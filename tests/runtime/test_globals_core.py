@@ -152,10 +152,10 @@ async def test_event_push_callback(ctx: SpellContext) -> None:
     fn = LuaFn()
     sid = ev.subscribe("*.failed", fn)
     sid2 = ev.subscribe("job.*", {"callback": fn, "language": "lua"})
-    await ev.publish("tool.failed", {"e": 1})
+    await ev.publish("build.failed", {"e": 1})
     await ev.publish("job.done", 2)
     await ctx.runtime.events.drain()
-    assert [c[0]["event_type"] for c in fn.calls] == ["tool.failed", "job.done"]
+    assert [c[0]["event_type"] for c in fn.calls] == ["build.failed", "job.done"]
     with pytest.raises(EventError, match="delivers to its callback"):
         await ev.receive(sid, 10)
     assert {s["id"] for s in ev.list_subscriptions()} == {sid, sid2}

@@ -258,4 +258,38 @@ class Dispatcher:
                 raise ValidationError(
                     f"{obj.api_name}.{lua_name}: missing argument #{n + 1} '{missing}'"
                 )
+        check_args(obj, lua_name, m, args)
         return getattr(obj, m.py_name)(*args)
+
+
+_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
+def check_args(obj: ApiObject, lua_name: str, m: BoundMethod, args: list[Any]) -> None:
+    """Plain data only, except where the declaration admits a function or an API object
+    (:mod:`llmspell.api.plain`); replaces ``args[i]`` in place for ``Display`` parameters."""
+    from llmspell.api import plain
+    from llmspell.core.errors import ValidationError
+
+    shapes: tuple[plain.Shape, ...] | None = None
+    limit = base = 0
+    for i, a in enumerate(args):
+        if type(a) in _SCALAR_TYPES:
+            continue
+        if shapes is None:
+            shapes = plain.param_shapes(type(obj), lua_name) or ()
+            ctx = getattr(obj, "ctx", None)
+            limit = plain.max_items(getattr(getattr(ctx, "runtime", None), "config", None))
+            base = 1 if getattr(ctx, "language", None) == "lua" else 0
+        if i < len(shapes):
+            shape, pname = shapes[i], m.param_names[i]
+        else:  # variadic extras
+            shape, pname = plain.PLAIN, f"#{i + 1}"
+        try:
+            args[i] = plain.check(a, shape, pname, limit, base)
+        except plain.PlainDataError as e:
+            at = f" (at {e.where})" if e.where != pname else ""
+            raise ValidationError(
+                f"{obj.api_name}.{lua_name}: argument #{i + 1} '{pname}'{at}: {e.message}",
+                details={"parameter": pname, "at": e.where},
+            ) from None

@@ -155,12 +155,13 @@ class WorkflowInstance(Workflow):
         for t in list(self._tasks):
             t.cancel()
 
-    async def emit(self, event_type: str, data: Any = None) -> Any:
+    async def emit(self, event_type: str, data: Any = None, *, metadata: dict[str, Any] | None = None) -> Any:
         events = getattr(self.runtime, "events", None)
         if events is None:
             return None
         payload = {"workflow_id": self.id, "workflow_name": self.name, "data": data}
-        return await events.publish(event_type, payload, source=self.id, correlation_id=self.execution_id)
+        return await events.publish(event_type, payload, source=self.id, correlation_id=self.execution_id,
+                                    metadata=metadata)
 
     # ------------------------------------------------------------------------------ the run
 

@@ -320,7 +320,7 @@
 ---@field smtp_host? string Default: SMTP_HOST or localhost
 ---@field smtp_port? integer Default: SMTP_PORT or 587
 ---@field username? string Default: SMTP_USERNAME
----@field password_env? string Environment variable holding the password
+---@field password_env? string Environment variable holding the password: configuration only (SMTP_PASSWORD in security.tool_env); a spell cannot name another variable
 ---@field security? "auto"|"starttls"|"tls"|"none"
 ---@field base_url? string SendGrid API base URL
 ---@field timeout? number
@@ -1072,7 +1072,7 @@ function AgentInstance:load_state() end
 
 ---Publish an event ``event_type`` with ``{agent, message}``.
 ---@async
----@param event_type string event name, e.g. ``agent.note``.
+---@param event_type string event name, e.g. ``app.agent_note`` (the runtime's own prefixes, such as ``agent.`` and ``tool.``, are reserved).
 ---@param message string text.
 function AgentInstance:logEvent(event_type, message) end
 
@@ -1176,7 +1176,7 @@ local WorkflowBuilder = {}
 ---Add a branch: conditional — checked in order after the then-branch; parallel — runs concurrently.
 ---
 ---(rs-llmspell appended these steps to the else branch; here they form their own branch.)
----@param condition any a condition (conditional), or the branch name (parallel).
+---@param condition WorkflowCondition|function|string|boolean|nil a condition (conditional), or the branch name (parallel).
 ---@param steps? WorkflowStep[] the branch's steps, run in order.
 ---@param name? string the branch name.
 ---@return WorkflowBuilder
@@ -1334,7 +1334,7 @@ function WorkflowInstance:debug() end
 
 ---Publish an event on the event bus (rs-llmspell's emit published nothing; this one does).
 ---@async
----@param event_name EventName|string the event type, e.g. ``"workflow.custom.done"``.
+---@param event_name EventName|string the event type, e.g. ``"pipeline.done"`` (the runtime's own prefixes, such as ``workflow.`` and ``agent.``, are reserved).
 ---@param data? any the event data.
 ---@return table # ``{success = true, workflow_id, event_name}``.
 function WorkflowInstance:emit(event_name, data) end
@@ -1769,7 +1769,9 @@ function State.workflow_list(workflow_id) end
 ---
 ---Patterns: ``*`` (everything), ``agent.*`` (prefix), ``*.failed`` (suffix), any other glob, or an exact
 ---name. The runtime itself publishes ``agent.*``, ``tool.*``, ``workflow.*``, ``workflow.step.*``,
----``state.*``, ``recovery.*`` and ``system.*`` events.
+---``state.*``, ``session.*``, ``hook.*``, ``security.*``, ``recovery.*``, ``config.*`` and ``system.*``
+---events; those names are reserved (a spell publishing one gets an error), and ``metadata.origin`` of a
+---received event says who published it (``"runtime"`` or ``"spell"``).
 ---@class EventStatic
 Event = {}
 
@@ -1783,7 +1785,7 @@ function Event.list_subscriptions() end
 
 ---Publish an event to every matching subscriber.
 ---@async
----@param event_type EventName|string Dotted event name, e.g. ``user.action`` or ``pipeline.step.done``.
+---@param event_type EventName|string Dotted event name, e.g. ``user.action`` or ``pipeline.step.done``; the runtime's own prefixes (``agent.``, ``tool.``, ``workflow.``, ``session.``, ``state.`` …) are reserved.
 ---@param data? any Any JSON-compatible value (tables, strings, numbers, booleans).
 ---@param options? table ``{language?, correlation_id?, ttl_seconds?, source?}``; language is one of lua, javascript, js, python, py, rust, unknown (default: the spell's language).
 ---@return boolean # true once the event was delivered to the subscribers' queues.
@@ -1968,7 +1970,7 @@ function Agent.set_shared_memory(scope, key, value) end
 function Agent.update_context(context_id, key, value) end
 
 ---Register an agent as a tool that other agents, workflows and ``Tool.execute`` can call.
----@param agent_name string the agent.
+---@param agent_name string|AgentInstance the agent's name, or the agent itself.
 ---@param config? WrapAsToolConfig ``{tool_name?, category?, security_level?}``.
 ---@return string # the tool name (parameters: ``{input = "..."}``).
 function Agent.wrap_as_tool(agent_name, config) end

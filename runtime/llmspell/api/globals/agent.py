@@ -707,11 +707,15 @@ class AgentInstance(ApiObject):
         """Publish an event ``event_type`` with ``{agent, message}``.
 
         Args:
-            event_type: event name, e.g. ``agent.note``.
+            event_type: event name, e.g. ``app.agent_note`` (the runtime's own prefixes, such as ``agent.``
+                and ``tool.``, are reserved).
             message: text.
         """
+        from llmspell.events.reserved import check_spell_event_name, spell_metadata
+
+        check_spell_event_name(event_type, "AgentInstance:logEvent")
         await _runtime(self.ctx).events.publish(event_type, {"agent": self.agent.name, "message": message},
-                                                source=self.agent.name)
+                                                source=self.agent.name, metadata=spell_metadata(self.ctx.spell_name))
 
     @expose
     def configure_alerts(self, config: dict[str, Any]) -> None:
@@ -988,11 +992,11 @@ class AgentGlobal(ApiGlobal):
         return _runtime(self.ctx).agents.by_capability(capability)  # type: ignore[no-any-return]
 
     @expose
-    def wrap_as_tool(self, agent_name: str, config: WrapAsToolConfig | None = None) -> str:
+    def wrap_as_tool(self, agent_name: str | AgentInstance, config: WrapAsToolConfig | None = None) -> str:
         """Register an agent as a tool that other agents, workflows and ``Tool.execute`` can call.
 
         Args:
-            agent_name: the agent.
+            agent_name: the agent's name, or the agent itself.
             config: ``{tool_name?, category?, security_level?}``.
 
         Returns:

@@ -14,11 +14,12 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from llmspell.api.decl import ApiGlobal, ApiObject, ScriptFunction, api_class, api_global, expose
+from llmspell.api.plain import Display
 from llmspell.core.errors import ValidationError
 from llmspell.core.types import new_id
 
@@ -558,7 +559,7 @@ class DebugGlobal(ApiGlobal):
         self._captured.clear()
 
     @expose
-    def dump(self, value: Any, label: str | None = None) -> str:
+    def dump(self, value: Annotated[Any, Display()], label: str | None = None) -> str:
         """Render a value readably (multi-line, indented); does not print it.
 
         Args:
@@ -572,7 +573,7 @@ class DebugGlobal(ApiGlobal):
         return f"{label}: {s}" if label else s
 
     @expose(lua="dumpCompact")
-    def dump_compact(self, value: Any, label: str | None = None) -> str:
+    def dump_compact(self, value: Annotated[Any, Display()], label: str | None = None) -> str:
         """Render a value on one line; does not print it.
 
         Args:
@@ -586,7 +587,7 @@ class DebugGlobal(ApiGlobal):
         return f"{label}: {s}" if label else s
 
     @expose(lua="dumpVerbose")
-    def dump_verbose(self, value: Any, label: str | None = None) -> str:
+    def dump_verbose(self, value: Annotated[Any, Display()], label: str | None = None) -> str:
         """Render a value with types and generous limits (depth 50, 1000 entries); does not print it.
 
         Args:
@@ -600,7 +601,8 @@ class DebugGlobal(ApiGlobal):
         return f"{label}: {s}" if label else s
 
     @expose(lua="dumpWithOptions")
-    def dump_with_options(self, value: Any, options: DumpOptions | None = None, label: str | None = None) -> str:
+    def dump_with_options(self, value: Annotated[Any, Display()], options: DumpOptions | None = None,
+                          label: str | None = None) -> str:
         """Render a value with explicit limits; does not print it.
 
         Args:

@@ -7,8 +7,10 @@ from typing import Annotated, Any
 
 from llmspell.api.decl import ApiGlobal, Names, ScriptFunction, api_global, expose
 from llmspell.api.globals._corehelpers import display_language, normalize_language, on_spell_end
+from llmspell.api.plain import Keys
 from llmspell.core.errors import EventError, ValidationError
 from llmspell.core.types import Event
+from llmspell.events.reserved import check_spell_event_name, spell_metadata
 
 
 def rfc3339(ts: float) -> str:
@@ -18,6 +20,7 @@ def rfc3339(ts: float) -> str:
 def event_table(ev: Event, target_language: str) -> dict[str, Any]:
     """The table a script receives (rs-llmspell's shape; arrays stay arrays, unlike its "1","2" keys quirk)."""
     md = ev.metadata or {}
+    origin = "spell" if md.get("origin") == "spell" else "runtime"
     return {
         "id": ev.id,
         "event_type": ev.event_type,
@@ -35,6 +38,7 @@ def event_table(ev: Event, target_language: str) -> dict[str, Any]:
             "target": md.get("target"),
             "tags": md.get("tags", []),
             "priority": md.get("priority", "normal"),
+            "origin": origin,
             "ttl": ev.ttl_seconds,
         },
         "target_language": display_language(target_language),
@@ -48,7 +52,9 @@ class EventGlobal(ApiGlobal):
 
     Patterns: ``*`` (everything), ``agent.*`` (prefix), ``*.failed`` (suffix), any other glob, or an exact
     name. The runtime itself publishes ``agent.*``, ``tool.*``, ``workflow.*``, ``workflow.step.*``,
-    ``state.*``, ``recovery.*`` and ``system.*`` events.
+    ``state.*``, ``session.*``, ``hook.*``, ``security.*``, ``recovery.*``, ``config.*`` and ``system.*``
+    events; those names are reserved (a spell publishing one gets an error), and ``metadata.origin`` of a
+    received event says who published it (``"runtime"`` or ``"spell"``).
     """
 
     def __init__(self, ctx: Any):
@@ -69,7 +75,8 @@ class EventGlobal(ApiGlobal):
         """Publish an event to every matching subscriber.
 
         Args:
-            event_type: Dotted event name, e.g. ``user.action`` or ``pipeline.step.done``.
+            event_type: Dotted event name, e.g. ``user.action`` or ``pipeline.step.done``; the runtime's own
+                prefixes (``agent.``, ``tool.``, ``workflow.``, ``session.``, ``state.`` …) are reserved.
             data: Any JSON-compatible value (tables, strings, numbers, booleans).
             options: ``{language?, correlation_id?, ttl_seconds?, source?}``; language is one of lua,
                 javascript, js, python, py, rust, unknown (default: the spell's language).
@@ -79,6 +86,7 @@ class EventGlobal(ApiGlobal):
         """
         if not isinstance(event_type, str) or not event_type:
             raise ValidationError("Event.publish: argument #1 'event_type' must be a non-empty string")
+        check_spell_event_name(event_type, "Event.publish")
         opts = options or {}
         if not isinstance(opts, dict):
             raise ValidationError("Event.publish: argument #3 'options' must be a table")
@@ -90,11 +98,16 @@ class EventGlobal(ApiGlobal):
             source=opts.get("source") or self.ctx.spell_name,
             language=normalize_language(opts.get("language"), self.ctx.language),
             ttl_seconds=None if ttl is None else int(ttl),
+            metadata=spell_metadata(self.ctx.spell_name),
         )
         return True
 
     @expose
-    def subscribe(self, pattern: str, options_or_callback: ScriptFunction | dict[str, Any] | None = None) -> str:
+    def subscribe(
+        self,
+        pattern: str,
+        options_or_callback: ScriptFunction | Annotated[dict[str, Any], Keys(callback=ScriptFunction)] | None = None,
+    ) -> str:
         """Subscribe to events whose type matches ``pattern``.
 
         Args:

@@ -401,13 +401,17 @@ class WorkflowHandle(ApiObject):
         """Publish an event on the event bus (rs-llmspell's emit published nothing; this one does).
 
         Args:
-            event_name: the event type, e.g. ``"workflow.custom.done"``.
+            event_name: the event type, e.g. ``"pipeline.done"`` (the runtime's own prefixes, such as
+                ``workflow.`` and ``agent.``, are reserved).
             data: the event data.
 
         Returns:
             ``{success = true, workflow_id, event_name}``.
         """
-        await self.instance.emit(str(event_name), data)
+        from llmspell.events.reserved import check_spell_event_name, spell_metadata
+
+        check_spell_event_name(event_name, "WorkflowInstance:emit")
+        await self.instance.emit(str(event_name), data, metadata=spell_metadata(self.ctx.spell_name))
         return {"success": True, "workflow_id": self.id, "event_name": str(event_name)}
 
     @expose
@@ -665,7 +669,8 @@ class WorkflowBuilder(ApiObject):
         return self
 
     @expose(returns_self=True)
-    def add_branch(self, condition: Any, steps: list[WorkflowStepTable] | None = None,
+    def add_branch(self, condition: WorkflowCondition | ScriptFunction | str | bool | None,
+                   steps: list[WorkflowStepTable] | None = None,
                    name: str | None = None) -> WorkflowBuilder:
         """Add a branch: conditional — checked in order after the then-branch; parallel — runs concurrently.
 
@@ -1050,3 +1055,33 @@ class WorkflowGlobal(ApiGlobal):
             true or false.
         """
         return bool(_ctx_rt(self.ctx).workflows.debug)
+
+
+# ------------------------------------------------------------------------------------------ live keys
+# Which keys of the workflow tables may hold script functions and API objects (llmspell.api.plain);
+# everything else in them (step inputs, parameters, shared data) is plain data.
+
+
+def _declare_live_keys() -> None:
+    from llmspell.api.globals.agent import AgentInstance
+    from llmspell.api.plain import keys
+
+    fn = ScriptFunction
+    cond = WorkflowCondition | ScriptFunction
+    WorkflowCondition.api_script_keys = {"fn": fn, "func": fn, "predicate": fn}  # type: ignore[attr-defined]
+    WorkflowStepTable.api_script_keys = {  # type: ignore[attr-defined]
+        "fn": fn, "func": fn, "function": fn, "workflow": WorkflowHandle | WorkflowConfig,
+        "agent": AgentInstance,
+    }
+    branch = keys("WorkflowBranch", condition=cond, steps=list[WorkflowStepTable])
+    iterator = keys("WorkflowIterator", while_condition=cond, **{"while": cond})
+    WorkflowConfig.api_script_keys = {  # type: ignore[attr-defined]
+        "branches": list[branch | WorkflowStepTable],  # type: ignore[valid-type]
+        "default_branch": list[WorkflowStepTable] | branch,  # type: ignore[valid-type]
+        "else_steps": list[WorkflowStepTable], "then_steps": list[WorkflowStepTable], "condition": cond,
+        "iterator": iterator, "break_conditions": list[cond],  # type: ignore[valid-type]
+        "map_step": WorkflowStepTable, "reduce_step": WorkflowStepTable,
+    }
+
+
+_declare_live_keys()

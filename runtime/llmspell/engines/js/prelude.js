@@ -5,18 +5,35 @@
 //   "M<json>"      {v, d}: value with markers, d = class definitions not sent before
 //   "E<json>"      {type, kind, message, details}: an error to throw / reject with
 //   "P<id>"        a pending host operation; settled later by __ls_settle(id, tagged)
-// Markers: {"__ls_obj": handle, "c": class, "f": fields} an API object; {"__ls_fn": id} a function
-// of this spell; {"__ls_pyfn": handle} a function from elsewhere (callable, returns a Promise).
+// Markers: {K+"o": handle, "c": class, "f": fields} an API object; {K+"f": id} a function of this
+// spell; {K+"p": handle} a function from elsewhere (callable, returns a Promise). K is a per-spell
+// secret the engine hands over once (host("init")) and that never reaches the spell: markers are
+// built on null-prototype objects (no toJSON, no setters to observe them), replies are read with
+// primordials captured here, so no key in spell data can ever turn back into a handle. Handles are
+// recognised by a WeakMap (object -> handle id), never by a property a spell could copy.
 // Every function defined here is named __ls_* so the engine can drop prelude frames from stacks.
 (function __ls_prelude(host) {
   "use strict";
   // The spell may replace globals (even JSON); the prelude keeps its own references.
   const jsonParse = JSON.parse, jsonStringify = JSON.stringify, P = Promise;
-  const own = Function.prototype.call.bind(Object.prototype.hasOwnProperty);
-  const builtins = new Set(Object.getOwnPropertyNames(globalThis));
-  const H = Symbol("llmspell.handle");
+  const uncurry = Function.prototype.bind.bind(Function.prototype.call);
+  const own = uncurry(Object.prototype.hasOwnProperty);
+  const objectKeys = Object.keys, objCreate = Object.create, defineProp = Object.defineProperty;
+  const ownNames = Object.getOwnPropertyNames, isArray = Array.isArray;
+  const mapGet = uncurry(Map.prototype.get), mapSet = uncurry(Map.prototype.set);
+  const mapDelete = uncurry(Map.prototype.delete);
+  const wmGet = uncurry(WeakMap.prototype.get), wmSet = uncurry(WeakMap.prototype.set);
+  const arrPush = uncurry(Array.prototype.push);
+  const strSlice = uncurry(String.prototype.slice), strCode = uncurry(String.prototype.charCodeAt);
+  const builtins = new Set(ownNames(globalThis));
+  const init = jsonParse(host("init"));
+  const K_OBJ = init.mark + "o", K_FN = init.mark + "f", K_PYFN = init.mark + "p";
+  const MAX_ITEMS = init.maxItems;
+  const handles = new WeakMap();                       // API object (or its proxy) -> handle id
+  function __ls_handleOf(o) { return (o !== null && (typeof o === "object" || typeof o === "function")) ? wmGet(handles, o) : undefined; }
   const st = { protos: new Map(), objs: new Map(), fns: [], sites: [], fnIds: new WeakMap(),
                pending: new Map(), exited: false };
+  let encodeCount = 0;
 
   function __ls_siteFrames(stack) {
     // QuickJS stacks are frame lines only ("    at f (<input>:3)"); drop the prelude's own frames.
@@ -36,28 +53,36 @@
 
   function __ls_defineClass(name, spec) {
     const proto = {};
-    for (const [js, lua, isAsync] of spec.m) {
+    for (let i = 0; i < spec.m.length; i++) {
+      const js = spec.m[i][0], lua = spec.m[i][1], isAsync = spec.m[i][2];
       const key = "__ls_" + js;
       const f = isAsync
         ? { [key]: function (...args) { return __ls_callAsync(this, name, js, lua, args); } }[key]
         : { [key]: function (...args) { return __ls_callSync(this, name, js, lua, args); } }[key];
-      Object.defineProperty(proto, js, { value: f, writable: true, configurable: true });
+      defineProp(proto, js, { value: f, writable: true, configurable: true });
     }
-    Object.defineProperty(proto, Symbol.toStringTag, { value: name });
-    st.protos.set(name, { proto, global: spec.g, index: spec.i });
+    defineProp(proto, Symbol.toStringTag, { value: name });
+    mapSet(st.protos, name, { proto, global: spec.g, index: spec.i });
   }
 
   function __ls_wrap(h, cls, fields) {
-    let o = st.objs.get(h);
+    let o = mapGet(st.objs, h);
     if (o !== undefined) return o;
-    const def = st.protos.get(cls);
-    o = Object.create(def ? def.proto : Object.prototype);
-    Object.defineProperty(o, H, { value: h });
-    if (fields) for (const k of Object.keys(fields)) o[k] = __ls_revive(fields[k]);
+    const def = mapGet(st.protos, cls);
+    o = objCreate(def ? def.proto : Object.prototype);
+    wmSet(handles, o, h);
+    if (fields) {
+      const ks = objectKeys(fields);
+      for (let i = 0; i < ks.length; i++) defineProp(o, ks[i], { value: __ls_revive(fields[ks[i]]),
+        writable: true, enumerable: true, configurable: true });
+    }
     if (def && def.global) {
       // static functions keep working when taken off their table (const { builder } = Agent)
-      for (const k of Object.getOwnPropertyNames(def.proto)) {
-        Object.defineProperty(o, k, { value: def.proto[k].bind(o), writable: true, configurable: true });
+      const names = ownNames(def.proto);
+      for (let i = 0; i < names.length; i++) {
+        const k = names[i];
+        defineProp(o, k, { value: uncurry(Function.prototype.bind)(def.proto[k], o), writable: true,
+                           configurable: true });
       }
     }
     if (def && def.index) {
@@ -67,8 +92,9 @@
           return __ls_decode(host("index", h, k));
         },
       });
+      wmSet(handles, o, h);
     }
-    st.objs.set(h, o);
+    mapSet(st.objs, h, o);
     return o;
   }
 
@@ -80,40 +106,56 @@
 
   function __ls_revive(v) {
     if (v === null || typeof v !== "object") return v;
-    if (Array.isArray(v)) { for (let i = 0; i < v.length; i++) v[i] = __ls_revive(v[i]); return v; }
-    if (own(v, "__ls_obj")) return __ls_wrap(v.__ls_obj, v.c, v.f);
-    if (own(v, "__ls_fn")) return st.fns[v.__ls_fn];
-    if (own(v, "__ls_pyfn")) return __ls_foreign(v.__ls_pyfn);
-    for (const k of Object.keys(v)) v[k] = __ls_revive(v[k]);
+    if (isArray(v)) { for (let i = 0; i < v.length; i++) v[i] = __ls_revive(v[i]); return v; }
+    // only the secret keys mark handles; a marker's other fields are read as own properties only
+    if (own(v, K_OBJ)) return __ls_wrap(v[K_OBJ], own(v, "c") ? v.c : undefined, own(v, "f") ? v.f : undefined);
+    if (own(v, K_FN)) return st.fns[v[K_FN]];
+    if (own(v, K_PYFN)) return __ls_foreign(v[K_PYFN]);
+    const ks = objectKeys(v);
+    for (let i = 0; i < ks.length; i++) v[ks[i]] = __ls_revive(v[ks[i]]);
     return v;
   }
 
   function __ls_decode(s, siteStack) {
-    switch (s.charCodeAt(0)) {
+    switch (strCode(s, 0)) {
       case 85: return undefined;                                   // U
-      case 74: return jsonParse(s.slice(1));                      // J
+      case 74: return jsonParse(strSlice(s, 1));                  // J
       case 77: {                                                   // M
-        const p = jsonParse(s.slice(1));
-        if (p.d) for (const name of Object.keys(p.d)) __ls_defineClass(name, p.d[name]);
+        const p = jsonParse(strSlice(s, 1));
+        if (p.d) {
+          const names = objectKeys(p.d);
+          for (let i = 0; i < names.length; i++) __ls_defineClass(names[i], p.d[names[i]]);
+        }
         return __ls_revive(p.v);
       }
-      case 69: throw __ls_error(jsonParse(s.slice(1)), siteStack); // E
-      default: throw new Error("llmspell: bad host reply " + s.slice(0, 20));
+      case 69: throw __ls_error(jsonParse(strSlice(s, 1)), siteStack); // E
+      default: throw new Error("llmspell: bad host reply");
     }
   }
 
+  function __ls_marker(key, id) {
+    const m = objCreate(null);   // no prototype: nothing (toJSON, setters) can observe the key
+    m[key] = id;
+    return m;
+  }
+
   function __ls_replacer(k, v) {
+    if (++encodeCount > MAX_ITEMS) {
+      throw new RangeError("value too large to pass to the runtime (more than " + MAX_ITEMS +
+                           " items; limits.max_value_items)");
+    }
+    const h = __ls_handleOf(v);
+    if (h !== undefined) return __ls_marker(K_OBJ, h);
     if (typeof v === "function") {
-      let id = st.fnIds.get(v);
+      let id = wmGet(st.fnIds, v);
       if (id === undefined) {
-        id = st.fns.length; st.fns.push(v); st.fnIds.set(v, id);
+        id = st.fns.length; arrPush(st.fns, v); wmSet(st.fnIds, v, id);
         // where the spell handed it over: QuickJS gives no line for a throw on a function's first
         // line, so errors in one-line callbacks are located here instead
-        st.sites.push(new Error().stack);
+        arrPush(st.sites, new Error().stack);
       }
-      return { __ls_fn: id };
+      return __ls_marker(K_FN, id);
     }
-    if (v !== null && typeof v === "object" && v[H] !== undefined) return { __ls_obj: v[H] };
     if (typeof v === "bigint") return Number(v);
     return v;
   }
@@ -127,26 +169,33 @@
   }
 
   function __ls_encode(v) {
-    const s = Array.isArray(v) && __ls_plainArgs(v) ? jsonStringify(v) : jsonStringify(v, __ls_replacer);
+    let s;
+    if (isArray(v) && __ls_plainArgs(v)) {
+      s = jsonStringify(v);
+    } else {
+      const saved = encodeCount;   // a getter may call the runtime while this value is encoded
+      encodeCount = 0;
+      try { s = jsonStringify(v, __ls_replacer); } finally { encodeCount = saved; }
+    }
     return s === undefined ? "null" : s;
   }
 
   function __ls_pending(reply, siteStack) {
-    if (reply.charCodeAt(0) !== 80) {                               // not P: settled at once
+    if (strCode(reply, 0) !== 80) {                                 // not P: settled at once
       try { return P.resolve(__ls_decode(reply, siteStack)); } catch (e) { return P.reject(e); }
     }
-    const id = +reply.slice(1);
-    return new P(function __ls_executor(resolve, reject) { st.pending.set(id, [resolve, reject, siteStack]); });
+    const id = +strSlice(reply, 1);
+    return new P(function __ls_executor(resolve, reject) { mapSet(st.pending, id, [resolve, reject, siteStack]); });
   }
 
   function __ls_callSync(self, cls, js, lua, args) {
-    const h = self != null ? self[H] : undefined;
+    const h = __ls_handleOf(self);
     if (h === undefined) throw new TypeError(cls + "." + js + " must be called on " + cls + " (obj." + js + "(...))");
     return __ls_decode(host("call", h, lua, __ls_encode(args)));
   }
 
   function __ls_callAsync(self, cls, js, lua, args) {
-    const h = self != null ? self[H] : undefined;
+    const h = __ls_handleOf(self);
     if (h === undefined) return P.reject(new TypeError(cls + "." + js + " must be called on " + cls));
     const site = new Error().stack;
     let reply;
@@ -156,9 +205,9 @@
 
   // ---- called by the engine -----------------------------------------------------------------
   function __ls_settle(id, reply) {
-    const p = st.pending.get(id);
+    const p = mapGet(st.pending, id);
     if (p === undefined) return;
-    st.pending.delete(id);
+    mapDelete(st.pending, id);
     let v;
     try { v = __ls_decode(reply, p[2]); } catch (e) { p[1](e); return; }
     p[0](v);
@@ -190,8 +239,17 @@
   }
 
   function __ls_finish(p) {
-    p.then(function __ls_ok(v) { host("done", "J" + __ls_encode(v === undefined ? null : v)); },
-           function __ls_fail(e) { host("done", "E" + __ls_describe(e)); });
+    p.then(function __ls_ok(v) {
+      let s;
+      try { s = "J" + __ls_encode(v === undefined ? null : v); }
+      catch (e) {
+        const err = new TypeError("the spell's return value cannot be passed to the runtime: " +
+                                  (e instanceof Error ? e.message : String(e)));
+        host("done", "E" + __ls_describe(err));
+        return;
+      }
+      host("done", s);
+    }, function __ls_fail(e) { host("done", "E" + __ls_describe(e)); });
   }
 
   // ---- globals ------------------------------------------------------------------------------
@@ -258,9 +316,9 @@
     // object does the same job in JS idiom, and replacing it would break every library function.
     const g = __ls_decode(tagged);
     const skipped = [];
-    for (const k of Object.keys(g)) {
+    for (const k of objectKeys(g)) {
       if (builtins.has(k)) { skipped.push(k); continue; }
-      Object.defineProperty(globalThis, k, { value: g[k], writable: true, enumerable: false, configurable: true });
+      defineProp(globalThis, k, { value: g[k], writable: true, enumerable: false, configurable: true });
     }
     return skipped.join(",");
   }

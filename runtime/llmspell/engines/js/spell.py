@@ -15,7 +15,10 @@ The shape, and why:
   (``cancel("timeout")``) take effect within microseconds even in ``while (true) {}``, and CPU-heavy
   spells are never cut into slices, so ``limits.js_slice_cpu_s`` is not used.
 * **Values cross as JSON**, with markers for API objects (a handle into this spell's object table),
-  spell functions (an id into the prelude's function table) and functions from elsewhere. A ``None``
+  spell functions (an id into the prelude's function table) and functions from elsewhere. Marker keys
+  carry a per-spell secret the spell never sees, so ``{"__ls_obj": 1}`` in spell data (or in a tool's
+  output) is just data; what may be a function or a handle is decided by the declaration
+  (:mod:`llmspell.api.plain`). A ``None``
   result is ``undefined``, ``None`` in an array is ``null``, and a ``None``-valued key is dropped from
   objects (Lua's nil rule: a key whose value is nil does not exist); going to Python, ``undefined``
   keys are dropped and ``undefined`` array items become ``None``, as ``JSON.stringify`` does. A
@@ -41,6 +44,7 @@ import json
 import math
 import os
 import re
+import secrets
 import time
 from collections.abc import Awaitable
 from enum import Enum
@@ -50,6 +54,7 @@ from typing import Any
 
 import quickjs
 
+from llmspell.api import plain
 from llmspell.api.context import SpellContext
 from llmspell.api.decl import (
     GLOBALS,
@@ -73,6 +78,7 @@ _PRELUDE: str | None = None
 _dumps = json.JSONEncoder(ensure_ascii=False).encode  # one encoder: json.dumps(**kw) builds one per call
 _loads = json.JSONDecoder().decode
 _SCALARS = (str, int, float, bool, list, dict, type(None))
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
 _CLASS_SPECS: dict[type, dict[str, Any]] = {}
 _FRAME_RE = re.compile(r"^\s*at (?:(?P<fn>.*?) \()?<input>(?::(?P<line>\d+))?\)?\s*$")
 
@@ -177,6 +183,11 @@ class JSSpell(SpellHost):
         self._invoke: Any = None
         self._mem_used: int | None = None
         self._mem_t = 0.0
+        self._mark = "__ls" + secrets.token_hex(16)
+        """Marker keys are ``mark + "o"|"f"|"p"``: unguessable, handed to the prelude once (``init``)."""
+        self._k_obj, self._k_fn, self._k_pyfn = self._mark + "o", self._mark + "f", self._mark + "p"
+        self._init_sent = False
+        self._config = getattr(ctx.runtime, "config", None)
 
     # ------------------------------------------------------------------------------------ lifecycle
 
@@ -374,7 +385,12 @@ class JSSpell(SpellHost):
     def _finish(self, reply: str) -> Any:
         if reply[0] == "E":
             raise self._error_from_js(json.loads(reply[1:]))
-        value = self._decode(reply[1:]) if reply[0] == "J" else None
+        try:
+            value = self._decode(reply[1:]) if reply[0] == "J" else None
+            value = plain.check_value(value, "", self._config, plain.DISPLAY)
+        except ValidationError as e:
+            raise ScriptError(f"{self.path}: the spell's return value cannot be passed to the runtime: {e.message}",
+                              file=self.path) from None
         return jsonable(value)
 
     # ------------------------------------------------------------------------------------ JS -> host
@@ -390,6 +406,11 @@ class JSSpell(SpellHost):
                 return _error_reply(SpellExitRequested() if self.exit_code is not None else SpellStopping())
             if op == "call":
                 return self._op_call(a, b, c)
+            if op == "init":  # the prelude asks once, before any spell code runs
+                if self._init_sent:
+                    raise ValidationError("unknown host operation 'init'")
+                self._init_sent = True
+                return _dumps({"mark": self._mark, "maxItems": plain.max_items(self._config)})
             if op == "out":
                 self.ctx.emit_output("stderr" if a == "stderr" else "stdout", str(b))
                 return "U"
@@ -414,6 +435,9 @@ class JSSpell(SpellHost):
                 if not callable(fn):
                     raise ValidationError("not a callable function handle")
                 args = self._decode(b) or []
+                if type(args) is not list:
+                    args = [args]
+                args = [plain.check_value(x, f"argument #{i + 1}", self._config) for i, x in enumerate(args)]
                 return self._start(_call_async(fn, args))
             if op == "exit":
                 code = a if isinstance(a, int) and not isinstance(a, bool) else (0 if a in (None, True) else 1)
@@ -486,7 +510,10 @@ class JSSpell(SpellHost):
             raise SpellCancelled(self.cancel_reason)
         if reply[0] == "E":
             raise self._error_from_js(json.loads(reply[1:]))
-        return self._decode(reply[1:])
+        value = self._decode(reply[1:])
+        if type(value) in _PLAIN_TYPES:
+            return value
+        return plain.check_value(value, "the value returned by a JavaScript callback", self._config)
 
     def _error_from_js(self, info: dict[str, Any]) -> BaseException:
         """An error JS reported (uncaught in the spell, or thrown by a callback)."""
@@ -521,19 +548,24 @@ class JSSpell(SpellHost):
         return h
 
     def _decode(self, text: str) -> Any:
-        """JSON from JS -> Python, resolving object/function markers."""
-        if "__ls_" not in text:
-            return _loads(text)
-        return json.loads(text, object_hook=self._revive)
+        """JSON from JS -> Python, resolving object/function markers (secret keys only)."""
+        try:
+            if self._mark not in text:
+                return _loads(text)
+            return json.loads(text, object_hook=self._revive)
+        except RecursionError:
+            raise ValidationError(f"value nested too deeply to pass to the runtime (more than {plain.MAX_DEPTH} "
+                                  "levels)") from None
 
     def _revive(self, d: dict[str, Any]) -> Any:
-        if "__ls_obj" in d:
-            obj = self._objects.get(d["__ls_obj"])
+        k_obj = self._k_obj
+        if k_obj in d:
+            obj = self._objects.get(d[k_obj])
             if obj is None:
                 raise ValidationError("an API object from another spell cannot be used here")
             return obj
-        if "__ls_fn" in d:
-            return self.js_function(int(d["__ls_fn"]))
+        if self._k_fn in d:
+            return self.js_function(int(d[self._k_fn]))
         return d
 
     def _encode(self, value: Any) -> str:
@@ -572,13 +604,13 @@ class JSSpell(SpellHost):
                 self._sent_classes.add(cls)
                 st["d"][name] = _class_spec(cls)
             fields = {camel(k): self._conv(x, st, depth + 1) for k, x in v.api_field_values().items() if x is not None}
-            return {"__ls_obj": self._handle(v), "c": name, "f": fields}
+            return {self._k_obj: self._handle(v), "c": name, "f": fields}
         if isinstance(v, JSFunction) and v.host is self:
             st["m"] = True
-            return {"__ls_fn": v.fn_id}
+            return {self._k_fn: v.fn_id}
         if isinstance(v, ScriptFunction) or (callable(v) and not isinstance(v, type)):
             st["m"] = True
-            return {"__ls_pyfn": self._handle(v)}
+            return {self._k_pyfn: self._handle(v)}
         if hasattr(v, "model_dump"):
             return self._conv(v.model_dump(mode="json", by_alias=True), st, depth + 1)
         if isinstance(v, Enum):

@@ -17,6 +17,7 @@ to the runtime become :class:`HostedFunction` objects that are called back on th
 from __future__ import annotations
 
 import inspect
+import itertools
 import math
 import os
 import re
@@ -24,9 +25,10 @@ import types
 from pathlib import Path
 from typing import Any
 
+from llmspell.api import plain
 from llmspell.api.context import SpellContext
 from llmspell.api.decl import ApiGlobal, ApiObject, Dispatcher, ScriptFunction, ValueGlobal, exposed_methods
-from llmspell.core.errors import LLMSpellError, ResourceLimitError, ScriptError
+from llmspell.core.errors import LLMSpellError, ResourceLimitError, ScriptError, ValidationError
 from llmspell.engines.convert import arg_coercers, jsonable, parse_script_args
 from llmspell.engines.host import HostedFunction, SpellCancelled, SpellExit, SpellHost
 
@@ -103,6 +105,8 @@ class LuaSpell(SpellHost):
         self._next_hid = 1
         self._classes: set[type] = set()
         self._kill: tuple[str, str | None, str | None, int | None] | None = None
+        self._max_items = plain.max_items(getattr(ctx.runtime, "config", None))
+        self._left = self._max_items
         self.lua: Any = None
         self.M: Any = None
         spell_dir = Path(ctx.file).resolve().parent if ctx.file else None
@@ -162,7 +166,10 @@ class LuaSpell(SpellHost):
         if status == "ok":
             packed = res[1]
             n = packed["n"] or 0
-            values = [self.to_py(packed[i]) for i in range(1, n + 1)]
+            try:
+                values = [self.to_py(packed[i]) for i in range(1, n + 1)]
+            except ValidationError as e:
+                raise ScriptError(f"{self.display}: the spell's return value: {e.message}", file=self.display) from None
             result: Any = None if n == 0 else values[0] if n == 1 else values
             self._settle()
             return jsonable(result)
@@ -184,7 +191,10 @@ class LuaSpell(SpellHost):
         if file is None and tb:
             file, line = self._locate_tb(str(tb))
         if kind == "script" and self._lua_type(raw) == "table" and text.startswith("table: "):
-            text = f"error object: {jsonable(self.to_py(raw))}"
+            try:
+                text = f"error object: {jsonable(self.to_py(raw))}"
+            except ValidationError:
+                text = "error object (a table too large or too deeply nested to show)"
         err = ScriptError(self._norm_message(text), file=self._norm_file(file), line=int(line) if line else None,
                           traceback=self._clean_tb(str(tb)) if tb else None)
         err.kind = str(kind or "script")
@@ -379,17 +389,30 @@ class LuaSpell(SpellHost):
         other tables → dicts (integer keys kept), ``{}`` → ``{}``, NaN/inf → None, functions →
         :class:`LuaFunction`, handle tables → the Python object they stand for."""
         lt = self._lua_type(v)
+        if _depth == 0:
+            self._left = self._max_items
+        self._left -= 1
+        if self._left < 0:
+            raise ValidationError(f"value too large to pass to the runtime (more than {self._max_items} items; "
+                                  "limits.max_value_items)")
         if lt is None:
-            if type(v) is float and not math.isfinite(v):
+            tv = type(v)
+            if tv is float and not math.isfinite(v):
                 return None
-            return v
+            if tv in _PLAIN or tv is bytes:
+                return v
+            return plain.Opaque("Python object")  # never hand a foreign object back to the runtime
         if lt == "table":
             hid = self._handle_of(v)
             if hid is not None:
                 return self._objs.get(hid)
-            if _depth > 100:
-                raise ValueError("table nested too deeply to convert (a cycle?)")
-            items = list(v.items())
+            if _depth >= plain.MAX_DEPTH:
+                raise ValidationError(f"value nested too deeply to pass to the runtime (more than {plain.MAX_DEPTH} "
+                                      "levels, or a table that contains itself)")
+            items = list(itertools.islice(v.items(), self._left + 1))  # never more than the budget
+            if len(items) > self._left:
+                raise ValidationError(f"value too large to pass to the runtime (more than {self._max_items} items; "
+                                      "limits.max_value_items)")
             if not items:
                 return {}
             n = len(items)
@@ -417,11 +440,14 @@ class LuaSpell(SpellHost):
                 out[k] = self.to_py(x, _depth + 1)
             return out
         if lt == "function":
+            if type(v).__name__ == "_LuaCoroutineFunction":  # lupa's view of a Lua thread (coroutine)
+                return plain.Opaque("coroutine")
             # lupa ties a reference to the Lua thread it came from; re-anchor it on the main thread so
             # the runtime can call it after the spell's coroutine has finished
             fn = self._anchor(v)
             return LuaFunction(self, fn, self._defined_at(fn) or "")
-        raise TypeError(f"a Lua {lt} cannot be passed to the runtime")
+        # a coroutine or userdata: an inert stand-in, refused by name where plain data is expected
+        return plain.Opaque("coroutine" if lt == "thread" else f"Lua {lt}")
 
     # ================================================================== calls Lua -> Python
 
@@ -429,8 +455,17 @@ class LuaSpell(SpellHost):
         try:
             obj = self._objs[hid]
             to_py = self.to_py
-            pyargs = [a if type(a) in _PLAIN_ARGS else to_py(a) for a in args]
+            pyargs = list(args)
+            for i, a in enumerate(args):
+                if type(a) not in _PLAIN_ARGS:
+                    try:
+                        pyargs[i] = to_py(a)
+                    except ValidationError as e:
+                        what = getattr(obj, "api_name", "") or "function"
+                        raise ValidationError(f"{what}.{name}: argument #{i + 1}: {e.message}") from None
             if name == "__call":
+                pyargs = [plain.check_value(a, f"argument #{i + 1}", self.ctx.runtime.config, base=1)
+                          for i, a in enumerate(pyargs)]
                 r = obj(*pyargs)
             else:
                 for i, fix in arg_coercers(type(obj), name):
@@ -504,7 +539,18 @@ class LuaSpell(SpellHost):
             res = (res,)
         st = res[0]
         if st == 0:
-            return self.to_py(res[1]) if len(res) > 1 else None
+            if len(res) < 2:
+                return None
+            try:
+                value = self.to_py(res[1])
+                if type(value) in _PLAIN:
+                    return value
+                return plain.check_value(value, "", getattr(self.ctx.runtime, "config", None), base=1)
+            except ValidationError as e:
+                where = self._defined_at(fn) or self.display
+                raise ValidationError(f"the value returned by the Lua function at {where}"
+                                      f"{e.message if e.message.startswith(' (at') else ': ' + e.message}",
+                                      details=e.details) from None
         if st == 2:
             raise SpellCancelled(self.cancel_reason)
         text, kind, file, line, tb = (list(res[1:6]) + [None] * 5)[:5]

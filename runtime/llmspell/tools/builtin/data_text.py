@@ -1,8 +1,10 @@
 """Text-and-data tools: template-creator, data-validator, diff-calculator, citation-formatter.
 
-Rendering uses Jinja2's sandbox (Tera, rs-llmspell's default engine, is Jinja-syntax) and pystache
-for the handlebars engine (Mustache, the logic-less core Handlebars extends; the common Handlebars
-block helpers are translated). Diffs use difflib and RFC 6902 JSON patches (jsonpatch); citations
+Rendering (:mod:`llmspell.tools.templating`) uses a bounded, immutable Jinja2 sandbox (Tera,
+rs-llmspell's default engine, is Jinja-syntax) and, for the handlebars engine, a bounded Mustache
+renderer over pystache's parser (Mustache is the logic-less core Handlebars extends; the common
+Handlebars block helpers are translated). Caps come from ``limits.max_template_output_bytes`` and
+``limits.max_template_operations``. Diffs use difflib and RFC 6902 JSON patches (jsonpatch); citations
 are parsed with bibtexparser / PyYAML.
 """
 
@@ -73,28 +75,33 @@ class TemplateCreatorTool(BuiltinTool):
         auto_detect: bool = Field(True, description="Pick handlebars when the template uses {{#each}}/{{#if}}")
 
     async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
+        from llmspell.api.plain import check_value
+        from llmspell.tools.templating import TemplateLimitError, render_jinja, render_mustache, template_limits
+
+        config = getattr(ctx.runtime, "config", None)
+        # the context is data: a function or an object in it would be walked by the template
+        context = check_value(params.context, "template-creator: parameter 'context'", config)
+        max_output, max_ops = template_limits(config)
         engine = params.engine
         if params.auto_detect and engine == "tera" and ("{{#" in params.input or "{{/" in params.input):
             engine = "handlebars"
-        if engine == "handlebars":
-            import pystache
-
-            renderer = pystache.Renderer(missing_tags="ignore", escape=lambda s: s)
-            try:
-                rendered = renderer.render(_handlebars_to_mustache(params.input), params.context)
-            except Exception as e:  # pystache raises ParsingError and friends
-                raise ToolError(f"template-creator: handlebars template error: {e}") from e
-        else:
-            from jinja2 import TemplateError
-            from jinja2.sandbox import SandboxedEnvironment
-
-            env = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
-            try:
-                rendered = env.from_string(params.input).render(**params.context)
-            except TemplateError as e:
-                raise ToolError(f"template-creator: template error: {e}") from e
+        try:
+            if engine == "handlebars":
+                rendered = render_mustache(_handlebars_to_mustache(params.input), context,
+                                           max_output=max_output, max_operations=max_ops)
+            else:
+                rendered = render_jinja(params.input, context, max_output=max_output, max_operations=max_ops)
+        except TemplateLimitError as e:
+            raise ToolError(f"template-creator: template limit: {e}") from None
+        except RecursionError:
+            raise ToolError("template-creator: template error: recursion too deep") from None
+        except MemoryError:
+            raise ToolError("template-creator: template limit: out of memory") from None
+        except Exception as e:  # jinja's TemplateError/SecurityError, pystache's ParsingError, OverflowError...
+            kind = "handlebars template error" if engine == "handlebars" else "template error"
+            raise ToolError(f"template-creator: {kind}: {type(e).__name__}: {e}") from None
         return {"rendered": rendered, "engine": engine, "template_length": len(params.input),
-                "context_size": len(params.context)}
+                "context_size": len(context)}
 
 
 # ----------------------------------------------------------------------------------- data-validator
