@@ -110,7 +110,10 @@ def test_executables(tmp_path: Path) -> None:
         policy(tmp_path).check_executable("ls")
     p = policy(tmp_path, process_allow=["ls", sys.executable])
     assert p.check_executable("ls") == shutil.which("ls")
-    assert p.check_executable(sys.executable) == sys.executable
+    with pytest.raises(SecurityViolationError, match="process_allow_interpreters"):
+        p.check_executable(sys.executable)  # an interpreter runs anything: it must be marked as such
+    marked = policy(tmp_path, process_allow=[sys.executable], process_allow_interpreters=[sys.executable])
+    assert marked.check_executable(sys.executable) == sys.executable
     with pytest.raises(SecurityViolationError, match=r"not in security\.process_allow"):
         p.check_executable("rm")
     with pytest.raises(SecurityViolationError, match="no shell syntax"):

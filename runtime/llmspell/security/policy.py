@@ -72,6 +72,7 @@ class SecurityPolicy:
         network_allow: list[str] | None = None,
         allow_private_network: bool = False,
         process_allow: list[str] | None = None,
+        process_allow_interpreters: list[str] | None = None,
         env_allow: list[str] | None = None,
         max_response_bytes: int = 10 * 1024 * 1024,
         network_timeout_s: float = 30.0,
@@ -83,6 +84,7 @@ class SecurityPolicy:
         self.network_allow = [h.lower() for h in (network_allow or [])]
         self.allow_private_network = allow_private_network
         self.process_allow = list(process_allow or [])
+        self.process_allow_interpreters = list(process_allow_interpreters or [])
         self.env_allow = list(env_allow or [])
         self.max_response_bytes = max_response_bytes
         self.network_timeout_s = network_timeout_s
@@ -99,6 +101,7 @@ class SecurityPolicy:
             network_allow=cfg.network_allow,
             allow_private_network=cfg.allow_private_network,
             process_allow=cfg.process_allow,
+            process_allow_interpreters=getattr(cfg, "process_allow_interpreters", None),
             env_allow=cfg.env_allow,
             max_response_bytes=cfg.max_response_bytes,
             network_timeout_s=cfg.network_timeout_s,
@@ -223,7 +226,12 @@ class SecurityPolicy:
     # ------------------------------------------------------------------------------------ processes
 
     def check_executable(self, name: str) -> str:
-        """The absolute path of an allow-listed program (never run through a shell)."""
+        """The absolute path of an allow-listed program (never run through a shell).
+
+        A name with a directory in it is accepted only when ``process_allow`` lists that very path
+        (absolute); a program that runs code it is given (shell, interpreter, launcher, see
+        ``llmspell.security.process``) also needs ``process_allow_interpreters``.
+        """
         if not isinstance(name, str) or not name or _SHELL_CHARS.search(name):
             raise self._refuse(
                 "process", f"invalid program name {name!r}: give a plain executable name, no shell syntax",
@@ -235,32 +243,62 @@ class SecurityPolicy:
                 f"running programs is disabled ('{name}' refused); list it in security.process_allow to allow it",
                 program=name, allowed=[],
             )
-        found = shutil.which(name) if os.sep not in name else (name if os.access(name, os.X_OK) else None)
+        qualified = os.sep in name or (os.altsep is not None and os.altsep in name)
+        if qualified:
+            listed = [e for e in self.process_allow if os.sep in e]
+            if not os.path.isabs(name) or not any(os.path.realpath(e) == os.path.realpath(name) for e in listed):
+                raise self._refuse(
+                    "process",
+                    f"program path '{name}' is not in security.process_allow (a path runs only when the allow-list "
+                    "names that exact absolute path; give the plain name of an allowed program instead)",
+                    program=name, allowed=list(self.process_allow))
+            found = name if os.access(name, os.X_OK) and os.path.isfile(name) else None
+        else:
+            if name not in self.process_allow:
+                raise self._refuse(
+                    "process",
+                    f"program '{name}' is not in security.process_allow ({', '.join(self.process_allow)})",
+                    program=name, allowed=list(self.process_allow),
+                )
+            found = shutil.which(name, path=os.environ.get("PATH") or "/usr/local/bin:/usr/bin:/bin")
         if found is None:
-            if name in self.process_allow or os.path.basename(name) in self.process_allow:
-                raise self._refuse("process", f"program '{name}' is allowed but was not found on PATH",
-                                   program=name, allowed=list(self.process_allow))
-            raise self._refuse(
-                "process",
-                f"program '{name}' is not in security.process_allow ({', '.join(self.process_allow)})",
-                program=name, allowed=list(self.process_allow),
-            )
+            raise self._refuse("process", f"program '{name}' is allowed but was not found"
+                               + ("" if qualified else " on PATH"), program=name, allowed=list(self.process_allow))
+        from llmspell.security.process import is_code_runner
+
         real = os.path.realpath(found)
-        for entry in self.process_allow:
-            if os.sep in entry:
-                if os.path.realpath(entry) == real:
-                    return found
-            elif entry == os.path.basename(name):
-                if os.sep not in name:
-                    return found
-                w = shutil.which(entry)  # an absolute path is allowed when it is the allowed name's program
-                if w is not None and os.path.realpath(w) == real:
-                    return found
-        raise self._refuse(
-            "process",
-            f"program '{name}' is not in security.process_allow ({', '.join(self.process_allow)})",
-            program=name, allowed=list(self.process_allow),
-        )
+        if is_code_runner(name, real) or is_code_runner(found):
+            marked = any(e == name or (os.sep in e and os.path.realpath(e) == real)
+                         for e in self.process_allow_interpreters)
+            if not marked:
+                raise self._refuse(
+                    "process",
+                    f"program '{name}' runs code it is given (a shell, interpreter or launcher such as env, xargs, "
+                    "find -exec, awk, make): allowing it allows any program, so it also needs "
+                    "security.process_allow_interpreters",
+                    program=name, resolved=real)
+        return found
+
+    def process_plan(self, program: str, resolved: str, args: list[str], cwd: Path) -> Any:
+        """Check ``args`` for ``program`` (per-program rules, paths inside the allowed roots) and return
+        the :class:`llmspell.security.process.Plan` (arguments and environment the rules add)."""
+        from llmspell.security.process import check_arguments
+
+        cwd_real = _resolve(cwd)
+        roots = sorted((r for r in self._roots if r == cwd_real or r in cwd_real.parents),
+                       key=lambda r: len(str(r)), reverse=True)
+        if not roots:
+            raise self._refuse("process", f"working directory {cwd} is outside the allowed paths",
+                               program=program, cwd=str(cwd))
+
+        def inside(p: str) -> bool:
+            real = _resolve(Path(p))
+            return any(real == r or r in real.parents for r in self._roots)
+
+        plan, why = check_arguments(program, resolved, list(args), cwd_real, roots[0], inside)
+        if why:
+            raise self._refuse("process", f"process-executor: {why}", program=program, arguments=list(args))
+        return plan
 
     # ------------------------------------------------------------------------------------ environment
 

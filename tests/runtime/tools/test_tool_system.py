@@ -17,7 +17,8 @@ PY = sys.executable
 
 
 async def test_process_executor_runs_allowed_program_without_shell(runtime_factory: Any, ws: Path) -> None:
-    rt = runtime_factory(process_allow=[PY])
+    # an interpreter runs only when also marked in process_allow_interpreters; variables pass when env_allow names them
+    rt = runtime_factory(process_allow=[PY], process_allow_interpreters=[PY], env_allow=["GREETING"])
     r = await result(rt, "process-executor", {
         "executable": PY, "arguments": ["-c", "import sys,os; print(sys.argv[1]); print(os.getcwd()); "
                                               "print(os.environ.get('GREETING')); sys.exit(3)", "$(whoami);ls"],
@@ -29,7 +30,7 @@ async def test_process_executor_runs_allowed_program_without_shell(runtime_facto
 
 
 async def test_process_executor_stdin_and_timeout(runtime_factory: Any) -> None:
-    rt = runtime_factory(process_allow=[PY])
+    rt = runtime_factory(process_allow=[PY], process_allow_interpreters=[PY])
     r = await result(rt, "process-executor", {"executable": PY, "arguments": ["-c", "print(input()[::-1])"],
                                               "input": "abc"})
     assert r["stdout"].strip() == "cba" and r["success"]

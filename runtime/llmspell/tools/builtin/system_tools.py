@@ -11,8 +11,12 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import os
+import shutil
+import signal
 import socket
+import tempfile
 import time
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -20,9 +24,7 @@ from pydantic import Field
 
 from llmspell.core.errors import ToolError
 from llmspell.tools.base import BuiltinTool, ToolContext, ToolParams
-from llmspell.tools.builtin._support import check_host, check_path, http_request, policy_of
-
-_BASE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SYSTEMROOT", "USER")
+from llmspell.tools.builtin._support import check_host, check_path, http_request, policy_of, refuse
 
 
 def spell_env(ctx: ToolContext) -> dict[str, str]:
@@ -53,35 +55,118 @@ class ProcessExecutorTool(BuiltinTool):
         input: str | None = Field(None, description="Text sent to the program's standard input")
 
     async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
-        exe = policy_of(ctx).check_executable(params.executable)
+        pol = policy_of(ctx)
+        exe = pol.check_executable(params.executable)
         cwd = check_path(ctx, params.working_directory) if params.working_directory else ctx.workspace
         if not cwd.is_dir():
             raise ToolError(f"process-executor: parameter 'working_directory': not a directory: {cwd}")
-        env = {k: os.environ[k] for k in _BASE_ENV if k in os.environ}
-        env.update(spell_env(ctx))
-        env.update(params.environment)
-        start = time.perf_counter()
-        proc = await asyncio.create_subprocess_exec(
-            exe, *params.arguments, cwd=str(cwd), env=env,
-            stdin=asyncio.subprocess.PIPE if params.input is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        timed_out = False
+        plan = pol.process_plan(params.executable, exe, list(params.arguments), cwd)
+        from llmspell.security.process import child_environment
+
+        cap = min(params.max_output_bytes, int(getattr(pol, "max_response_bytes", 10 * 1024 * 1024)))
+        home = tempfile.mkdtemp(prefix="llmspell-home-")  # an empty HOME: no user or spell dotfiles
         try:
-            out, err = await asyncio.wait_for(
-                proc.communicate(params.input.encode() if params.input is not None else None), params.timeout)
-        except TimeoutError:
-            timed_out = True
-            proc.kill()
-            out, err = await proc.communicate()
-        cap = params.max_output_bytes
-        code = proc.returncode
+            env = child_environment({**spell_env(ctx), **params.environment}, getattr(pol, "env_allow", []), home,
+                                    lambda why: refuse(ctx, f"process-executor: {why}", operation="process",
+                                                       program=params.executable))
+            env.update(plan.env)
+            return await self._spawn(params, exe, [*plan.prefix, *params.arguments], cwd, env, cap)
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+
+    async def _spawn(self, params: Params, exe: str, argv: list[str], cwd: Path, env: dict[str, str],
+                     cap: int) -> dict[str, Any]:
+        start = time.perf_counter()
+        stdin = params.input.encode() if params.input is not None else None
+        code, out, err, timed_out, truncated = await asyncio.to_thread(
+            _run_process, [exe, *argv], str(cwd), env, stdin, float(params.timeout), cap)
         return {
             "executable": params.executable, "resolved_path": exe, "arguments": params.arguments,
             "exit_code": code, "success": code == 0 and not timed_out, "timed_out": timed_out,
-            "stdout": out[:cap].decode(errors="replace"), "stderr": err[:cap].decode(errors="replace"),
-            "truncated": len(out) > cap or len(err) > cap,
+            "stdout": out.decode(errors="replace"), "stderr": err.decode(errors="replace"),
+            "truncated": truncated,
             "duration_ms": round((time.perf_counter() - start) * 1000, 3), "working_directory": str(cwd),
         }
+
+
+def _run_process(argv: list[str], cwd: str, env: dict[str, str], stdin: bytes | None, timeout: float,
+                 cap: int) -> tuple[int | None, bytes, bytes, bool, bool]:
+    """Run ``argv`` in its own session; read at most ``cap`` bytes of each stream (the rest is read and
+    dropped, so memory stays bounded); when it exits or times out, SIGKILL its whole process group
+    (grandchildren included). Pipes held by a descendant that left the group are abandoned shortly after."""
+    import selectors
+    import subprocess
+
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, close_fds=True)
+    bufs = {"out": bytearray(), "err": bytearray()}
+    dropped = 0
+    sel = selectors.DefaultSelector()
+    assert proc.stdout is not None and proc.stderr is not None
+    sel.register(proc.stdout, selectors.EVENT_READ, "out")
+    sel.register(proc.stderr, selectors.EVENT_READ, "err")
+    pending = memoryview(stdin or b"")
+    if proc.stdin is not None:
+        os.set_blocking(proc.stdin.fileno(), False)
+        if pending:
+            sel.register(proc.stdin, selectors.EVENT_WRITE, "in")
+        else:
+            proc.stdin.close()
+    deadline = time.monotonic() + timeout
+    timed_out = False
+    ended_at: float | None = None
+    try:
+        while sel.get_map():
+            now = time.monotonic()
+            if ended_at is None and proc.poll() is not None:
+                ended_at = now
+                _kill_group(proc.pid)  # the program is done: whatever it left running goes too
+            if ended_at is None and now >= deadline:
+                timed_out = True
+                _kill_group(proc.pid)
+                proc.wait()
+                ended_at = time.monotonic()
+            if ended_at is not None and time.monotonic() - ended_at > 1.0:
+                break  # a descendant outside the group still holds a pipe
+            for key, _ in sel.select(timeout=0.05):
+                f: Any = key.fileobj
+                if key.data == "in":
+                    try:
+                        n = os.write(f.fileno(), pending[:65536])
+                        pending = pending[n:]
+                    except (BrokenPipeError, BlockingIOError, OSError):
+                        pending = memoryview(b"")
+                    if not pending:
+                        sel.unregister(f)
+                        f.close()
+                    continue
+                chunk = os.read(f.fileno(), 65536)
+                if not chunk:
+                    sel.unregister(f)
+                    continue
+                buf = bufs[key.data]
+                room = cap - len(buf)
+                if room > 0:
+                    buf += chunk[:room]
+                dropped += max(0, len(chunk) - max(room, 0))
+    finally:
+        _kill_group(proc.pid)
+        sel.close()
+        for s in (proc.stdin, proc.stdout, proc.stderr):
+            if s is not None:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+        proc.wait()
+    return proc.returncode, bytes(bufs["out"]), bytes(bufs["err"]), timed_out, dropped > 0
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 class EnvironmentReaderTool(BuiltinTool):
