@@ -276,10 +276,6 @@ def _jinja_classes() -> tuple[type, type]:
                     and self.is_safe_attribute(owner, getattr(__obj, "__name__", "_"), __obj))
             ):
                 raise SecurityError(f"{__obj!r} is not callable in templates")
-            for a in (*args, *kwargs.values()):
-                if isinstance(a, int) and not isinstance(a, bool) and abs(a) > max(self.budget.max_output,
-                                                                                   self.budget.max_ops):
-                    raise self.budget.too_big("a call argument")
             r = super().call(__context, __obj, *args, **kwargs)
             return self._checked(r, "a call")
 
