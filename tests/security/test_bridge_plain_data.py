@@ -678,3 +678,40 @@ async def test_js_huge_return_values_fail_clearly(tmp_path: Path, kind: str) -> 
     """, "js")
     assert r.secs < 30
     assert r.fin.status == "error", (r.fin.status, r.error)
+
+
+SHARED_BOMBS = [
+    "{% set s = 'x' * 1000000 %}{% set l = [s] * 1000000 %}{{ '%s'|format(l) }}",
+    "{% set s = 'x' * 1000000 %}{% set l = [s] * 1000000 %}{{ l|join }}{{ l|string }}",
+    "{% set s = 'x' * 400000 %}{{ range(100000)|map('replace', '', s)|list|length }}",
+    "{% set s = 'x' * 400000 %}{{ range(100000)|map('center', 900000)|list|length }}",
+    "{% set s = 'x' * 100000 %}{% set a = [s,s,s,s,s,s,s,s,s,s] %}{% set b = [a,a,a,a,a,a,a,a,a,a] %}"
+    "{% set c = [b,b,b,b,b,b,b,b,b,b] %}{% set d = [c,c,c,c,c,c,c,c,c,c] %}{{ d|map('string')|list|length }}"
+    "{{ d ~ '' }}{{ d|tojson }}",
+    "{% macro f(n, l) %}{{ f(n - 1, [l, l]) if n else l|string|length }}{% endmacro %}{{ f(200, ['x']) }}",
+    "{% set s = 'y' * 500000 %}{% for i in range(100000) %}{% if (s ~ i)|length > 0 %}{% endif %}{% endfor %}",
+]
+
+
+@pytest.mark.parametrize("tpl", SHARED_BOMBS)
+async def test_template_shared_reference_bombs_are_bounded(trt: Runtime, tpl: str) -> None:
+    out, secs = await _render(trt, tpl)
+    assert secs < 10, f"took {secs:.1f}s"
+    assert len(_rendered(out)) < 10_000
+
+
+@pytest.mark.parametrize("action", [
+    '{type = "modified", data = {data = {usage = {prompt_tokens = 1000000, completion_tokens = 1000000, '
+    'total_tokens = 2000000}}}}',
+    '{type = "replace", data = {usage = {prompt_tokens = 1000000, completion_tokens = 1, total_tokens = 1000001}}}',
+    '{type = "cancel", reason = "hide it"}',
+])
+async def test_emit_hooks_cannot_rewrite_or_hide_runtime_events(tmp_path: Path, action: str) -> None:
+    r = await run(tmp_path, f"""
+        Hook.register("BeforeEventEmit", function(ctx) return {action} end)
+        local a = Agent.builder():name("a"):model("offline/scripted"):build()
+        a:execute({{text = "hi"}})
+    """)
+    r.ok()
+    done = [e for e in r.events if e.event_type == "agent.completed"]
+    assert len(done) == 1 and 0 < r.fin.usage.total_tokens < 1000, (done, r.fin.usage)

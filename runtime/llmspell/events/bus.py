@@ -36,6 +36,7 @@ from pydantic import BaseModel
 
 from llmspell.core.types import Event
 from llmspell.events.patterns import compile_pattern
+from llmspell.events.reserved import is_reserved
 
 if TYPE_CHECKING:
     from llmspell.hooks.registry import HookRegistry
@@ -455,7 +456,11 @@ class EventBus:
             operation="event.publish",
         ))
         suppressed: str | None = None
-        if res.kind == "modified" and isinstance(res.data, dict):
+        if is_reserved(event_type) and res.kind in ("modified", "replace", "cancel", "skipped"):
+            # the runtime's own events (agent.completed carries the usage a run is billed by) are facts:
+            # emit hooks observe them but cannot rewrite or hide them
+            metadata = {**(metadata or {}), "hook_result_ignored": res.kind}
+        elif res.kind == "modified" and isinstance(res.data, dict):
             data = res.data.get("data", res.data) if "event_type" in res.data or "data" in res.data else res.data
         elif res.kind in ("cancel", "skipped"):
             suppressed = res.reason or res.kind

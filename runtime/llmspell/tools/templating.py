@@ -63,14 +63,16 @@ def template_limits(config: Any) -> tuple[int, int]:
 
 
 class _Budget:
-    __slots__ = ("max_ops", "max_output", "max_produced", "ops", "produced")
+    __slots__ = ("allocated", "max_allocated", "max_ops", "max_output", "max_produced", "ops", "produced")
 
     def __init__(self, max_output: int, max_ops: int):
         self.max_output = max_output
         self.max_produced = max_output * 4
+        self.max_allocated = max_output * 16
         self.max_ops = max_ops
         self.ops = 0
         self.produced = 0
+        self.allocated = 0
 
     def tick(self, n: int = 1) -> None:
         self.ops += n
@@ -83,6 +85,13 @@ class _Budget:
         if self.produced > self.max_produced:
             raise TemplateLimitError(f"the template produced more than {self.max_output} characters "
                                      "(limits.max_template_output_bytes)")
+
+    def allocate(self, n: int) -> None:
+        """Values operators, filters and calls create (strings by length, containers by item count)."""
+        self.allocated += n
+        if self.allocated > self.max_allocated:
+            raise TemplateLimitError(f"the template built more than {self.max_allocated} characters of values "
+                                     "(16 x limits.max_template_output_bytes)")
 
     def too_big(self, what: str) -> TemplateLimitError:
         return TemplateLimitError(f"{what} would exceed {self.max_output} characters "
@@ -98,6 +107,7 @@ def text_size(v: Any, budget: _Budget, _limit: int | None = None) -> int:
         return 32
     if isinstance(v, int):
         return v.bit_length() // 3 + 2
+    budget.tick()  # walking a value is work too: a nest of shared lists cannot make this loop forever
     total = 2
     if isinstance(v, dict):
         for k, x in v.items():
@@ -208,6 +218,7 @@ def _jinja_classes() -> tuple[type, type]:
                 total += text_size(x, self.budget)
                 if total > self.budget.max_output:
                     raise self.budget.too_big("a '~' concatenation")
+            self.budget.allocate(total)
             return "".join(x if isinstance(x, str) else str(x) for x in items)
 
         # -- lookups
@@ -290,14 +301,15 @@ def _jinja_classes() -> tuple[type, type]:
             elif operator == "*":
                 seq, n = (left, right) if isinstance(right, int) else (right, left)
                 if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and not isinstance(n, bool):
-                    if len(seq) * max(n, 0) > b.max_output:
+                    # by text size, not length: [big] * n shares one string n times
+                    if max(len(seq), text_size(seq, b) if n > 1 else 0) * max(n, 0) > b.max_output:
                         raise b.too_big("a repetition")
                 elif isinstance(left, int) and isinstance(right, int):
                     if left.bit_length() + right.bit_length() > MAX_INT_BITS:
                         raise TemplateLimitError("a product too large for a template")
             elif operator == "+":
                 if isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
-                    if len(left) + len(right) > b.max_output:
+                    if text_size(left, b) + text_size(right, b) > b.max_output:
                         raise b.too_big("a '+' concatenation")
             elif operator == "%" and isinstance(left, str):
                 _check_format(left, b)
@@ -307,8 +319,10 @@ def _jinja_classes() -> tuple[type, type]:
 
         def _checked(self, r: Any, what: str) -> Any:
             b = self.budget
-            if isinstance(r, (str, list, tuple, dict)) and len(r) > b.max_output:
-                raise b.too_big(f"the result of {what}")
+            if isinstance(r, (str, list, tuple, dict)):
+                if len(r) > b.max_output:
+                    raise b.too_big(f"the result of {what}")
+                b.allocate(len(r))
             if isinstance(r, Iterator) and not isinstance(r, (str, bytes)):
                 return self.bounded_iter(r)
             return r
@@ -326,13 +340,16 @@ def _jinja_classes() -> tuple[type, type]:
                 for a in (*rest, *kwargs.values()):
                     if isinstance(a, (int, float)) and not isinstance(a, bool) and abs(a) > b.max_output:
                         raise b.too_big(f"filter '{name}' with argument {a}")
-                if name not in _NOT_STRINGIFYING and not isinstance(value, str):
+                if name not in _NOT_STRINGIFYING:
                     if isinstance(value, Iterator):
                         value = list(self.bounded_iter(value))
                         args = (*args[:pos], value, *rest)
-                    if text_size(value, b) > b.max_output:
-                        raise b.too_big(f"filter '{name}'")
-                _precheck(name, value, rest, kwargs, b)
+                    # what the filter may turn into text: its value and its arguments
+                    for x in (value, *rest, *kwargs.values()):
+                        if not isinstance(x, (str, int, float, bool)) and x is not None:
+                            if text_size(x, b) > b.max_output:
+                                raise b.too_big(f"filter '{name}'")
+                    _precheck(name, value, rest, kwargs, b)
                 return self._checked(f(*args, **kwargs), f"filter '{name}'")
 
             for attr in ("jinja_pass_arg",):
@@ -348,8 +365,9 @@ _CLASSES: tuple[type, type] | None = None
 
 
 def _precheck(name: str, value: Any, rest: tuple[Any, ...], kwargs: dict[str, Any], b: _Budget) -> None:
-    """Filters whose output can be much larger than their input: estimate it before they run."""
-    s = value if isinstance(value, str) else None
+    """Filters whose output can be much larger than their input: estimate it before they run (``value``'s
+    text size is already known to be within the limit, so ``str(value)`` is cheap)."""
+    s = value if isinstance(value, str) else (None if value is None else str(value))
     if name == "indent" and s is not None:
         width = rest[0] if rest else kwargs.get("width", 4)
         w = len(width) if isinstance(width, str) else int(width or 0)
