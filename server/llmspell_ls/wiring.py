@@ -33,8 +33,14 @@ def register(server: LlmspellServer) -> None:
         enc = ls.workspace.position_encoding if ls.workspace is not None else None
         enc_s = str(getattr(enc, "value", enc) or "utf-16")
         ls.options = client_options(params.capabilities, enc_s)
-        if isinstance(params.initialization_options, dict):
-            ls.init_options = params.initialization_options
+        opts = params.initialization_options
+        if opts is not None and not isinstance(opts, dict) and opts != []:  # Neovim encodes {} as []
+            _show_settings_error(ls, "initializationOptions",
+                                 f"expected an object of settings, got {type(opts).__name__}")
+        elif isinstance(opts, dict):
+            section = opts.get("llmspell", opts) if isinstance(opts.get("llmspell"), dict) else opts
+            if _settings_valid(ls, section, "initializationOptions"):
+                ls.init_options = section
         _ = ls.index  # load the model now, not on the first keystroke
 
     @server.feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)
@@ -43,8 +49,15 @@ def register(server: LlmspellServer) -> None:
         try:
             settings = params.settings
             section = settings.get("llmspell", settings) if isinstance(settings, dict) else None
-            if isinstance(section, dict):
-                ls.init_options = {**ls.init_options, **section}
+            if section is None or section == []:
+                return  # a client that sends null or an empty list (nothing to apply)
+            if not isinstance(section, dict):
+                _show_settings_error(ls, "workspace/didChangeConfiguration",
+                                     f"expected an object of settings, got {type(section).__name__}")
+                return
+            merged = {**ls.init_options, **section}
+            if _settings_valid(ls, merged, "workspace/didChangeConfiguration"):
+                ls.init_options = merged
                 ls.runs.reconfigure()
         except Exception:
             log.exception("didChangeConfiguration")
@@ -150,6 +163,40 @@ def register(server: LlmspellServer) -> None:
 
     _ = (did_open, did_change, did_close, did_save, on_completion, on_hover, on_signature, on_code_action,
          on_code_lens, on_symbols, run_spell, cancel_spell, on_initialize, on_resolve, RawJSON)
+
+
+def _show_settings_error(ls: LlmspellServer, source: str, message: str) -> None:
+    """Invalid settings are never silently ignored: the user sees what is wrong (the previous settings stay)."""
+    try:
+        ls.window_show_message(lsp.ShowMessageParams(
+            type=lsp.MessageType.Error,
+            message=f"llmspell: invalid settings ({source}); keeping the previous ones: {message}"))
+    except Exception:
+        log.exception("showMessage")
+
+
+def _settings_valid(ls: LlmspellServer, settings: dict[str, Any], source: str) -> bool:
+    """Check client settings against the configuration schema (with llmspell.toml and LLMSPELL_*)."""
+    try:
+        from llmspell.config import _deep_merge, validate_config
+        from llmspell.core.errors import LLMSpellError
+
+        root = ls.workspace_root()
+        try:
+            if root:
+                from llmspell.config import load_config
+
+                load_config(root, overrides=settings, overrides_source=source)
+            else:
+                validate_config(_deep_merge({"workspace": "."}, settings), source=source)
+        except LLMSpellError as e:
+            _show_settings_error(ls, source, e.message)
+            return False
+    except Exception as e:  # never let a settings check take the server down
+        log.exception("settings check")
+        _show_settings_error(ls, source, f"{type(e).__name__}: {e}")
+        return False
+    return True
 
 
 def _first_str(args: tuple[Any, ...], key: str) -> str | None:

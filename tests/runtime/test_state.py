@@ -71,8 +71,10 @@ def test_sqlite_file_lives_under_workspace_llmspell(tmp_path: Path) -> None:
 
 
 def test_unknown_backend_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="sqlite"):  # the configuration itself refuses it now
+        StateConfig(backend="redis")  # type: ignore[arg-type]
     with pytest.raises(StateError, match="expected 'sqlite' or 'memory'"):
-        StateStore.from_config(StateConfig(backend="redis"), workspace=tmp_path)
+        StateStore.from_config(StateConfig.model_construct(backend="redis", path=None), workspace=tmp_path)
 
 
 async def test_values_persist_across_instances_and_processes(tmp_path: Path) -> None:
