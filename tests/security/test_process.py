@@ -336,3 +336,19 @@ async def test_working_directory_stays_inside(box: tuple[Path, Path]) -> None:
     for wd in ["/", str(ws.parent), "../", "/etc"]:
         with pytest.raises(SecurityViolationError):
             await rt.tools.execute("process-executor", {"executable": "date", "working_directory": wd})
+
+
+async def test_program_search_path_never_reaches_the_workspace(box: tuple[Path, Path],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PATH with '.' or the workspace in it must not turn a spell-written file into the allowed 'date'."""
+    ws, marker = box
+    evil = ws / "date"
+    evil.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    evil.chmod(0o755)
+    monkeypatch.setenv("PATH", f".:{ws}:" + os.environ["PATH"])
+    monkeypatch.chdir(ws)
+    rt = make_rt(ws, process_allow=["date", "printenv"], env_allow=[])
+    r = await run_tool(rt, {"executable": "date"})
+    assert r["resolved_path"] != str(evil) and not marker.exists()
+    p = await run_tool(rt, {"executable": "printenv", "arguments": ["PATH"]})
+    assert str(ws) not in p["stdout"] and not p["stdout"].startswith(".")

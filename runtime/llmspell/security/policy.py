@@ -260,7 +260,9 @@ class SecurityPolicy:
                     f"program '{name}' is not in security.process_allow ({', '.join(self.process_allow)})",
                     program=name, allowed=list(self.process_allow),
                 )
-            found = shutil.which(name, path=os.environ.get("PATH") or "/usr/local/bin:/usr/bin:/bin")
+            from llmspell.security.process import safe_search_path
+
+            found = shutil.which(name, path=safe_search_path(self._roots))
         if found is None:
             raise self._refuse("process", f"program '{name}' is allowed but was not found"
                                + ("" if qualified else " on PATH"), program=name, allowed=list(self.process_allow))

@@ -98,11 +98,27 @@ def env_refusal(name: str, env_allow: Iterable[str]) -> str | None:
     return None
 
 
+def safe_search_path(roots: Iterable[Path]) -> str:
+    """The process's PATH without relative entries and without directories a spell can write to (the
+    allowed roots): a program named ``git`` must not be found in the workspace."""
+    real_roots = [Path(os.path.realpath(r)) for r in roots]
+    keep: list[str] = []
+    for entry in (os.environ.get("PATH") or _SAFE_PATH).split(os.pathsep):
+        if not entry or not os.path.isabs(entry):
+            continue
+        real = Path(os.path.realpath(entry))
+        if any(real == r or r in real.parents for r in real_roots):
+            continue
+        if entry not in keep:
+            keep.append(entry)
+    return os.pathsep.join(keep) or _SAFE_PATH
+
+
 def child_environment(spell_vars: Mapping[str, str], env_allow: Iterable[str], home: str,
-                      refuse: Callable[[str], Exception]) -> dict[str, str]:
+                      refuse: Callable[[str], Exception], search_path: str | None = None) -> dict[str, str]:
     """The whole environment of a child: a fixed base plus the spell's allowed variables."""
     allow = list(env_allow)
-    env: dict[str, str] = {"PATH": os.environ.get("PATH") or _SAFE_PATH, "HOME": home}
+    env: dict[str, str] = {"PATH": search_path or os.environ.get("PATH") or _SAFE_PATH, "HOME": home}
     for k in _BASE_ENV:
         v = os.environ.get(k)
         if v is not None:

@@ -61,14 +61,15 @@ class ProcessExecutorTool(BuiltinTool):
         if not cwd.is_dir():
             raise ToolError(f"process-executor: parameter 'working_directory': not a directory: {cwd}")
         plan = pol.process_plan(params.executable, exe, list(params.arguments), cwd)
-        from llmspell.security.process import child_environment
+        from llmspell.security.process import child_environment, safe_search_path
 
         cap = min(params.max_output_bytes, int(getattr(pol, "max_response_bytes", 10 * 1024 * 1024)))
         home = tempfile.mkdtemp(prefix="llmspell-home-")  # an empty HOME: no user or spell dotfiles
         try:
             env = child_environment({**spell_env(ctx), **params.environment}, getattr(pol, "env_allow", []), home,
                                     lambda why: refuse(ctx, f"process-executor: {why}", operation="process",
-                                                       program=params.executable))
+                                                       program=params.executable),
+                                    search_path=safe_search_path(getattr(pol, "allowed_roots", [])))
             env.update(plan.env)
             return await self._spawn(params, exe, [*plan.prefix, *params.arguments], cwd, env, cap)
         finally:
