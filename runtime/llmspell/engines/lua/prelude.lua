@@ -12,7 +12,8 @@
 --   CHECK()                 -> true when the spell must stop (cancel / wall time)
 --   NOTE_KILL(kind, message, file, line)                records why the spell is being killed
 --   EMIT(stream, text)                                  print / io.write capture
---   OPEN_PATH(path, write)  -> 0, absolute path          | 1, message
+--   OPEN_PATH(path, mode)   -> 0, path to open           | 1, message   (the gate's fd as /proc/self/fd/N;
+--                                                                        mode "remove"/"rename" act here)
 --   READ_SOURCE(kind, name) -> 0, source, chunkname      | 1, message     (kind = "module" | "file")
 --   GETENV(name)            -> string | nil
 
@@ -319,8 +320,7 @@ function M.make_env(api)
   local function open(path, mode)
     if type(path) ~= "string" then error("bad argument #1 to 'open' (string expected, got " .. type(path) .. ")", 2) end
     mode = mode or "r"
-    local writing = str_find(mode, "[wa+]") ~= nil
-    local st, p = OPEN_PATH(path, writing)
+    local st, p = OPEN_PATH(path, mode)
     if st ~= 0 then return nil, p, 13 end
     return real_io_open(p, mode)
   end
@@ -344,17 +344,16 @@ function M.make_env(api)
       if math_type(code) == nil then error("bad argument #1 to 'exit' (number expected)", 2) end
       kill("exit", tostring(math_floor(code)), 2)
     end,
+    -- done in Python on the path gate's directory fds (a checked name is never re-resolved)
     remove = function(path)
-      local st, p = OPEN_PATH(path, true)
-      if st ~= 0 then return nil, p end
-      return os.remove(p)
+      local st, msg = OPEN_PATH(path, "remove")
+      if st ~= 0 then return nil, msg end
+      return true
     end,
     rename = function(a, b)
-      local st1, pa = OPEN_PATH(a, true)
-      if st1 ~= 0 then return nil, pa end
-      local st2, pb = OPEN_PATH(b, true)
-      if st2 ~= 0 then return nil, pb end
-      return os.rename(pa, pb)
+      local st, msg = OPEN_PATH(a, "rename", b)
+      if st ~= 0 then return nil, msg end
+      return true
     end,
   }
 

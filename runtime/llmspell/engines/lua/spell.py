@@ -36,6 +36,8 @@ _PRELUDE_PATH = Path(__file__).with_name("prelude.lua")
 _PRELUDE: str | None = None
 _MODULE_NAME = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
 _LOC = re.compile(r"^(.*?):(\d+): ")
+MAX_SOURCE_BYTES = 16 << 20  # dofile / loadfile / require: larger files are refused
+_PROC_FD = os.path.isdir("/proc/self/fd")
 _PLAIN = frozenset({int, float, str, bool, type(None)})
 _PLAIN_ARGS = frozenset({int, str, bool, type(None)})  # floats go through to_py (NaN/inf -> None)
 _Coroutine = types.CoroutineType
@@ -111,6 +113,8 @@ class LuaSpell(SpellHost):
         self.M: Any = None
         spell_dir = Path(ctx.file).resolve().parent if ctx.file else None
         self.spell_dir: Path | None = spell_dir
+        self._gate_cache: tuple[Any, Any] | None = None
+        self._pending_fd = -1
 
     # ================================================================== lifecycle (spell thread)
 
@@ -211,6 +215,7 @@ class LuaSpell(SpellHost):
             return None
 
     def on_closed(self) -> None:
+        self._release_fd()
         self._objs.clear()
         self._ids.clear()
         self.M = None
@@ -567,21 +572,60 @@ class LuaSpell(SpellHost):
     def _emit(self, stream: str, text: str) -> None:
         self.ctx.emit_output(stream, text)
 
-    def _allowed(self, path: str, write: bool) -> Path:
-        runtime = self.ctx.runtime
-        p = Path(path).expanduser()
-        if not p.is_absolute():
-            p = Path(runtime.workspace) / p
-        resolved = p.resolve()
-        if self.spell_dir is not None and (resolved == self.spell_dir or resolved.is_relative_to(self.spell_dir)):
-            return resolved
-        return runtime.policy.check_path(str(p), write=write)  # type: ignore[no-any-return]
+    def _gate(self) -> Any:
+        """The path gate over the policy's roots plus the spell's folder (cached per policy object)."""
+        policy = self.ctx.runtime.policy
+        cached = self._gate_cache
+        if cached is not None and cached[0] is policy:
+            return cached[1]
+        if hasattr(policy, "gate_with"):
+            gate = policy.gate_with(self.spell_dir)
+        else:  # a stand-in policy (tests): the same gate over its roots
+            from llmspell.security.fs import PathGate
 
-    def _open_path(self, path: Any, write: bool) -> tuple[int, str]:
+            roots = [*getattr(policy, "allowed_roots", [self.ctx.runtime.workspace]), self.spell_dir]
+            gate = PathGate([r for r in roots if r is not None], self.ctx.runtime.workspace)
+        self._gate_cache = (policy, gate)
+        return gate
+
+    def _release_fd(self) -> None:
+        fd, self._pending_fd = self._pending_fd, -1
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def _open_path(self, path: Any, write: Any, other: Any = None) -> tuple[int, str]:
+        """io.open: open through the gate and hand Lua ``/proc/self/fd/N`` (the very file the gate opened;
+        reopening that magic link does not walk the path again). ``write`` may also be "remove" or
+        "rename" (os.remove / os.rename, done here on the gate's directory fds)."""
+        self._release_fd()
         try:
-            return 0, str(self._allowed(str(path), bool(write)))
+            if not isinstance(path, (str, bytes)):
+                return 1, f"bad argument #1 (string expected, got {self._lua_type(path) or type(path).__name__})"
+            gate = self._gate()
+            if write == "remove":
+                gate.remove(str(path), recursive=False)
+                return 0, ""
+            if write == "rename":
+                if not isinstance(other, (str, bytes)):
+                    return 1, "bad argument #2 to 'rename' (string expected)"
+                gate.rename(str(path), str(other), into_dir=False, parents=False)
+                return 0, ""
+            mode = str(write) if isinstance(write, str) else ("w" if write else "r")
+            writing = any(c in mode for c in "wa+")
+            fd = gate.open_fd(str(path), write=writing, read=("r" in mode or "+" in mode) if writing else None,
+                              append="a" in mode, create=("w" in mode or "a" in mode))
+            if not _PROC_FD:
+                os.close(fd)
+                return 0, str(gate.resolve(str(path), write=writing))
+            self._pending_fd = fd  # closed at the next call or when the spell ends; Lua reopens it now
+            return 0, f"/proc/self/fd/{fd}"
         except LLMSpellError as e:
             return 1, f"{path}: {e.message}"
+        except OSError as e:
+            return 1, f"{path}: {e.strerror or e}"
         except Exception as e:
             return 1, f"{path}: {e}"
 
@@ -589,12 +633,15 @@ class LuaSpell(SpellHost):
         try:
             if kind == "module":
                 return self._find_module(str(name))
-            p = self._allowed(str(name), False)
-            if not p.is_file():
-                return 1, f"cannot open {name}"
-            return 0, _read_text(p), "@" + display_path(p)
+            gate = self._gate()
+            data = gate.read_bytes(str(name), max_bytes=MAX_SOURCE_BYTES)
+            return 0, data.decode("utf-8", "replace"), "@" + display_path(gate.resolve(str(name)))
         except LLMSpellError as e:
             return 1, f"{name}: {e.message}"
+        except FileNotFoundError:
+            return 1, f"cannot open {name}"
+        except OSError as e:
+            return 1, f"cannot open {name}: {e.strerror or e}"
         except Exception as e:
             return 1, f"cannot open {name}: {e}"
 
@@ -603,6 +650,7 @@ class LuaSpell(SpellHost):
             return 1, f"module '{name}' not found: invalid module name"
         rel = name.replace(".", "/")
         roots = [r for r in (self.spell_dir, Path(self.ctx.runtime.workspace)) if r is not None]
+        gate = self._gate()
         tried: list[str] = []
         seen: set[Path] = set()
         for root in roots:
@@ -611,9 +659,9 @@ class LuaSpell(SpellHost):
                     continue
                 seen.add(cand)
                 tried.append(display_path(cand))
-                if cand.is_file():
-                    p = self._allowed(str(cand), False)
-                    return 0, _read_text(p), "@" + display_path(cand)
+                if gate.kind(str(cand)) == "file":
+                    data = gate.read_bytes(str(cand), max_bytes=MAX_SOURCE_BYTES)
+                    return 0, data.decode("utf-8", "replace"), "@" + display_path(cand)
         return 1, f"module '{name}' not found:" + "".join(f"\n\tno file '{t}'" for t in tried)
 
     def _getenv(self, name: str) -> str | None:
@@ -622,10 +670,6 @@ class LuaSpell(SpellHost):
         if visible is not None and not visible(name):
             return None
         return os.environ.get(name)
-
-
-def _read_text(p: Path) -> str:
-    return p.read_bytes().decode("utf-8", "replace")
 
 
 async def _await(aw: Any) -> Any:
