@@ -172,7 +172,9 @@ def run_command(
         overrides: dict[str, Any] = {}
         if model:
             overrides["default_model"] = model
-        config = load_config(workspace, overrides=overrides or None)
+        # the workspace is the spell's folder unless given: never the current directory by accident
+        # (running from / or $HOME must not make that the allowed file tree)
+        config = load_config(workspace or p.resolve().parent, overrides=overrides or None)
     except Exception as e:  # ConfigurationError and friends: one line, usage error
         msg = getattr(e, "message", None) or str(e)
         err.write(f"llmspell-ls: {msg.splitlines()[0] if msg else type(e).__name__}\n")

@@ -345,6 +345,20 @@ class IsolatedRunner:
             return Finished(run_id=run_id, seq=next(seq), status=status, exit_code=exit_code, error=error,
                             duration_ms=round((end - t0) * 1000, 3))
 
+        config = self._config
+        if config is None:
+            # no workspace configured (an editor with no folder open): the spell's folder is the
+            # workspace; the child never loads configuration from its scrubbed environment itself
+            try:
+                from llmspell.config import load_config
+
+                config = load_config(path.resolve().parent)
+            except Exception as e:
+                yield started()
+                msg = getattr(e, "message", None) or str(e)
+                yield finished("error", ErrorInfo(message=msg, kind="configuration", file=str(path)))
+                return
+            limits = config.limits
         too_big = _oversized(path, source, limits.max_spell_bytes)
         if too_big is not None:
             yield started()
@@ -370,7 +384,7 @@ class IsolatedRunner:
                 watch.stop("cancelled")
             request = {
                 "run_id": run_id, "path": str(path), "source": source, "args": args, "cwd": os.getcwd(),
-                "config": self._config.model_dump(mode="json") if self._config is not None else None,
+                "config": config.model_dump(mode="json"),
             }
             saw_started = False
             fin: Finished | None = None
