@@ -310,8 +310,10 @@ class PathGate:
 
     # ------------------------------------------------------------------------- checking
 
-    def resolve(self, path: str | os.PathLike[str], *, write: bool = False) -> Path:
+    def resolve(self, path: str | os.PathLike[str], *, write: bool = False, follow: bool = True) -> Path:
         """The physical absolute path of ``path`` if it lies beneath a root (it need not exist).
+
+        ``follow=False``: the name itself (a final symlink is not followed, as for remove/rename).
 
         Only for messages and for handing a directory to a library that takes names (a process's
         working directory, a watcher): to touch content use the opening methods.
@@ -322,7 +324,7 @@ class PathGate:
         while True:
             loc = self._locate(path, abspath, op, missing_ok=True, hops=hops)
             try:
-                if loc.name is None or loc.dirfd < 0:
+                if loc.name is None or loc.dirfd < 0 or not follow:
                     return Path(loc.path)
                 target = _readlink(loc.name, loc.dirfd)
                 if target is None:

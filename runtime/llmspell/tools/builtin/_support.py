@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from llmspell.core.errors import SecurityViolationError, ToolError
 
 if TYPE_CHECKING:
+    from llmspell.security.fs import PathGate
     from llmspell.tools.base import ToolContext
 
 
@@ -78,6 +79,56 @@ def check_path(ctx: ToolContext, path: str | Path, *, write: bool = False) -> Pa
             p = ctx.workspace / p
         return Path(policy_of(ctx).check_path(p, write=write))
     return ctx.check_path(path, write=write)
+
+
+def gate_of(ctx: ToolContext) -> PathGate:
+    """The policy's path gate (security/fs.py): open, list, create and remove files only through it."""
+    pol = policy_of(ctx)
+    g = getattr(pol, "gate", None)
+    if g is not None:
+        return g  # type: ignore[no-any-return]
+    from llmspell.security.fs import PathGate
+
+    roots = getattr(pol, "allowed_roots", None) or [ctx.workspace]
+    return PathGate(roots, getattr(pol, "workspace", ctx.workspace))
+
+
+MAX_FILE_BYTES = 256 * 1024 * 1024
+
+
+def read_file(ctx: ToolContext, path: str | Path, *, max_bytes: int | None = None) -> bytes:
+    """A file's bytes through the path gate; a missing file or a directory is a ToolError naming it."""
+    who = ctx.tool_name or "tool"
+    try:
+        return gate_of(ctx).read_bytes(path, max_bytes=max_bytes or int(
+            getattr(policy_of(ctx), "max_file_bytes", MAX_FILE_BYTES)))
+    except (FileNotFoundError, NotADirectoryError):
+        raise ToolError(f"{who}: no such file: {path}") from None
+    except IsADirectoryError:
+        raise ToolError(f"{who}: {path} is a directory, not a file") from None
+    except OSError as e:
+        raise ToolError(f"{who}: cannot read {path}: {e.strerror or e}") from None
+
+
+def write_file(ctx: ToolContext, path: str | Path, data: bytes) -> Path:
+    """Write (create or replace) a file through the path gate, creating its directories; its path."""
+    who = ctx.tool_name or "tool"
+    gate = gate_of(ctx)
+    try:
+        gate.write_bytes(path, data, parents=True)
+    except IsADirectoryError:
+        raise ToolError(f"{who}: {path} is a directory, not a file") from None
+    except OSError as e:
+        raise ToolError(f"{who}: cannot write {path}: {e.strerror or e}") from None
+    return gate.resolve(path, write=True)
+
+
+def quiet_gate(ctx: ToolContext) -> PathGate:
+    """The same gate, but refusals are not reported (a walk skipping a link it met is not a violation)."""
+    from llmspell.security.fs import PathGate
+
+    g = gate_of(ctx)
+    return PathGate(g.roots, g.base, refuse_hardlinks=g.refuse_hardlinks, use_openat2=g.use_openat2)
 
 
 async def check_url(ctx: ToolContext, url: str) -> str:

@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 
 from llmspell.core.errors import ToolError
 from llmspell.tools.base import BuiltinTool, ToolContext, ToolParams
-from llmspell.tools.builtin._support import check_path, need
+from llmspell.tools.builtin._support import need, read_file, write_file
 
 Backend = Literal["auto", "local", "hashing", "provider"]
 HASH_DIM = 384
@@ -184,7 +184,7 @@ class VectorSearchTool(BuiltinTool):
         if op == "load":
             if not params.path:
                 raise ToolError("vector-search: parameter 'path' is required for load")
-            data = json.loads(check_path(ctx, params.path).read_text("utf-8"))
+            data = json.loads(read_file(ctx, params.path).decode("utf-8"))
             loaded = _Collection(data["backend"], data.get("model"))
             loaded.docs = {d["id"]: d for d in data["documents"]}
             cols[params.collection] = loaded
@@ -238,10 +238,8 @@ class VectorSearchTool(BuiltinTool):
         if op == "save":
             if not params.path:
                 raise ToolError("vector-search: parameter 'path' is required for save")
-            dst = check_path(ctx, params.path, write=True)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            dst.write_text(json.dumps({"backend": col.backend, "model": col.model,
-                                       "documents": list(col.docs.values())}), "utf-8")
+            dst = write_file(ctx, params.path, json.dumps({"backend": col.backend, "model": col.model,
+                                                           "documents": list(col.docs.values())}).encode("utf-8"))
             return {"collection": params.collection, "saved": len(col.docs), "path": str(dst)}
         if op == "stats":
             dims = len(next(iter(col.docs.values()))["vector"]) if col.docs else 0

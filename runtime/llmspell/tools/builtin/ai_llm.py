@@ -11,6 +11,7 @@ a local vLLM/Ollama gateway or a test server.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import mimetypes
@@ -21,7 +22,7 @@ from pydantic import Field
 
 from llmspell.core.errors import ToolError
 from llmspell.tools.base import BuiltinTool, ToolContext, ToolParams
-from llmspell.tools.builtin._support import _ssl_context, check_path, llm_complete
+from llmspell.tools.builtin._support import _ssl_context, check_path, llm_complete, read_file
 
 DEFAULT_BASE_URLS = {"openai": "https://api.openai.com/v1", "groq": "https://api.groq.com/openai/v1",
                      "together": "https://api.together.xyz/v1", "mistral": "https://api.mistral.ai/v1"}
@@ -160,12 +161,11 @@ class ImageDescriberTool(BuiltinTool):
 
     async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
         path = check_path(ctx, params.file_path)
-        if not path.is_file():
-            raise ToolError(f"image-describer: no such file: {params.file_path}")
         mime = mimetypes.guess_type(path.name)[0] or "image/png"
         if not mime.startswith("image/"):
             raise ToolError(f"image-describer: {path.name} is not an image ({mime})")
-        data_url = f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
+        raw = await asyncio.to_thread(read_file, ctx, params.file_path)
+        data_url = f"data:{mime};base64,{base64.b64encode(raw).decode()}"
         body = {"max_tokens": params.max_tokens, "messages": [{"role": "user", "content": [
             {"type": "text", "text": params.prompt}, {"type": "image_url", "image_url": {"url": data_url}}]}]}
         d = await provider_post(ctx, params.model, "openai/gpt-4o-mini", "/chat/completions", json_body=body)
@@ -191,15 +191,14 @@ class SpeechTranscriberTool(BuiltinTool):
 
     async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
         path = check_path(ctx, params.file_path)
-        if not path.is_file():
-            raise ToolError(f"speech-transcriber: no such file: {params.file_path}")
+        audio = await asyncio.to_thread(read_file, ctx, params.file_path)
         form: dict[str, Any] = {"response_format": params.response_format}
         if params.language:
             form["language"] = params.language
         if params.prompt:
             form["prompt"] = params.prompt
         mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        files = {"file": (path.name, path.read_bytes(), mime)}
+        files = {"file": (path.name, audio, mime)}
         d = await provider_post(ctx, params.model, "openai/whisper-1", "/audio/transcriptions", files=files, data=form)
         if not isinstance(d, dict) or "text" not in d:
             raise ToolError("speech-transcriber: unexpected provider response (no 'text')")

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from llmspell.core.errors import ToolError, ValidationError
 from llmspell.tools.base import BuiltinTool, ToolContext, ToolParams
+from llmspell.tools.builtin._support import read_file, write_file
 
 
 class Base64EncoderParams(ToolParams):
@@ -33,7 +34,7 @@ class Base64EncoderTool(BuiltinTool):
         url = p.variant in ("url-safe", "url_safe")
         variant = "url-safe" if url else "standard"
         if p.input_file:
-            data = await asyncio.to_thread(ctx.check_path(p.input_file).read_bytes)
+            data = await asyncio.to_thread(read_file, ctx, p.input_file)
         elif p.input is not None:
             if p.operation == "encode" and p.binary_input:
                 try:
@@ -65,6 +66,5 @@ class Base64EncoderTool(BuiltinTool):
                 output = out_bytes.hex()  # binary data is returned hex-encoded
                 binary = True
         if p.output_file:
-            target = ctx.check_path(p.output_file, write=True)
-            await asyncio.to_thread(target.write_bytes, out_bytes)
+            await asyncio.to_thread(write_file, ctx, p.output_file, out_bytes)
         return {"output": output, "variant": variant, "binary": binary}

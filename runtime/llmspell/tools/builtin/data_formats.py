@@ -18,19 +18,18 @@ import re
 import statistics
 import threading
 import zipfile
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
 
 from llmspell.core.errors import ToolError
 from llmspell.tools.base import BuiltinTool, ToolContext, ToolParams, envelope_output
-from llmspell.tools.builtin._support import check_path, need, policy_of
+from llmspell.tools.builtin._support import check_path, gate_of, need, policy_of, read_file, refuse
 
 
 def _read_input(ctx: ToolContext, text: Any, file: str | None, what: str) -> Any:
     if file:
-        return check_path(ctx, file).read_text("utf-8")
+        return read_file(ctx, file).decode("utf-8", errors="replace")
     if text is None:
         raise ToolError(f"{ctx.tool_name}: parameter 'input' is required ({what})")
     return text
@@ -250,6 +249,35 @@ class CsvAnalyzerTool(BuiltinTool):
 # ----------------------------------------------------------------------------------- xml-processor
 
 
+_XSD_NS = "http://www.w3.org/2001/XMLSchema"
+
+
+def _safe_parser(etree: Any) -> Any:
+    """No entities expanded, no DTD loaded, no network; and a resolver that refuses every external
+    resource (DTDs, entities, XInclude, schema includes), so nothing outside the gate is ever read."""
+
+    class _Refuse(etree.Resolver):  # type: ignore[misc,name-defined]
+        def resolve(self, url: Any, pubid: Any, context: Any) -> Any:
+            raise ValueError(f"external resource {url!r} refused: XML tools load nothing from files or the network")
+
+    # XInclude is processed only by an explicit xinclude() call, which these tools never make
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+                             huge_tree=False, attribute_defaults=False)
+    parser.resolvers.add(_Refuse())
+    return parser
+
+
+def _refuse_schema_loads(ctx: ToolContext, etree: Any, xsd_doc: Any) -> None:
+    """xs:include / xs:import / xs:redefine / xs:override with a schemaLocation would load another file."""
+    for tag in ("include", "import", "redefine", "override"):
+        for el in xsd_doc.iter(f"{{{_XSD_NS}}}{tag}"):
+            loc = el.get("schemaLocation")
+            if loc:
+                raise refuse(ctx, f"xml-processor: parameter 'xsd': xs:{tag} of {loc!r} refused; schemas must be "
+                             "self-contained (nothing is loaded from files or the network)",
+                             operation="file.read", path=loc)
+
+
 class XmlProcessorTool(BuiltinTool):
     name = "xml-processor"
     description = "Parse XML to a table, query it with XPath, validate it (XSD) or build XML from a table"
@@ -279,7 +307,7 @@ class XmlProcessorTool(BuiltinTool):
         text = _read_input(ctx, params.input, params.file, "XML text")
         from lxml import etree
 
-        parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+        parser = _safe_parser(etree)
         try:
             doc = etree.fromstring(text.encode() if isinstance(text, str) else text, parser)
         except etree.XMLSyntaxError as e:
@@ -313,7 +341,9 @@ class XmlProcessorTool(BuiltinTool):
         if not params.xsd:
             return {"valid": True, "well_formed": True, "errors": []}
         try:
-            schema = etree.XMLSchema(etree.fromstring(params.xsd.encode(), parser))
+            xsd_doc = etree.fromstring(params.xsd.encode(), parser)
+            _refuse_schema_loads(ctx, etree, xsd_doc)
+            schema = etree.XMLSchema(xsd_doc)
         except (etree.XMLSyntaxError, etree.XMLSchemaParseError) as e:
             raise ToolError(f"xml-processor: parameter 'xsd': invalid schema: {e}") from e
         ok = schema.validate(doc)
@@ -381,22 +411,27 @@ class ParquetProcessorTool(BuiltinTool):
             if not params.rows:
                 raise ToolError("parquet-processor: parameter 'rows' is required for write (a list of records)")
             dst = check_path(ctx, params.path, write=True)
-            dst.parent.mkdir(parents=True, exist_ok=True)
             table = pa.Table.from_pylist(params.rows)
-            await asyncio.to_thread(pq.write_table, table, str(dst),
-                                    compression=None if params.compression == "none" else params.compression)
+
+            def _write() -> None:
+                with gate_of(ctx).open(params.path, "wb", parents=True) as fh:
+                    pq.write_table(table, fh, compression=None if params.compression == "none"
+                                   else params.compression)
+
+            await asyncio.to_thread(_write)
             return {"path": str(dst), "rows_written": table.num_rows, "columns": table.column_names}
         src = check_path(ctx, params.path)
-        pf = pq.ParquetFile(str(src))
-        if params.operation == "schema":
-            return {"path": str(src), "columns": [{"name": f.name, "type": str(f.type), "nullable": f.nullable}
-                                                   for f in pf.schema_arrow]}
-        if params.operation == "stats":
-            md = pf.metadata
-            return {"path": str(src), "num_rows": md.num_rows, "num_columns": md.num_columns,
-                    "num_row_groups": md.num_row_groups, "created_by": md.created_by,
-                    "size": Path(src).stat().st_size}
-        table = await asyncio.to_thread(pq.read_table, str(src), columns=params.columns)
+        with gate_of(ctx).open(params.path, "rb") as fh:
+            pf = pq.ParquetFile(fh)
+            if params.operation == "schema":
+                return {"path": str(src), "columns": [{"name": f.name, "type": str(f.type), "nullable": f.nullable}
+                                                       for f in pf.schema_arrow]}
+            if params.operation == "stats":
+                md = pf.metadata
+                return {"path": str(src), "num_rows": md.num_rows, "num_columns": md.num_columns,
+                        "num_row_groups": md.num_row_groups, "created_by": md.created_by,
+                        "size": os.fstat(fh.fileno()).st_size}
+            table = await asyncio.to_thread(pf.read, columns=params.columns)
         rows = table.slice(0, params.limit).to_pylist()
         return {"path": str(src), "rows": rows, "count": len(rows), "total_rows": table.num_rows,
                 "columns": table.column_names}
@@ -422,7 +457,6 @@ class ExcelProcessorTool(BuiltinTool):
             if not params.rows:
                 raise ToolError("excel-processor: parameter 'rows' is required for write")
             dst = check_path(ctx, params.path, write=True)
-            dst.parent.mkdir(parents=True, exist_ok=True)
             wb = openpyxl.Workbook()
             ws = wb.active
             ws.title = params.sheet or "Sheet1"
@@ -437,11 +471,17 @@ class ExcelProcessorTool(BuiltinTool):
                 for row in params.rows:
                     ws.append(list(row))  # type: ignore[arg-type]
                     n += 1
-            await asyncio.to_thread(wb.save, str(dst))
+            def _save() -> None:
+                buf = io.BytesIO()
+                wb.save(buf)
+                gate_of(ctx).write_bytes(params.path, buf.getvalue(), parents=True)
+
+            await asyncio.to_thread(_save)
             return {"path": str(dst), "sheet": ws.title, "rows_written": n}
         src = check_path(ctx, params.path)
         try:
-            wb = await asyncio.to_thread(openpyxl.load_workbook, str(src), read_only=True, data_only=True)
+            raw = await asyncio.to_thread(read_file, ctx, params.path)
+            wb = await asyncio.to_thread(openpyxl.load_workbook, io.BytesIO(raw), read_only=True, data_only=True)
         except (KeyError, OSError, ValueError, zipfile.BadZipFile,
                 openpyxl.utils.exceptions.InvalidFileException) as e:
             raise ToolError(f"excel-processor: {src.name} is not a readable .xlsx workbook: {e}") from e

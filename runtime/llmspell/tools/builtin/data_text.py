@@ -21,7 +21,7 @@ from pydantic import Field
 
 from llmspell.core.errors import ToolError
 from llmspell.tools.base import BuiltinTool, ToolContext, ToolParams
-from llmspell.tools.builtin._support import check_path
+from llmspell.tools.builtin._support import read_file
 
 # ----------------------------------------------------------------------------------- template-creator
 
@@ -299,9 +299,9 @@ class DiffCalculatorTool(BuiltinTool):
     async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
         old, new = params.old_text, params.new_text
         if params.old_file:
-            old = check_path(ctx, params.old_file).read_text("utf-8", errors="replace")
+            old = read_file(ctx, params.old_file).decode("utf-8", errors="replace")
         if params.new_file:
-            new = check_path(ctx, params.new_file).read_text("utf-8", errors="replace")
+            new = read_file(ctx, params.new_file).decode("utf-8", errors="replace")
         if params.type == "json":
             import jsonpatch
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
+import stat
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
 
-from llmspell.core.errors import ToolError, ValidationError
+from llmspell.core.errors import LLMSpellError, ToolError, ValidationError
 from llmspell.core.types import ToolOutput
+from llmspell.security.fs import PathGate
 from llmspell.tools.base import BuiltinTool, ToolContext, ToolParams, text_output
+from llmspell.tools.builtin._support import gate_of
 
 Operation = Literal[
     "read", "write", "append", "delete", "create_dir", "mkdir", "list_dir", "ls", "dir",
@@ -52,100 +54,124 @@ class FileOperationsTool(BuiltinTool):
         op = _ALIASES.get(params.operation, params.operation)
         return await asyncio.to_thread(self._run_sync, op, params, ctx)
 
-    # Blocking file system work runs in a worker thread so the loop stays responsive.
+    # Blocking file system work runs in a worker thread so the loop stays responsive. Every touch goes
+    # through the path gate (security/fs.py): the check is the open, names are never re-resolved.
     def _run_sync(self, op: str, p: FileOperationsParams, ctx: ToolContext) -> ToolOutput:
+        gate = gate_of(ctx)
         if op in ("copy", "move"):
             src_raw = p.source_path or p.path
             if not src_raw or not p.target_path:
                 raise ValidationError(f"{self.name}: operation '{op}' needs parameters 'source_path' and 'target_path'")
-            src = ctx.check_path(src_raw, write=(op == "move"))
-            dst = ctx.check_path(p.target_path, write=True)
-            if not src.exists():
+            src = gate.resolve(src_raw, write=(op == "move"), follow=(op == "copy"))
+            dst = gate.resolve(p.target_path, write=True)
+            kind = gate.kind(src_raw) if op == "copy" else _lkind(gate, src_raw)
+            if kind is None:
                 raise ToolError(f"{self.name}: source does not exist: {src}")
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            if op == "copy":
-                if src.is_dir():
-                    shutil.copytree(src, dst, dirs_exist_ok=True)
+            try:
+                if op == "copy":
+                    target: str | Path = p.target_path
+                    if kind != "directory" and gate.kind(p.target_path) == "directory":
+                        target = Path(dst) / Path(src_raw).name  # like cp: into the directory
+                    final = gate.copy(src_raw, target, overwrite=True)
+                    msg = f"Copied {src} to {final}"
                 else:
-                    shutil.copy2(src, dst)
-                msg = f"Copied {src} to {dst}"
-            else:
-                shutil.move(str(src), str(dst))
-                msg = f"Moved {src} to {dst}"
-            return self._out(op, msg, {"source": str(src), "target": str(dst)}, dst)
+                    final = gate.rename(src_raw, p.target_path, into_dir=True)
+                    msg = f"Moved {src} to {final}"
+            except OSError as e:
+                raise ToolError(f"{self.name}: cannot {op} {src} to {dst}: {e.strerror or e}") from e
+            return self._out(op, msg, {"source": str(src), "target": str(final)}, Path(final), gate)
 
         if not p.path:
             raise ValidationError(f"{self.name}: operation '{op}' needs parameter 'path'")
         write = op in ("write", "append", "delete", "create_dir")
-        path = ctx.check_path(p.path, write=write)
+        path = gate.resolve(p.path, write=write, follow=op not in ("delete", "metadata"))
 
         if op == "read":
-            if not path.is_file():
-                raise ToolError(f"{self.name}: cannot read {path}: " +
-                                ("it is a directory" if path.is_dir() else "no such file"))
-            size = path.stat().st_size
-            if size > MAX_READ_BYTES:
-                raise ToolError(f"{self.name}: {path} is {size} bytes; the read limit is {MAX_READ_BYTES}")
-            content = path.read_text(encoding=p.encoding, errors="replace")
-            return self._out(op, content, {"input": content, "size": size}, path,
+            try:
+                fd = gate.open_fd(p.path)
+            except IsADirectoryError:
+                raise ToolError(f"{self.name}: cannot read {path}: it is a directory") from None
+            except (FileNotFoundError, NotADirectoryError):
+                raise ToolError(f"{self.name}: cannot read {path}: no such file") from None
+            with os.fdopen(fd, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                if size > MAX_READ_BYTES:
+                    raise ToolError(f"{self.name}: {path} is {size} bytes; the read limit is {MAX_READ_BYTES}")
+                raw = f.read(MAX_READ_BYTES + 1)
+            if len(raw) > MAX_READ_BYTES:
+                raise ToolError(f"{self.name}: {path} is larger than the read limit of {MAX_READ_BYTES} bytes")
+            content = raw.decode(p.encoding, errors="replace")
+            size = len(raw)
+            return self._out(op, content, {"input": content, "size": size}, path, gate,
                              message=f"Read {size} bytes from {path}")
         if op in ("write", "append"):
             data = p.input if p.input is not None else p.content
             if data is None:
                 raise ValidationError(f"{self.name}: operation '{op}' needs parameter 'input' (the content)")
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with open(path, "a" if op == "append" else "w", encoding=p.encoding) as f:
+                with gate.open(p.path, "a" if op == "append" else "w", encoding=p.encoding, parents=True) as f:
                     f.write(data)
             except OSError as e:  # rs-llmspell reports write failures softly
                 msg = f"Failed to {op} {path}: {e.strerror or e}"
-                return self._out(op, msg, None, path, success=False, error=msg)
+                return self._out(op, msg, None, path, gate, success=False, error=msg)
             n = len(data.encode(p.encoding, errors="replace"))
             if op == "write":
-                return self._out(op, f"Wrote {n} bytes to {path}", {"size": n}, path)
-            return self._out(op, f"Appended {n} bytes to {path}", {"appended_size": n}, path)
+                return self._out(op, f"Wrote {n} bytes to {path}", {"size": n}, path, gate)
+            return self._out(op, f"Appended {n} bytes to {path}", {"appended_size": n}, path, gate)
         if op == "delete":
-            if path.is_dir():
-                if p.recursive:
-                    shutil.rmtree(path)
-                else:
-                    path.rmdir()
-                return self._out(op, f"Deleted directory: {path}", {"deleted": str(path)}, path)
-            if not path.exists():
-                raise ToolError(f"{self.name}: cannot delete {path}: no such file")
-            path.unlink()
-            return self._out(op, f"Deleted file: {path}", {"deleted": str(path)}, path)
+            try:
+                what = gate.remove(p.path, recursive=p.recursive)
+            except (FileNotFoundError, NotADirectoryError):
+                raise ToolError(f"{self.name}: cannot delete {path}: no such file") from None
+            except OSError as e:
+                raise ToolError(f"{self.name}: cannot delete {path}: {e.strerror or e}") from e
+            if what == "directory":
+                return self._out(op, f"Deleted directory: {path}", {"deleted": str(path)}, path, gate)
+            return self._out(op, f"Deleted file: {path}", {"deleted": str(path)}, path, gate)
         if op == "create_dir":
-            path.mkdir(parents=p.recursive, exist_ok=True)
-            return self._out(op, f"Created directory: {path}", {"recursive": p.recursive}, path)
+            try:
+                gate.mkdir(p.path, parents=p.recursive, exist_ok=True)
+            except OSError as e:
+                raise ToolError(f"{self.name}: cannot create {path}: {e.strerror or e}") from e
+            return self._out(op, f"Created directory: {path}", {"recursive": p.recursive}, path, gate)
         if op == "list_dir":
-            if not path.is_dir():
-                raise ToolError(f"{self.name}: cannot list {path}: not a directory")
-            entries = _list(path, p.recursive)
+            try:
+                listing = gate.scandir(p.path, recursive=p.recursive)
+            except (FileNotFoundError, NotADirectoryError):
+                raise ToolError(f"{self.name}: cannot list {path}: not a directory") from None
+            kinds = {"directory": "directory", "symlink": "symlink"}
+            entries: list[dict[str, Any]] = [{"name": e.name, "path": str(Path(path) / e.rel),
+                                              "type": kinds.get(e.kind, "file"), "size": e.size} for e in listing]
+            if p.recursive:
+                entries.sort(key=lambda e: e["path"])
             lines = "\n".join(e["path"] if p.recursive else e["name"] for e in entries)
-            return self._out(op, lines, {"entries": entries, "count": len(entries)}, path,
+            return self._out(op, lines, {"entries": entries, "count": len(entries)}, path, gate,
                              message=f"Listed {len(entries)} entries in {path}")
         if op == "metadata":
-            if not path.exists():
-                raise ToolError(f"{self.name}: no such file or directory: {path}")
-            st = path.stat()
-            info = {"path": str(path), "size": st.st_size, "is_file": path.is_file(), "is_dir": path.is_dir(),
-                    "is_symlink": path.is_symlink(), "modified": st.st_mtime, "created": st.st_ctime,
-                    "permissions": oct(st.st_mode & 0o777), "readonly": not os.access(path, os.W_OK)}
+            try:
+                lst = gate.stat(p.path, follow=False)
+                st = gate.stat(p.path) if stat.S_ISLNK(lst.st_mode) else lst
+            except (FileNotFoundError, NotADirectoryError):
+                raise ToolError(f"{self.name}: no such file or directory: {path}") from None
+            info = {"path": str(path), "size": st.st_size, "is_file": stat.S_ISREG(st.st_mode),
+                    "is_dir": stat.S_ISDIR(st.st_mode), "is_symlink": stat.S_ISLNK(lst.st_mode),
+                    "modified": st.st_mtime, "created": st.st_ctime,
+                    "permissions": oct(st.st_mode & 0o777), "readonly": not st.st_mode & stat.S_IWUSR}
             lines = "\n".join(f"{k}: {v}" for k, v in info.items())
-            return self._out(op, lines, info, path, message=f"Metadata for {path}")
+            return self._out(op, lines, info, path, gate, message=f"Metadata for {path}")
         if op == "exists":
-            ex = path.exists()
-            return self._out(op, f"Path {path} {'exists' if ex else 'does not exist'}", {"exists": ex}, path)
+            ex = gate.exists(p.path)
+            return self._out(op, f"Path {path} {'exists' if ex else 'does not exist'}", {"exists": ex}, path, gate)
         raise ValidationError(f"{self.name}: unknown operation '{op}'")  # pragma: no cover - Literal guards
 
-    def _out(self, op: str, text: str, result: Any, path: Path, *, message: str | None = None,
+    def _out(self, op: str, text: str, result: Any, path: Path, gate: PathGate, *, message: str | None = None,
              success: bool = True, error: str | None = None) -> ToolOutput:
         md: dict[str, Any] = {"file_path": str(path)}
         try:
-            if path.is_file():
-                md["file_size"] = path.stat().st_size
-        except OSError:
+            st = gate.stat(path, follow=False)
+            if stat.S_ISREG(st.st_mode):
+                md["file_size"] = st.st_size
+        except (OSError, LLMSpellError):
             pass
         response: dict[str, Any] = {"operation": op, "success": success, "message": message or text,
                                     "metadata": md}
@@ -157,14 +183,10 @@ class FileOperationsTool(BuiltinTool):
                            success=success, error=error)
 
 
-def _list(path: Path, recursive: bool) -> list[dict[str, Any]]:
-    it = sorted(path.rglob("*") if recursive else path.iterdir())
-    out = []
-    for e in it:
-        try:
-            is_dir = e.is_dir()
-            size = 0 if is_dir else e.stat().st_size
-        except OSError:
-            continue
-        out.append({"name": e.name, "path": str(e), "type": "directory" if is_dir else "file", "size": size})
-    return out
+def _lkind(gate: PathGate, path: str) -> str | None:
+    """What the name itself is (a link is "symlink"), or None when missing."""
+    try:
+        st = gate.stat(path, follow=False)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return "symlink" if stat.S_ISLNK(st.st_mode) else "directory" if stat.S_ISDIR(st.st_mode) else "file"

@@ -1,23 +1,25 @@
 """Filesystem tools: file-search, file-watcher, file-converter (rs-llmspell names and parameters).
 
-Every path goes through the security policy first; walks never follow a symlink out of the tree
-being searched, so a link planted in the workspace cannot expose files outside it.
+Every path goes through the path gate (security/fs.py): walks read directories through their fds and
+never enter a symlinked directory; files are opened by the gate, which follows a link only while it
+stays inside the allowed roots, so a link planted in the workspace cannot expose files outside it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import fnmatch
-import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
 
-from llmspell.core.errors import ToolError
+from llmspell.core.errors import LLMSpellError, ToolError
+from llmspell.security.fs import PathGate
 from llmspell.tools.base import BuiltinTool, ToolContext, ToolParams
-from llmspell.tools.builtin._support import check_path
+from llmspell.tools.builtin._support import check_path, gate_of, quiet_gate
 
 
 def _ext_set(exts: list[str] | None) -> set[str] | None:
@@ -26,27 +28,32 @@ def _ext_set(exts: list[str] | None) -> set[str] | None:
     return {e.lower().lstrip(".") for e in exts}
 
 
-def walk_files(root: Path, *, recursive: bool, max_depth: int, exclude_dirs: set[str] | None = None):
-    """Files under ``root`` without leaving it through symlinks (yields (path, skipped_link))."""
-    root_real = root.resolve()
-    if root.is_file():
+def walk_files(gate: PathGate, root: Path, *, recursive: bool, max_depth: int,
+               exclude_dirs: set[str] | None = None) -> Iterator[tuple[Path, bool]]:
+    """Files under ``root`` read through directory fds (yields (path, skipped_link)).
+
+    Directories are never entered through a symlink; a symlinked *file* is yielded (and later opened
+    through the gate, which follows it only while it stays inside) unless its target leaves.
+    """
+    kind = gate.kind(root)
+    if kind != "directory":
         yield root, False
         return
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        depth = len(Path(dirpath).relative_to(root).parts)
-        if not recursive or depth >= max_depth:
-            dirnames[:] = []
-        else:
-            dirnames[:] = sorted(d for d in dirnames if not (exclude_dirs and d in exclude_dirs)
-                                 and not (Path(dirpath, d).is_symlink()))
-        for fn in sorted(filenames):
-            p = Path(dirpath, fn)
-            if p.is_symlink():
-                target = p.resolve()
-                if not target.is_relative_to(root_real) or not target.is_file():
-                    yield p, True
-                    continue
-            yield p, False
+    depth = max_depth + 1 if recursive else 1
+    for e in gate.scandir(root, recursive=recursive, max_depth=max(depth, 1)):
+        parts = Path(e.rel).parts
+        if exclude_dirs and any(part in exclude_dirs for part in parts[:-1]):
+            continue
+        if e.kind == "file":
+            yield root / e.rel, False
+        elif e.kind == "symlink":
+            try:
+                ok = gate.kind(root / e.rel) == "file"
+            except (OSError, LLMSpellError):
+                ok = False
+            yield root / e.rel, not ok
+        elif e.kind == "other":
+            yield root / e.rel, True
 
 
 class FileSearchTool(BuiltinTool):
@@ -71,20 +78,20 @@ class FileSearchTool(BuiltinTool):
 
     async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
         root = check_path(ctx, params.path)
-        if not root.exists():
+        if not gate_of(ctx).exists(root):
             raise ToolError(f"file-search: path does not exist: {params.path}")
         flags = 0 if params.case_sensitive else re.IGNORECASE
         try:
             rx = re.compile(params.pattern if params.use_regex else re.escape(params.pattern), flags)
         except re.error as e:
             raise ToolError(f"file-search: parameter 'pattern': invalid regular expression: {e}") from e
-        return await asyncio.to_thread(self._search, root, rx, params)
+        return await asyncio.to_thread(self._search, quiet_gate(ctx), root, rx, params)
 
-    def _search(self, root: Path, rx: re.Pattern[str], params: Params) -> dict[str, Any]:
+    def _search(self, gate: PathGate, root: Path, rx: re.Pattern[str], params: Params) -> dict[str, Any]:
         inc, exc = _ext_set(params.include_extensions), _ext_set(params.exclude_extensions)
         matches: list[dict[str, Any]] = []
         searched = with_matches = skipped = 0
-        for p, bad_link in walk_files(root, recursive=params.recursive, max_depth=params.max_depth,
+        for p, bad_link in walk_files(gate, root, recursive=params.recursive, max_depth=params.max_depth,
                                       exclude_dirs=set(params.exclude_dirs or ())):
             if bad_link:
                 skipped += 1
@@ -93,11 +100,8 @@ class FileSearchTool(BuiltinTool):
             if (inc is not None and ext not in inc) or (exc is not None and ext in exc):
                 continue
             try:
-                if p.stat().st_size > params.max_file_size:
-                    skipped += 1
-                    continue
-                data = p.read_bytes()
-            except OSError:
+                data = gate.read_bytes(p, max_bytes=params.max_file_size)
+            except (OSError, LLMSpellError):  # too large, vanished, a FIFO, a hard link, a link leaving
                 skipped += 1
                 continue
             if b"\0" in data[:8192]:  # binary
@@ -144,7 +148,7 @@ class FileWatcherTool(BuiltinTool):
     async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
         paths = [check_path(ctx, p) for p in params.input]
         for p in paths:
-            if not p.exists():
+            if not gate_of(ctx).exists(p):
                 raise ToolError(f"file-watcher: parameter 'input': path does not exist: {p}")
         timeout = params.timeout_ms / 1000 if params.timeout_ms else params.timeout_seconds
         cfg = {"paths": [str(p) for p in paths], "recursive": params.recursive, "pattern": params.pattern,
@@ -193,6 +197,7 @@ class FileWatcherTool(BuiltinTool):
 
 
 _ENDINGS = {"lf": "\n", "crlf": "\r\n", "cr": "\r"}
+MAX_CONVERT_BYTES = 50 * 1024 * 1024
 
 
 class FileConverterTool(BuiltinTool):
@@ -212,9 +217,13 @@ class FileConverterTool(BuiltinTool):
         tab_size: int = Field(4, ge=1, le=16)
 
     async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
+        gate = gate_of(ctx)
         src = check_path(ctx, params.path)
         dst = check_path(ctx, params.target_path or params.path, write=True)
-        raw = src.read_bytes()
+        try:
+            raw = await asyncio.to_thread(gate.read_bytes, params.path, max_bytes=MAX_CONVERT_BYTES)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as e:
+            raise ToolError(f"file-converter: cannot read {src}: {e.strerror}") from e
         enc = params.from_encoding
         if enc is None:
             from charset_normalizer import from_bytes
@@ -240,8 +249,7 @@ class FileConverterTool(BuiltinTool):
             data = new.encode(out_enc)
         except (LookupError, UnicodeEncodeError) as e:
             raise ToolError(f"file-converter: cannot encode as {out_enc}: {e}") from e
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_bytes(data)
+        await asyncio.to_thread(gate.write_bytes, params.target_path or params.path, data, parents=True)
         return {"source": str(src), "target": str(dst), "operation": params.operation,
                 "from_encoding": enc, "to_encoding": out_enc, "bytes_written": len(data)}
 

@@ -10,8 +10,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from llmspell.core.errors import ValidationError
+from llmspell.core.errors import ToolError, ValidationError
 from llmspell.tools.base import BuiltinTool, ToolContext, ToolParams
+from llmspell.tools.builtin._support import gate_of
 
 Algorithm = Literal["md5", "sha1", "sha256", "sha512"]
 _ALIAS = {"sha-1": "sha1", "sha-256": "sha256", "sha-512": "sha512", "MD5": "md5", "SHA256": "sha256"}
@@ -40,10 +41,12 @@ class HashCalculatorTool(BuiltinTool):
         h = hashlib.new(p.algorithm)
         path = p.file or (p.input if p.input_type == "file" else None)
         if path:
-            resolved = ctx.check_path(path)
-
             def digest_file() -> None:
-                with open(resolved, "rb") as f:
+                try:
+                    f = gate_of(ctx).open(path, "rb")
+                except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as e:
+                    raise ToolError(f"{self.name}: cannot read {path}: {e.strerror}") from None
+                with f:
                     for chunk in iter(lambda: f.read(1 << 20), b""):
                         h.update(chunk)
 
