@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -134,6 +136,40 @@ class MemoryBackend:
 
     def close(self) -> None:
         pass
+
+
+def _checked_db_path(path: Path, workspace: Path) -> Path:
+    """The state database's physical path, its folder made through the path gate.
+
+    A folder or file planted in the workspace (``.llmspell`` -> elsewhere, ``state.db-wal`` -> a file
+    outside) must not redirect the database: the folder is created and resolved beneath the
+    workspace (a configured path outside it is taken as its own root) with links leaving refused,
+    and the database's own files must be regular files or absent, never links.
+    """
+    from llmspell.core.errors import SecurityViolationError
+    from llmspell.security.fs import PathGate
+
+    ws = os.path.realpath(workspace)
+    parent = os.path.normpath(str(path.parent))
+    inside = parent == ws or parent.startswith(ws.rstrip(os.sep) + os.sep)
+    gate = PathGate([ws if inside else parent], ws if inside else parent, refuse_hardlinks=False)
+    try:
+        gate.mkdir(parent, parents=True, exist_ok=True)
+        real_parent = gate.resolve(parent, write=True)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            name = str(real_parent / (path.name + suffix))
+            try:
+                st = gate.stat(name, follow=False)
+            except FileNotFoundError:
+                continue
+            if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
+                raise StateError(f"cannot open the state database {path}: {name} is not a plain file "
+                                 "(a link or special file there could redirect the database); remove it")
+    except SecurityViolationError as e:
+        raise StateError(f"cannot open the state database {path}: {e.message}") from e
+    except OSError as e:
+        raise StateError(f"cannot open the state database {path}: {e.strerror or e}") from e
+    return real_parent / path.name
 
 
 class SqliteBackend:
@@ -252,7 +288,7 @@ class StateStore:
             path = Path(cfg.path).expanduser() if cfg.path else Path(".llmspell") / "state.db"
             if not path.is_absolute():
                 path = Path(workspace) / path
-            return cls(SqliteBackend(path), runtime=runtime)
+            return cls(SqliteBackend(_checked_db_path(path, Path(workspace))), runtime=runtime)
         raise StateError(f"unknown state backend {cfg.backend!r}: expected 'sqlite' or 'memory'")
 
     @classmethod

@@ -1,30 +1,41 @@
 """SQL tools: database-connector (SQLite files, rs-llmspell parameters) and sql-query (SQL over tables).
 
-SQLite through the standard library. SELECT queries open the database read-only (``mode=ro``), so
-a spell asking for a query cannot change data by accident; writes need ``query_type`` to say so.
+SQLite through the standard library. The database file is read through the path gate (an fd opened
+beneath the allowed roots: no URI, no percent-decoding, no symlink or hard link out) and loaded into
+an in-memory database (``sqlite3.Connection.deserialize``); SQLite itself never opens a file by name,
+so ATTACH, VACUUM INTO and extensions have nothing to reach (they are refused too). SELECT queries
+run with ``query_only``; a write runs on the in-memory copy, which is then written back through the
+gate (a new file beside the old one, renamed over it). Databases larger than the policy's
+``max_database_bytes`` are refused; a database with a pending write-ahead log (``-wal``) is refused
+until it is checkpointed (its last changes are not in the main file).
 Other databases need drivers the runtime does not ship; the error says which URL schemes work.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import re
+import secrets
 import sqlite3
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
 
-from llmspell.core.errors import ToolError
+from llmspell.core.errors import LLMSpellError, ToolError
 from llmspell.tools.base import BuiltinTool, ToolContext, ToolParams
-from llmspell.tools.builtin._support import check_path
+from llmspell.tools.builtin._support import check_path, gate_of, policy_of
 
 _WRITE_TYPES = ("INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "EXECUTE")
 
 
-def _authorize(action: int, *_: Any) -> int:
-    """Refuse ATTACH/DETACH (and so ``VACUUM INTO``): they would read or write files outside the sandbox."""
+def _authorize(action: int, arg1: Any = None, arg2: Any = None, *_: Any) -> int:
+    """Refuse ATTACH/DETACH (and so ``VACUUM INTO``) and load_extension: they would reach files."""
     if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
+        return sqlite3.SQLITE_DENY
+    if action == getattr(sqlite3, "SQLITE_FUNCTION", 31) and str(arg2 or "").lower() == "load_extension":
         return sqlite3.SQLITE_DENY
     return sqlite3.SQLITE_OK
 
@@ -40,7 +51,8 @@ def _plain(row: tuple[Any, ...]) -> list[Any]:
     return [v.hex() if isinstance(v, bytes) else v for v in row]
 
 
-def _db_path(ctx: ToolContext, database: str, write: bool) -> Path:
+def _db_path(ctx: ToolContext, database: str, write: bool) -> str:
+    """The file path a ``database`` parameter names (the text after ``sqlite://`` taken literally)."""
     if "://" in database:
         scheme, rest = database.split("://", 1)
         if scheme not in ("sqlite", "file"):
@@ -50,7 +62,8 @@ def _db_path(ctx: ToolContext, database: str, write: bool) -> Path:
         database = database or ":memory:"
     if database == ":memory:":
         raise ToolError("database-connector: parameter 'database': expected a SQLite file path, got ':memory:'")
-    return check_path(ctx, database, write=write)
+    check_path(ctx, database, write=write)  # the refusal message, before any file is touched
+    return database
 
 
 class DatabaseConnectorTool(BuiltinTool):
@@ -70,18 +83,42 @@ class DatabaseConnectorTool(BuiltinTool):
 
     async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
         write = params.operation == "execute" or params.query_type in _WRITE_TYPES
-        path = _db_path(ctx, params.database, write)
-        if not write and not path.is_file():
-            raise ToolError(f"database-connector: no database file at {path}")
-        return await asyncio.to_thread(self._run, path, params, write)
+        name = _db_path(ctx, params.database, write)
+        return await asyncio.to_thread(self._run, ctx, name, params, write)
 
-    def _run(self, path: Path, params: Params, write: bool) -> dict[str, Any]:
-        uri = f"file:{path}?mode={'rwc' if write else 'ro'}"
+    def _run(self, ctx: ToolContext, name: str, params: Params, write: bool) -> dict[str, Any]:
+        gate = gate_of(ctx)
+        path = gate.resolve(name, write=write)
+        cap = int(getattr(policy_of(ctx), "max_database_bytes", 256 << 20))
         try:
-            conn = sqlite3.connect(uri, uri=True, timeout=5)
+            wal = gate.stat(name + "-wal").st_size
+        except (FileNotFoundError, NotADirectoryError):
+            wal = 0
+        if wal:
+            raise ToolError(f"database-connector: {path} has a pending write-ahead log ({path}-wal); "
+                            "checkpoint it first (PRAGMA wal_checkpoint(TRUNCATE) in its own application)")
+        try:
+            data = gate.read_bytes(name, max_bytes=cap)
+        except (FileNotFoundError, NotADirectoryError):
+            if not write:
+                raise ToolError(f"database-connector: no database file at {path}") from None
+            data = b""
+        except IsADirectoryError:
+            raise ToolError(f"database-connector: {path} is a directory, not a database file") from None
+        except OSError as e:
+            raise ToolError(f"database-connector: cannot read {path}: {e.strerror or e}") from None
+        if data and len(data) >= 20 and data[18:20] == b"\x02\x02":
+            data = data[:18] + b"\x01\x01" + data[20:]  # WAL mode header -> rollback (in memory only)
+        conn = sqlite3.connect(":memory:")
+        try:
+            if data:
+                conn.deserialize(data)
         except sqlite3.Error as e:
-            raise ToolError(f"database-connector: cannot open {path}: {e}") from e
+            conn.close()
+            raise ToolError(f"database-connector: {path} is not a SQLite database: {e}") from e
         conn.set_authorizer(_authorize)
+        if not write:
+            conn.execute("PRAGMA query_only = ON")
         try:
             if params.operation == "schema":
                 tables = []
@@ -106,11 +143,30 @@ class DatabaseConnectorTool(BuiltinTool):
                 raise ToolError(f"database-connector: SQL error: {e}") from e
             if cur.description:
                 names, rows, truncated = _rows(cur, params.limit)
-                return {"columns": names, "rows": rows, "row_count": len(rows), "truncated": truncated}
-            conn.commit()
-            return {"rows_affected": cur.rowcount, "last_insert_id": cur.lastrowid}
+                out: dict[str, Any] = {"columns": names, "rows": rows, "row_count": len(rows),
+                                       "truncated": truncated}
+            else:
+                out = {"rows_affected": cur.rowcount, "last_insert_id": cur.lastrowid}
+            if write:
+                conn.commit()
+                _write_back(gate, name, conn.serialize(), path)
+            return out
         finally:
             conn.close()
+
+
+def _write_back(gate: Any, name: str, image: bytes, path: Path) -> None:
+    """Replace the database file with ``image``: a new file beside it (exclusive create), then a rename
+    over it, both through the gate; a failure leaves the old file as it was."""
+    tmp = f"{name}.llmspell-{os.getpid()}-{secrets.token_hex(4)}.tmp"
+    try:
+        with gate.open(tmp, "xb", parents=True) as f:
+            f.write(image)
+        gate.rename(tmp, name, into_dir=False)
+    except OSError as e:
+        with contextlib.suppress(OSError, LLMSpellError):
+            gate.remove(tmp)
+        raise ToolError(f"database-connector: cannot write {path}: {e.strerror or e}") from e
 
 
 class SqlQueryTool(BuiltinTool):
