@@ -151,11 +151,11 @@ def extract_archive(ctx: ToolContext, archive: str, target: str, max_bytes: int,
                 if m.isdir():
                     gate.mkdir(dest, parents=True, exist_ok=True)
                     continue
-                src = tf.extractfile(m)
-                if src is None:
+                member = tf.extractfile(m)
+                if member is None:
                     continue
-                with src:
-                    copy(src, dest, m.name)
+                with member:
+                    copy(member, dest, m.name)
     return out
 
 
