@@ -293,6 +293,28 @@ async def test_cancelling_the_progress_cancels_the_run(client: LanguageClient) -
     assert messages(client, run_id)[-1][1].status == "cancelled", messages(client, run_id)[-1][1].error
 
 
+async def test_cancel_kills_a_run_stuck_in_a_c_call(client: LanguageClient) -> None:
+    """One long C call never polls a flag: only the run's process kill stops it. After the cancel the
+    server has no run process left burning a core (only its pre-forked zygote remains)."""
+    from llmspell.isolation.procs import descendants
+
+    uri = open_doc(client, 'local s = ("a"):rep(1e5):find(".-.-.-.-.-b")\n', write=True)
+    run_id = await run(client, uri)
+    server_pid = client._server.pid  # type: ignore[attr-defined]
+    deadline = asyncio.get_running_loop().time() + 20
+    while len(descendants(server_pid)) < 2 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.02)  # zygote + the run's process
+    assert len(descendants(server_pid)) >= 2
+    await asyncio.sleep(0.3)
+    res = await client.workspace_execute_command_async(lsp.ExecuteCommandParams(
+        command="llmspell.cancelSpell", arguments=[run_id]))
+    assert (res["cancelled"] if isinstance(res, dict) else res.cancelled) is True
+    await asyncio.wait_for(client.finished[run_id].wait(), 10)
+    assert messages(client, run_id)[-1][1].status == "cancelled"
+    left = descendants(server_pid)
+    assert len(left) == 1, left  # the zygote only
+
+
 async def test_positions_in_the_negotiated_encoding(client: LanguageClient) -> None:
     text = 'local s = "😀é"; local a = Agent.bulder()\n'
     uri = open_doc(client, text)
