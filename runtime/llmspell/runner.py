@@ -236,7 +236,9 @@ class SpellRunner:
                 return
             put(EventMessage, event_type=et, data=jsonable(data), sequence=ev.sequence,
                 correlation_id=ev.correlation_id, source=ev.source)
-            if et == "agent.completed" and isinstance(data, dict) and isinstance(data.get("usage"), dict):
+            spell_made = (getattr(ev, "metadata", None) or {}).get("origin") == "spell"
+            if et == "agent.completed" and not spell_made and isinstance(data, dict) \
+                    and isinstance(data.get("usage"), dict):
                 try:
                     usage = usage.add(Usage.model_validate(data["usage"]))
                 except Exception:
