@@ -9,6 +9,7 @@ the error says how to enable it.
 from __future__ import annotations
 
 import asyncio
+import io
 import subprocess
 import wave
 from pathlib import Path
@@ -18,16 +19,33 @@ from pydantic import Field
 
 from llmspell.core.errors import ToolError
 from llmspell.tools.base import BuiltinTool, ToolContext, ToolParams
-from llmspell.tools.builtin._support import check_path, need, policy_of
+from llmspell.tools.builtin._support import check_path, gate_of, need, policy_of, read_file, write_file
 
 
-def _src(ctx: ToolContext, *candidates: str | None) -> Path:
+class _Src(type(Path())):  # type: ignore[misc]
+    """A media file read once through the path gate: libraries parse ``data``, never the name."""
+
+    data: bytes
+    size: int
+
+    def read_bytes(self) -> bytes:
+        return self.data
+
+    def open_data(self) -> io.BytesIO:
+        return io.BytesIO(self.data)
+
+
+def _load(ctx: ToolContext, name: str) -> _Src:
+    data = read_file(ctx, name)
+    p = _Src(gate_of(ctx).resolve(name))
+    p.data, p.size = data, len(data)
+    return p
+
+
+def _src(ctx: ToolContext, *candidates: str | None) -> _Src:
     for c in candidates:
         if c:
-            p = check_path(ctx, c)
-            if not p.is_file():
-                raise ToolError(f"{ctx.tool_name}: no such file: {c}")
-            return p
+            return _load(ctx, c)
     raise ToolError(f"{ctx.tool_name}: parameter 'file_path' (or 'source_path') is required")
 
 
@@ -66,9 +84,9 @@ class PdfProcessorTool(BuiltinTool):
         path = _src(ctx, params.input)
         return await asyncio.to_thread(self._run, pypdf, path, params)
 
-    def _run(self, pypdf: Any, path: Path, params: Params) -> dict[str, Any]:
+    def _run(self, pypdf: Any, path: _Src, params: Params) -> dict[str, Any]:
         try:
-            reader = pypdf.PdfReader(str(path))
+            reader = pypdf.PdfReader(path.open_data())
             if reader.is_encrypted:
                 if not params.password or not reader.decrypt(params.password):
                     raise ToolError("pdf-processor: the PDF is encrypted; give the right 'password'")
@@ -123,16 +141,16 @@ class ImageProcessorTool(BuiltinTool):
             if not params.target_path:
                 raise ToolError(f"image-processor: parameter 'target_path' is required for {params.operation}")
             dst = check_path(ctx, params.target_path, write=True)
-        return await asyncio.to_thread(self._run, Image, src, dst, params)
+        return await asyncio.to_thread(self._run, Image, src, dst, params, ctx)
 
-    def _run(self, Image: Any, src: Path, dst: Path | None, p: Params) -> dict[str, Any]:
+    def _run(self, Image: Any, src: _Src, dst: Path | None, p: Params, ctx: ToolContext) -> dict[str, Any]:
         try:
-            img = Image.open(src)
+            img = Image.open(src.open_data())
         except Exception as e:  # PIL.UnidentifiedImageError and decompression-bomb errors
             raise ToolError(f"image-processor: cannot read {src.name} as an image: {e}") from e
         with img:
             info = {"format": img.format, "width": img.width, "height": img.height, "mode": img.mode,
-                    "file_size": src.stat().st_size}
+                    "file_size": src.size}
             if p.operation == "detect":
                 return {"file": str(src), "format": img.format, "mime_type": Image.MIME.get(img.format or "")}
             if p.operation == "metadata":
@@ -173,11 +191,12 @@ class ImageProcessorTool(BuiltinTool):
             fmt = {"JPG": "JPEG", "TIF": "TIFF"}.get(fmt, fmt)
             if fmt == "JPEG" and out.mode not in ("RGB", "L"):
                 out = out.convert("RGB")
-            dst.parent.mkdir(parents=True, exist_ok=True)
+            buf = io.BytesIO()
             try:
-                out.save(dst, format=fmt)
+                out.save(buf, format=fmt)
             except (KeyError, ValueError, OSError) as e:
                 raise ToolError(f"image-processor: cannot write {fmt}: {e}") from e
+            write_file(ctx, p.target_path or "", buf.getvalue())
             return {"source": str(src), "target": str(dst), "operation": p.operation, "format": fmt,
                     "width": out.width, "height": out.height, "original_width": img.width,
                     "original_height": img.height}
@@ -190,7 +209,7 @@ _AUDIO_MAGIC = [(b"RIFF", "wav"), (b"ID3", "mp3"), (b"\xff\xfb", "mp3"), (b"\xff
                 (b"OggS", "ogg")]
 
 
-def _detect_audio(path: Path) -> str | None:
+def _detect_audio(path: _Src) -> str | None:
     head = path.read_bytes()[:12]
     for magic, fmt in _AUDIO_MAGIC:
         if head.startswith(magic):
@@ -228,22 +247,24 @@ class AudioProcessorTool(BuiltinTool):
             raise ToolError("audio-processor: parameter 'target_path' is required for convert")
         dst = check_path(ctx, params.target_path, write=True)
         target = params.target_format or dst.suffix.lstrip(".").lower() or "wav"
-        dst.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "wav" and target == "wav" and params.sample_rate is None:
-            await asyncio.to_thread(self._wav_copy, src, dst, params.channels)
+            data = await asyncio.to_thread(self._wav_copy, src, params.channels)
+            await asyncio.to_thread(write_file, ctx, params.target_path, data)
         else:
+            gate_of(ctx).mkdir(str(dst.parent), parents=True, exist_ok=True)
             args = ["-i", str(src)]
             if params.sample_rate:
                 args += ["-ar", str(params.sample_rate)]
             if params.channels:
                 args += ["-ac", str(params.channels)]
             await _ffmpeg(ctx, [*args, "-f", target, str(dst)])
-        meta = await asyncio.to_thread(self._metadata, dst, _detect_audio(dst))
+        written = await asyncio.to_thread(_load, ctx, params.target_path)
+        meta = await asyncio.to_thread(self._metadata, written, _detect_audio(written))
         return {"source": str(src), "target": str(dst), "format": target, "metadata": meta}
 
     @staticmethod
-    def _wav_copy(src: Path, dst: Path, channels: int | None) -> None:
-        with wave.open(str(src), "rb") as r:
+    def _wav_copy(src: _Src, channels: int | None) -> bytes:
+        with wave.open(src.open_data(), "rb") as r:
             frames = r.readframes(r.getnframes())
             nch, width, rate = r.getnchannels(), r.getsampwidth(), r.getframerate()
         if channels and channels != nch:
@@ -257,18 +278,20 @@ class AudioProcessorTool(BuiltinTool):
             a = array.array(codes[width], frames)
             frames = array.array(codes[width], ((a[i] + a[i + 1]) // 2 for i in range(0, len(a) - 1, 2))).tobytes()
             nch = 1
-        with wave.open(str(dst), "wb") as w:
+        buf = io.BytesIO()
+        with wave.open(buf, "wb") as w:
             w.setnchannels(nch)
             w.setsampwidth(width)
             w.setframerate(rate)
             w.writeframes(frames)
+        return buf.getvalue()
 
     @staticmethod
-    def _metadata(path: Path, fmt: str | None) -> dict[str, Any]:
-        out: dict[str, Any] = {"file": str(path), "format": fmt, "file_size": path.stat().st_size}
+    def _metadata(path: _Src, fmt: str | None) -> dict[str, Any]:
+        out: dict[str, Any] = {"file": str(path), "format": fmt, "file_size": path.size}
         if fmt == "wav":
             try:
-                with wave.open(str(path), "rb") as w:
+                with wave.open(path.open_data(), "rb") as w:
                     out.update(channels=w.getnchannels(), sample_rate=w.getframerate(),
                                bits_per_sample=w.getsampwidth() * 8,
                                duration_seconds=w.getnframes() / w.getframerate() if w.getframerate() else 0.0)
@@ -277,7 +300,7 @@ class AudioProcessorTool(BuiltinTool):
                 pass
         mutagen = need("mutagen", "media", tool="audio-processor")
         try:
-            f = mutagen.File(str(path))
+            f = mutagen.File(path.open_data())
         except mutagen.MutagenError as e:
             raise ToolError(f"audio-processor: cannot read {path.name}: {e}") from e
         if f is None:
@@ -316,7 +339,7 @@ class VideoProcessorTool(BuiltinTool):
         if not params.target_path:
             raise ToolError(f"video-processor: parameter 'target_path' is required for {params.operation}")
         dst = check_path(ctx, params.target_path, write=True)
-        dst.parent.mkdir(parents=True, exist_ok=True)
+        gate_of(ctx).mkdir(str(dst.parent), parents=True, exist_ok=True)
         args = ["-ss", str(params.timestamp_seconds), "-i", str(src), "-frames:v", "1"]
         if params.operation == "thumbnail":
             args += ["-vf", "scale=320:-1"]
@@ -324,14 +347,15 @@ class VideoProcessorTool(BuiltinTool):
         return {"source": str(src), "target": str(dst), "timestamp_seconds": params.timestamp_seconds}
 
     @staticmethod
-    def _metadata(path: Path, detect_only: bool) -> dict[str, Any]:
+    def _metadata(path: _Src, detect_only: bool) -> dict[str, Any]:
         need("hachoir", "media", tool="video-processor")
         from hachoir.core import config as hconfig
         from hachoir.metadata import extractMetadata
-        from hachoir.parser import createParser
+        from hachoir.parser import guessParser
+        from hachoir.stream import InputIOStream
 
         hconfig.quiet = True
-        parser = createParser(str(path))
+        parser = guessParser(InputIOStream(path.open_data(), filename=str(path)))
         if parser is None:
             if detect_only:
                 return {"file": str(path), "format": None, "is_video": False}
@@ -354,7 +378,7 @@ class VideoProcessorTool(BuiltinTool):
         return {"file": str(path), "mime_type": mime, "format": mime.split("/")[-1] if mime else None,
                 "duration_seconds": dur.total_seconds() if hasattr(dur, "total_seconds") else None,
                 "width": values.get("width"), "height": values.get("height"),
-                "frame_rate": values.get("frame_rate"), "file_size": path.stat().st_size,
+                "frame_rate": values.get("frame_rate"), "file_size": path.size,
                 "metadata": {k: str(v) for k, v in values.items()}}
 
 
