@@ -151,6 +151,13 @@ def _run_process(argv: list[str], cwd: str, env: dict[str, str], stdin: bytes | 
                     buf += chunk[:room]
                 dropped += max(0, len(chunk) - max(room, 0))
     finally:
+        if proc.returncode is None and not timed_out:
+            # both pipes closed: the program is exiting; let it finish so its own status is reported
+            # (killing first raced with its exit and reported -9 for a clean run)
+            try:
+                proc.wait(timeout=max(0.0, min(1.0, deadline - time.monotonic())))
+            except subprocess.TimeoutExpired:
+                pass
         _kill_group(proc.pid)
         sel.close()
         for s in (proc.stdin, proc.stdout, proc.stderr):
