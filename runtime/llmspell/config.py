@@ -82,6 +82,14 @@ class SecurityConfig(_Strict):
     endpoint a spell chose."""
     max_response_bytes: int = Field(default=10 * 1024 * 1024, gt=0, le=1 << 34)
     network_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    max_database_bytes: int = Field(default=256 * 1024 * 1024, gt=0, le=1 << 36)
+    """Largest SQLite file database-connector loads (it is read through the path gate into memory)."""
+    max_result_rows: int = Field(default=100_000, gt=0, le=1 << 31)
+    """Most rows a query tool returns, whatever ``limit`` the spell asks for (a policy cap, not a
+    parameter: a 5M-row result is Python memory the Lua heap limit never sees)."""
+    refuse_hardlinks: bool = True
+    """Refuse files with more than one hard link (a link made elsewhere can point a workspace name
+    at a file outside it)."""
     max_tool_security_level: Literal["safe", "restricted", "privileged"] = "privileged"
     """Tools above this level are refused by the tool registry (safe < restricted < privileged)."""
 

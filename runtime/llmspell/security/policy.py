@@ -76,6 +76,9 @@ class SecurityPolicy:
         env_allow: list[str] | None = None,
         max_response_bytes: int = 10 * 1024 * 1024,
         network_timeout_s: float = 30.0,
+        max_database_bytes: int = 256 * 1024 * 1024,
+        max_result_rows: int = 100_000,
+        refuse_hardlinks: bool = True,
     ):
         self.workspace = _resolve(Path(workspace))
         self._roots: list[Path] = [self.workspace]
@@ -90,7 +93,9 @@ class SecurityPolicy:
         self.network_timeout_s = network_timeout_s
         self.on_violation: ViolationCallback | None = None
         self.violations = 0
-        self.refuse_hardlinks = True
+        self.refuse_hardlinks = refuse_hardlinks
+        self.max_database_bytes = max_database_bytes
+        self.max_result_rows = max_result_rows
         self._gate: PathGate | None = None
 
     @classmethod
@@ -105,6 +110,9 @@ class SecurityPolicy:
             env_allow=cfg.env_allow,
             max_response_bytes=cfg.max_response_bytes,
             network_timeout_s=cfg.network_timeout_s,
+            max_database_bytes=cfg.max_database_bytes,
+            max_result_rows=cfg.max_result_rows,
+            refuse_hardlinks=cfg.refuse_hardlinks,
         )
 
     # ------------------------------------------------------------------------------------ refusals

@@ -40,6 +40,11 @@ def _authorize(action: int, arg1: Any = None, arg2: Any = None, *_: Any) -> int:
     return sqlite3.SQLITE_OK
 
 
+def _row_cap(ctx: ToolContext) -> int:
+    """``security.max_result_rows``: the policy, not the spell's ``limit``, bounds a result."""
+    return int(getattr(policy_of(ctx), "max_result_rows", 100_000) or 100_000)
+
+
 def _rows(cur: sqlite3.Cursor, limit: int) -> tuple[list[str], list[dict[str, Any]], bool]:
     cols = [d[0] for d in cur.description or []]
     rows = cur.fetchmany(limit + 1)
@@ -142,7 +147,7 @@ class DatabaseConnectorTool(BuiltinTool):
             except sqlite3.Error as e:
                 raise ToolError(f"database-connector: SQL error: {e}") from e
             if cur.description:
-                names, rows, truncated = _rows(cur, params.limit)
+                names, rows, truncated = _rows(cur, min(params.limit, _row_cap(ctx)))
                 out: dict[str, Any] = {"columns": names, "rows": rows, "row_count": len(rows),
                                        "truncated": truncated}
             else:
@@ -182,9 +187,9 @@ class SqlQueryTool(BuiltinTool):
         limit: int = Field(10000, ge=1)
 
     async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
-        return await asyncio.to_thread(self._run, params)
+        return await asyncio.to_thread(self._run, params, _row_cap(ctx))
 
-    def _run(self, params: Params) -> dict[str, Any]:
+    def _run(self, params: Params, row_cap: int) -> dict[str, Any]:
         conn = sqlite3.connect(":memory:")
         conn.set_authorizer(_authorize)
         try:
@@ -205,7 +210,7 @@ class SqlQueryTool(BuiltinTool):
                 raise ToolError(f"sql-query: SQL error: {e}") from e
             if not cur.description:
                 return {"columns": [], "rows": [], "row_count": 0, "truncated": False}
-            cols_out, rows, truncated = _rows(cur, params.limit)
+            cols_out, rows, truncated = _rows(cur, min(params.limit, row_cap))
             return {"columns": cols_out, "rows": rows, "row_count": len(rows), "truncated": truncated}
         finally:
             conn.close()
