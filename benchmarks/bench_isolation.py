@@ -42,11 +42,19 @@ def env_for(mode: str) -> dict[str, str]:
     return e
 
 
-def cli_once(ws: Path, spell: str, mode: str) -> tuple[float, int, int]:
-    """(wall seconds, exit status, peak RSS KB of the CLI process and what it reaped)."""
+def cli_once(ws: Path, spell: str, mode: str, give_up_s: float = 0) -> tuple[float, int, int]:
+    """(wall seconds, exit status, peak RSS KB of the CLI process and what it reaped). With
+    ``give_up_s``, a run still going after that long is killed (exit status -9 in the figures)."""
     t0 = time.perf_counter()
     p = subprocess.Popen([*CLI, "--run", spell], cwd=ws, env=env_for(mode), stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
+    if give_up_s:
+        # WNOWAIT: look without reaping, so wait4 below still gets the exit status and rusage
+        while os.waitid(os.P_PID, p.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+            if time.perf_counter() - t0 >= give_up_s:
+                p.kill()
+                break
+            time.sleep(0.05)
     _, status, ru = os.wait4(p.pid, 0)
     p.returncode = os.waitstatus_to_exitcode(status)
     return time.perf_counter() - t0, p.returncode, ru.ru_maxrss
@@ -168,17 +176,19 @@ def bench_cancel(ws: Path, n: int) -> None:
 
 
 def bench_memory(ws: Path) -> None:
-    print("peak RSS, a run exceeding max_memory_mb = 64 (5M SQLite rows into a tool result)")
+    print("peak RSS, a run exceeding max_memory_mb = 64 (5M SQLite rows into a tool result; "
+          "security.max_result_rows raised so the rows really arrive; given up after 90 s)")
     mdir = ws / "mem"
     mdir.mkdir(exist_ok=True)
-    (mdir / "llmspell.toml").write_text("[limits]\nmax_memory_mb = 64\nwall_time_s = 60\n")
+    (mdir / "llmspell.toml").write_text("[limits]\nmax_memory_mb = 64\nwall_time_s = 60\n"
+                                        "[security]\nmax_result_rows = 10000000\n")
     sqlite3.connect(mdir / "t.db").close()
     (mdir / "rows.lua").write_text(
         'local r = Tool.invoke("database-connector", {operation = "query", database = "t.db", limit = 5000000,\n'
         "  query = \"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 5000000) "
         "SELECT x, 'padding padding padding' AS p FROM c\"})\nprint(#r.result.rows)\n")
     for mode in ("none", "process"):
-        wall, code, kb = cli_once(mdir, "rows.lua", mode)
+        wall, code, kb = cli_once(mdir, "rows.lua", mode, give_up_s=90)
         label = "in-process (before)" if mode == "none" else "child process (after)"
         print(f"  {label:24} peak RSS {kb / 1024:7.0f} MB   exit {code}   wall {wall:.1f} s")
 
