@@ -171,6 +171,25 @@ def check_path_arguments(args: list[str], cwd: Path, inside: Callable[[str], boo
     return None
 
 
+def _abbreviates(arg: str, dangerous: Iterable[str], exact_ok: Iterable[str] = ()) -> str | None:
+    """The dangerous long option ``arg`` stands for, or None.
+
+    GNU getopt_long and git's parse-options accept any unambiguous prefix of a long option
+    (``--to-comm=sh`` is ``--to-command=sh``, ``--open=CMD`` is git grep's ``--open-files-in-pager``), so
+    comparing whole names is not enough: a name that is a prefix of a dangerous option is refused
+    unless it is itself the full name of a harmless option (``--exclude`` vs ``--exclude-from``).
+    """
+    if not arg.startswith("--") or len(arg) <= 2:
+        return None
+    name = arg[2:].split("=", 1)[0].lower()
+    if not name or ("--" + name) in exact_ok:
+        return None
+    for opt in dangerous:
+        if opt[2:].startswith(name):
+            return opt
+    return None
+
+
 _GIT_GLOBAL_OK = {"--no-pager", "-P", "--no-replace-objects", "--literal-pathspecs", "--glob-pathspecs",
                   "--noglob-pathspecs", "--icase-pathspecs", "--no-optional-locks", "--version"}
 _GIT_SUBCOMMANDS = frozenset("""
@@ -184,6 +203,13 @@ _GIT_BAD_ARGS = re.compile(
     r"^(--upload-pack.*|--receive-pack.*|--exec.*|-u.+|--config-env.*|--config|--config=.*|--template.*|"
     r"--ext-diff|--textconv|--open-files-in-pager.*|-O.*|--tool.*|--extcmd.*|--no-index|--remote.*|"
     r"--git-dir.*|--work-tree.*|--namespace.*|--exec-path.*|--separate-git-dir.*|--reference.*|--shared)$")
+_GIT_BAD_LONG = ("--upload-pack", "--receive-pack", "--exec", "--config-env", "--config", "--template",
+                 "--ext-diff", "--textconv", "--open-files-in-pager", "--tool", "--extcmd", "--no-index",
+                 "--remote", "--git-dir", "--work-tree", "--namespace", "--exec-path", "--separate-git-dir",
+                 "--reference", "--reference-if-able", "--shared")
+"""Long options that run a program, load configuration or reach outside: refused in full and as the
+abbreviations git's option parser accepts (``--open=CMD`` is ``--open-files-in-pager=CMD``)."""
+_GIT_LONG_OK: frozenset[str] = frozenset()
 _GIT_BAD_VALUE = re.compile(r"(^|[=\s])(ext::|fd::)|^-c$|^-x$|^--exec$|^-u$|^-C$", re.IGNORECASE)
 _GIT_SAFE_CONFIG = re.compile(
     r"^(core\.(repositoryformatversion|filemode|bare|logallrefupdates|ignorecase|precomposeunicode|symlinks|"
@@ -277,7 +303,7 @@ def check_git(args: list[str], cwd: Path, root: Path) -> tuple[Plan | None, str 
             return None, (f"git subcommand {sub!r} is not allowed (aliases, config, help, difftool, "
                           "filter-branch, submodule foreach, bisect run... can run other programs)")
     for a in args[i + 1:]:
-        if _GIT_BAD_ARGS.match(a) or _GIT_BAD_VALUE.search(a):
+        if _GIT_BAD_ARGS.match(a) or _GIT_BAD_VALUE.search(a) or _abbreviates(a, _GIT_BAD_LONG, _GIT_LONG_OK):
             return None, f"git argument {a!r} is not allowed (it can run a program, load config or reach outside)"
     files, why = _git_dirs(cwd, root)
     if why:
@@ -316,9 +342,19 @@ _TAR_BAD = re.compile(r"^(--to-command.*|--use-compress-program.*|--rsh-command.
                       r"--transform.*|--xform.*|--unlink-first|--recursive-unlink|--overwrite-dir)$")
 
 
+_TAR_BAD_LONG = ("--to-command", "--use-compress-program", "--rsh-command", "--info-script", "--new-volume-script",
+                 "--checkpoint-action", "--absolute-names", "--index-file", "--rmt-command", "--volno-file",
+                 "--files-from", "--exclude-from", "--transform", "--xform", "--unlink-first",
+                 "--recursive-unlink", "--overwrite-dir")
+_TAR_LONG_OK = frozenset({"--exclude", "--overwrite", "--to-stdout", "--checkpoint"})
+"""Full names of harmless tar options that are also prefixes of dangerous ones (an exact name wins)."""
+
+
 def check_tar(args: list[str]) -> tuple[Plan | None, str | None]:
     for n, a in enumerate(args):
-        if _TAR_BAD.match(a):
+        if a == "--":
+            break
+        if _TAR_BAD.match(a) or _abbreviates(a, _TAR_BAD_LONG, _TAR_LONG_OK):
             return None, f"tar argument {a!r} is not allowed (it runs a program, or writes or reads outside)"
         cluster = a[1:] if a.startswith("-") and not a.startswith("--") else (a if n == 0 and a.isalpha() else "")
         if any(ch in cluster for ch in "IFPTX"):
@@ -342,13 +378,45 @@ def check_find(args: list[str]) -> tuple[Plan | None, str | None]:
 def check_sed(args: list[str]) -> tuple[Plan | None, str | None]:
     # GNU sed's --sandbox rejects the e/w/r commands (run a program, write or read a file)
     for a in args:
-        if a in ("--debug",) or a.startswith("--follow-symlinks"):
+        if a in ("--debug",) or a.startswith("--follow-symlinks") or _abbreviates(a, ("--follow-symlinks",)):
             return None, f"sed argument {a!r} is not allowed"
     return Plan(prefix=["--sandbox"]), None
 
 
+# Options of common programs that start another program (``sort --compress-program=sh`` feeds its temp data
+# to a shell; ``split --filter`` runs a shell command per chunk; ``zip -TT``; ``wget --use-askpass`` / ``-e``
+# wgetrc commands), in full and as getopt abbreviations.
+_PROGRAM_RUNNING_OPTIONS: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
+    "sort": (("--compress-program",), frozenset()),
+    "split": (("--filter",), frozenset()),
+    "zip": (("--unzip-command",), frozenset()),
+    "wget": (("--use-askpass", "--execute", "--config"), frozenset()),
+}
+_PROGRAM_RUNNING_SHORT: dict[str, re.Pattern[str]] = {
+    "zip": re.compile(r"^-(TT.*|[A-Za-z]*TT.*)$"),
+    "wget": re.compile(r"^-[A-Za-z]*e.*$"),
+}
+
+
+def check_program_options(kind: str, args: list[str]) -> tuple[Plan | None, str | None]:
+    dangerous, ok = _PROGRAM_RUNNING_OPTIONS[kind]
+    short = _PROGRAM_RUNNING_SHORT.get(kind)
+    for a in args:
+        if a == "--":
+            break
+        hit = _abbreviates(a, dangerous, ok)
+        if hit is None and any(a == d or a.startswith(d + "=") for d in dangerous):
+            hit = a
+        if hit is None and short is not None and not a.startswith("--") and short.match(a):
+            hit = a
+        if hit is not None:
+            return None, f"{kind} argument {a!r} is not allowed (it makes {kind} run another program)"
+    return Plan(), None
+
+
 _RULES = {"git": "git", "tar": "tar", "gtar": "tar", "bsdtar": "tar", "find": "find", "gfind": "find",
-          "sed": "sed", "gsed": "sed"}
+          "sed": "sed", "gsed": "sed", "sort": "sort", "gsort": "sort", "split": "split", "gsplit": "split",
+          "zip": "zip", "wget": "wget"}
 
 
 def check_arguments(program: str, resolved: str, args: list[str], cwd: Path, root: Path,
@@ -369,4 +437,6 @@ def check_arguments(program: str, resolved: str, args: list[str], cwd: Path, roo
         plan, why = check_find(args)
     elif kind == "sed":
         plan, why = check_sed(args)
+    elif kind in _PROGRAM_RUNNING_OPTIONS:
+        plan, why = check_program_options(kind, args)
     return plan or Plan(), why

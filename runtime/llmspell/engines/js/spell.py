@@ -287,9 +287,11 @@ class JSSpell(SpellHost):
             # spell is stopping, the flag wins over whatever JS made of it.
             if self.cancel_flag.is_set() or self.exit_code is not None:
                 raise self._stopped()
-            if self._done is not None and settling is None:
+            if self._done is not None and settling is None and not self._pending:
                 # As in Lua: let callbacks already on their way (an event published just before the
-                # end) run before the spell's interpreter goes away.
+                # end) run before the spell's interpreter goes away. Host operations still pending
+                # are waited for first: a floating ``(async () => { await a; await b })()`` must
+                # not be cut off after its first await with a "success".
                 settling = self.call_async(_settle_loop())
                 settling.add_done_callback(lambda f: self.inbox.put(("done", f)))
             if settling is None and not self._pending and not self._functions:

@@ -26,7 +26,7 @@ local type, select, error, tostring, pairs, ipairs, pcall, xpcall, next =
   type, select, error, tostring, pairs, ipairs, pcall, xpcall, next
 local tbl_concat, tbl_pack, tbl_unpack = table.concat, table.pack, table.unpack
 local str_format, str_gsub, str_match, str_find = string.format, string.gsub, string.match, string.find
-local math_type, math_floor, utf8_len = math.type, math.floor, utf8.len
+local math_type, math_floor, math_tointeger, utf8_len = math.type, math.floor, math.tointeger, utf8.len
 local real_load, real_io_open, real_gc = load, io.open, collectgarbage
 local os_time, os_clock, os_date, os_difftime = os.time, os.clock, os.date, os.difftime
 local string_lib = string
@@ -342,7 +342,10 @@ function M.make_env(api)
     exit = function(code)
       if code == nil or code == true then code = 0 elseif code == false then code = 1 end
       if math_type(code) == nil then error("bad argument #1 to 'exit' (number expected)", 2) end
-      kill("exit", tostring(math_floor(code)), 2)
+      -- as Lua's own os.exit: a float must have an integer value (1e308, inf and NaN do not)
+      local n = math_tointeger(math_type(code) == "float" and code == code and math_floor(code) or code)
+      if n == nil then error("bad argument #1 to 'exit' (number has no integer representation)", 2) end
+      kill("exit", str_format("%d", n), 2)
     end,
     -- done in Python on the path gate's directory fds (a checked name is never re-resolved)
     remove = function(path)

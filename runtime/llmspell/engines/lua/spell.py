@@ -28,7 +28,13 @@ from typing import Any
 from llmspell.api import plain
 from llmspell.api.context import SpellContext
 from llmspell.api.decl import ApiGlobal, ApiObject, Dispatcher, ScriptFunction, ValueGlobal, exposed_methods
-from llmspell.core.errors import LLMSpellError, ResourceLimitError, ScriptError, ValidationError
+from llmspell.core.errors import (
+    LLMSpellError,
+    ResourceLimitError,
+    ScriptError,
+    SecurityViolationError,
+    ValidationError,
+)
 from llmspell.engines.convert import arg_coercers, jsonable, parse_script_args
 from llmspell.engines.host import HostedFunction, SpellCancelled, SpellExit, SpellHost
 
@@ -606,15 +612,20 @@ class LuaSpell(SpellHost):
                 return 1, f"bad argument #1 (string expected, got {self._lua_type(path) or type(path).__name__})"
             gate = self._gate()
             if write == "remove":
+                self._refuse_config_write(gate, path, follow=False)
                 gate.remove(str(path), recursive=False)
                 return 0, ""
             if write == "rename":
                 if not isinstance(other, (str, bytes)):
                     return 1, "bad argument #2 to 'rename' (string expected)"
+                self._refuse_config_write(gate, path, follow=False)
+                self._refuse_config_write(gate, other, follow=False)
                 gate.rename(str(path), str(other), into_dir=False, parents=False)
                 return 0, ""
             mode = str(write) if isinstance(write, str) else ("w" if write else "r")
             writing = any(c in mode for c in "wa+")
+            if writing:
+                self._refuse_config_write(gate, path, follow=True)
             fd = gate.open_fd(str(path), write=writing, read=("r" in mode or "+" in mode) if writing else None,
                               append="a" in mode, create=("w" in mode or "a" in mode))
             if not _PROC_FD:
@@ -628,6 +639,22 @@ class LuaSpell(SpellHost):
             return 1, f"{path}: {e.strerror or e}"
         except Exception as e:
             return 1, f"{path}: {e}"
+
+    def _refuse_config_write(self, gate: Any, path: Any, *, follow: bool) -> None:
+        """The workspace's ``llmspell.toml`` holds the policy the next run starts with (env_allow,
+        process_allow, limits): a spell that could rewrite it would widen its own policy. Refused for
+        writing, removal and renaming (either side), through links too."""
+        protected = {Path(os.path.realpath(Path(self.ctx.runtime.workspace) / "llmspell.toml"))}
+        try:
+            target = Path(os.path.realpath(gate.resolve(str(path), write=True, follow=follow)))
+        except LLMSpellError:
+            raise
+        except Exception:
+            return  # the gate's own open reports what is wrong with the path
+        if target in protected:
+            raise SecurityViolationError(
+                "the workspace's llmspell.toml (its configuration: limits, environment and process allow-lists) "
+                "cannot be changed by a spell", details={"operation": "file.write", "path": str(path)})
 
     def _read_source(self, kind: str, name: str) -> tuple[int, str] | tuple[int, str, str]:
         try:

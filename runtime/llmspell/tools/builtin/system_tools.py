@@ -24,7 +24,14 @@ from pydantic import Field
 
 from llmspell.core.errors import ToolError
 from llmspell.tools.base import BuiltinTool, ToolContext, ToolParams
-from llmspell.tools.builtin._support import check_host, check_path, http_request, policy_of, refuse
+from llmspell.tools.builtin._support import (
+    check_host,
+    check_path,
+    http_request,
+    policy_of,
+    refuse,
+    resolve_checked,
+)
 
 
 def spell_env(ctx: ToolContext) -> dict[str, str]:
@@ -288,11 +295,14 @@ class ServiceCheckerTool(BuiltinTool):
             host = params.target
             await check_host(ctx, host)  # allow-list, and no answers about private hosts unless allowed
             try:
-                infos = await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(host, None), t)
+                # the answer reported is the one the policy checked (a second lookup could differ)
+                addrs = await asyncio.wait_for(resolve_checked(ctx, host, 0), t)
+            except ToolError as e:
+                return {**base, "available": False, "error": e.message, "response_time_ms": _ms(start)}
             except (OSError, TimeoutError) as e:
                 return {**base, "available": False, "error": str(e) or "timed out",
                         "response_time_ms": _ms(start)}
-            return {**base, "available": True, "addresses": sorted({str(i[4][0]) for i in infos}),
+            return {**base, "available": True, "addresses": sorted(set(addrs)),
                     "response_time_ms": _ms(start)}
         if params.check_type == "tcp":
             host, _, port_s = params.target.rpartition(":")
@@ -301,8 +311,11 @@ class ServiceCheckerTool(BuiltinTool):
                                 f"{params.target!r}")
             host = host.strip("[]")
             await check_host(ctx, host, int(port_s))
+            # connect to the addresses the policy checked, never to the name again: a second DNS
+            # answer (rebinding) could otherwise swap in 127.0.0.1 between the check and the connect
+            addrs = await resolve_checked(ctx, host, int(port_s))
             try:
-                _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port_s)), t)
+                _, writer = await asyncio.wait_for(_connect_any(addrs, int(port_s)), t)
                 writer.close()
                 try:
                     await writer.wait_closed()
@@ -319,6 +332,17 @@ class ServiceCheckerTool(BuiltinTool):
         except ToolError as e:
             return {**base, "available": False, "error": e.message, "response_time_ms": _ms(start)}
         return {**base, "available": res.status < 500, "status_code": res.status, "response_time_ms": _ms(start)}
+
+
+async def _connect_any(addrs: list[str], port: int) -> tuple[Any, Any]:
+    """Open a TCP connection to the first of ``addrs`` that answers (the last error otherwise)."""
+    last: OSError | None = None
+    for a in addrs:
+        try:
+            return await asyncio.open_connection(a, port)
+        except OSError as e:
+            last = e
+    raise last or OSError(f"no address to connect to on port {port}")
 
 
 def _ms(start: float) -> float:
