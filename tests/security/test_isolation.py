@@ -181,7 +181,9 @@ def test_tool_result_cannot_bypass_the_memory_limit(tmp_path: Path) -> None:
     its budget and the CLI reports a memory limit, not 2 GB of RSS and a hang."""
     import sqlite3
 
-    ws = workspace(tmp_path, "")
+    # the policy row cap (security.max_result_rows) would refuse this before memory matters: raise it,
+    # as a workspace that legitimately queries big tables would, so the rows really arrive
+    ws = workspace(tmp_path, "[security]\nmax_result_rows = 10000000\n")
     sqlite3.connect(ws / "t.db").close()
     fin, _, r = run_cli(ws, "rows.lua", (
         'local r = Tool.invoke("database-connector", {operation = "query", database = "t.db", limit = 5000000,\n'

@@ -42,7 +42,7 @@ async def test_database_size_cap_comes_from_config(tmp_path: Path) -> None:
     con.commit()
     con.close()
     r = rt(tmp_path, max_database_bytes=100_000)
-    with pytest.raises(Exception, match="max_database_bytes|too large|larger"):
+    with pytest.raises(Exception, match=r"max_database_bytes|too large|larger"):
         await r.tools.execute("database-connector", {"operation": "query", "database": "big.db",
                                                      "query": "SELECT count(*) FROM t"})
     ok = await rt(tmp_path).tools.execute("database-connector", {"operation": "query", "database": "big.db",

@@ -248,13 +248,21 @@ for _, r in ipairs(results) do print(r) end
     assert out.strip() == "nil", out
 
 
-@pytest.mark.xfail(strict=True, reason="path gate (security/fs.py, file tools): file-operations and the other "
-                   "writing tools may still rewrite <workspace>/llmspell.toml; the gate owner should refuse "
-                   "writes/removes/renames of the workspace configuration for every tool (Lua io.open/os.* "
-                   "already refuse it in engines/lua/spell.py)")
-def test_file_tools_cannot_rewrite_the_workspace_configuration(tmp_path: Path) -> None:
+@pytest.mark.parametrize("call", [
+    '"file-operations", {{operation = "write", path = "llmspell.toml", content = "{w}"}}',
+    '"file-operations", {{operation = "append", path = "llmspell.toml", content = "{w}"}}',
+    '"file-operations", {{operation = "write", path = "sub/../llmspell.toml", content = "{w}"}}',
+    '"file-operations", {{operation = "delete", path = "llmspell.toml"}}',
+    '"file-operations", {{operation = "move", source_path = "new.toml", target_path = "llmspell.toml"}}',
+    '"file-operations", {{operation = "copy", source_path = "new.toml", target_path = "llmspell.toml"}}',
+    '"file-operations", {{operation = "move", source_path = "llmspell.toml", target_path = "old.toml"}}',
+], ids=["write", "append", "dotdot", "delete", "move_onto", "copy_onto", "move_away"])
+def test_file_tools_cannot_rewrite_the_workspace_configuration(tmp_path: Path, call: str) -> None:
+    """The gate refuses every write, removal or rename of <workspace>/llmspell.toml, for every tool."""
+    (tmp_path / "sub").mkdir(exist_ok=True)
     src = f"""
-print(pcall(Tool.execute, "file-operations", {{operation = "write", path = "llmspell.toml", content = "{WIDEN}"}}))
+local f = io.open("new.toml", "w"); f:write("{WIDEN}"); f:close()
+print(pcall(Tool.execute, {call.format(w=WIDEN)}))
 """
     run_cli(tmp_path, "w.lua", src)
     assert (tmp_path / "llmspell.toml").read_text(encoding="utf-8") == LIMITS

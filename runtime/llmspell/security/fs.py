@@ -163,7 +163,7 @@ class PathGate:
     """Opens and changes files only beneath ``roots``; see the module docstring for the rules."""
 
     def __init__(self, roots: Sequence[str | Path], base: str | Path, *, refuse: RefuseFn | None = None,
-                 refuse_hardlinks: bool = True, use_openat2: bool = True):
+                 refuse_hardlinks: bool = True, use_openat2: bool = True, protected: Sequence[str | Path] = ()):
         rs: list[str] = []
         for r in roots:
             s = os.path.realpath(os.fspath(r))
@@ -175,6 +175,10 @@ class PathGate:
         self._refuse = refuse or _default_refuse
         self.refuse_hardlinks = refuse_hardlinks
         self.use_openat2 = use_openat2
+        self.protected: frozenset[str] = frozenset(os.path.realpath(os.fspath(p)) for p in protected)
+        """Files no write, removal or rename (either side) may touch, through links too: the
+        workspace's llmspell.toml holds the policy the next run starts with, so a spell that could
+        rewrite it would widen its own policy."""
 
     # ------------------------------------------------------------------------- path arithmetic
 
@@ -226,7 +230,19 @@ class PathGate:
 
     def _locate(self, path: Any, abspath: str, op: str, *, create_parents: bool = False,
                 missing_ok: bool = False, hops: list[int]) -> Loc:
-        """Open the physical parent directory of ``abspath`` beneath a root, following inside links."""
+        """Open the physical parent directory of ``abspath`` beneath a root, following inside links;
+        a write whose physical target is a protected file is refused here, for every caller."""
+        loc = self._locate_raw(path, abspath, op, create_parents=create_parents, missing_ok=missing_ok, hops=hops)
+        if op != "file.read" and self.protected and loc.name is not None \
+                and os.path.join(loc.parent, loc.name) in self.protected:
+            loc.close()
+            raise self._refuse(op, f"'{path}': the workspace's llmspell.toml (its configuration: limits, "
+                                   "environment and process allow-lists) cannot be changed by a spell",
+                               path=str(path), check="protected")
+        return loc
+
+    def _locate_raw(self, path: Any, abspath: str, op: str, *, create_parents: bool = False,
+                    missing_ok: bool = False, hops: list[int]) -> Loc:
         link: str | None = None
         while True:
             found = self.root_of(abspath)

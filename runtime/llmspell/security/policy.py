@@ -146,12 +146,18 @@ class SecurityPolicy:
         return root
 
     @property
+    def protected_files(self) -> list[Path]:
+        """Files no spell may write, remove or rename: the workspace configuration (the policy and
+        limits the next run starts with)."""
+        return [self.workspace / "llmspell.toml"]
+
+    @property
     def gate(self) -> PathGate:
         """The path gate over the allowed roots: every file touch opens through it (security/fs.py)."""
         g = self._gate
         if g is None:
             g = self._gate = PathGate(self._roots, self.workspace, refuse=self._refuse,
-                                      refuse_hardlinks=self.refuse_hardlinks)
+                                      refuse_hardlinks=self.refuse_hardlinks, protected=self.protected_files)
         return g
 
     def gate_with(self, *extra_roots: str | Path | None) -> PathGate:
@@ -160,7 +166,7 @@ class SecurityPolicy:
         if not extra:
             return self.gate
         return PathGate([*self._roots, *extra], self.workspace, refuse=self._refuse,
-                        refuse_hardlinks=self.refuse_hardlinks)
+                        refuse_hardlinks=self.refuse_hardlinks, protected=self.protected_files)
 
     def check_path(self, path: str | Path, *, write: bool = False) -> Path:
         """The physical path of ``path`` if it lies beneath an allowed root; refusals raise.

@@ -128,7 +128,8 @@ def quiet_gate(ctx: ToolContext) -> PathGate:
     from llmspell.security.fs import PathGate
 
     g = gate_of(ctx)
-    return PathGate(g.roots, g.base, refuse_hardlinks=g.refuse_hardlinks, use_openat2=g.use_openat2)
+    return PathGate(g.roots, g.base, refuse_hardlinks=g.refuse_hardlinks, use_openat2=g.use_openat2,
+                    protected=sorted(g.protected))
 
 
 async def check_url(ctx: ToolContext, url: str) -> str:
