@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import subprocess
 import wave
 from pathlib import Path
@@ -49,11 +50,37 @@ def _src(ctx: ToolContext, *candidates: str | None) -> _Src:
     raise ToolError(f"{ctx.tool_name}: parameter 'file_path' (or 'source_path') is required")
 
 
-async def _ffmpeg(ctx: ToolContext, args: list[str], timeout: float = 120) -> None:
-    """Run ffmpeg if the policy allows it (the refusal is a SecurityViolation like any other)."""
+AUDIO_FORMATS = frozenset({"wav", "mp3", "flac", "ogg", "opus", "aac", "adts", "m4a", "ipod", "aiff", "au"})
+"""ffmpeg muxers a spell may name (``-f``): plain audio containers, never ``tee``/``hls``/``segment``
+or anything else that reads its output name as more places to write."""
+
+
+async def _ffmpeg(ctx: ToolContext, before_input: list[str], src: str, args: list[str], dst: str,
+                  timeout: float = 120) -> None:
+    """Run ffmpeg if the policy allows it (the refusal is a SecurityViolation like any other).
+
+    ffmpeg never opens a path name the spell gave: the input and the output are opened through the
+    path gate here and handed over as inherited descriptors (``/proc/self/fd/N`` in ffmpeg's own
+    process is that very open file, and stays seekable), so no check-then-open race remains."""
     exe = policy_of(ctx).check_executable("ffmpeg")
-    proc = await asyncio.create_subprocess_exec(exe, "-hide_banner", "-loglevel", "error", "-y", *args,
-                                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    gate = gate_of(ctx)
+    in_fd = gate.open_fd(src)
+    try:
+        out_fd = gate.open_fd(dst, write=True, read=True, truncate=True, parents=True)
+    except BaseException:
+        os.close(in_fd)
+        raise
+    try:
+        os.set_inheritable(in_fd, True)
+        os.set_inheritable(out_fd, True)
+        proc = await asyncio.create_subprocess_exec(
+            exe, "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *before_input,
+            "-i", f"/proc/self/fd/{in_fd}", *args, f"/proc/self/fd/{out_fd}",
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            pass_fds=(in_fd, out_fd), start_new_session=True)
+    finally:
+        os.close(in_fd)
+        os.close(out_fd)
     try:
         _, err = await asyncio.wait_for(proc.communicate(), timeout)
     except TimeoutError as e:
@@ -251,13 +278,16 @@ class AudioProcessorTool(BuiltinTool):
             data = await asyncio.to_thread(self._wav_copy, src, params.channels)
             await asyncio.to_thread(write_file, ctx, params.target_path, data)
         else:
-            gate_of(ctx).mkdir(str(dst.parent), parents=True, exist_ok=True)
-            args = ["-i", str(src)]
+            if target not in AUDIO_FORMATS:
+                raise ToolError(f"audio-processor: target_format {target!r} is not one of "
+                                f"{', '.join(sorted(AUDIO_FORMATS))}")
+            args: list[str] = []
             if params.sample_rate:
-                args += ["-ar", str(params.sample_rate)]
+                args += ["-ar", str(int(params.sample_rate))]
             if params.channels:
-                args += ["-ac", str(params.channels)]
-            await _ffmpeg(ctx, [*args, "-f", target, str(dst)])
+                args += ["-ac", str(int(params.channels))]
+            await _ffmpeg(ctx, [], str(params.file_path or params.source_path), [*args, "-f", target],
+                          params.target_path)
         written = await asyncio.to_thread(_load, ctx, params.target_path)
         meta = await asyncio.to_thread(self._metadata, written, _detect_audio(written))
         return {"source": str(src), "target": str(dst), "format": target, "metadata": meta}
@@ -339,11 +369,12 @@ class VideoProcessorTool(BuiltinTool):
         if not params.target_path:
             raise ToolError(f"video-processor: parameter 'target_path' is required for {params.operation}")
         dst = check_path(ctx, params.target_path, write=True)
-        gate_of(ctx).mkdir(str(dst.parent), parents=True, exist_ok=True)
-        args = ["-ss", str(params.timestamp_seconds), "-i", str(src), "-frames:v", "1"]
+        codec = "mjpeg" if dst.suffix.lower() in (".jpg", ".jpeg") else "png"
+        args = ["-frames:v", "1"]
         if params.operation == "thumbnail":
             args += ["-vf", "scale=320:-1"]
-        await _ffmpeg(ctx, [*args, str(dst)])
+        await _ffmpeg(ctx, ["-ss", str(float(params.timestamp_seconds))], params.file_path,
+                      [*args, "-c:v", codec, "-f", "image2", "-update", "1"], params.target_path)
         return {"source": str(src), "target": str(dst), "timestamp_seconds": params.timestamp_seconds}
 
     @staticmethod
