@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from tool_helpers import call, result
 
-from llmspell.core.errors import SecurityViolationError, ToolError
+from llmspell.core.errors import SecurityViolationError, ToolError, ValidationError
 
 
 def make_pdf(text: str) -> bytes:
@@ -192,3 +192,46 @@ async def test_media_extra_missing_is_named(rt: Any, ws: Path, monkeypatch: pyte
     (ws / "x.png").write_bytes(b"")
     with pytest.raises(ToolError, match=r"llmspell-ls\[media\]"):
         await call(rt, "image-processor", {"file_path": "x.png"})
+
+
+@pytest.fixture
+def ffmpeg_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A real ffmpeg (the static binary PyPI's imageio-ffmpeg ships) on PATH as ``ffmpeg``."""
+    iio = pytest.importorskip("imageio_ffmpeg")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "ffmpeg").symlink_to(iio.get_ffmpeg_exe())
+    monkeypatch.setenv("PATH", f"{bindir}:{__import__('os').environ.get('PATH', '')}")
+    return bindir / "ffmpeg"
+
+
+def _gen(ffmpeg: Path, *args: str) -> None:
+    import subprocess
+
+    subprocess.run([str(ffmpeg), "-loglevel", "error", "-y", *args], check=True, timeout=60)
+
+
+async def test_ffmpeg_conversions_run_on_descriptors_the_gate_opened(ws: Path, ffmpeg_on_path: Path,
+                                                                    runtime_factory: Any) -> None:
+    """ffmpeg never receives a path name: the input and the output are gate-opened descriptors. A real
+    conversion, a real frame, and the same calls through a link that leaves the workspace refused."""
+    _gen(ffmpeg_on_path, "-f", "lavfi", "-i", "sine=frequency=440:duration=1", str(ws / "in.wav"))
+    _gen(ffmpeg_on_path, "-f", "lavfi", "-i", "testsrc=duration=2:size=160x120:rate=10", "-pix_fmt", "yuv420p",
+         str(ws / "v.mp4"))
+    rt = runtime_factory(process_allow=["ffmpeg"])
+    await result(rt, "audio-processor", {"operation": "convert", "file_path": "in.wav",
+                                         "target_path": "out/o.mp3", "target_format": "mp3"})
+    assert (ws / "out" / "o.mp3").read_bytes()[:3] in (b"ID3", b"\xff\xfb", b"\xff\xf3")
+    await result(rt, "video-processor", {"operation": "thumbnail", "file_path": "v.mp4", "target_path": "t.png",
+                                         "timestamp_seconds": 1})
+    assert (ws / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    outside = ws.parent / "outside"
+    outside.mkdir()
+    (ws / "evil").symlink_to(outside)
+    with pytest.raises(SecurityViolationError, match="outside the allowed paths"):
+        await call(rt, "video-processor", {"operation": "thumbnail", "file_path": "v.mp4",
+                                           "target_path": "evil/t.png"})
+    with pytest.raises(ValidationError, match="target_format"):  # no muxer that writes elsewhere
+        await call(rt, "audio-processor", {"operation": "convert", "file_path": "in.wav",
+                                           "target_path": "x.out", "target_format": "tee"})
+    assert list(outside.iterdir()) == []
