@@ -120,10 +120,9 @@ def _make_runner(path: Path, config: Any) -> Any:
 
         return SpellRunner(config=config)
     from llmspell.isolation import ForkSpawner, IsolatedRunner, ZygoteSpawner
-    from llmspell.isolation.zygote import preload
-    from llmspell.runner import language_for
 
-    preload(language_for(path))
+    # nothing is preloaded here: the CLI forks once, so an import costs the same in the child, and
+    # this process (which only relays the stream) then never pays for the engine's modules at exit
     return IsolatedRunner(config=config, spawner=ForkSpawner() if ForkSpawner.usable() else ZygoteSpawner())
 
 
