@@ -197,6 +197,30 @@ class BoundMethod:
     deprecated: str | None
 
 
+def exposed_param_hints(cls: type, lua_name: str) -> tuple[tuple[str, Any], ...] | None:
+    """(name, type hint or ``inspect.Parameter.empty``) per positional parameter of one exposed
+    method, or None when ``cls`` exposes no such method. Resolving hints is the costly part, and both
+    the engines' argument coercion and the plain-data check need them: cached on the class, once."""
+    cache: dict[str, tuple[tuple[str, Any], ...] | None] | None = cls.__dict__.get("_llmspell_param_hints")
+    if cache is None:
+        cache = {}
+        cls._llmspell_param_hints = cache  # type: ignore[attr-defined]
+    if lua_name in cache:
+        return cache[lua_name]
+    import typing
+
+    bm = exposed_methods(cls).get(lua_name)  # type: ignore[arg-type]
+    out: tuple[tuple[str, Any], ...] | None = None
+    if bm is not None:
+        try:
+            hints = typing.get_type_hints(getattr(cls, bm.py_name), include_extras=True)
+        except Exception:
+            hints = {}
+        out = tuple((p, hints.get(p, inspect.Parameter.empty)) for p in bm.param_names)
+    cache[lua_name] = out
+    return out
+
+
 def exposed_methods(cls: type[ApiObject]) -> dict[str, BoundMethod]:
     """Exposed methods of ``cls`` keyed by their Lua name (cached on the class)."""
     cache = cls.__dict__.get("_llmspell_methods")

@@ -222,22 +222,16 @@ def _finish(sh: Shape, visiting: set[int]) -> bool:
 
 def param_shapes(cls: type, lua_name: str) -> tuple[Shape, ...] | None:
     """Shapes of the positional parameters of one exposed method (cached on the class)."""
-    from llmspell.api.decl import exposed_methods
+    from llmspell.api.decl import exposed_param_hints
 
     cache: dict[str, tuple[Shape, ...] | None] = cls.__dict__.get("_llmspell_shapes") or {}
     if "_llmspell_shapes" not in cls.__dict__:
         cls._llmspell_shapes = cache  # type: ignore[attr-defined]
     if lua_name in cache:
         return cache[lua_name]
-    bm = exposed_methods(cls).get(lua_name)  # type: ignore[arg-type]
-    out: tuple[Shape, ...] | None = None
-    if bm is not None:
-        fn = getattr(cls, bm.py_name)
-        try:
-            hints = typing.get_type_hints(fn, include_extras=True)
-        except Exception:
-            hints = {}
-        out = tuple(shape_for(hints.get(p, Any)) for p in bm.param_names)
+    hints = exposed_param_hints(cls, lua_name)
+    out = None if hints is None else tuple(
+        shape_for(Any if h is inspect.Parameter.empty else h) for _, h in hints)
     cache[lua_name] = out
     return out
 

@@ -27,7 +27,7 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-from llmspell.api.decl import ApiObject, ScriptFunction, exposed_methods
+from llmspell.api.decl import ApiObject, ScriptFunction, exposed_param_hints
 
 Coercer = Callable[[Any], Any]
 
@@ -105,18 +105,11 @@ def arg_coercers(cls: type[ApiObject], lua_name: str) -> tuple[tuple[int, Coerce
     if got is not None:
         return got
     out: list[tuple[int, Coercer]] = []
-    bm = exposed_methods(cls).get(lua_name)
-    if bm is not None:
-        fn = getattr(cls, bm.py_name)
-        try:
-            hints = typing.get_type_hints(fn, include_extras=True)
-        except Exception:
-            hints = {}
-        for i, pname in enumerate(bm.param_names):
-            if pname in hints:
-                c = coercer_for(hints[pname])
-                if c is not None:
-                    out.append((i, c))
+    for i, (_, hint) in enumerate(exposed_param_hints(cls, lua_name) or ()):
+        if hint is not inspect.Parameter.empty:
+            c = coercer_for(hint)
+            if c is not None:
+                out.append((i, c))
     cache[lua_name] = tuple(out)
     return cache[lua_name]
 
