@@ -113,8 +113,8 @@ async def _run(path: Path, script_args: list[str], *, json_lines: bool, config: 
 
 
 def _make_runner(path: Path, config: Any) -> Any:
-    """The isolated runner (the spell in its own killable process, forked from this one after the
-    imports it needs, so start-up costs a fork), or the in-process one with ``limits.isolation = "none"``."""
+    """The isolated runner (the spell in its own killable process, forked from this one, so start-up
+    costs a fork), or the in-process one with ``limits.isolation = "none"``."""
     if config is not None and config.limits.isolation == "none":
         from llmspell.runner import SpellRunner
 

@@ -351,3 +351,55 @@ def test_timeout_status_comes_from_the_child_when_it_can_stop_itself(tmp_path: P
     assert fin["error"]["message"] == "wall time limit exceeded (2 s)"
     assert any(m["type"] == "event" and m["event_type"].startswith("session.") for m in msgs), \
         [m.get("event_type") for m in msgs]
+
+
+def test_cancel_before_the_process_exists_is_kept(tmp_path: Path) -> None:
+    """A cancel that arrives while the run still waits for its process (a cold zygote answers in
+    ~0.4 s) is not lost: the run ends cancelled, long before its 60 s wall time."""
+    (tmp_path / "llmspell.toml").write_text("[limits]\nwall_time_s = 60\n")
+    spell = tmp_path / "spin.lua"
+    spell.write_text("while true do end\n")
+    spawner = ZygoteSpawner()
+    runner = IsolatedRunner(config=load_config(tmp_path), spawner=spawner)
+
+    async def go() -> tuple[bool, list]:
+        msgs: list = []
+
+        async def drain() -> None:
+            async for m in runner.run(spell, run_id="early"):
+                msgs.append(m)
+
+        task = asyncio.ensure_future(drain())
+        await asyncio.sleep(0)  # the run has started and waits for its process
+        accepted = await runner.cancel("early")
+        await asyncio.wait_for(task, BOUND_S)
+        return accepted, msgs
+
+    try:
+        accepted, msgs = asyncio.run(go())
+    finally:
+        spawner.close()
+    assert accepted is True
+    assert msgs[-1].type == "finished" and msgs[-1].status == "cancelled", msgs[-1]
+
+
+def test_a_timed_out_wait_for_the_exit_does_not_spoil_the_next() -> None:
+    """The supervisor waits briefly, kills, then waits again: the second wait gets the status."""
+    import concurrent.futures
+    import socket
+
+    from llmspell.isolation.supervisor import ChildProc
+
+    fut: concurrent.futures.Future[int] = concurrent.futures.Future()
+    a, b = socket.socketpair()
+
+    async def go() -> tuple[int | None, int | None]:
+        first = await ChildProc(0, a, fut).wait(0.01)
+        asyncio.get_running_loop().call_later(0.05, fut.set_result, -9)
+        return first, await ChildProc(0, a, fut).wait(5)
+
+    try:
+        assert asyncio.run(go()) == (None, -9)
+    finally:
+        a.close()
+        b.close()

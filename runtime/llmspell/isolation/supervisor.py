@@ -57,11 +57,12 @@ class ChildProc:
         self.exit_future = exit_future
 
     async def wait(self, timeout: float) -> int | None:
-        """Exit code (negative = signal) or None if it has not ended within ``timeout``."""
-        try:
-            return await asyncio.wait_for(asyncio.wrap_future(self.exit_future), timeout)
-        except TimeoutError:
-            return None
+        """Exit code (negative = signal) or None if it has not ended within ``timeout``.
+
+        ``asyncio.wait`` rather than ``wait_for``: a timed-out wait must not cancel the exit future
+        (that would make every later wait raise instead of returning the status)."""
+        done, _ = await asyncio.wait([asyncio.wrap_future(self.exit_future)], timeout=timeout)
+        return done.pop().result() if done else None
 
 
 class Spawner(Protocol):
@@ -293,6 +294,8 @@ class IsolatedRunner:
         self._config = config
         self._spawner = spawner
         self._watches: dict[str, _Watch] = {}
+        self._starting: set[str] = set()
+        """Runs between ``run()`` and their process existing (waiting for a slot, being spawned)."""
         self._pending_cancel: set[str] = set()
         self._sem: asyncio.Semaphore | None = None
 
@@ -301,7 +304,7 @@ class IsolatedRunner:
 
     @property
     def active_runs(self) -> list[str]:
-        return list(self._watches)
+        return [*self._starting, *self._watches]
 
     def _spawner_now(self) -> Spawner:
         if self._spawner is None:
@@ -312,15 +315,13 @@ class IsolatedRunner:
 
     async def cancel(self, run_id: str, reason: str = "cancelled") -> bool:
         w = self._watches.get(run_id)
-        if w is None:
-            return False
-        w.stop(reason)
-        return True
-
-    def _limits(self) -> LimitsConfig:
-        from llmspell.config import LimitsConfig
-
-        return self._config.limits if self._config is not None else LimitsConfig()
+        if w is not None:
+            w.stop(reason)
+            return True
+        if run_id in self._starting:  # applied as soon as its process exists
+            self._pending_cancel.add(run_id)
+            return True
+        return False
 
     async def run(self, path: Path | str, *, source: str | None = None, args: list[str] | None = None,
                   run_id: str | None = None) -> AsyncIterator[RunMessage]:
@@ -330,7 +331,6 @@ class IsolatedRunner:
         path = Path(path)
         args = list(args or [])
         run_id = run_id or uuid.uuid4().hex[:12]
-        limits = self._limits()
         t0 = time.perf_counter()
         m0 = time.monotonic()
         seq = itertools.count(1)
@@ -358,7 +358,7 @@ class IsolatedRunner:
                 msg = getattr(e, "message", None) or str(e)
                 yield finished("error", ErrorInfo(message=msg, kind="configuration", file=str(path)))
                 return
-            limits = config.limits
+        limits = config.limits
         too_big = _oversized(path, source, limits.max_spell_bytes)
         if too_big is not None:
             yield started()
@@ -366,100 +366,104 @@ class IsolatedRunner:
             return
         if self._sem is None:
             self._sem = asyncio.Semaphore(max(1, int(limits.max_concurrent_spells or 1)))
-        async with self._sem:
-            try:
-                spawner = self._spawner_now()
-                if isinstance(spawner, ForkSpawner):
-                    child = spawner.spawn()  # must fork from this (the only) thread
-                else:  # a cold zygote takes a moment to answer: never block this loop on it
-                    child = await asyncio.get_running_loop().run_in_executor(None, spawner.spawn)
-            except Exception as e:
-                yield started()
-                yield finished("error", ErrorInfo(message=f"{path}: cannot start the run process: {e}",
-                                                  kind="internal", file=str(path)))
-                return
-            watch = _Watch(child.pid, max(0.0, limits.kill_grace_ms / 1000.0))
-            self._watches[run_id] = watch
-            if run_id in self._pending_cancel:
-                watch.stop("cancelled")
-            request = {
-                "run_id": run_id, "path": str(path), "source": source, "args": args, "cwd": os.getcwd(),
-                "config": config.model_dump(mode="json"),
-            }
-            saw_started = False
-            fin: Finished | None = None
-            protocol_error: str | None = None
-            try:
-                loop = asyncio.get_running_loop()
-                child.sock.setblocking(False)
-                await loop.sock_sendall(child.sock, json.dumps(request).encode("utf-8") + b"\n")
-                watch.arm(float(limits.wall_time_s or 0))
-                if limits.max_memory_mb and limits.max_memory_mb > 0:
-                    base = rss_bytes(child.pid)
-                    watch.watch_memory(base + ((int(limits.max_memory_mb) + RSS_SLACK_MB) << 20))
-                reader, writer = await asyncio.open_connection(sock=child.sock, limit=MAX_LINE_BYTES)
+        self._starting.add(run_id)  # from here a cancel is kept until the process exists
+        try:
+            async with self._sem:
                 try:
-                    while True:
-                        try:
-                            line = await reader.readline()
-                        except (ValueError, asyncio.LimitOverrunError):
-                            protocol_error = f"a run message exceeded {MAX_LINE_BYTES >> 20} MB"
-                            break
-                        if not line:
-                            break
-                        try:
-                            msg = RUN_MESSAGE_ADAPTER.validate_json(line)
-                        except Exception:
-                            protocol_error = "the run process sent a malformed message"
-                            break
-                        msg.run_id = run_id
-                        if isinstance(msg, Started):
-                            if saw_started:
-                                continue
-                            saw_started = True
-                        elif not saw_started:
-                            saw_started = True
-                            yield started()
-                        if isinstance(msg, Finished):
-                            fin = msg
-                            break
-                        msg.seq = next(seq)
-                        yield msg
+                    spawner = self._spawner_now()
+                    if isinstance(spawner, ForkSpawner):
+                        child = spawner.spawn()  # must fork from this (the only) thread
+                    else:  # a cold zygote takes a moment to answer: never block this loop on it
+                        child = await asyncio.get_running_loop().run_in_executor(None, spawner.spawn)
+                except Exception as e:
+                    yield started()
+                    yield finished("error", ErrorInfo(message=f"{path}: cannot start the run process: {e}",
+                                                      kind="internal", file=str(path)))
+                    return
+                watch = _Watch(child.pid, max(0.0, limits.kill_grace_ms / 1000.0))
+                self._watches[run_id] = watch
+                if run_id in self._pending_cancel:
+                    watch.stop("cancelled")
+                request = {
+                    "run_id": run_id, "path": str(path), "source": source, "args": args, "cwd": os.getcwd(),
+                    "config": config.model_dump(mode="json"),
+                }
+                saw_started = False
+                fin: Finished | None = None
+                protocol_error: str | None = None
+                try:
+                    loop = asyncio.get_running_loop()
+                    child.sock.setblocking(False)
+                    await loop.sock_sendall(child.sock, json.dumps(request).encode("utf-8") + b"\n")
+                    watch.arm(float(limits.wall_time_s or 0))
+                    if limits.max_memory_mb and limits.max_memory_mb > 0:
+                        base = rss_bytes(child.pid)
+                        watch.watch_memory(base + ((int(limits.max_memory_mb) + RSS_SLACK_MB) << 20))
+                    reader, writer = await asyncio.open_connection(sock=child.sock, limit=MAX_LINE_BYTES)
+                    try:
+                        while True:
+                            try:
+                                line = await reader.readline()
+                            except (ValueError, asyncio.LimitOverrunError):
+                                protocol_error = f"a run message exceeded {MAX_LINE_BYTES >> 20} MB"
+                                break
+                            if not line:
+                                break
+                            try:
+                                msg = RUN_MESSAGE_ADAPTER.validate_json(line)
+                            except Exception:
+                                protocol_error = "the run process sent a malformed message"
+                                break
+                            msg.run_id = run_id
+                            if isinstance(msg, Started):
+                                if saw_started:
+                                    continue
+                                saw_started = True
+                            elif not saw_started:
+                                saw_started = True
+                                yield started()
+                            if isinstance(msg, Finished):
+                                fin = msg
+                                break
+                            msg.seq = next(seq)
+                            yield msg
+                    finally:
+                        writer.close()
+                except OSError:
+                    pass
                 finally:
-                    writer.close()
-            except OSError:
-                pass
-            finally:
-                if fin is None or protocol_error is not None:
-                    watch.kill()
-                # a finished child normally exits at once; anything still there (a __gc loop at close,
-                # a grandchild) is killed after a short grace
-                code = await child.wait(0.5 if fin is not None else 2.0)
-                if code is None:
-                    watch.kill()
-                    code = await child.wait(2.0)
-                watch.finish()
-                self._watches.pop(run_id, None)
-                self._pending_cancel.discard(run_id)
-                with contextlib.suppress(OSError):
-                    child.sock.close()
-            if not saw_started:
-                yield started()
-            if fin is not None and protocol_error is None:
-                if watch.reason == "timeout" and fin.status == "cancelled":
-                    fin.status = "timeout"
-                    fin.error = ErrorInfo(message=f"wall time limit exceeded ({limits.wall_time_s:g} s)",
-                                          kind="timeout")
-                fin.run_id = run_id
-                fin.seq = next(seq)
-                yield fin
-                return
-            if protocol_error is not None:
-                yield Output(run_id=run_id, seq=next(seq), stream="stderr", text=f"[llmspell] {protocol_error}\n")
-            status, error = _death(watch, code, limits, path)
-            # the run ended when it was stopped, not when a slow reader got round to this message
-            ended = None if watch.signalled_at is None else t0 + (watch.signalled_at - m0)
-            yield finished(status, error, ended=ended)
+                    if fin is None or protocol_error is not None:
+                        watch.kill()
+                    # a finished child normally exits at once; anything still there (a __gc loop at close,
+                    # a grandchild) is killed after a short grace
+                    code = await child.wait(0.5 if fin is not None else 2.0)
+                    if code is None:
+                        watch.kill()
+                        code = await child.wait(2.0)
+                    watch.finish()
+                    self._watches.pop(run_id, None)
+                    with contextlib.suppress(OSError):
+                        child.sock.close()
+                if not saw_started:
+                    yield started()
+                if fin is not None and protocol_error is None:
+                    if watch.reason == "timeout" and fin.status == "cancelled":
+                        fin.status = "timeout"
+                        fin.error = ErrorInfo(message=f"wall time limit exceeded ({limits.wall_time_s:g} s)",
+                                              kind="timeout")
+                    fin.run_id = run_id
+                    fin.seq = next(seq)
+                    yield fin
+                    return
+                if protocol_error is not None:
+                    yield Output(run_id=run_id, seq=next(seq), stream="stderr", text=f"[llmspell] {protocol_error}\n")
+                status, error = _death(watch, code, limits, path)
+                # the run ended when it was stopped, not when a slow reader got round to this message
+                ended = None if watch.signalled_at is None else t0 + (watch.signalled_at - m0)
+                yield finished(status, error, ended=ended)
+        finally:  # also when the consumer gave up while this run waited for a slot
+            self._starting.discard(run_id)
+            self._pending_cancel.discard(run_id)
 
 
 def _oversized(path: Path, source: str | None, cap: int) -> str | None:
@@ -491,8 +495,11 @@ def _death(watch: _Watch, code: int | None, limits: LimitsConfig, path: Path) ->
         return "cancelled", ErrorInfo(message="the spell was cancelled", kind="cancelled")
     if code is not None and code < 0:
         sig = -code
-        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
-        if sig in (signal.SIGXCPU, signal.SIGKILL) and sig == signal.SIGXCPU:
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = str(sig)
+        if sig == signal.SIGXCPU:
             return "limit", ErrorInfo(message="CPU time limit exceeded; the spell's process was killed",
                                       kind="resource_limit")
         hint = (f" (possibly out of its memory limit: max_memory_mb = {limits.max_memory_mb})"
