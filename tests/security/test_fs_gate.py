@@ -19,6 +19,8 @@ from llmspell.core.errors import SecurityViolationError
 from llmspell.security import fs as fsmod
 from llmspell.security.fs import PathGate
 
+from .attacks import swapping_symlink
+
 SECRET = "TOP-SECRET-CONTENT-42"
 
 
@@ -313,21 +315,7 @@ def test_symlink_swap_race_never_reads_outside(box: tuple[PathGate, Path, Path],
     g, ws, secret = box
     (ws / "real").mkdir()
     (ws / "real" / "secret.txt").write_text("harmless")
-    stop = threading.Event()
-
-    def swapper() -> None:
-        while not stop.is_set():
-            try:
-                os.rename(ws / "real", ws / "hold")
-                os.symlink(tmp_path, ws / "real")
-                os.unlink(ws / "real")
-                os.rename(ws / "hold", ws / "real")
-            except OSError:
-                pass
-
-    t = threading.Thread(target=swapper, daemon=True)
-    t.start()
-    try:
+    with swapping_symlink(ws, tmp_path):
         for _ in range(3000):
             try:
                 data = g.read_bytes("real/secret.txt")
@@ -338,9 +326,6 @@ def test_symlink_swap_race_never_reads_outside(box: tuple[PathGate, Path, Path],
                 g.write_text("real/secret.txt", "harmless")
             except (OSError, SecurityViolationError):
                 pass
-    finally:
-        stop.set()
-        t.join()
     _unchanged(secret)
 
 

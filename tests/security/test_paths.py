@@ -15,12 +15,13 @@ import os
 import sqlite3
 import sys
 import tarfile
-import threading
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from .attacks import swapping_symlink
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -194,21 +195,7 @@ async def test_lua_require_and_dofile_through_link(ws: Path, out: Path) -> None:
 async def test_lua_symlink_swap_race_never_reads_outside(ws: Path, out: Path) -> None:
     (ws / "real").mkdir()
     (ws / "real" / "secret.txt").write_text("harmless")
-    stop = threading.Event()
-
-    def swapper() -> None:
-        while not stop.is_set():
-            try:
-                os.rename(ws / "real", ws / "hold")
-                os.symlink(out, ws / "real")
-                os.unlink(ws / "real")
-                os.rename(ws / "hold", ws / "real")
-            except OSError:
-                pass
-
-    t = threading.Thread(target=swapper, daemon=True)
-    t.start()
-    try:
+    with swapping_symlink(ws, out):
         text, _ = await run_spell(ws, """
             local n = 0
             for i = 1, 3000 do
@@ -218,9 +205,6 @@ async def test_lua_symlink_swap_race_never_reads_outside(ws: Path, out: Path) ->
             end
             print("reads", n)
         """)
-    finally:
-        stop.set()
-        t.join()
     assert "reads" in text
     _unchanged(out)
 

@@ -22,6 +22,8 @@ import pytest
 
 from llmspell.core.errors import SecurityViolationError
 
+from .attacks import refused
+
 pytestmark = [pytest.mark.timeout(60)]
 
 GIT = shutil.which("git")
@@ -50,14 +52,6 @@ def box(tmp_path: Path) -> tuple[Path, Path]:
     ws = tmp_path / "ws"
     ws.mkdir()
     return ws, tmp_path / "PWNED"
-
-
-async def refused(rt: Any, params: dict[str, Any], match: str | None = None) -> str:
-    with pytest.raises(SecurityViolationError) as ei:
-        await rt.tools.execute("process-executor", params)
-    if match:
-        assert match in str(ei.value), str(ei.value)
-    return str(ei.value)
 
 
 # ----------------------------------------------------------------------------------- environment

@@ -27,6 +27,8 @@ import pytest
 
 from llmspell.core.errors import SecurityViolationError
 
+from .attacks import refused
+
 pytestmark = [pytest.mark.timeout(90)]
 
 PY = sys.executable
@@ -65,14 +67,6 @@ def box(tmp_path: Path) -> tuple[Path, Path]:
     ws.mkdir()
     (ws / "data.txt").write_text("limits\nb\na\n", encoding="utf-8")
     return ws, tmp_path / "PWNED"
-
-
-async def refused(rt: Any, params: dict[str, Any], match: str | None = None) -> str:
-    with pytest.raises(SecurityViolationError) as ei:
-        await rt.tools.execute("process-executor", params)
-    if match:
-        assert match in str(ei.value), str(ei.value)
-    return str(ei.value)
 
 
 async def ok(rt: Any, params: dict[str, Any]) -> dict[str, Any]:
