@@ -349,3 +349,22 @@ def test_permissions_preserved_on_copy(box: tuple[PathGate, Path, Path]) -> None
     os.chmod(ws / "x.sh", 0o750)
     g.copy("x.sh", "y.sh")
     assert stat.S_IMODE(os.stat(ws / "y.sh").st_mode) == 0o750
+
+
+@pytest.mark.parametrize("name", ["llmspell.toml", "./sub/../llmspell.toml", "alias.toml", "hard.toml"])
+def test_protected_file_is_refused_for_writing_by_any_name(tmp_path: Path, mode: str, name: str) -> None:
+    """The workspace configuration cannot be opened for writing by its name, a lexical detour, an
+    inside symlink (which openat2 follows silently) or a hard link; reading it still works."""
+    ws = tmp_path / "ws"
+    (ws / "sub").mkdir(parents=True)
+    cfg = ws / "llmspell.toml"
+    cfg.write_text("[limits]\n")
+    (ws / "alias.toml").symlink_to("llmspell.toml")
+    os.link(cfg, ws / "hard.toml")
+    g = PathGate([ws], ws, use_openat2=(mode == "openat2"), refuse_hardlinks=False, protected=[cfg])
+    with pytest.raises(SecurityViolationError, match="cannot be changed by a spell"):
+        g.open_fd(name, write=True)
+    with pytest.raises(SecurityViolationError, match="cannot be changed by a spell"):
+        g.write_text(name, "[security]\nenv_allow = ['*']\n")
+    assert cfg.read_text() == "[limits]\n"
+    assert g.read_text(name) == "[limits]\n"

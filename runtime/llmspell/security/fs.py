@@ -236,10 +236,23 @@ class PathGate:
         if op != "file.read" and self.protected and loc.name is not None \
                 and os.path.join(loc.parent, loc.name) in self.protected:
             loc.close()
-            raise self._refuse(op, f"'{path}': the workspace's llmspell.toml (its configuration: limits, "
-                                   "environment and process allow-lists) cannot be changed by a spell",
-                               path=str(path), check="protected")
+            raise self._protected(op, path)
         return loc
+
+    def _is_protected(self, st: os.stat_result) -> bool:
+        for p in self.protected:
+            try:
+                pst = os.stat(p)
+            except OSError:
+                continue
+            if (pst.st_dev, pst.st_ino) == (st.st_dev, st.st_ino):
+                return True
+        return False
+
+    def _protected(self, op: str, path: Any) -> Exception:
+        return self._refuse(op, f"'{path}': the workspace's llmspell.toml (its configuration: limits, "
+                                "environment and process allow-lists) cannot be changed by a spell",
+                            path=str(path), check="protected")
 
     def _locate_raw(self, path: Any, abspath: str, op: str, *, create_parents: bool = False,
                     missing_ok: bool = False, hops: list[int]) -> Loc:
@@ -440,7 +453,12 @@ class PathGate:
                     raise OSError(e.errno, e.strerror, str(path)) from None
 
             fd = self._final(path, op, _open, create_parents=parents)
-        self._check_regular(fd, path, op)
+        st = self._check_regular(fd, path, op)  # closes fd when it refuses
+        if write and self.protected and self._is_protected(st):
+            # by identity, after the open: the fast path follows inside links without saying where it
+            # ended, and a hard link would carry another name
+            os.close(fd)
+            raise self._protected(op, path)
         try:
             os.set_blocking(fd, True)
             if truncate:

@@ -32,7 +32,6 @@ from llmspell.core.errors import (
     LLMSpellError,
     ResourceLimitError,
     ScriptError,
-    SecurityViolationError,
     ValidationError,
 )
 from llmspell.engines.convert import arg_coercers, jsonable, parse_script_args
@@ -590,7 +589,8 @@ class LuaSpell(SpellHost):
             from llmspell.security.fs import PathGate
 
             roots = [*getattr(policy, "allowed_roots", [self.ctx.runtime.workspace]), self.spell_dir]
-            gate = PathGate([r for r in roots if r is not None], self.ctx.runtime.workspace)
+            ws = self.ctx.runtime.workspace
+            gate = PathGate([r for r in roots if r is not None], ws, protected=[Path(ws) / "llmspell.toml"])
         self._gate_cache = (policy, gate)
         return gate
 
@@ -612,20 +612,15 @@ class LuaSpell(SpellHost):
                 return 1, f"bad argument #1 (string expected, got {self._lua_type(path) or type(path).__name__})"
             gate = self._gate()
             if write == "remove":
-                self._refuse_config_write(gate, path, follow=False)
                 gate.remove(str(path), recursive=False)
                 return 0, ""
             if write == "rename":
                 if not isinstance(other, (str, bytes)):
                     return 1, "bad argument #2 to 'rename' (string expected)"
-                self._refuse_config_write(gate, path, follow=False)
-                self._refuse_config_write(gate, other, follow=False)
                 gate.rename(str(path), str(other), into_dir=False, parents=False)
                 return 0, ""
             mode = str(write) if isinstance(write, str) else ("w" if write else "r")
             writing = any(c in mode for c in "wa+")
-            if writing:
-                self._refuse_config_write(gate, path, follow=True)
             fd = gate.open_fd(str(path), write=writing, read=("r" in mode or "+" in mode) if writing else None,
                               append="a" in mode, create=("w" in mode or "a" in mode))
             if not _PROC_FD:
@@ -639,22 +634,6 @@ class LuaSpell(SpellHost):
             return 1, f"{path}: {e.strerror or e}"
         except Exception as e:
             return 1, f"{path}: {e}"
-
-    def _refuse_config_write(self, gate: Any, path: Any, *, follow: bool) -> None:
-        """The workspace's ``llmspell.toml`` holds the policy the next run starts with (env_allow,
-        process_allow, limits): a spell that could rewrite it would widen its own policy. Refused for
-        writing, removal and renaming (either side), through links too."""
-        protected = {Path(os.path.realpath(Path(self.ctx.runtime.workspace) / "llmspell.toml"))}
-        try:
-            target = Path(os.path.realpath(gate.resolve(str(path), write=True, follow=follow)))
-        except LLMSpellError:
-            raise
-        except Exception:
-            return  # the gate's own open reports what is wrong with the path
-        if target in protected:
-            raise SecurityViolationError(
-                "the workspace's llmspell.toml (its configuration: limits, environment and process allow-lists) "
-                "cannot be changed by a spell", details={"operation": "file.write", "path": str(path)})
 
     def _read_source(self, kind: str, name: str) -> tuple[int, str] | tuple[int, str, str]:
         try:
