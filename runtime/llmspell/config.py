@@ -186,12 +186,32 @@ class StateConfig(_Strict):
         return v.lower() if isinstance(v, str) else v
 
 
+class RagConfig(_Strict):
+    """``[rag]``: the retrieval index behind ``RAG`` and ``Context.assemble(..., "rag")``."""
+
+
+class MemoryConfig(_Strict):
+    """``[memory]``: episodic and semantic memory behind ``Memory`` and ``Context``."""
+
+
+class ArtifactsConfig(_Strict):
+    """``[artifacts]``: per-session stored content behind ``Artifact``."""
+
+
+class LocalLLMConfig(_Strict):
+    """``[local_llm]``: the local model backends ``LocalLLM`` talks to."""
+
+
 class RuntimeConfig(_Strict):
     default_model: str = DEFAULT_MODEL
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     state: StateConfig = Field(default_factory=StateConfig)
+    rag: RagConfig = Field(default_factory=RagConfig)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    artifacts: ArtifactsConfig = Field(default_factory=ArtifactsConfig)
+    local_llm: LocalLLMConfig = Field(default_factory=LocalLLMConfig)
     workspace: str | None = None
     record_path: str | None = None
     """When set, real provider calls are recorded to this file (JSON Lines)."""

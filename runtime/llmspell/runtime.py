@@ -7,10 +7,13 @@ synchronous; nothing heavy (litellm) is imported here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from llmspell.config import RuntimeConfig, load_config
+
+T = TypeVar("T")
 
 
 class Runtime:
@@ -53,7 +56,21 @@ class Runtime:
         from llmspell.sessions import SessionManager
 
         self.sessions = SessionManager(self)
+        self._services: dict[str, Any] = {}
         self._started = False
+
+    def service(self, name: str, factory: Callable[[Runtime], T]) -> T:
+        """The runtime's one instance of an optional subsystem (RAG index, memory, artifacts...),
+        made on first use by ``factory(runtime)``.
+
+        Subsystems that most spells never touch (and whose imports are heavy: numpy, bm25s) are not
+        built with the runtime; the global that needs one asks for it here, so every spell of the
+        runtime shares it. A service with a ``close()`` method is closed at :meth:`shutdown`.
+        """
+        svc = self._services.get(name)
+        if svc is None:
+            svc = self._services[name] = factory(self)
+        return svc  # type: ignore[no-any-return]
 
     # Parts of the configuration that are bound when the runtime is built and cannot change under it.
     _FIXED_CONFIG = ("state", "workspace")
@@ -135,4 +152,17 @@ class Runtime:
         self._started = False
         await self.events.publish("system.shutdown", {}, source="runtime")
         await self.hooks.execute(HookContext(point="SystemShutdown", component_id=ComponentId(type="System")))
+        self.close_services()
         self.state.close()
+
+    def close_services(self) -> None:
+        """Close every service made by :meth:`service` (each at most once; one failing never keeps
+        the others open)."""
+        services, self._services = self._services, {}
+        for svc in services.values():
+            close = getattr(svc, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception:  # shutting down: the others must still close
+                    pass

@@ -1,0 +1,1 @@
+"""``Artifact``: declared here (being built for issue 11)."""

@@ -1,0 +1,1 @@
+"""``Config``: declared here (being built for issue 11)."""

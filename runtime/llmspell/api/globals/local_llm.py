@@ -1,0 +1,1 @@
+"""``LocalLLM``: declared here (being built for issue 11)."""

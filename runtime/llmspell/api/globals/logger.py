@@ -1,0 +1,1 @@
+"""``Logger``: declared here (being built for issue 11)."""

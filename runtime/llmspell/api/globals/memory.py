@@ -1,0 +1,1 @@
+"""``Memory, Context``: declared here (being built for issue 11)."""

@@ -1,0 +1,1 @@
+"""``RAG``: declared here (being built for issue 11)."""

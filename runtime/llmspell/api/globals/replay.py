@@ -1,0 +1,1 @@
+"""``Replay``: declared here (being built for issue 11)."""

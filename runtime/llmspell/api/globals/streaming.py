@@ -1,0 +1,1 @@
+"""``Streaming``: declared here (being built for issue 11)."""

@@ -1,0 +1,1 @@
+"""``Template``: declared here (being built for issue 11)."""

@@ -1,0 +1,1 @@
+"""``Utils``: declared here (being built for issue 11)."""
