@@ -92,6 +92,12 @@ class SecurityConfig(_Strict):
     at a file outside it)."""
     max_tool_security_level: Literal["safe", "restricted", "privileged"] = "privileged"
     """Tools above this level are refused by the tool registry (safe < restricted < privileged)."""
+    temp_dir: Literal["private", "system", "none"] = "private"
+    """What a spell's ``/tmp/...`` (or ``$TMPDIR``) paths reach. ``private``: the same relative path in
+    the workspace's own ``.llmspell/tmp/`` (created 0700; kept across runs; the real temp dir is never
+    opened); ``system``: the real temp dir, like rs-llmspell (other programs' files live there);
+    ``none``: refused like any path outside the allowed ones. Programs run by process-executor are not
+    remapped (they see the real file system, so ``/tmp`` arguments are refused unless ``system``)."""
 
 
 class LimitsConfig(_Strict):
@@ -193,13 +199,93 @@ class RagConfig(_Strict):
 class MemoryConfig(_Strict):
     """``[memory]``: episodic and semantic memory behind ``Memory`` and ``Context``."""
 
+    path: str | None = None
+    """The memory database (default ``.llmspell/memory.db`` under the workspace; relative paths are
+    taken from the workspace). With ``[state] backend = "memory"`` memory is in-process only."""
+    vector_weight: float = Field(default=0.6, ge=0.0, le=1.0)
+    """Share of embedding similarity in episodic/semantic search ranking; the rest is BM25."""
+    min_confidence: float = Field(default=0.3, ge=0.0, le=1.0)
+    """``Context.assemble`` drops chunks whose re-ranked score (BM25 relative to the best chunk) is
+    below this."""
+    max_candidates: int = Field(default=200, ge=10, le=100_000)
+    """Most chunks one ``Context.assemble`` strategy retrieves before re-ranking."""
+    keyword_min_mentions: int = Field(default=2, ge=1, le=1000)
+    """Consolidation keeps a lower-case keyword as a ``concept`` entity once it occurs this often in
+    the entries being consolidated (capitalised names and ``key: value`` facts need one mention)."""
+
 
 class ArtifactsConfig(_Strict):
     """``[artifacts]``: per-session stored content behind ``Artifact``."""
 
+    path: str | None = None
+    """The artifact store's folder (default ``.llmspell/artifacts`` in the workspace): content-addressed
+    blobs under ``blobs/`` and the SQLite index ``index.db``."""
+    max_artifact_bytes: int = Field(default=100 * 1024 * 1024, gt=0, le=1 << 36)
+    """Largest single artifact (``Artifact.store``/``store_file`` refuse bigger content, naming this key)."""
+    max_session_bytes: int = Field(default=1 << 30, gt=0, le=1 << 40)
+    """Total size of one session's artifacts."""
+    max_total_bytes: int = Field(default=4 << 30, gt=0, le=1 << 42)
+    """Total size of every artifact in the workspace's store."""
+    max_query_results: int = Field(default=10_000, gt=0, le=1_000_000)
+    """Most artifacts ``Artifact.list``/``Artifact.query`` return, whatever ``limit`` asks for."""
+
+
+LOCAL_BACKEND_KINDS = ("ollama", "openai")
+
+
+class LocalBackendSettings(_Strict):
+    """``[local_llm.backends.<name>]``: one local model server."""
+
+    kind: Literal["ollama", "openai"] | None = None
+    """``ollama`` (Ollama's native API: /api/tags, /api/show, /api/chat, /api/pull) or ``openai`` (an
+    OpenAI-compatible server: llama.cpp, vLLM, LM Studio; /v1/models, /v1/chat/completions). Default:
+    ``ollama`` for a backend named ``ollama``, ``openai`` otherwise."""
+    base_url: str
+    """The server's address, e.g. ``http://localhost:11434`` (Ollama) or ``http://localhost:8080/v1``
+    (OpenAI-compatible). It is operator configuration: calls to it are allowed whatever the network
+    policy says about private addresses."""
+    timeout_s: float | None = Field(default=None, gt=0, le=3600)
+    """Per-request timeout (default: ``[local_llm] timeout_s``)."""
+    default_model: str | None = None
+    """The model ``local/`` (no model name) and ``LocalLLM`` use when none is given."""
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if not v.lower().startswith(("http://", "https://")):
+            raise ValueError(f"expected an http:// or https:// URL, got {json.dumps(v)}")
+        return v.rstrip("/")
+
+    def kind_for(self, name: str) -> str:
+        """The backend's API: its ``kind``, else ``ollama`` for a backend named ``ollama``, else ``openai``."""
+        return self.kind or ("ollama" if name == "ollama" else "openai")
+
 
 class LocalLLMConfig(_Strict):
-    """``[local_llm]``: the local model backends ``LocalLLM`` talks to."""
+    """``[local_llm]``: the local model backends ``LocalLLM`` talks to.
+
+    Example (Ollama on this machine)::
+
+        [local_llm.backends.ollama]
+        base_url = "http://localhost:11434"
+    """
+
+    backends: dict[str, LocalBackendSettings] = Field(default_factory=dict)
+    """Local servers by name (``ollama``, ``llamacpp`` ...). Models are named ``ollama/<model>`` or
+    ``local/<model>[@backend]``."""
+    default_backend: str | None = None
+    """The backend ``local/<model>`` uses without ``@backend`` (default: ``ollama`` when configured,
+    else the only backend)."""
+    timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    """Per-request timeout of chat calls and of ``LocalLLM`` queries (status uses at most 5 s)."""
+
+    @model_validator(mode="after")
+    def _default_backend_exists(self) -> LocalLLMConfig:
+        if self.default_backend is not None and self.default_backend not in self.backends:
+            names = ", ".join(sorted(self.backends)) or "none configured"
+            raise ValueError(f"default_backend {json.dumps(self.default_backend)} is not one of the "
+                             f"backends ({names})")
+        return self
 
 
 class RuntimeConfig(_Strict):
