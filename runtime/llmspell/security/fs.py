@@ -33,6 +33,17 @@ Resolution
 Directory helpers work the same way: ``scandir``/``walk`` read a directory through its fd and never
 descend into symlinks, ``mkdir``/``remove``/``rename``/``copy`` act on ``(parent fd, name)``.
 
+Temporary files (``security.temp_dir``, default ``private``): rs-llmspell's spells write and read
+``/tmp/...``. The real temp directory holds other programs' files, so it is not opened to spells;
+instead a path a spell names under the system temp dir (``/tmp``, ``$TMPDIR``) that is not inside an
+allowed root is mapped, lexically and before anything else, to the same relative path below the
+workspace's private ``.llmspell/tmp/`` (created 0700). Every route through the gate (Lua io/os,
+file tools, workflow steps...) sees the mapping, since it happens in :meth:`PathGate.absolute`;
+symlink targets are never mapped (a link to ``/tmp/x`` leads to the real one, so it is refused), and
+the folder that holds the workspace itself when the workspace lives in the temp dir is not mapped
+either (naming it is refused as outside, as before). Messages keep the spell's name; results that
+show a path use :meth:`PathGate.display`. Programs started by process-executor do not see the mapping.
+
 What is not covered: another process (not the spell) moving a directory that is being walked out of
 the root between two steps, and filesystems that ignore ``O_NOFOLLOW``. Spells cannot create symlinks
 that leave the roots (archive links and copied links are checked), so only pre-planted links matter.
@@ -163,7 +174,8 @@ class PathGate:
     """Opens and changes files only beneath ``roots``; see the module docstring for the rules."""
 
     def __init__(self, roots: Sequence[str | Path], base: str | Path, *, refuse: RefuseFn | None = None,
-                 refuse_hardlinks: bool = True, use_openat2: bool = True, protected: Sequence[str | Path] = ()):
+                 refuse_hardlinks: bool = True, use_openat2: bool = True, protected: Sequence[str | Path] = (),
+                 temp_dirs: Sequence[str | Path] = (), temp_private: str | Path | None = None):
         rs: list[str] = []
         for r in roots:
             s = os.path.realpath(os.fspath(r))
@@ -179,11 +191,89 @@ class PathGate:
         """Files no write, removal or rename (either side) may touch, through links too: the
         workspace's llmspell.toml holds the policy the next run starts with, so a spell that could
         rewrite it would widen its own policy."""
+        self.temp_private: str | None = (os.path.normpath(os.path.abspath(os.fspath(temp_private)))
+                                         if temp_private is not None else None)
+        """The private folder spell paths under the system temp dir map to (None: no mapping)."""
+        tds: list[str] = []
+        for t in temp_dirs if self.temp_private is not None else ():
+            for cand in (os.path.normpath(os.path.abspath(os.fspath(t))), os.path.realpath(os.fspath(t))):
+                if cand != os.sep and cand not in tds:
+                    tds.append(cand)
+        self.temp_dirs: tuple[str, ...] = tuple(tds)
+        self._temp_ready = False
+
+    def derive(self, **changes: Any) -> PathGate:
+        """A gate with the same roots, base and settings except ``changes`` (e.g. ``refuse=None``)."""
+        kw: dict[str, Any] = {"refuse": self._refuse, "refuse_hardlinks": self.refuse_hardlinks,
+                              "use_openat2": self.use_openat2, "protected": sorted(self.protected),
+                              "temp_dirs": self.temp_dirs, "temp_private": self.temp_private}
+        roots = changes.pop("roots", self.roots)
+        kw.update(changes)
+        if kw["refuse"] is None:
+            kw["refuse"] = _default_refuse
+        return PathGate(roots, self.base, **kw)
+
+    # ------------------------------------------------------------------------- the private temp dir
+
+    def _map_temp(self, s: str, *, create: bool = True) -> str:
+        """``s`` (absolute, normalised) mapped into the private temp folder when it names the system
+        temp dir and no root holds it; otherwise ``s`` itself."""
+        priv = self.temp_private
+        if priv is None or not self.temp_dirs or self.root_of(s) is not None:
+            return s
+        for t in self.temp_dirs:
+            if s == t:
+                rest = ""
+            elif s.startswith(t + os.sep):
+                rest = s[len(t) + 1:]
+            else:
+                continue
+            # the workspace lives in the temp dir: its own surroundings are not shadowed
+            b = self.base
+            if b.startswith(t + os.sep):
+                home = b[len(t) + 1:].split(os.sep, 1)[0]
+                if rest.split(os.sep, 1)[0] == home:
+                    return s
+            if create:
+                self._ensure_temp()
+            return os.path.join(priv, rest) if rest else priv
+        return s
+
+    def _ensure_temp(self) -> None:
+        """Create the private temp folder (0700) through the gate itself, once."""
+        if self._temp_ready or self.temp_private is None:
+            return
+        priv = self.temp_private
+        if self.root_of(priv) is None:  # not beneath a root: the mapped paths are refused as outside
+            self._temp_ready = True
+            return
+        self.mkdir(priv, parents=True, exist_ok=True)
+        fd = self.open_dir(priv)
+        try:
+            os.fchmod(fd, 0o700)
+        finally:
+            os.close(fd)
+        self._temp_ready = True
+
+    def display(self, path: str | os.PathLike[str]) -> str:
+        """How to show a physical path to the spell: one in the private temp folder under the name the
+        spell uses (``/tmp/a.txt``), any other unchanged."""
+        p = os.fspath(path)
+        priv = self.temp_private
+        if priv is None or not self.temp_dirs:
+            return p
+        shown = "/tmp" if "/tmp" in self.temp_dirs else self.temp_dirs[0]
+        if p == priv:
+            return shown
+        if p.startswith(priv + os.sep):
+            return os.path.join(shown, p[len(priv) + 1:])
+        return p
 
     # ------------------------------------------------------------------------- path arithmetic
 
-    def absolute(self, path: str | os.PathLike[str], *, write: bool = False) -> str:
-        """The lexically normalised absolute form of ``path`` (relative ones from the base)."""
+    def absolute(self, path: str | os.PathLike[str], *, write: bool = False, create_temp: bool = True) -> str:
+        """The lexically normalised absolute form of ``path`` (relative ones from the base), a name under
+        the system temp dir mapped into the private temp folder (created unless ``create_temp=False``)."""
         op = "file.write" if write else "file.read"
         if isinstance(path, os.PathLike):
             path = os.fspath(path)
@@ -195,7 +285,7 @@ class PathGate:
         s = os.path.normpath(s)
         if s.startswith("//"):
             s = "/" + s.lstrip("/")
-        return s
+        return self._map_temp(s, create=create_temp)
 
     def root_of(self, abspath: str) -> tuple[str, list[str]] | None:
         """(root, components below it) for the outermost root lexically containing ``abspath``."""
@@ -210,7 +300,7 @@ class PathGate:
     def inside(self, path: str | os.PathLike[str]) -> bool:
         """Whether ``path`` is lexically inside a root (no file system access)."""
         try:
-            return self.root_of(self.absolute(path)) is not None
+            return self.root_of(self.absolute(path, create_temp=False)) is not None
         except SecurityViolationError:
             return False
 

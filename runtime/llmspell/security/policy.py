@@ -38,6 +38,22 @@ _SHELL_CHARS = re.compile(r"[\s;&|`$<>(){}\[\]*?!~'\"\\]")
 ViolationCallback = Callable[[str, str, dict[str, Any]], Any]
 
 
+TEMP_DIR_MODES = ("private", "system", "none")
+
+
+def system_temp_dirs() -> list[str]:
+    """The system temp directories spells may name: ``/tmp`` and ``$TMPDIR`` (never ``/``)."""
+    import tempfile
+
+    out: list[str] = []
+    for t in ("/tmp", os.environ.get("TMPDIR") or "", tempfile.gettempdir()):
+        if t and os.path.isabs(t):
+            n = os.path.normpath(t)
+            if n != os.sep and n not in out:
+                out.append(n)
+    return out
+
+
 def _resolve(p: Path) -> Path:
     return Path(os.path.realpath(p))
 
@@ -79,6 +95,7 @@ class SecurityPolicy:
         max_database_bytes: int = 256 * 1024 * 1024,
         max_result_rows: int = 100_000,
         refuse_hardlinks: bool = True,
+        temp_dir: str = "private",
     ):
         self.workspace = _resolve(Path(workspace))
         self._roots: list[Path] = [self.workspace]
@@ -97,6 +114,12 @@ class SecurityPolicy:
         self.max_database_bytes = max_database_bytes
         self.max_result_rows = max_result_rows
         self._gate: PathGate | None = None
+        if temp_dir not in TEMP_DIR_MODES:
+            raise ValueError(f"security.temp_dir must be one of {', '.join(TEMP_DIR_MODES)}, got {temp_dir!r}")
+        self.temp_dir = temp_dir
+        if temp_dir == "system":
+            for t in system_temp_dirs():
+                self.allow_path(t)
 
     @classmethod
     def from_config(cls, cfg: SecurityConfig, *, workspace: Path) -> SecurityPolicy:
@@ -113,6 +136,7 @@ class SecurityPolicy:
             max_database_bytes=cfg.max_database_bytes,
             max_result_rows=cfg.max_result_rows,
             refuse_hardlinks=cfg.refuse_hardlinks,
+            temp_dir=getattr(cfg, "temp_dir", "private"),
         )
 
     # ------------------------------------------------------------------------------------ refusals
@@ -157,8 +181,19 @@ class SecurityPolicy:
         g = self._gate
         if g is None:
             g = self._gate = PathGate(self._roots, self.workspace, refuse=self._refuse,
-                                      refuse_hardlinks=self.refuse_hardlinks, protected=self.protected_files)
+                                      refuse_hardlinks=self.refuse_hardlinks, protected=self.protected_files,
+                                      **self._temp_mapping())
         return g
+
+    @property
+    def private_temp(self) -> Path:
+        """The workspace's private temp folder (``security.temp_dir = "private"``)."""
+        return self.workspace / ".llmspell" / "tmp"
+
+    def _temp_mapping(self) -> dict[str, Any]:
+        if self.temp_dir != "private":
+            return {}
+        return {"temp_dirs": system_temp_dirs(), "temp_private": self.private_temp}
 
     def gate_with(self, *extra_roots: str | Path | None) -> PathGate:
         """A gate over the allowed roots plus ``extra_roots`` (the Lua engine adds the spell's folder)."""
@@ -166,7 +201,8 @@ class SecurityPolicy:
         if not extra:
             return self.gate
         return PathGate([*self._roots, *extra], self.workspace, refuse=self._refuse,
-                        refuse_hardlinks=self.refuse_hardlinks, protected=self.protected_files)
+                        refuse_hardlinks=self.refuse_hardlinks, protected=self.protected_files,
+                        **self._temp_mapping())
 
     def check_path(self, path: str | Path, *, write: bool = False) -> Path:
         """The physical path of ``path`` if it lies beneath an allowed root; refusals raise.

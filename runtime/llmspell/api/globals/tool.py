@@ -62,7 +62,30 @@ async def run_tool(ctx: SpellContext, name: str, params: Any) -> dict[str, Any]:
     if not isinstance(params, dict):
         raise ValidationError(f"Tool.execute: parameters for '{name}' must be a table, got {type(params).__name__}")
     out = await _registry(ctx).execute(name, params, caller=f"spell:{ctx.run_id or ctx.spell_name}")
-    return output_table(out.text, out.metadata)
+    return shown_temp_paths(ctx, output_table(out.text, out.metadata))
+
+
+def shown_temp_paths(ctx: SpellContext, value: Any) -> Any:
+    """``value`` with host paths of the workspace's private temp folder written the way the spell
+    names them (``/tmp/a.txt``, see ``security.temp_dir``): results show the spell's own paths."""
+    gate = getattr(getattr(ctx.runtime, "policy", None), "gate", None)
+    priv = getattr(gate, "temp_private", None)
+    if gate is None or not priv:
+        return value
+    shown = gate.display(priv)
+    if shown == priv:
+        return value
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, str):
+            return v.replace(priv, shown) if priv in v else v
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        return v
+
+    return walk(value)
 
 
 @api_class("ToolHandle")

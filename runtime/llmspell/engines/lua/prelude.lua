@@ -358,6 +358,12 @@ function M.make_env(api)
       if st ~= 0 then return nil, msg end
       return true
     end,
+    -- a new empty file under /tmp (the workspace's private temp folder unless security.temp_dir says otherwise)
+    tmpname = function()
+      local st, name = OPEN_PATH("", "tmpname")
+      if st ~= 0 then error(name, 2) end
+      return name
+    end,
   }
 
   local function safe_load(chunk, name, mode, e)

@@ -614,6 +614,8 @@ class LuaSpell(SpellHost):
             if write == "remove":
                 gate.remove(str(path), recursive=False)
                 return 0, ""
+        if write == "tmpname":
+            return self._tmpname()
             if write == "rename":
                 if not isinstance(other, (str, bytes)):
                     return 1, "bad argument #2 to 'rename' (string expected)"
@@ -642,6 +644,30 @@ class LuaSpell(SpellHost):
             gate = self._gate()
             data = gate.read_bytes(str(name), max_bytes=MAX_SOURCE_BYTES)
             return 0, data.decode("utf-8", "replace"), "@" + display_path(gate.resolve(str(name)))
+    def _tmpname(self) -> tuple[int, str]:
+        """os.tmpname: create ``/tmp/lua_XXXXXX`` through the gate (so it lands where the policy maps
+        /tmp) and return the name the spell uses."""
+        import secrets as _secrets
+
+        policy = self.ctx.runtime.policy
+        if getattr(policy, "temp_dir", None) == "none":
+            return 1, ("os.tmpname: temporary files are disabled (security.temp_dir = \"none\"); "
+                       "write inside the workspace instead")
+        gate = self._gate()
+        err = ""
+        for _ in range(16):
+            name = f"/tmp/lua_{_secrets.token_hex(4)}"
+            try:
+                os.close(gate.open_fd(name, write=True, exclusive=True))
+                return 0, name
+            except FileExistsError:
+                continue
+            except LLMSpellError as e:
+                return 1, f"os.tmpname: {e.message}"
+            except OSError as e:
+                err = str(e.strerror or e)
+        return 1, f"os.tmpname: unable to generate a unique file name{': ' + err if err else ''}"
+
         except LLMSpellError as e:
             return 1, f"{name}: {e.message}"
         except FileNotFoundError:

@@ -125,11 +125,7 @@ def write_file(ctx: ToolContext, path: str | Path, data: bytes) -> Path:
 
 def quiet_gate(ctx: ToolContext) -> PathGate:
     """The same gate, but refusals are not reported (a walk skipping a link it met is not a violation)."""
-    from llmspell.security.fs import PathGate
-
-    g = gate_of(ctx)
-    return PathGate(g.roots, g.base, refuse_hardlinks=g.refuse_hardlinks, use_openat2=g.use_openat2,
-                    protected=sorted(g.protected))
+    return gate_of(ctx).derive(refuse=None)
 
 
 async def check_url(ctx: ToolContext, url: str) -> str:

@@ -64,46 +64,48 @@ class FileOperationsTool(BuiltinTool):
                 raise ValidationError(f"{self.name}: operation '{op}' needs parameters 'source_path' and 'target_path'")
             src = gate.resolve(src_raw, write=(op == "move"), follow=(op == "copy"))
             dst = gate.resolve(p.target_path, write=True)
+            s_src, s_dst = gate.display(src), gate.display(dst)
             kind = gate.kind(src_raw) if op == "copy" else _lkind(gate, src_raw)
             if kind is None:
-                raise ToolError(f"{self.name}: source does not exist: {src}")
+                raise ToolError(f"{self.name}: source does not exist: {s_src}")
             try:
                 if op == "copy":
                     target: str | Path = p.target_path
                     if kind != "directory" and gate.kind(p.target_path) == "directory":
                         target = Path(dst) / Path(src_raw).name  # like cp: into the directory
                     final = gate.copy(src_raw, target, overwrite=True)
-                    msg = f"Copied {src} to {final}"
+                    msg = f"Copied {s_src} to {gate.display(final)}"
                 else:
                     final = gate.rename(src_raw, p.target_path, into_dir=True)
-                    msg = f"Moved {src} to {final}"
+                    msg = f"Moved {s_src} to {gate.display(final)}"
             except OSError as e:
-                raise ToolError(f"{self.name}: cannot {op} {src} to {dst}: {e.strerror or e}") from e
-            return self._out(op, msg, {"source": str(src), "target": str(final)}, Path(final), gate)
+                raise ToolError(f"{self.name}: cannot {op} {s_src} to {s_dst}: {e.strerror or e}") from e
+            return self._out(op, msg, {"source": s_src, "target": gate.display(final)}, Path(final), gate)
 
         if not p.path:
             raise ValidationError(f"{self.name}: operation '{op}' needs parameter 'path'")
         write = op in ("write", "append", "delete", "create_dir")
         path = gate.resolve(p.path, write=write, follow=op not in ("delete", "metadata"))
+        shown = gate.display(path)  # a mapped /tmp path is shown under the spell's own name
 
         if op == "read":
             try:
                 fd = gate.open_fd(p.path)
             except IsADirectoryError:
-                raise ToolError(f"{self.name}: cannot read {path}: it is a directory") from None
+                raise ToolError(f"{self.name}: cannot read {shown}: it is a directory") from None
             except (FileNotFoundError, NotADirectoryError):
-                raise ToolError(f"{self.name}: cannot read {path}: no such file") from None
+                raise ToolError(f"{self.name}: cannot read {shown}: no such file") from None
             with os.fdopen(fd, "rb") as f:
                 size = os.fstat(f.fileno()).st_size
                 if size > MAX_READ_BYTES:
-                    raise ToolError(f"{self.name}: {path} is {size} bytes; the read limit is {MAX_READ_BYTES}")
+                    raise ToolError(f"{self.name}: {shown} is {size} bytes; the read limit is {MAX_READ_BYTES}")
                 raw = f.read(MAX_READ_BYTES + 1)
             if len(raw) > MAX_READ_BYTES:
-                raise ToolError(f"{self.name}: {path} is larger than the read limit of {MAX_READ_BYTES} bytes")
+                raise ToolError(f"{self.name}: {shown} is larger than the read limit of {MAX_READ_BYTES} bytes")
             content = raw.decode(p.encoding, errors="replace")
             size = len(raw)
             return self._out(op, content, {"input": content, "size": size}, path, gate,
-                             message=f"Read {size} bytes from {path}")
+                             message=f"Read {size} bytes from {shown}")
         if op in ("write", "append"):
             data = p.input if p.input is not None else p.content
             if data is None:
@@ -112,61 +114,61 @@ class FileOperationsTool(BuiltinTool):
                 with gate.open(p.path, "a" if op == "append" else "w", encoding=p.encoding, parents=True) as f:
                     f.write(data)
             except OSError as e:  # rs-llmspell reports write failures softly
-                msg = f"Failed to {op} {path}: {e.strerror or e}"
+                msg = f"Failed to {op} {shown}: {e.strerror or e}"
                 return self._out(op, msg, None, path, gate, success=False, error=msg)
             n = len(data.encode(p.encoding, errors="replace"))
             if op == "write":
-                return self._out(op, f"Wrote {n} bytes to {path}", {"size": n}, path, gate)
-            return self._out(op, f"Appended {n} bytes to {path}", {"appended_size": n}, path, gate)
+                return self._out(op, f"Wrote {n} bytes to {shown}", {"size": n}, path, gate)
+            return self._out(op, f"Appended {n} bytes to {shown}", {"appended_size": n}, path, gate)
         if op == "delete":
             try:
                 what = gate.remove(p.path, recursive=p.recursive)
             except (FileNotFoundError, NotADirectoryError):
-                raise ToolError(f"{self.name}: cannot delete {path}: no such file") from None
+                raise ToolError(f"{self.name}: cannot delete {shown}: no such file") from None
             except OSError as e:
-                raise ToolError(f"{self.name}: cannot delete {path}: {e.strerror or e}") from e
+                raise ToolError(f"{self.name}: cannot delete {shown}: {e.strerror or e}") from e
             if what == "directory":
-                return self._out(op, f"Deleted directory: {path}", {"deleted": str(path)}, path, gate)
-            return self._out(op, f"Deleted file: {path}", {"deleted": str(path)}, path, gate)
+                return self._out(op, f"Deleted directory: {shown}", {"deleted": shown}, path, gate)
+            return self._out(op, f"Deleted file: {shown}", {"deleted": shown}, path, gate)
         if op == "create_dir":
             try:
                 gate.mkdir(p.path, parents=p.recursive, exist_ok=True)
             except OSError as e:
-                raise ToolError(f"{self.name}: cannot create {path}: {e.strerror or e}") from e
-            return self._out(op, f"Created directory: {path}", {"recursive": p.recursive}, path, gate)
+                raise ToolError(f"{self.name}: cannot create {shown}: {e.strerror or e}") from e
+            return self._out(op, f"Created directory: {shown}", {"recursive": p.recursive}, path, gate)
         if op == "list_dir":
             try:
                 listing = gate.scandir(p.path, recursive=p.recursive)
             except (FileNotFoundError, NotADirectoryError):
-                raise ToolError(f"{self.name}: cannot list {path}: not a directory") from None
+                raise ToolError(f"{self.name}: cannot list {shown}: not a directory") from None
             kinds = {"directory": "directory", "symlink": "symlink"}
-            entries: list[dict[str, Any]] = [{"name": e.name, "path": str(Path(path) / e.rel),
+            entries: list[dict[str, Any]] = [{"name": e.name, "path": os.path.join(shown, e.rel),
                                               "type": kinds.get(e.kind, "file"), "size": e.size} for e in listing]
             if p.recursive:
                 entries.sort(key=lambda e: e["path"])
             lines = "\n".join(e["path"] if p.recursive else e["name"] for e in entries)
             return self._out(op, lines, {"entries": entries, "count": len(entries)}, path, gate,
-                             message=f"Listed {len(entries)} entries in {path}")
+                             message=f"Listed {len(entries)} entries in {shown}")
         if op == "metadata":
             try:
                 lst = gate.stat(p.path, follow=False)
                 st = gate.stat(p.path) if stat.S_ISLNK(lst.st_mode) else lst
             except (FileNotFoundError, NotADirectoryError):
-                raise ToolError(f"{self.name}: no such file or directory: {path}") from None
-            info = {"path": str(path), "size": st.st_size, "is_file": stat.S_ISREG(st.st_mode),
+                raise ToolError(f"{self.name}: no such file or directory: {shown}") from None
+            info = {"path": shown, "size": st.st_size, "is_file": stat.S_ISREG(st.st_mode),
                     "is_dir": stat.S_ISDIR(st.st_mode), "is_symlink": stat.S_ISLNK(lst.st_mode),
                     "modified": st.st_mtime, "created": st.st_ctime,
                     "permissions": oct(st.st_mode & 0o777), "readonly": not st.st_mode & stat.S_IWUSR}
             lines = "\n".join(f"{k}: {v}" for k, v in info.items())
-            return self._out(op, lines, info, path, gate, message=f"Metadata for {path}")
+            return self._out(op, lines, info, path, gate, message=f"Metadata for {shown}")
         if op == "exists":
             ex = gate.exists(p.path)
-            return self._out(op, f"Path {path} {'exists' if ex else 'does not exist'}", {"exists": ex}, path, gate)
+            return self._out(op, f"Path {shown} {'exists' if ex else 'does not exist'}", {"exists": ex}, path, gate)
         raise ValidationError(f"{self.name}: unknown operation '{op}'")  # pragma: no cover - Literal guards
 
     def _out(self, op: str, text: str, result: Any, path: Path, gate: PathGate, *, message: str | None = None,
              success: bool = True, error: str | None = None) -> ToolOutput:
-        md: dict[str, Any] = {"file_path": str(path)}
+        md: dict[str, Any] = {"file_path": gate.display(path)}
         try:
             st = gate.stat(path, follow=False)
             if stat.S_ISREG(st.st_mode):
