@@ -123,13 +123,36 @@ class ApiObject:
 
 
 class ApiGlobal(ApiObject):
-    """A global table of static functions; one instance per spell, bound to its :class:`SpellContext`."""
+    """A global table of static functions; one instance per spell, bound to its :class:`SpellContext`.
+
+    ``api_namespaces`` declares nested tables of static functions (``Memory.episodic.add(...)``): each
+    value is another ``ApiGlobal`` subclass, instantiated with the same context (its ``parent`` is the
+    owning instance) and installed by the engines as a field of the global. :func:`api_global` names
+    it ``"<Global>.<key>"`` (for messages) and gives it the model type name ``api_model_name``
+    (``MemoryEpisodic``), under which the API model lists it among the classes with kind ``global``.
+    """
 
     index_type: ClassVar[str | None] = None
     index_names: ClassVar[str | None] = None
+    api_namespaces: ClassVar[dict[str, type[ApiGlobal]]] = {}
+    api_model_name: ClassVar[str] = ""
+    """The type name in the API model: the global's name, or ``<Global><Key>`` for a namespace."""
 
     def __init__(self, ctx: SpellContext):
         self.ctx = ctx
+
+    parent: ApiGlobal | None = None
+    """For a namespace instance: the global (or namespace) instance it belongs to."""
+
+    def api_namespace(self, key: str) -> ApiGlobal:
+        """The instance behind the namespace ``key`` (one per global instance)."""
+        objs: dict[str, ApiGlobal] = self.__dict__.setdefault("_namespace_objs", {})
+        obj = objs.get(key)
+        if obj is None:
+            obj = type(self).api_namespaces[key](self.ctx)
+            obj.parent = self
+            objs[key] = obj
+        return obj
 
     def api_index(self, key: str) -> Any:
         """Dynamic member lookup (``Tool["file-operations"]``); ``None`` when there is no such member."""
@@ -152,11 +175,28 @@ VALUE_GLOBALS: dict[str, ValueGlobal] = {}
 CLASSES: dict[str, type[ApiObject]] = {}
 
 
+NAMESPACES: dict[str, type[ApiGlobal]] = {}
+"""Namespace classes (``Memory.episodic``) by their model type name (``MemoryEpisodic``)."""
+
+
+def _name_namespaces(cls: type[ApiGlobal]) -> None:
+    for key, ns in cls.api_namespaces.items():
+        if not (isinstance(ns, type) and issubclass(ns, ApiGlobal)):
+            raise TypeError(f"{cls.api_name}.api_namespaces[{key!r}] must be an ApiGlobal subclass")
+        ns.api_name = f"{cls.api_name}.{key}"
+        ns.api_model_name = cls.api_model_name + key[:1].upper() + camel(key[1:])
+        ns.api_doc = inspect.cleandoc(ns.__doc__ or "")
+        NAMESPACES[ns.api_model_name] = ns
+        _name_namespaces(ns)
+
+
 def api_global(name: str) -> Callable[[type[ApiGlobal]], type[ApiGlobal]]:
     def reg(cls: type[ApiGlobal]) -> type[ApiGlobal]:
         cls.api_name = name
+        cls.api_model_name = name
         cls.api_doc = inspect.cleandoc(cls.__doc__ or "")
         GLOBALS[name] = cls
+        _name_namespaces(cls)
         return cls
 
     return reg

@@ -19,7 +19,9 @@ from pydantic import BaseModel
 from llmspell.api.decl import (
     CLASSES,
     GLOBALS,
+    NAMESPACES,
     VALUE_GLOBALS,
+    ApiGlobal,
     ApiObject,
     Doc,
     ExposeInfo,
@@ -219,7 +221,13 @@ def _function_model(cls: type[ApiObject], lua_name: str, renderer: _TypeRenderer
 def _class_model(cls: type[ApiObject], kind: str, renderer: _TypeRenderer) -> ClassModel:
     functions = [_function_model(cls, n, renderer) for n in sorted(exposed_methods(cls))]
     fields = [FieldModel(name=f, js_name=camel(f), type=t) for f, t in cls.api_fields.items()]
-    cm = ClassModel(name=cls.api_name, doc=cls.api_doc, kind=kind, functions=functions, fields=fields)  # type: ignore[arg-type]
+    name = cls.api_name
+    if isinstance(cls, type) and issubclass(cls, ApiGlobal):
+        name = cls.api_model_name or name
+        for key, ns in cls.api_namespaces.items():  # ``Memory.episodic``: a field typed by the namespace
+            first = ns.api_doc.split("\n\n", 1)[0].replace("\n", " ")
+            fields.append(FieldModel(name=key, js_name=key, type=ns.api_model_name, doc=first))
+    cm = ClassModel(name=name, doc=cls.api_doc, kind=kind, functions=functions, fields=fields)  # type: ignore[arg-type]
     if kind == "global":
         cm.index_type = getattr(cls, "index_type", None)
         cm.index_names = getattr(cls, "index_names", None)
@@ -236,6 +244,9 @@ def build_model() -> ApiModel:
     for vg in VALUE_GLOBALS.values():
         globals_.append(ClassModel(name=vg.name, kind="value", type=vg.type, doc=vg.doc))
     classes = [_class_model(cls, "class", renderer) for _, cls in sorted(CLASSES.items())]
+    # namespaces (``Memory.episodic``) are tables of static functions: classes of kind "global"
+    classes += [_class_model(cls, "global", renderer) for _, cls in sorted(NAMESPACES.items())]
+    classes.sort(key=lambda c: c.name)
     return ApiModel(
         globals=globals_,
         classes=classes,

@@ -175,8 +175,10 @@ def render_lua(data: dict[str, Any]) -> str:
         var = f"_{c['name']}" if c["name"] in ctx.globals else c["name"]
         out.append(f"local {var} = {{}}")
         out.append("")
+        # kind "global" here is a namespace of a global (``Memory.episodic``): static functions
+        sep = "." if c.get("kind") == "global" else ":"
         for f in c.get("functions", []):
-            out += _function(ctx, var, f, ":", self_type=c["name"])
+            out += _function(ctx, var, f, sep, self_type=c["name"])
             out.append("")
     for g in data.get("globals", []):
         if g.get("kind") == "value":

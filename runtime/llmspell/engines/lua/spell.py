@@ -316,12 +316,7 @@ class LuaSpell(SpellHost):
             api_globals, value_globals = self._api_globals, self._value_globals
         api: dict[str, Any] = {}
         for name, cls in api_globals.items():
-            obj = cls(self.ctx)
-            hid = self._handle(obj)
-            names = self._table_from(sorted(exposed_methods(cls)))
-            fields = self._fields(obj)
-            dynamic = type(obj).api_index is not ApiGlobal.api_index
-            api[name] = self.M.make_global(hid, name, names, fields, dynamic)
+            api[name] = self._global_table(cls(self.ctx), name)
         for name, vg in value_globals.items():
             api[name] = self.to_lua(vg.factory(self.ctx))
         if "ARGS" not in api:
@@ -330,6 +325,18 @@ class LuaSpell(SpellHost):
             if "arg" not in api:
                 api["arg"] = self.to_lua({k: v for k, v in parsed.items() if isinstance(k, int)})
         return self._table_from(api)
+
+    def _global_table(self, obj: ApiGlobal, display: str) -> Any:
+        """The script-side table of a global; its namespaces (``Memory.episodic``) become fields
+        holding tables of the same kind."""
+        cls = type(obj)
+        hid = self._handle(obj)
+        names = self._table_from(sorted(exposed_methods(cls)))
+        dynamic = cls.api_index is not ApiGlobal.api_index
+        table = self.M.make_global(hid, display, names, self._fields(obj), dynamic)
+        for key in cls.api_namespaces:
+            table[key] = self._global_table(obj.api_namespace(key), f"{display}.{key}")
+        return table
 
     def _handle(self, obj: Any) -> int:
         key = id(obj)
