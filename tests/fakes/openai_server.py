@@ -11,6 +11,8 @@ test:
                      after a tool result, ``"Tool said: <content>"``;
 * ``server.fail_next(model, 503, 503)`` queues failures for a model before it answers normally.
 
+``GET /v1/models`` lists ``server.model_ids`` (as llama.cpp, vLLM and LM Studio do).
+
 Every request is recorded in ``server.hits`` as ``(model, body)``.
 """
 
@@ -32,6 +34,8 @@ class FakeOpenAIServer:
         self.tool_arguments: dict[str, dict[str, Any]] = {}
         self.hits: list[tuple[str, dict[str, Any]]] = []
         self.auth: list[str | None] = []
+        self.model_ids: list[str] = ["qwen2.5-0.5b-instruct"]
+        """What ``GET /v1/models`` lists."""
         """The Authorization header of every request, in order."""
         self._fail: dict[str, deque[int]] = defaultdict(deque)
         self._runner: web.AppRunner | None = None
@@ -52,6 +56,7 @@ class FakeOpenAIServer:
     async def __aenter__(self) -> FakeOpenAIServer:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_get("/v1/models", self._models)
         self._runner = web.AppRunner(app, shutdown_timeout=0.1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -64,6 +69,12 @@ class FakeOpenAIServer:
             await self._runner.cleanup()
 
     # ---------------------------------------------------------------------------------- handler
+
+    async def _models(self, request: web.Request) -> web.Response:
+        """``GET /v1/models`` (llama.cpp / vLLM / LM Studio list their models here)."""
+        self.hits.append(("GET /v1/models", {}))
+        return web.json_response({"object": "list", "data": [
+            {"id": m, "object": "model", "created": 1714000000, "owned_by": "local"} for m in self.model_ids]})
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fakes import offline_runtime
 from llmspell.agents.config import AgentConfig
 from llmspell.config import ProviderSettings, RuntimeConfig
-from llmspell.core.errors import ProviderError
+from llmspell.core.errors import ConfigurationError, ProviderError
 from llmspell.core.types import AgentInput
 from llmspell.providers.base import ChatMessage, CompletionRequest, tool_spec
 from llmspell.providers.recording import RecordingProvider, ReplayMissError
@@ -205,7 +205,9 @@ def test_registry_uses_litellm_only_when_configured(monkeypatch: pytest.MonkeyPa
     assert p.api_base == "http://127.0.0.1:9/v1" and p.api_key == "sk-test"  # type: ignore[attr-defined]
     assert p.timeout_s == 3 and p.max_retries == 0  # type: ignore[attr-defined]
     assert reg.get("ollama/llama3").name == "litellm"  # default_model names it (--model)
-    assert reg.get("anthropic/claude-3-haiku").name == "scripted"
+    # a runtime configured for real models does not answer an unconfigured provider offline (issue 11)
+    with pytest.raises(ConfigurationError, match=r"provider anthropic has no credentials: set ANTHROPIC_API_KEY"):
+        reg.get("anthropic/claude-3-haiku")
     assert reg.get("anthropic/claude-3-haiku", base_url="http://127.0.0.1:1").name == "litellm"
     assert reg.get("offline/scripted").name == "scripted"
 

@@ -146,8 +146,12 @@ class LiteLLMProvider:
         timeout_s: float = 60.0,
         max_retries: int = 2,
         extra: dict[str, Any] | None = None,
+        local_backend: str | None = None,
     ):
         self.model = model
+        self.local_backend = local_backend
+        """The ``[local_llm]`` backend this provider talks to (its model id is then always ``model``, and
+        an unreachable server is reported naming the backend and its base_url)."""
         self.api_base = api_base
         self.api_key = api_key
         self.timeout_s = timeout_s
@@ -159,7 +163,7 @@ class LiteLLMProvider:
 
     def _kwargs(self, req: CompletionRequest) -> dict[str, Any]:
         kw: dict[str, Any] = {
-            "model": req.model or self.model,
+            "model": self.model if self.local_backend else (req.model or self.model),
             "messages": [m.to_openai() for m in req.messages],
             # Measured against the fake server: ``num_retries=r`` alone gives exactly 1 + r attempts;
             # adding ``max_retries`` as well multiplies them, and leaving both out retries silently.
@@ -193,12 +197,23 @@ class LiteLLMProvider:
             kw["_skip_mcp_handler"] = True
         return kw
 
+    def _map(self, e: BaseException, model: str) -> ProviderError:
+        if self.local_backend and not isinstance(e, ProviderError):
+            name = type(e).__name__
+            text = str(e)
+            if name in ("APIConnectionError", "ServiceUnavailableError", "ConnectError", "ConnectionError") or (
+                    "Connection refused" in text or "ConnectError" in text or "All connection attempts" in text):
+                from llmspell.providers.local import _connect_error
+
+                return _connect_error(self.local_backend, self.api_base or "", e)
+        return map_exception(e, model)
+
     async def complete(self, req: CompletionRequest) -> Completion:
         litellm = await load_litellm()
         try:
             resp = await litellm.acompletion(**self._kwargs(req))
         except Exception as e:
-            raise map_exception(e, req.model) from e
+            raise self._map(e, req.model) from e
         choice = resp.choices[0]
         msg = choice.message
         calls = [
@@ -223,7 +238,7 @@ class LiteLLMProvider:
         try:
             it = await litellm.acompletion(**kw)
         except Exception as e:
-            raise map_exception(e, req.model) from e
+            raise self._map(e, req.model) from e
         usage: Usage | None = None
         finish: str | None = None
         calls: dict[int, dict[str, Any]] = {}
@@ -249,7 +264,7 @@ class LiteLLMProvider:
                     if delta.content:
                         yield StreamChunk(text=delta.content)
         except Exception as e:
-            raise map_exception(e, req.model) from e
+            raise self._map(e, req.model) from e
         tool_calls = [
             ToolCall(id=s["id"] or f"call_{i}", name=s["name"], arguments=_parse_args(s["args"]))
             for i, s in sorted(calls.items())

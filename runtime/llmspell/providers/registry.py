@@ -5,11 +5,26 @@ Resolution (first match wins):
 1. an explicit registration (``registry.register("offline/flaky", provider)``; tests, embedders);
 2. ``config.replay_path`` set -> the recording answers everything (offline, deterministic);
 3. ``offline/...``, ``scripted/...``, ``mock/...`` -> the scripted provider;
-4. a provider that is *configured* -> litellm. Configured means: ``config.providers`` has an entry
+4. a local model (``[local_llm]``): ``local/<model>[@backend]``, ``ollama/<model>`` when an Ollama
+   backend is configured, ``<backend>/<model>`` for a configured backend's name -> litellm against
+   that server (``ollama_chat/`` or ``openai/``), with the backend's timeout;
+5. a provider that is *configured* -> litellm. Configured means: ``config.providers`` has an entry
    for it, or a ``base_url``/``api_key`` was given (builder), or ``config.default_model`` names it
-   (``--model M`` on the CLI);
-5. anything else -> the scripted provider, so rs-llmspell spells that name ``openai/gpt-4o-mini``
-   run offline unchanged (the agent's output metadata says ``offline = true``).
+   (``--model M`` on the CLI). Its key must be in the secret vault (``api_key_env``, default
+   ``<PROVIDER>_API_KEY``), else the agent's build fails naming the variable (local servers such as
+   ``ollama`` need none);
+6. ``local/...`` or ``ollama/...`` with no backend -> an error: "no local LLM backend: set
+   [local_llm] ..." (never an offline reply);
+7. any other provider:
+
+   * in a runtime that configures no real model at all (no ``[providers]``, no ``[local_llm]``
+     backend, an offline ``default_model``) -> the scripted provider, so rs-llmspell spells that name
+     ``openai/gpt-4o-mini`` run offline unchanged, and say so: the reply starts with
+     ``[offline openai/gpt-4o-mini]`` and the output metadata has ``offline = true``;
+   * otherwise (the runtime is set up for real models, e.g. ``--model openai/gpt-4o`` or a
+     ``[providers.openai]`` table) -> an error naming the provider, the key variable and the
+     configuration table to add, and that ``offline/scripted`` works offline. A spell that names a
+     provider nobody configured is a mistake there, not a request for a canned answer.
 
 ``config.record_path`` wraps whatever answers in a recorder.
 
@@ -26,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmspell.config import RuntimeConfig
+from llmspell.core.errors import ConfigurationError
 from llmspell.providers.base import LLMProvider, split_model_id
 from llmspell.providers.scripted import ScriptedProvider
 
@@ -92,8 +108,47 @@ class ProviderRegistry:
             return False
         if base_url or api_key or provider in self.config.providers:
             return True
+        if provider == "local" or provider in self.config.local_llm.backends:
+            return bool(self.config.local_llm.backends)
+        if provider == "ollama" and any(b.kind_for(n) == "ollama" for n, b in self.config.local_llm.backends.items()):
+            return True
         default_provider, _ = split_model_id(self.config.default_model)
         return default_provider == provider
+
+    @property
+    def offline_only(self) -> bool:
+        """True when the configuration names no real model anywhere: no ``[providers]`` table, no
+        ``[local_llm]`` backend, and an offline ``default_model``. Only then does the scripted provider
+        answer for providers nobody configured (rs-llmspell's examples run offline unchanged)."""
+        default_provider, _ = split_model_id(self.config.default_model)
+        return (not self.config.providers and not self.config.local_llm.backends
+                and default_provider in OFFLINE_PROVIDERS)
+
+    def _unconfigured_error(self, model_id: str, provider: str) -> ConfigurationError:
+        from llmspell.security.secrets import default_key_env
+
+        env = default_key_env(provider)
+        configured = sorted(set(self.config.providers) | set(self.config.local_llm.backends))
+        default_provider, _ = split_model_id(self.config.default_model)
+        if default_provider not in OFFLINE_PROVIDERS and default_provider not in configured:
+            configured.append(default_provider)
+        why = (f"this runtime is configured for real models ({', '.join(configured)}), so providers it does not "
+               "configure are not answered offline")
+        return ConfigurationError(
+            f'model "{model_id}": provider {provider} has no credentials: set {env} and add '
+            f'[providers.{provider}] (api_key_env = "{env}") to llmspell.toml, or pass the key with '
+            f':api_key(); {why}; the offline provider "offline/scripted" works without any',
+            details={"model": model_id, "provider": provider, "api_key_env": env,
+                     "config_key": f"providers.{provider}"})
+
+    def _missing_key_error(self, model_id: str, provider: str, env: str) -> ConfigurationError:
+        return ConfigurationError(
+            f'model "{model_id}": provider {provider} has no credentials: the environment variable {env} '
+            f"is not set (it is read when the runtime starts: [providers.{provider}] api_key_env, default "
+            f"{provider.upper()}_API_KEY), or pass the key with :api_key(); the offline provider "
+            '"offline/scripted" works without any',
+            details={"model": model_id, "provider": provider, "api_key_env": env,
+                     "config_key": f"providers.{provider}.api_key_env"})
 
     def get(self, model_id: str, *, base_url: str | None = None, api_key: str | None = None) -> LLMProvider:
         """The provider that answers ``model_id`` (see the module docstring for the rules)."""
@@ -116,8 +171,18 @@ class ProviderRegistry:
 
                 self._replay = ReplayProvider(self.config.replay_path)
             entry = ProviderEntry("replay", provider, model, self._replay, offline=True)
-        elif self.is_configured(provider, base_url=base_url, api_key=api_key):
+        elif (provider not in self.config.providers and not base_url and not api_key
+              and (local := self._local_target(provider, model)) is not None):
             from llmspell.providers.litellm_provider import LiteLLMProvider
+
+            inst = LiteLLMProvider(
+                local.litellm_model, api_base=local.base_url,
+                api_key=None if local.kind == "ollama" else "no-key",  # a placeholder, not a secret
+                timeout_s=local.timeout_s, max_retries=0, local_backend=local.backend,
+            )
+            entry = ProviderEntry("litellm", provider, model, inst, offline=False, max_retries=0)
+        elif self.is_configured(provider, base_url=base_url, api_key=api_key):
+            from llmspell.providers.litellm_provider import KEYLESS_PROVIDERS, LiteLLMProvider
             from llmspell.security.secrets import provider_key_env
 
             settings = self.config.providers.get(provider)
@@ -127,6 +192,8 @@ class ProviderRegistry:
             if key_value is None and spell_endpoint is None:
                 env = provider_key_env(self.config, provider)
                 key_value = self.secrets.get(env) if env else None
+                if not key_value and env and provider not in KEYLESS_PROVIDERS:
+                    raise self._missing_key_error(model_id, provider, env)
             inst = LiteLLMProvider(
                 f"{provider}/{model}",
                 api_base=base_url or configured,
@@ -136,15 +203,29 @@ class ProviderRegistry:
             )
             entry = ProviderEntry("litellm", provider, model, inst, offline=False, spell_endpoint=spell_endpoint,
                                   max_retries=inst.max_retries)
-        else:
+        elif provider in OFFLINE_PROVIDERS or (self.offline_only and provider not in ("local", "ollama")):
             inst = ScriptedProvider(f"{provider}/{model}", rules=self.config.scripted_rules)
             entry = ProviderEntry("scripted", provider, model, inst, offline=True)
+        elif provider in ("local", "ollama"):
+            from llmspell.providers.local import no_backend_error
+
+            raise no_backend_error(f'model "{model_id}"')
+        else:
+            raise self._unconfigured_error(model_id, provider)
         if self.config.record_path and entry.impl != "replay":
             from llmspell.providers.recording import RecordingProvider
 
             entry.instance = RecordingProvider(entry.instance, self.config.record_path)
         self._cache[key] = entry
         return entry
+
+    def _local_target(self, provider: str, model: str) -> Any:
+        """The ``[local_llm]`` backend for ``provider/model`` (None when it is not a local model id)."""
+        if provider not in ("local", "ollama") and provider not in self.config.local_llm.backends:
+            return None
+        from llmspell.providers.local import resolve
+
+        return resolve(self.config.local_llm, provider, model)
 
     # ------------------------------------------------------------------------------------ listing
 

@@ -421,13 +421,55 @@ class AgentBuilder(ApiObject):
         return await _build(self.ctx, dict(self.cfg))
 
 
+def _builder_hint(config: Any, language: str) -> str:
+    """The builder chain that replaces an ``Agent.create{...}``-style table (name, model, system prompt)."""
+    c = config if isinstance(config, dict) else {}
+    js = language == "javascript"
+    parts: list[str] = []
+
+    def call(method: str, value: Any) -> None:
+        import json as _json
+
+        if isinstance(value, str) and value:
+            name = {"system_prompt": "systemPrompt"}.get(method, method) if js else method
+            parts.append(f"{'.' if js else ':'}{name}({_json.dumps(value)})")
+
+    call("name", c.get("name"))
+    model = c.get("model")
+    if isinstance(model, dict):
+        model = "/".join(str(model.get(k)) for k in ("provider", "model_id") if model.get(k))
+    call("model", model if isinstance(model, str) and model else "openai/gpt-4o-mini")
+    call("system_prompt", c.get("system_prompt"))
+    sep = "." if js else ":"
+    return "Agent.builder()" + "".join(parts) + f"{sep}build()"
+
+
+def _configured_default_model(ctx: SpellContext) -> tuple[str, str] | None:
+    """``(provider, model)`` of the default model when the configuration chooses one (``--model M`` on
+    the CLI, ``default_model`` in llmspell.toml or ``LLMSPELL_DEFAULT_MODEL``); None on the embedded
+    default ``offline/scripted``, where rs-llmspell's "Model is required" stays."""
+    from llmspell.config import DEFAULT_MODEL
+
+    config = getattr(_runtime(ctx), "config", None)
+    model_id = str(getattr(config, "default_model", "") or "")
+    if not model_id or model_id == DEFAULT_MODEL:
+        return None
+    provider, _, name = model_id.partition("/")
+    return (provider, name) if name else ("openai", provider)
+
+
 async def _build(ctx: SpellContext, cfg: dict[str, Any]) -> AgentInstance:
     from llmspell.agents.config import AgentConfig
 
     if not cfg.get("model"):
-        raise ValidationError(
-            f'Model is required: call {ctx.method("model", chr(34) + "provider/model" + chr(34))} '
-            f'before {ctx.method("build")}')
+        default = _configured_default_model(ctx)
+        if default is not None and (not cfg.get("provider") or cfg["provider"] == default[0]):
+            cfg["provider"], cfg["model"] = default
+        else:
+            raise ValidationError(
+                f'Model is required: call {ctx.method("model", chr(34) + "provider/model" + chr(34))} '
+                f'before {ctx.method("build")} (or run with --model provider/model / set default_model in '
+                'llmspell.toml)')
     if not cfg.get("provider"):
         raise ValidationError(
             f'Provider is required: call {ctx.method("provider", chr(34) + "openai" + chr(34))} or '
@@ -494,6 +536,19 @@ class AgentInstance(ApiObject):
             (a JSON answer with success/result/operation is flattened, other JSON goes to ``data``).
         """
         return self._table(await self._run(self._input(input, "agent:execute")))
+
+    @expose(deprecated="agent:complete does not exist in rs-llmspell; use agent:execute({text = ...}).text")
+    def complete(self, prompt: Any = None) -> None:
+        """Not part of rs-llmspell's agent API (some of its examples call it): always raises, saying what
+        to write instead.
+
+        Args:
+            prompt: ignored.
+        """
+        call = ("agent.execute({text: prompt})" if self.ctx.language == "javascript"
+                else "agent:execute({text = prompt})")
+        raise AgentError(f"agent:complete() is not an agent method (rs-llmspell has none): write "
+                         f"{call}.text instead")
 
     @expose(deprecated="agent:invoke is an alias of agent:execute")
     async def invoke(self, input: AgentExecuteInput) -> dict[str, Any]:
@@ -879,6 +934,17 @@ class AgentGlobal(ApiGlobal):
             "Agent.create() is deprecated and no longer supported: use "
             'Agent.builder():name("x"):model("openai/gpt-4o-mini"):build()'
         )
+
+    @expose(lua="createAsync", deprecated="Agent.createAsync was removed; use Agent.builder():model(...):build()")
+    def create_async(self, config: Any = None) -> None:
+        """Removed in rs-llmspell (older examples call it): always raises, saying what to write instead.
+
+        Args:
+            config: ignored.
+        """
+        hint = _builder_hint(config, self.ctx.language)
+        raise AgentError(f"Agent.createAsync() was removed from rs-llmspell and is not supported: write {hint} "
+                         "(build() is synchronous; agent:execute({text = ...}) runs the agent)")
 
     @expose
     def list(self) -> builtins.list[dict[str, Any]]:
