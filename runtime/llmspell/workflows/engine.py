@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import inspect
+import json
 import math
 import time
 import uuid
@@ -710,12 +711,18 @@ class WorkflowInstance(Workflow):
                 r = await r
             return r
         # template
-        templates = getattr(rt, "templates", None)
-        if templates is None or not hasattr(templates, "execute"):
-            raise WorkflowError(f"step '{step.name}': template steps need the Template subsystem, "
-                                "which this runtime does not provide")
-        r = templates.execute(step.template_id, scope.resolve(step.params or {}))
-        return await r if inspect.isawaitable(r) else r
+        from llmspell.templates import registry
+
+        params = scope.resolve(step.params or {})
+        if isinstance(inp, dict) and inp and inp is not step.input:  # a Before hook's modified input
+            params = {**params, **inp}
+        out = await registry(rt).execute(step.template_id or "", params)
+        res = out.get("result")
+        # the step's text: what ``{{step.<name>}}`` / ``$prev`` give later steps, and ``content`` as
+        # rs-llmspell's applications read a template step's output
+        out["content"] = res if isinstance(res, str) else json.dumps(res, ensure_ascii=False, default=str)
+        self.agent_outputs[step.name] = out["content"]
+        return out
 
     # ------------------------------------------------------------------------------ helpers
 

@@ -179,7 +179,9 @@ def parse_step(s: Any, *, where: str = "step") -> StepDef:
         t = ("tool" if tool else "agent" if s.get("agent") else "workflow" if s.get("workflow")
              else "function" if fn else "template" if s.get("template_id") else None)
     if t == "custom":
-        t = "function"
+        raise ValidationError(f"step '{name}': step type 'custom' was removed from rs-llmspell; write "
+                              "type = \"function\" with fn = function(input, ctx) ... end for script code, "
+                              "or a \"tool\", \"agent\", \"workflow\" or \"template\" step")
     if t not in STEP_TYPE_NAMES:
         raise ValidationError(f"step '{name}': Unknown step type {t!r} "
                               f"(expected one of {', '.join(STEP_TYPE_NAMES)})")
