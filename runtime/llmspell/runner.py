@@ -149,6 +149,8 @@ class SpellRunner:
                     yield self._finished(run_id, seq, t0, "error", error=ErrorInfo(
                         message=f"{path}: cannot read the spell: {reason}", kind="io", file=str(path)))
                     return
+            if language == "lua" and source.startswith("#"):
+                source = "--" + source  # a first line "#!/usr/bin/env llmspell" is skipped, as lua(1) does
             async for msg in self._run_spell(run, path, source, args, language, seq, t0):
                 yield msg
         finally:
