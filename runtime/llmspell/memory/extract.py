@@ -5,9 +5,11 @@ Three kinds of knowledge are taken from an episodic entry's text (and its metada
 * ``fact``: ``key: value`` (or ``key = value``) statements, one per line or clause, e.g.
   ``favorite language: Rust``; the entity is named by the key and its ``value`` property is the value
   (a later fact with the same key updates it);
-* ``entity``: capitalised phrases (``Rust``, ``New York``, ``Memory Safety``), except single words
-  that are capitalised only because they start a sentence and are common words (``The``, ``What``);
-  acronyms and CamelCase words count (``API``, ``JavaScript``);
+* ``entity``: capitalised phrases (``Rust``, ``New York``, ``Memory Safety``), except words that are
+  capitalised only because they start a sentence: stopwords and common sentence openers (``The``,
+  ``What``, ``Explain``), and lone opening words that read as gerunds, adverbs or past tenses
+  (``Learning``, ``Actually``) unless already known as entities; acronyms and CamelCase words always
+  count (``API``, ``JavaScript``);
 * ``concept``: lower-case content words of four or more letters that are not stopwords; the caller
   keeps them only once they occur often enough (``[memory] keyword_min_mentions``);
 * ``topic``: the string values of ``topic``/``topics``/``tags``/``category`` metadata keys.
@@ -98,29 +100,52 @@ def facts(text: str) -> list[Mention]:
     return out
 
 
-def _phrase(run: list[str], at_start: bool) -> str | None:
+SENTENCE_STARTERS = frozenset(
+    """explain tell show describe please thanks thank let give write create make list help find consider note
+    remember sure great okay yes no here there this that these those now then first second third finally
+    however therefore today also actually basically generally usually sometimes remember summarize compare
+    define provide suggest check try run use add remove update start stop keep look imagine assume suppose
+    good nice cool perfect interesting absolutely exactly indeed great awesome hmm ah oh well so and but or
+    next last another every each both either neither some many most few several all any other such what
+    which who whom whose why how when where welcome hello hi hey dear""".split()
+)
+"""Words that are capitalised only because they open a sentence (compared lower-cased)."""
+
+
+def _looks_like_name(w: str) -> bool:
+    """Acronyms, CamelCase and words with digits look like names wherever they stand."""
+    return (w.isupper() and len(w) > 1) or any(c.isupper() for c in w[1:]) or any(c.isdigit() for c in w)
+
+
+def _phrase(run: list[str], at_start: bool, known: frozenset[str]) -> str | None:
     """The name a run of capitalised words stands for, or None."""
     phrase = list(run)
     # a sentence-initial common word is not a name: "The Rust compiler" -> "Rust"
-    if at_start and normalise(phrase[0]) in STOPWORDS:
+    first = normalise(phrase[0])
+    if at_start and (first in STOPWORDS or first in SENTENCE_STARTERS or (
+            len(phrase) > 1 and first not in known and not _looks_like_name(phrase[0])
+            and first.endswith(("ing", "ly", "ed")))):
         phrase = phrase[1:]
     while phrase and normalise(phrase[-1]) in STOPWORDS:
         phrase = phrase[:-1]
     if not phrase:
         return None
-    if at_start and len(run) == 1:
+    if at_start and len(phrase) == 1 and len(run) == 1:
         w = phrase[0]
-        # "Explain ..." at the start of a sentence: only words that look like names anywhere
-        # (acronyms, CamelCase, digits) count
-        if not (w.isupper() and len(w) > 1) and not any(c.isupper() for c in w[1:]) \
-                and not any(c.isdigit() for c in w):
+        lw = normalise(w)
+        # a lone capitalised word opening a sentence: a name unless it reads like an ordinary
+        # word there (gerund, adverb, past tense), except names already known or name-shaped
+        if lw not in known and not _looks_like_name(w) and lw.endswith(("ing", "ly", "ed", "'s")):
             return None
     name = " ".join(phrase)
     return name if 1 < len(name) <= _MAX_NAME else None
 
 
-def capitalised_phrases(text: str) -> list[Mention]:
-    """Runs of capitalised words, one mention per distinct phrase (the first sentence it is in)."""
+def capitalised_phrases(text: str, known: frozenset[str] = frozenset()) -> list[Mention]:
+    """Runs of capitalised words, one mention per distinct phrase (the first sentence it is in).
+
+    ``known``: normalised names already known as entities (they count at a sentence start too).
+    """
     out: list[Mention] = []
     seen: set[str] = set()
     for sentence in _sentences(text):
@@ -139,7 +164,7 @@ def capitalised_phrases(text: str) -> list[Mention]:
         if run:
             runs.append((run, run_start == 0))
         for words, at_start in runs:
-            name = _phrase(words, at_start)
+            name = _phrase(words, at_start, known)
             if name is None:
                 continue
             mn = Mention(name, "entity", {}, _short(sentence))
@@ -178,12 +203,13 @@ def metadata_topics(metadata: Any) -> list[Mention]:
     return out
 
 
-def extract(text: str, metadata: Any = None) -> tuple[list[Mention], dict[str, int]]:
+def extract(text: str, metadata: Any = None, known: frozenset[str] = frozenset()
+            ) -> tuple[list[Mention], dict[str, int]]:
     """Mentions (facts, capitalised names, metadata topics) and keyword counts of one entry.
 
     Words that are part of a fact key or a name are not counted again as keywords.
     """
-    found = facts(text) + capitalised_phrases(text) + metadata_topics(metadata)
+    found = facts(text) + capitalised_phrases(text, known) + metadata_topics(metadata)
     seen: set[str] = set()
     mentions: list[Mention] = []
     for mn in found:

@@ -290,12 +290,13 @@ class MemoryStore:
             added: set[str] = set()
             updated: set[str] = set()
             touched_keywords: set[str] = set()
+            known = {r[0] for r in c.execute("SELECT key FROM entities WHERE entity_type = 'entity'")}
             c.execute("BEGIN")
             try:
                 for entry_id, sess, content, ts, meta_json in rows:
                     try:
                         meta = json.loads(meta_json)
-                        mentions, kws = extract(content, meta)
+                        mentions, kws = extract(content, meta, frozenset(k[len("entity:"):] for k in known))
                     except Exception:
                         stats["entries_failed"] += 1
                         continue
@@ -305,6 +306,8 @@ class MemoryStore:
                         continue
                     for mn in mentions:
                         self._upsert_mention(c, mn, entry_id, sess, ts, added, updated)
+                        if mn.entity_type == "entity":
+                            known.add(mn.key)
                     for kw, n in kws.items():
                         c.execute("INSERT OR REPLACE INTO keyword_counts VALUES (?, ?, ?, ?, ?)",
                                   (kw, entry_id, sess, n, ts))
