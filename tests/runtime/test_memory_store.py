@@ -73,7 +73,7 @@ def test_search_ranks_within_a_session_and_isolates_sessions() -> None:
     s.add_entry("a", "assistant", "Bread needs flour, water and time", {})
     s.add_entry("b", "user", "Rust ownership in session b", {})
     hits = s.search_entries("a", "rust ownership", 10)
-    assert [h["content"] for h in hits][0] == "Rust ownership and borrowing rules"
+    assert hits[0]["content"] == "Rust ownership and borrowing rules"
     assert {h["session_id"] for h in hits} == {"a"}
     assert hits[0]["score"] >= hits[-1]["score"]
     every = s.search_entries("", "rust ownership", 2)
