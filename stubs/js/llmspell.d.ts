@@ -768,7 +768,7 @@ interface ToolParams {
      */
     operation: "hash" | "verify";
     /**
-     * md5, sha1, sha256 or sha512
+     * md5, sha1, sha256 or sha512 (case and dashes ignored: SHA-256)
      */
     algorithm?: "md5" | "sha1" | "sha256" | "sha512";
     /**
@@ -872,7 +872,10 @@ interface ToolParams {
    * Query and transform JSON with jq, validate it against a JSON Schema, or stream JSON lines
    */
   "json-processor": {
-    operation?: "query" | "validate" | "stream";
+    /**
+     * query (aliases, as in rs-llmspell: transform, jq), validate or stream
+     */
+    operation?: "query" | "transform" | "jq" | "validate" | "stream";
     /**
      * JSON value or JSON text (JSON lines for stream)
      */
@@ -1589,6 +1592,62 @@ interface AgentTemplateParams {
 }
 
 /**
+ * ``Context.assemble`` result.
+ */
+interface AssembledContext {
+  chunks: RankedChunk[];
+  /**
+   * Mean score of the chunks
+   */
+  total_confidence: number;
+  /**
+   * {oldest, newest} chunk timestamps (empty when no chunk)
+   */
+  temporal_span: string[];
+  /**
+   * Estimated tokens of the chunks (UTF-8 bytes / 4, rounded up)
+   */
+  token_count: number;
+  /**
+   * The chunks as one prompt-ready text
+   */
+  formatted: string;
+  [key: string]: any;
+}
+
+/**
+ * What ``Memory.consolidate`` did.
+ */
+interface ConsolidationResult {
+  entries_processed: number;
+  entities_added: number;
+  entities_updated: number;
+  entities_deleted: number;
+  /**
+   * Entries with nothing to extract (still marked processed)
+   */
+  entries_skipped: number;
+  entries_failed: number;
+  duration_ms: number;
+  [key: string]: any;
+}
+
+/**
+ * A retrieved piece of context.
+ */
+interface ContextChunk {
+  id: string;
+  content: string;
+  /**
+   * memory:episodic:<session>, memory:semantic:<type> or rag:<source>
+   */
+  source: string;
+  timestamp: string;
+  metadata?: Record<string, any>;
+  [key: string]: any;
+}
+
+/**
  * Options of ``Debug.dumpWithOptions`` (rs-llmspell's names and defaults).
  */
 interface DumpOptions {
@@ -1624,6 +1683,96 @@ interface DumpOptions {
    * One line instead of one entry per line.
    */
   compact_mode?: boolean;
+  [key: string]: any;
+}
+
+/**
+ * One remembered interaction (``Memory.episodic.search`` results).
+ */
+interface EpisodicEntry {
+  id: string;
+  session_id: string;
+  role: string;
+  content: string;
+  /**
+   * When it was added (RFC 3339, UTC)
+   */
+  timestamp: string;
+  ingestion_time: string;
+  metadata?: Record<string, any>;
+  /**
+   * Already consolidated into semantic memory
+   */
+  processed?: boolean;
+  /**
+   * Relevance to the query (absent for an empty query)
+   */
+  score?: number | null;
+  [key: string]: any;
+}
+
+/**
+ * A semantic-memory entity made by ``Memory.consolidate`` (``Memory.semantic.query`` results).
+ */
+interface MemoryEntity {
+  id: string;
+  name: string;
+  /**
+   * fact, entity, concept or topic
+   */
+  entity_type: string;
+  /**
+   * mentions, sessions, sources (entry ids), context; value for facts
+   */
+  properties?: Record<string, any>;
+  /**
+   * When it was last mentioned (RFC 3339)
+   */
+  event_time: string;
+  ingestion_time: string;
+  score?: number | null;
+  [key: string]: any;
+}
+
+/**
+ * ``Memory.stats()``.
+ */
+interface MemoryStats {
+  episodic_count: number;
+  semantic_count: number;
+  sessions_with_unprocessed: number;
+  unprocessed_count: number;
+  has_episodic: boolean;
+  has_semantic: boolean;
+  has_consolidation: boolean;
+  /**
+   * pending (unprocessed entries exist) or idle
+   */
+  consolidation_status: string;
+  last_consolidation?: string | null;
+  [key: string]: any;
+}
+
+/**
+ * A chunk with its re-ranked score.
+ */
+interface RankedChunk {
+  chunk: ContextChunk;
+  /**
+   * BM25 score relative to the best chunk (0..1)
+   */
+  score: number;
+  ranker?: string;
+  [key: string]: any;
+}
+
+/**
+ * ``Context.strategy_stats()``.
+ */
+interface StrategyStats {
+  episodic_count: number;
+  semantic_count: number;
+  strategies: string[];
   [key: string]: any;
 }
 
@@ -1918,6 +2067,13 @@ interface AgentInstance {
    */
   clearHistory(): void;
   /**
+   * Not part of rs-llmspell's agent API (some of its examples call it): always raises, saying what
+   * to write instead.
+   * @param prompt ignored.
+   * @deprecated agent:complete does not exist in rs-llmspell; use agent:execute({text = ...}).text
+   */
+  complete(prompt?: any): void;
+  /**
    * Store an alert configuration (``{name, severity, condition, ...}``); reported by ``get_alerts``.
    * @param config the alert configuration.
    */
@@ -2144,6 +2300,195 @@ interface HookHandle {
    * @returns true if it was registered, false if it had already been removed.
    */
   unregister(): boolean;
+}
+
+/**
+ * Compares an original and a replayed result (rs-llmspell's ``HookResultComparator``).
+ */
+interface HookResultComparator {
+  /**
+   * Compare two values as hook results.
+   * @param original The original value (a table or any plain value).
+   * @param replayed The replayed value.
+   * @returns ``{identical, similarity_score, summary, differences?}``; each difference is ``{path, description, severity, original, replayed}`` (``similarity_score`` is 1 minus a tenth of the summed severity weights: critical 1, major 0.5, minor 0.25).
+   */
+  compareJson(original: any, replayed: any): Record<string, any>;
+}
+
+/**
+ * Episodic memory: what was said, per session, searchable by meaning.
+ *
+ * Entries persist in ``.llmspell/memory.db`` of the workspace; with a session id a search sees
+ * only that session's entries.
+ */
+interface MemoryEpisodic {
+  /**
+   * Remember one interaction.
+   * @param session_id The session it belongs to (any non-empty string).
+   * @param role Who said it (``"user"``, ``"assistant"``, ``"system"`` …).
+   * @param content What was said.
+   * @param metadata Optional JSON-compatible table kept with the entry (``topic``/``tags`` values become topics when consolidated).
+   * @returns The new entry's id.
+   */
+  add(session_id: string, role: string, content: string, metadata?: Record<string, any>): Promise<string>;
+  /**
+   * Entries ranked by similarity to the query (embedding cosine blended with BM25).
+   * @param session_id Only this session's entries; ``""`` searches every session.
+   * @param query What to look for; ``""`` returns the session's most recent entries in order.
+   * @param limit Most entries returned (1-1000, default 10).
+   * @returns The entries, best first, each with its ``score``.
+   */
+  search(session_id: string, query: string, limit?: number): Promise<EpisodicEntry[]>;
+}
+
+/**
+ * Semantic memory: entities and facts consolidated from episodic memory.
+ */
+interface MemorySemantic {
+  /**
+   * Entities ranked by the query (``""``: the most recently mentioned).
+   * @param query What to look for.
+   * @param limit Most entities returned (1-1000, default 10).
+   * @returns The entities, best first.
+   */
+  query(query: string, limit?: number): Promise<MemoryEntity[]>;
+}
+
+/**
+ * A change applied to recorded inputs in ``modified`` mode: a dotted path and a value.
+ */
+interface ParameterModification {
+  /**
+   * The dotted path in the hook's data (``"params.temperature"``).
+   * @returns The path.
+   */
+  getPath(): string;
+  /**
+   * The value set at the path.
+   * @returns The value.
+   */
+  getValue(): any;
+  /**
+   * Whether the modification is applied.
+   * @returns true or false.
+   */
+  isEnabled(): boolean;
+  /**
+   * Turn the modification on or off.
+   * @param enabled true to apply it.
+   */
+  setEnabled(enabled: boolean): void;
+}
+
+/**
+ * How ``Replay.replay`` runs: mode, modifications, result comparison, timeout, stop on error
+ * (rs-llmspell's defaults: exact, compare, 30 s, stop on error).
+ */
+interface ReplayConfig {
+  /**
+   * Add a modification.
+   * @param path Dotted path in the recorded hook data (``"params.temperature"``).
+   * @param value The value to put there.
+   * @param enabled Whether it applies (default true).
+   */
+  addModification(path: string, value: any, enabled?: boolean): void;
+  /**
+   * The mode.
+   * @returns A ReplayMode (``cfg:get_mode():name()``).
+   */
+  getMode(): ReplayMode;
+  /**
+   * The modifications (applied in ``modified`` mode, in order).
+   * @returns A list of ParameterModification.
+   */
+  getModifications(): ParameterModification[];
+  /**
+   * The time a whole replay may take.
+   * @returns Whole seconds.
+   */
+  getTimeoutSeconds(): number;
+  /**
+   * Turn result comparison on or off.
+   * @param compare true to compare.
+   */
+  setCompareResults(compare: boolean): void;
+  /**
+   * Stop (or not) at the first hook chain that fails.
+   * @param stop true to stop.
+   */
+  setStopOnError(stop: boolean): void;
+  /**
+   * Set the time a whole replay may take.
+   * @param seconds A positive number.
+   */
+  setTimeoutSeconds(seconds: number): void;
+  /**
+   * Whether replayed results are compared with the recorded ones.
+   * @returns true or false.
+   */
+  shouldCompareResults(): boolean;
+  /**
+   * Whether a replay stops at the first hook chain that fails.
+   * @returns true or false.
+   */
+  shouldStopOnError(): boolean;
+}
+
+/**
+ * One of ``Replay.modes``: exact, modified, simulate or debug.
+ */
+interface ReplayMode {
+  /**
+   * The mode's name.
+   * @returns ``"exact"``, ``"modified"``, ``"simulate"`` or ``"debug"``.
+   */
+  name(): string;
+}
+
+/**
+ * A replay schedule value (once, interval or cron), as rs-llmspell's ``ReplaySchedule``.
+ */
+interface ReplaySchedule {
+  /**
+   * The schedule's fields.
+   * @returns ``{type="once", delay_seconds}``, ``{type="interval", initial_delay_seconds, interval_seconds, max_executions?}`` or ``{type="cron", expression}``.
+   */
+  toTable(): Record<string, any>;
+  /**
+   * The schedule's kind.
+   * @returns ``"once"``, ``"interval"`` or ``"cron"``.
+   */
+  typeName(): string;
+}
+
+/**
+ * ``Replay.schedules``: constructors of ReplaySchedule values, called with a dot
+ * (``Replay.schedules.once(5)``) as in rs-llmspell.
+ */
+interface ReplaySchedules {
+  readonly once: (...args: any[]) => any;
+  readonly interval: (...args: any[]) => any;
+  readonly cron: (...args: any[]) => any;
+  /**
+   * Run on a cron expression (5 to 7 fields, rs-llmspell accepts seconds first).
+   * @param expression e.g. ``"0 * /5 * * * *"``.
+   * @returns A ReplaySchedule.
+   */
+  cron(expression: string): ReplaySchedule;
+  /**
+   * Run repeatedly.
+   * @param initial_delay Seconds before the first run.
+   * @param interval Seconds between runs (> 0).
+   * @param max_executions Optional number of runs.
+   * @returns A ReplaySchedule.
+   */
+  interval(initial_delay: number, interval: number, max_executions?: number): ReplaySchedule;
+  /**
+   * Run once after a delay.
+   * @param delay_seconds Seconds to wait (>= 0).
+   * @returns A ReplaySchedule.
+   */
+  once(delay_seconds: number): ReplaySchedule;
 }
 
 /**
@@ -2934,7 +3279,7 @@ interface HookStatic {
   /**
    * Remove a hook.
    * @param handle The HookHandle ``Hook.register`` returned (or its id).
-   * @returns true if a hook was removed; false for anything that is not a registered hook.
+   * @returns true if the hook was removed; false for a handle whose hook was already removed (as in rs-llmspell). Anything that is not a HookHandle, or an id no registered hook has, raises.
    */
   unregister(handle: HookHandle | string): boolean;
 }
@@ -2965,6 +3310,12 @@ interface AgentStatic {
    * @deprecated Agent.create was removed; use Agent.builder():model(...):build()
    */
   create(config?: any): void;
+  /**
+   * Removed in rs-llmspell (older examples call it): always raises, saying what to write instead.
+   * @param config ignored.
+   * @deprecated Agent.createAsync was removed; use Agent.builder():model(...):build()
+   */
+  createAsync(config?: any): void;
   /**
    * Create a child context (inherit/copy: the parent's data is copied; share: shared; isolate: empty).
    * @param parent_id parent context id.
@@ -3388,6 +3739,615 @@ interface SessionStatic {
  * SessionCheckpoint (a workflow of the session wrote a checkpoint).
  */
 declare var Session: SessionStatic;
+
+/**
+ * Long-term memory: episodic entries per session (``Memory.episodic``), entities consolidated
+ * from them (``Memory.semantic``), consolidation and statistics.
+ *
+ * Everything is persisted in the workspace's ``.llmspell/memory.db`` (in memory when the state
+ * backend is ``memory``) and shared by the spells of the workspace.
+ */
+interface MemoryStatic {
+  /**
+   * Episodic memory: what was said, per session, searchable by meaning.
+   */
+  readonly episodic: MemoryEpisodic;
+  /**
+   * Semantic memory: entities and facts consolidated from episodic memory.
+   */
+  readonly semantic: MemorySemantic;
+  /**
+   * Extract entities from unprocessed episodic entries into semantic memory (offline,
+   * deterministic): ``key: value`` facts, capitalised names, frequent keywords and metadata
+   * topics. Entries are marked processed; ``force`` re-reads already processed entries too
+   * (idempotent: no count changes twice).
+   * @param session_id Only this session's entries (nil or ``""``: every session).
+   * @param force ``true`` (or ``{force = true}``) to re-read processed entries as well.
+   * @returns Counts of what was done.
+   */
+  consolidate(session_id?: string | Record<string, any>, force?: boolean | Record<string, any>): Promise<ConsolidationResult>;
+  /**
+   * Counts of episodic entries and entities, and whether consolidation is pending.
+   * @returns The statistics.
+   */
+  stats(): Promise<MemoryStats>;
+}
+/**
+ * Long-term memory: episodic entries per session (``Memory.episodic``), entities consolidated
+ * from them (``Memory.semantic``), consolidation and statistics.
+ *
+ * Everything is persisted in the workspace's ``.llmspell/memory.db`` (in memory when the state
+ * backend is ``memory``) and shared by the spells of the workspace.
+ */
+declare var Memory: MemoryStatic;
+
+/**
+ * Context assembly for prompts: retrieve from memory (and RAG), re-rank with BM25, fit a token
+ * budget.
+ *
+ * Strategies: ``episodic`` (conversation entries), ``semantic`` (consolidated entities), ``hybrid``
+ * (both) and ``rag`` (the RAG index plus hybrid memory).
+ */
+interface ContextStatic {
+  /**
+   * Assemble context for a query.
+   * @param query What the context is for.
+   * @param strategy ``"episodic"``, ``"semantic"``, ``"hybrid"`` or ``"rag"``.
+   * @param max_tokens Token budget (at least 100; default 8192; estimated as UTF-8 bytes / 4).
+   * @param session_id Restrict episodic memory to this session.
+   * @returns The ranked chunks that fit, their mean score, time span, token count and formatted text.
+   */
+  assemble(query: string, strategy: string, max_tokens?: number, session_id?: string): Promise<AssembledContext>;
+  /**
+   * How much each strategy has to draw from.
+   * @returns ``{episodic_count, semantic_count, strategies}``.
+   */
+  strategyStats(): Promise<StrategyStats>;
+  /**
+   * ``Context.assemble(query, "hybrid", 2000, session_id)``.
+   * @param query What the context is for.
+   * @param session_id Restrict episodic memory to this session.
+   * @returns The assembled context.
+   */
+  test(query: string, session_id?: string): Promise<AssembledContext>;
+}
+/**
+ * Context assembly for prompts: retrieve from memory (and RAG), re-rank with BM25, fit a token
+ * budget.
+ *
+ * Strategies: ``episodic`` (conversation entries), ``semantic`` (consolidated entities), ``hybrid``
+ * (both) and ``rag`` (the RAG index plus hybrid memory).
+ */
+declare var Context: ContextStatic;
+
+/**
+ * Ready-made AI workflows: research-assistant, interactive-chat, data-analysis, code-generator,
+ * document-processor, workflow-orchestrator, code-review, content-generation, file-classification,
+ * knowledge-management.
+ *
+ * Each has metadata, a parameter schema checked on execute (a missing, mistyped or out-of-range
+ * parameter is an error naming it), a cost estimate, and an execute that runs real agents (on the
+ * configured model; the offline one by default) and builtin tools. Categories: research, chat,
+ * analysis, codegen, document, workflow (and the custom Development, Content, Productivity).
+ */
+interface TemplateStatic {
+  /**
+   * What running a template with these parameters is expected to cost (nothing is run).
+   * @param name The template id.
+   * @param params The parameters you would pass to ``execute`` (validated the same way).
+   * @returns ``{estimated_tokens, estimated_cost_usd?, estimated_duration_ms, confidence, model, pricing}``; ``pricing`` is ``offline`` (cost 0), ``litellm`` (the model's known prices) or ``unknown``.
+   */
+  estimateCost(name: string, params?: Record<string, any>): Promise<Record<string, any>>;
+  /**
+   * Run a template (its agents answer on the ``model`` parameter, default the runtime's model).
+   * @param name The template id.
+   * @param params The template's parameters (see ``Template.schema(name)``).
+   * @returns ``{success, result_type = "text"|"structured"|"file"|"multiple", result, artifacts = {{filename, content, mime_type, size, path, metadata?}, ...}, notes, metadata = {template_id, template_version, executed_at, execution_id, model, parameters}, metrics = {duration_ms, agents_invoked, tools_invoked, llm_calls, rag_queries, tokens_used?, cost_usd?, custom?}}``. Artifacts are also written under ``.llmspell/templates/<id>/<execution id>/``.
+   */
+  execute(name: string, params?: Record<string, any>): Promise<Record<string, any>>;
+  /**
+   * A template's metadata, and its parameter schema when asked.
+   * @param name The template id (e.g. ``"research-assistant"``).
+   * @param show_schema Include ``schema`` (default false).
+   * @returns ``{metadata = {id, name, ...}, schema?}``; the metadata fields are also at the top level.
+   */
+  info(name: string, show_schema?: boolean): Record<string, any>;
+  /**
+   * The templates, optionally of one category.
+   * @param category research, chat, analysis, codegen, document, workflow, or a custom category name (case-insensitive); an unknown category gives an empty list.
+   * @returns A list of ``{id, name, description, category, version, author, requires, tags}``.
+   */
+  list(category?: string): Record<string, any>[];
+  /**
+   * A template's parameter schema.
+   * @param name The template id.
+   * @returns ``{version, parameters = {{name, description, param_type, type, required, default?, min?, max?, min_length?, max_length?, pattern?, allowed_values?, constraints?}, ...}}``.
+   */
+  schema(name: string): Record<string, any>;
+  /**
+   * Templates whose id, name, description or tags contain ``query`` (case-insensitive).
+   * @param query The text to look for.
+   * @param category Only this category.
+   * @returns A list of template metadata tables (as ``Template.list``).
+   */
+  search(query: string, category?: string): Record<string, any>[];
+}
+/**
+ * Ready-made AI workflows: research-assistant, interactive-chat, data-analysis, code-generator,
+ * document-processor, workflow-orchestrator, code-review, content-generation, file-classification,
+ * knowledge-management.
+ *
+ * Each has metadata, a parameter schema checked on execute (a missing, mistyped or out-of-range
+ * parameter is an error naming it), a cost estimate, and an execute that runs real agents (on the
+ * configured model; the offline one by default) and builtin tools. Categories: research, chat,
+ * analysis, codegen, document, workflow (and the custom Development, Content, Productivity).
+ */
+declare var Template: TemplateStatic;
+
+/**
+ * Artifacts: content (text or binary) with metadata, stored per session and kept across runs.
+ *
+ * Content lives in ``.llmspell/artifacts`` in the workspace (blobs named by their SHA-256, an
+ * SQLite index), capped by ``[artifacts] max_artifact_bytes``, ``max_session_bytes`` and
+ * ``max_total_bytes``. Isolation follows rs-llmspell: an artifact belongs to the session that stored
+ * it; ``get``/``delete`` by another session are refused ("does not have read permission") and
+ * ``list(session_id)`` shows only that session's artifacts, while ``query`` searches every session
+ * unless its ``session_id`` filter is given. ``Session.get_current()`` is the run's session; a
+ * session of an earlier run is still valid for reading when it stored artifacts or was saved.
+ */
+interface ArtifactStatic {
+  /**
+   * Delete an artifact (its content is removed when no other artifact shares it).
+   * @param session_id The session asking; it must be the one that stored the artifact.
+   * @param artifact_id The id ``store`` returned.
+   */
+  delete(session_id: string, artifact_id: Record<string, any>): Promise<void>;
+  /**
+   * An artifact's content and metadata.
+   * @param session_id The session asking; it must be the one that stored the artifact.
+   * @param artifact_id The id ``store`` returned (or an entry of ``list``/``query``).
+   * @returns ``{content, metadata}``: ``content`` is the stored string (``content_base64`` is added when the content is not UTF-8 text); ``metadata`` is ``{name, artifact_type, type, mime_type, size, tags, custom, version, created_at, id, ...}``.
+   */
+  get(session_id: string, artifact_id: Record<string, any>): Promise<Record<string, any>>;
+  /**
+   * The artifacts of one session, in the order they were stored.
+   * @param session_id The session ("" or nil: the current one).
+   * @returns A list of metadata tables (as in ``get``), each with its ``id``.
+   */
+  list(session_id?: string): Promise<Record<string, any>[]>;
+  /**
+   * Search artifacts across sessions, newest first.
+   * @param query ``{session_id?, type?, name_pattern?, tags?, created_after?, created_before?, min_size?, max_size?, limit?}``. ``name_pattern`` matches a part of the name, case insensitive (``*``/``?`` make it a glob); every tag listed must be present; times are RFC 3339 strings or epoch seconds.
+   * @returns A list of metadata tables (as in ``list``).
+   */
+  query(query?: Record<string, any>): Promise<Record<string, any>[]>;
+  /**
+   * Store content as an artifact of a session.
+   * @param session_id The session (``Session.get_current()``); it must be active in this runtime.
+   * @param type ``"agent_output"``, ``"tool_result"``, ``"user_input"``, ``"system_generated"`` or a custom type name.
+   * @param name The artifact's name, e.g. ``"report.md"``.
+   * @param content Text or binary content (a Lua string may hold any bytes).
+   * @param metadata Optional table: ``mime_type`` and ``tags`` set those fields, every other key is kept in ``custom``; ``content_encoding = "base64"`` stores the decoded bytes of a base64 ``content`` (binary from JS).
+   * @returns The artifact id ``{content_hash, session_id, sequence}`` for ``get``/``delete``.
+   */
+  store(session_id: string, type: string, name: string, content: string, metadata?: Record<string, any>): Promise<Record<string, any>>;
+  /**
+   * Store a file's content as an artifact named after the file.
+   *
+   * The file is read through the security policy's path gate, like the file tools: a path outside
+   * the workspace and ``security.allowed_paths`` is refused.
+   * @param session_id The session (``Session.get_current()``).
+   * @param path The file (relative paths start at the workspace).
+   * @param type The artifact type (as for ``store``).
+   * @param metadata Optional metadata (as for ``store``).
+   * @returns The artifact id ``{content_hash, session_id, sequence}``.
+   */
+  storeFile(session_id: string, path: string, type: string, metadata?: Record<string, any>): Promise<Record<string, any>>;
+}
+/**
+ * Artifacts: content (text or binary) with metadata, stored per session and kept across runs.
+ *
+ * Content lives in ``.llmspell/artifacts`` in the workspace (blobs named by their SHA-256, an
+ * SQLite index), capped by ``[artifacts] max_artifact_bytes``, ``max_session_bytes`` and
+ * ``max_total_bytes``. Isolation follows rs-llmspell: an artifact belongs to the session that stored
+ * it; ``get``/``delete`` by another session are refused ("does not have read permission") and
+ * ``list(session_id)`` shows only that session's artifacts, while ``query`` searches every session
+ * unless its ``session_id`` filter is given. ``Session.get_current()`` is the run's session; a
+ * session of an earlier run is still valid for reading when it stored artifacts or was saved.
+ */
+declare var Artifact: ArtifactStatic;
+
+/**
+ * The effective configuration (``llmspell.toml``, ``LLMSPELL_*`` variables, editor settings), read
+ * only, secrets redacted; changes may only narrow this run's sandbox.
+ *
+ * ``Config.get()`` is the whole configuration plus rs-llmspell's views ``default_engine`` and
+ * ``tools`` (``file_operations.allowed_paths``, ``http_request.allowed_hosts``,
+ * ``system.allow_process_execution``...); ``Config.get("security.network_allow")`` reads one value.
+ */
+interface ConfigStatic {
+  /**
+   * rs-llmspell's way to let file tools reach a folder. Here a spell cannot widen its sandbox:
+   * a path already inside the allowed folders is accepted (nothing changes); any other path is
+   * refused with a security error naming ``security.allowed_paths`` in llmspell.toml.
+   * @param path A folder.
+   */
+  addAllowedPath(path: string): Promise<void>;
+  /**
+   * The effective configuration, secrets redacted.
+   * @param path Optional dotted path (``"limits.wall_time_s"``, ``"providers.openai"``, ``"tools.system.allow_process_execution"``); nil for everything.
+   * @returns The table (or the value at ``path``; nil when there is none).
+   */
+  get(path?: string): any;
+  /**
+   * The default script engine (``"lua"``, as in rs-llmspell).
+   * @returns ``"lua"``.
+   */
+  getDefaultEngine(): string;
+  /**
+   * What this spell may do with the configuration.
+   * @returns ``{read=true, modify_providers=false, modify_tools=false, modify_runtime=true, modify_security=false, access_secrets=false, narrowing_only=true, config_file}``: security and tool settings can only be narrowed (``setSecurity`` with stricter values, ``restoreSnapshot``); widening them needs ``config_file`` (llmspell.toml) edited by a person.
+   */
+  getPermissions(): Record<string, any>;
+  /**
+   * One provider's settings (``base_url``, ``api_key_env``, ``timeout_s``, ``max_retries``), never its key.
+   * @param name The provider name (``"openai"``); ``Config.listProviders()`` lists them.
+   * @returns ``{name, base_url, api_key_env, timeout_s, max_retries, default_model?}``, or nil when the provider is not configured.
+   */
+  getProvider(name: string): Record<string, any> | null;
+  /**
+   * One section of the configuration.
+   * @param name ``security``, ``limits``, ``state``, ``providers``, ``rag``, ``memory``, ``artifacts``, ``local_llm``, ``scripted_rules``, or rs-llmspell's ``tools``, ``runtime`` (= limits) and ``engines``.
+   * @returns The section's table (secrets redacted).
+   */
+  getSection(name: string): any;
+  /**
+   * The security settings in effect.
+   * @returns ``[security]`` as configured plus rs-llmspell's summary: ``allow_file_access``, ``allow_network_access``, ``allow_process_spawn``, ``max_memory_bytes``, ``max_execution_time_ms`` and ``allowed_roots`` (the folders file access may reach).
+   */
+  getSecurity(): Record<string, any>;
+  /**
+   * The tool settings in rs-llmspell's shape (``file_operations``, ``http_request``, ``system``).
+   * @returns ``{file_operations={allowed_paths}, http_request={allowed_hosts,...}, system= {allow_process_execution, allowed_commands,...}, max_tool_security_level}``.
+   */
+  getTools(): Record<string, any>;
+  /**
+   * Whether file tools may reach a path (answered by the real path policy, without touching it).
+   * @param path A file or folder (relative paths start at the workspace); nil asks whether file access is allowed at all (it is: the workspace always is).
+   * @returns true or false.
+   */
+  isFileAccessAllowed(path?: string): boolean;
+  /**
+   * Whether network tools may reach a host (``security.network_allow``, private addresses).
+   * @param host A host name, address or URL; nil asks whether any network access is allowed.
+   * @returns true or false. Host names are not resolved here: a public name that resolves to a private address is still refused when a request is made.
+   */
+  isNetworkAccessAllowed(host?: string): boolean;
+  /**
+   * The configured providers (``[providers.*]``) and the default model's provider.
+   * @returns Provider names, sorted.
+   */
+  listProviders(): string[];
+  /**
+   * Go back to a configuration remembered by ``snapshot`` in this runtime (security, default
+   * model; never wider than what the run started with, since a snapshot is one it had).
+   * @param timestamp What ``snapshot`` returned.
+   */
+  restoreSnapshot(timestamp: number): Promise<void>;
+  /**
+   * rs-llmspell's provider setter: refused here (a spell that could point a provider at another
+   * endpoint could send the configured key there). Providers are set in ``[providers.<name>]``.
+   * @param name The provider name.
+   * @param config Its settings.
+   */
+  setProvider(name: string, config: Record<string, any>): Promise<void>;
+  /**
+   * Narrow the security settings for the rest of this run (every run under process isolation
+   * has its own runtime; the next run starts from llmspell.toml again).
+   *
+   * Allowed: fewer ``allowed_paths``/``process_allow``/``process_allow_interpreters``/
+   * ``env_allow``/``tool_env`` entries, a ``network_allow`` list that only restricts (a subset, or
+   * any list when it was empty = any public host), ``allow_private_network=false``, lower
+   * ``max_*`` byte/row limits and ``network_timeout_s``, ``refuse_hardlinks=true``, a lower
+   * ``max_tool_security_level``; rs-llmspell's ``allow_process_spawn=false`` empties
+   * ``process_allow``. Anything wider is refused naming the llmspell.toml key.
+   * @param config The settings to change (others keep their values).
+   */
+  setSecurity(config: Record<string, any>): Promise<void>;
+  /**
+   * Remember the current configuration (the last 10 are kept).
+   * @returns The snapshot's timestamp (seconds) for ``restoreSnapshot``.
+   */
+  snapshot(): number;
+  /**
+   * The whole configuration as JSON text (secrets redacted).
+   * @returns A JSON string.
+   */
+  toJson(): string;
+}
+/**
+ * The effective configuration (``llmspell.toml``, ``LLMSPELL_*`` variables, editor settings), read
+ * only, secrets redacted; changes may only narrow this run's sandbox.
+ *
+ * ``Config.get()`` is the whole configuration plus rs-llmspell's views ``default_engine`` and
+ * ``tools`` (``file_operations.allowed_paths``, ``http_request.allowed_hosts``,
+ * ``system.allow_process_execution``...); ``Config.get("security.network_allow")`` reads one value.
+ */
+declare var Config: ConfigStatic;
+
+/**
+ * Hook replay: record the hook executions of a run, replay them later through the hooks registered
+ * then, compare outcomes; rs-llmspell's modes, configs, modifications, schedules and comparator.
+ *
+ * ``Replay.modes.exact|modified|simulate|debug``; ``Replay.schedules.once(s)``,
+ * ``.interval(initial, every, max?)``, ``.cron(expr)``. Recordings live in ``.llmspell/replay``.
+ */
+interface ReplayStatic {
+  readonly modes: Record<string, ReplayMode>;
+  readonly schedules: ReplaySchedules;
+  /**
+   * A result comparator.
+   * @returns A HookResultComparator (``cmp:compare_json(original, replayed)``).
+   */
+  createComparator(): HookResultComparator;
+  /**
+   * A replay configuration.
+   * @param mode One of ``Replay.modes`` (or its name); default exact.
+   * @returns A ReplayConfig (defaults: compare results, 30 s timeout, stop on error).
+   */
+  createConfig(mode?: ReplayMode | string): ReplayConfig;
+  /**
+   * A parameter modification (``config:add_modification`` takes the same arguments).
+   * @param path Dotted path in the recorded hook data.
+   * @param value The value to put there.
+   * @param enabled Whether it applies (default true).
+   * @returns A ParameterModification.
+   */
+  createModification(path: string, value: any, enabled?: boolean): ParameterModification;
+  /**
+   * Delete a saved recording.
+   * @param id The recording id.
+   * @returns true when it existed.
+   */
+  deleteRecording(id: string): boolean;
+  /**
+   * A saved recording with its executions.
+   * @param id The recording id.
+   * @returns The summary plus ``executions_list``: ``{point, component, operation, input, output, result, reason, hooks}`` per execution.
+   */
+  getRecording(id: string): Record<string, any>;
+  /**
+   * Whether a recording is running.
+   * @returns true or false.
+   */
+  isRecording(): boolean;
+  /**
+   * The saved hook recordings of the workspace, oldest first.
+   * @returns Summaries ``{id, executions, points, started_at, stopped_at}``.
+   */
+  listRecordings(): Record<string, any>[];
+  /**
+   * The model calls in a provider recording (a ``record_path`` JSON Lines file).
+   * @param path The recording (inside the allowed folders).
+   * @returns ``{kind, model, last_user, fingerprint, text?, error?}`` per recorded call, in order.
+   */
+  providerCalls(path: string): Record<string, any>[];
+  /**
+   * Replay a recording: each recorded input goes through the hooks registered *now* at its point.
+   *
+   * Modes: ``exact`` replays the inputs as recorded; ``modified`` applies the config's enabled
+   * modifications first; ``simulate`` runs nothing and reports the recorded outcomes; ``debug`` is
+   * exact plus each input and the recorded per-hook results.
+   * @param id A recording id (``stop_recording().id``).
+   * @param config A ReplayConfig (default: exact, compare, 30 s, stop on error).
+   * @param opts ``{points?}``: replay only executions at these points.
+   * @returns ``{success, mode, replayed, identical, different, errors, stopped, duration_ms, results}``; each result is ``{index, point, component, original, replayed, comparison?}`` where outcomes are ``{result, reason, data?}``.
+   */
+  replay(id: string, config?: ReplayConfig, opts?: Record<string, any>): Promise<Record<string, any>>;
+  /**
+   * Start recording hook executions (one recording at a time per runtime).
+   * @param opts ``{points?, id?}``: hook points to record (default all), and the recording's id.
+   * @returns The recording id.
+   */
+  startRecording(opts?: Record<string, any>): string;
+  /**
+   * Stop recording and save the recording under ``.llmspell/replay/<id>.json``.
+   * @returns ``{id, executions, points, started_at, stopped_at, dropped}``.
+   */
+  stopRecording(): Promise<Record<string, any>>;
+  /**
+   * Answer this run's model calls from a provider recording from now on (offline, deterministic;
+   * a request the recording lacks fails naming it). Agents made before keep their provider.
+   * @param path A ``record_path`` recording inside the allowed folders.
+   * @returns The number of recorded calls.
+   */
+  useProviderRecording(path: string): Promise<number>;
+}
+/**
+ * Hook replay: record the hook executions of a run, replay them later through the hooks registered
+ * then, compare outcomes; rs-llmspell's modes, configs, modifications, schedules and comparator.
+ *
+ * ``Replay.modes.exact|modified|simulate|debug``; ``Replay.schedules.once(s)``,
+ * ``.interval(initial, every, max?)``, ``.cron(expr)``. Recordings live in ``.llmspell/replay``.
+ */
+declare var Replay: ReplayStatic;
+
+/**
+ * Local model backends (Ollama, or an OpenAI-compatible server such as llama.cpp, vLLM or LM Studio)
+ * configured under ``[local_llm.backends.<name>]`` in llmspell.toml. Chat through an agent:
+ * ``Agent.builder():model("ollama/llama3"):build()`` or ``:model("local/llama3@ollama")``.
+ */
+interface LocalLLMStatic {
+  /**
+   * Details of one local model.
+   * @param model_id the model (``llama3``, ``llama3.1:8b@ollama``; ``@backend`` picks the backend).
+   * @returns ``{id, backend, format, size_bytes, loaded, parameter_count?, quantization?, context_length?, architecture?, family?, modified_at?}``.
+   */
+  info(model_id: string): Promise<Record<string, any>>;
+  /**
+   * Models available on the configured backends.
+   * @param backend one backend's name (``ollama`` ...); nil or ``"all"`` for every configured backend.
+   * @returns ``{{id, backend, size_bytes, quantization?, modified_at? (epoch seconds), format?, family?, parameter_size?}, ...}``; an empty list when no backend is configured at all (``status()`` says why). A named backend that is not configured, or a backend that does not answer, is an error.
+   */
+  list(backend?: string): Promise<Record<string, any>[]>;
+  /**
+   * Download a model through the backend's pull API (Ollama's ``/api/pull``).
+   * @param spec ``model[@backend]``, e.g. ``"llama3.1:8b@ollama"`` (the backend defaults to ``ollama``).
+   * @returns ``{model_id, status = "complete"|"failed", percent_complete, bytes_downloaded, bytes_total?, error?}``.
+   */
+  pull(spec: string): Promise<Record<string, any>>;
+  /**
+   * Health of each local backend (at most 5 s per backend).
+   * @returns ``{ollama = {running, models = <count>, version?, base_url?, error?}, candle = {ready = false, models = 0, error}, <other backend> = {running, models, base_url, kind, error?}}``; a backend that is not configured or not reachable has ``running = false`` and the reason in ``error``.
+   */
+  status(): Promise<Record<string, any>>;
+}
+/**
+ * Local model backends (Ollama, or an OpenAI-compatible server such as llama.cpp, vLLM or LM Studio)
+ * configured under ``[local_llm.backends.<name>]`` in llmspell.toml. Chat through an agent:
+ * ``Agent.builder():model("ollama/llama3"):build()`` or ``:model("local/llama3@ollama")``.
+ */
+declare var LocalLLM: LocalLLMStatic;
+
+/**
+ * Log lines on the run's stderr (the editor's output panel; ``--run`` prints them), each
+ * ``[LEVEL] message {"data":"as compact JSON"}``. Levels, lowest first: trace, debug, info, warn,
+ * error; lines below the threshold (default ``info``) are dropped.
+ */
+interface LoggerStatic {
+  /**
+   * Log at debug level (dropped unless ``Logger.set_level("debug")``).
+   * @param message The text.
+   * @param data Optional table shown after the message.
+   */
+  debug(message: string, data?: Record<string, any>): void;
+  /**
+   * Log at error level (this does not raise; use ``error()`` for that).
+   * @param message The text.
+   * @param data Optional table shown after the message.
+   */
+  error(message: string, data?: Record<string, any>): void;
+  /**
+   * The current threshold.
+   * @returns trace, debug, info, warn or error.
+   */
+  getLevel(): string;
+  /**
+   * Log at info level.
+   * @param message The text (other values are shown compactly).
+   * @param data Optional table shown after the message.
+   */
+  info(message: string, data?: Record<string, any>): void;
+  /**
+   * Log at a level given by name.
+   * @param level trace, debug, info, warn or error.
+   * @param message The text.
+   * @param data Optional table shown after the message.
+   */
+  log(level: string, message: string, data?: Record<string, any>): void;
+  /**
+   * Drop lines below a level from now on.
+   * @param level trace, debug, info, warn or error.
+   */
+  setLevel(level: string): void;
+  /**
+   * The current time as an RFC 3339 string (UTC), for log records a spell builds itself.
+   * @returns e.g. ``"2026-01-02T03:04:05.678Z"``.
+   */
+  timestamp(): string;
+  /**
+   * Log at trace level (dropped unless ``Logger.set_level("trace")``).
+   * @param message The text.
+   * @param data Optional table shown after the message.
+   */
+  trace(message: string, data?: Record<string, any>): void;
+  /**
+   * Log at warn level.
+   * @param message The text.
+   * @param data Optional table shown after the message.
+   */
+  warn(message: string, data?: Record<string, any>): void;
+}
+/**
+ * Log lines on the run's stderr (the editor's output panel; ``--run`` prints them), each
+ * ``[LEVEL] message {"data":"as compact JSON"}``. Levels, lowest first: trace, debug, info, warn,
+ * error; lines below the threshold (default ``info``) are dropped.
+ */
+declare var Logger: LoggerStatic;
+
+/**
+ * Helpers: ``uuid``, ``timestamp``, ``hash``, ``sleep`` (rs-llmspell's documented four), and
+ * ``base64_encode/decode``, ``deep_copy``, ``merge``, ``split``, ``trim``.
+ */
+interface UtilsStatic {
+  /**
+   * Decode base64. The result is text when the bytes are UTF-8; in Lua a binary result is a
+   * byte string, in JS it shows replacement characters (keep binary base64 there).
+   * @param text Standard base64 (padding optional, whitespace ignored).
+   * @returns The decoded string.
+   */
+  base64Decode(text: string): string;
+  /**
+   * Base64 of a string's bytes (UTF-8 for text).
+   * @param data The string.
+   * @returns The standard base64 text.
+   */
+  base64Encode(data: string): string;
+  /**
+   * An independent copy of a table (nested tables copied too).
+   * @param value Any plain value.
+   * @returns The copy.
+   */
+  deepCopy(value: any): any;
+  /**
+   * The hex digest of a string.
+   * @param data The text (or bytes, in Lua).
+   * @param algorithm md5, sha1, sha224, sha256 (default), sha384, sha512, blake2b, blake2s, sha3_256 or sha3_512; ``"SHA-256"`` style names work too.
+   * @returns Lower-case hex digits.
+   */
+  hash(data: string, algorithm?: string): string;
+  /**
+   * Merge two tables into a new one: keys of ``override`` win; nested tables merge.
+   * @param base The defaults.
+   * @param override The values that take precedence.
+   * @returns The merged table (the arguments are not changed).
+   */
+  merge(base: Record<string, any>, override: Record<string, any>): Record<string, any>;
+  /**
+   * Wait (the run's wall-time limit still applies; cancelling the run ends the wait).
+   * @param seconds How long, at most ``limits.wall_time_s``.
+   */
+  sleep(seconds: number): Promise<void>;
+  /**
+   * Split a string on a plain (not pattern) separator.
+   * @param text The string.
+   * @param separator The separator; nil splits on runs of whitespace.
+   * @param max_parts At most this many parts (the last keeps the rest).
+   * @returns The parts.
+   */
+  split(text: string, separator?: string, max_parts?: number): string[];
+  /**
+   * The current time in seconds since the Unix epoch (with a fraction).
+   * @returns A number.
+   */
+  timestamp(): number;
+  /**
+   * A string without leading and trailing whitespace.
+   * @param text The string.
+   * @returns The trimmed string.
+   */
+  trim(text: string): string;
+  /**
+   * A random UUID (version 4).
+   * @returns e.g. ``"0b6c1a8e-6f1c-4f0e-9a52-8d3f6c1e2b7a"``.
+   */
+  uuid(): string;
+}
+/**
+ * Helpers: ``uuid``, ``timestamp``, ``hash``, ``sleep`` (rs-llmspell's documented four), and
+ * ``base64_encode/decode``, ``deep_copy``, ``merge``, ``split``, ``trim``.
+ */
+declare var Utils: UtilsStatic;
 
 /**
  * The spell's arguments: ARGS[0] is the script, ARGS[1..n] the positional arguments, `--key value` gives ARGS.key = "value" and a bare `--flag` gives ARGS.flag = "true". All values are strings.

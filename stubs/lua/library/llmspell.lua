@@ -422,7 +422,7 @@
 ---Parameters of the `hash-calculator` tool.
 ---@class HashCalculatorParams
 ---@field operation "hash"|"verify" hash or verify
----@field algorithm? "md5"|"sha1"|"sha256"|"sha512" md5, sha1, sha256 or sha512
+---@field algorithm? "md5"|"sha1"|"sha256"|"sha512" md5, sha1, sha256 or sha512 (case and dashes ignored: SHA-256)
 ---@field input_type? "string"|"file" Hash `input` as text, or the file at `file`
 ---@field input? string Text to hash (or a file path when input_type is 'file')
 ---@field data? string Alias of `input`
@@ -467,7 +467,7 @@
 
 ---Parameters of the `json-processor` tool.
 ---@class JsonProcessorParams
----@field operation? "query"|"validate"|"stream"
+---@field operation? "query"|"transform"|"jq"|"validate"|"stream" query (aliases, as in rs-llmspell: transform, jq), validate or stream
 ---@field input? any JSON value or JSON text (JSON lines for stream)
 ---@field query? string A jq program, e.g. '.items[] | select(.price > 10) | .name'
 ---@field schema? table JSON Schema (validate)
@@ -751,6 +751,32 @@
 ---@field extra_tools? string[]|nil Tools added to the template's tools.
 ---@field max_tool_calls? integer|nil
 
+---``Context.assemble`` result.
+---@class AssembledContext
+---@field chunks RankedChunk[]
+---@field total_confidence number Mean score of the chunks
+---@field temporal_span string[] {oldest, newest} chunk timestamps (empty when no chunk)
+---@field token_count integer Estimated tokens of the chunks (UTF-8 bytes / 4, rounded up)
+---@field formatted string The chunks as one prompt-ready text
+
+---What ``Memory.consolidate`` did.
+---@class ConsolidationResult
+---@field entries_processed integer
+---@field entities_added integer
+---@field entities_updated integer
+---@field entities_deleted integer
+---@field entries_skipped integer Entries with nothing to extract (still marked processed)
+---@field entries_failed integer
+---@field duration_ms integer
+
+---A retrieved piece of context.
+---@class ContextChunk
+---@field id string
+---@field content string
+---@field source string memory:episodic:<session>, memory:semantic:<type> or rag:<source>
+---@field timestamp string
+---@field metadata? table
+
 ---Options of ``Debug.dumpWithOptions`` (rs-llmspell's names and defaults).
 ---@class DumpOptions
 ---@field max_depth? integer Tables nested deeper are shown as {...}.
@@ -761,6 +787,52 @@
 ---@field show_types? boolean Append the Lua type of each scalar, e.g. '42 --[[number]]'.
 ---@field show_addresses? boolean Prefix tables with an identity tag '<table@0x...>' (of the value as the runtime received it: tables are copied on the way in, so these are not Lua addresses).
 ---@field compact_mode? boolean One line instead of one entry per line.
+
+---One remembered interaction (``Memory.episodic.search`` results).
+---@class EpisodicEntry
+---@field id string
+---@field session_id string
+---@field role string
+---@field content string
+---@field timestamp string When it was added (RFC 3339, UTC)
+---@field ingestion_time string
+---@field metadata? table
+---@field processed? boolean Already consolidated into semantic memory
+---@field score? number|nil Relevance to the query (absent for an empty query)
+
+---A semantic-memory entity made by ``Memory.consolidate`` (``Memory.semantic.query`` results).
+---@class MemoryEntity
+---@field id string
+---@field name string
+---@field entity_type string fact, entity, concept or topic
+---@field properties? table mentions, sessions, sources (entry ids), context; value for facts
+---@field event_time string When it was last mentioned (RFC 3339)
+---@field ingestion_time string
+---@field score? number|nil
+
+---``Memory.stats()``.
+---@class MemoryStats
+---@field episodic_count integer
+---@field semantic_count integer
+---@field sessions_with_unprocessed integer
+---@field unprocessed_count integer
+---@field has_episodic boolean
+---@field has_semantic boolean
+---@field has_consolidation boolean
+---@field consolidation_status string pending (unprocessed entries exist) or idle
+---@field last_consolidation? string|nil
+
+---A chunk with its re-ranked score.
+---@class RankedChunk
+---@field chunk ContextChunk
+---@field score number BM25 score relative to the best chunk (0..1)
+---@field ranker? string
+
+---``Context.strategy_stats()``.
+---@class StrategyStats
+---@field episodic_count integer
+---@field semantic_count integer
+---@field strategies string[]
 
 ---Filter of ``Tool.discover``.
 ---@class ToolDiscoverFilter
@@ -934,6 +1006,12 @@ local AgentInstance = {}
 
 ---Forget the conversation so far (an llmspell extension).
 function AgentInstance:clear_history() end
+
+---Not part of rs-llmspell's agent API (some of its examples call it): always raises, saying what
+---to write instead.
+---@deprecated agent:complete does not exist in rs-llmspell; use agent:execute({text = ...}).text
+---@param prompt? any ignored.
+function AgentInstance:complete(prompt) end
 
 ---Store an alert configuration (``{name, severity, condition, ...}``); reported by ``get_alerts``.
 ---@param config table the alert configuration.
@@ -1141,6 +1219,159 @@ function HookHandle:id() end
 ---Remove the hook.
 ---@return boolean # true if it was registered, false if it had already been removed.
 function HookHandle:unregister() end
+
+---Compares an original and a replayed result (rs-llmspell's ``HookResultComparator``).
+---@class HookResultComparator
+local HookResultComparator = {}
+
+---Compare two values as hook results.
+---@param original any The original value (a table or any plain value).
+---@param replayed any The replayed value.
+---@return table # ``{identical, similarity_score, summary, differences?}``; each difference is ``{path, description, severity, original, replayed}`` (``similarity_score`` is 1 minus a tenth of the summed severity weights: critical 1, major 0.5, minor 0.25).
+function HookResultComparator:compare_json(original, replayed) end
+
+---Episodic memory: what was said, per session, searchable by meaning.
+---
+---Entries persist in ``.llmspell/memory.db`` of the workspace; with a session id a search sees
+---only that session's entries.
+---@class MemoryEpisodic
+local MemoryEpisodic = {}
+
+---Remember one interaction.
+---@async
+---@param session_id string The session it belongs to (any non-empty string).
+---@param role string Who said it (``"user"``, ``"assistant"``, ``"system"`` …).
+---@param content string What was said.
+---@param metadata? table Optional JSON-compatible table kept with the entry (``topic``/``tags`` values become topics when consolidated).
+---@return string # The new entry's id.
+function MemoryEpisodic.add(session_id, role, content, metadata) end
+
+---Entries ranked by similarity to the query (embedding cosine blended with BM25).
+---@async
+---@param session_id string Only this session's entries; ``""`` searches every session.
+---@param query string What to look for; ``""`` returns the session's most recent entries in order.
+---@param limit? integer Most entries returned (1-1000, default 10).
+---@return EpisodicEntry[] # The entries, best first, each with its ``score``.
+function MemoryEpisodic.search(session_id, query, limit) end
+
+---Semantic memory: entities and facts consolidated from episodic memory.
+---@class MemorySemantic
+local MemorySemantic = {}
+
+---Entities ranked by the query (``""``: the most recently mentioned).
+---@async
+---@param query string What to look for.
+---@param limit? integer Most entities returned (1-1000, default 10).
+---@return MemoryEntity[] # The entities, best first.
+function MemorySemantic.query(query, limit) end
+
+---A change applied to recorded inputs in ``modified`` mode: a dotted path and a value.
+---@class ParameterModification
+local ParameterModification = {}
+
+---The dotted path in the hook's data (``"params.temperature"``).
+---@return string # The path.
+function ParameterModification:get_path() end
+
+---The value set at the path.
+---@return any # The value.
+function ParameterModification:get_value() end
+
+---Whether the modification is applied.
+---@return boolean # true or false.
+function ParameterModification:is_enabled() end
+
+---Turn the modification on or off.
+---@param enabled boolean true to apply it.
+function ParameterModification:set_enabled(enabled) end
+
+---How ``Replay.replay`` runs: mode, modifications, result comparison, timeout, stop on error
+---(rs-llmspell's defaults: exact, compare, 30 s, stop on error).
+---@class ReplayConfig
+local ReplayConfig = {}
+
+---Add a modification.
+---@param path string Dotted path in the recorded hook data (``"params.temperature"``).
+---@param value any The value to put there.
+---@param enabled? boolean Whether it applies (default true).
+function ReplayConfig:add_modification(path, value, enabled) end
+
+---The mode.
+---@return ReplayMode # A ReplayMode (``cfg:get_mode():name()``).
+function ReplayConfig:get_mode() end
+
+---The modifications (applied in ``modified`` mode, in order).
+---@return ParameterModification[] # A list of ParameterModification.
+function ReplayConfig:get_modifications() end
+
+---The time a whole replay may take.
+---@return integer # Whole seconds.
+function ReplayConfig:get_timeout_seconds() end
+
+---Turn result comparison on or off.
+---@param compare boolean true to compare.
+function ReplayConfig:set_compare_results(compare) end
+
+---Stop (or not) at the first hook chain that fails.
+---@param stop boolean true to stop.
+function ReplayConfig:set_stop_on_error(stop) end
+
+---Set the time a whole replay may take.
+---@param seconds number A positive number.
+function ReplayConfig:set_timeout_seconds(seconds) end
+
+---Whether replayed results are compared with the recorded ones.
+---@return boolean # true or false.
+function ReplayConfig:should_compare_results() end
+
+---Whether a replay stops at the first hook chain that fails.
+---@return boolean # true or false.
+function ReplayConfig:should_stop_on_error() end
+
+---One of ``Replay.modes``: exact, modified, simulate or debug.
+---@class ReplayMode
+local ReplayMode = {}
+
+---The mode's name.
+---@return string # ``"exact"``, ``"modified"``, ``"simulate"`` or ``"debug"``.
+function ReplayMode:name() end
+
+---A replay schedule value (once, interval or cron), as rs-llmspell's ``ReplaySchedule``.
+---@class ReplaySchedule
+local ReplaySchedule = {}
+
+---The schedule's fields.
+---@return table # ``{type="once", delay_seconds}``, ``{type="interval", initial_delay_seconds, interval_seconds, max_executions?}`` or ``{type="cron", expression}``.
+function ReplaySchedule:to_table() end
+
+---The schedule's kind.
+---@return string # ``"once"``, ``"interval"`` or ``"cron"``.
+function ReplaySchedule:type_name() end
+
+---``Replay.schedules``: constructors of ReplaySchedule values, called with a dot
+---(``Replay.schedules.once(5)``) as in rs-llmspell.
+---@class ReplaySchedules
+---@field once function
+---@field interval function
+---@field cron function
+local ReplaySchedules = {}
+
+---Run on a cron expression (5 to 7 fields, rs-llmspell accepts seconds first).
+---@param expression string e.g. ``"0 */5 * * * *"``.
+---@return ReplaySchedule # A ReplaySchedule.
+function ReplaySchedules:cron(expression) end
+
+---Run repeatedly.
+---@param initial_delay number Seconds before the first run.
+---@param interval number Seconds between runs (> 0).
+---@param max_executions? integer Optional number of runs.
+---@return ReplaySchedule # A ReplaySchedule.
+function ReplaySchedules:interval(initial_delay, interval, max_executions) end
+
+---Run once after a delay.
+---@param delay_seconds number Seconds to wait (>= 0).
+---@return ReplaySchedule # A ReplaySchedule.
+function ReplaySchedules:once(delay_seconds) end
 
 ---One tool: ``tool:execute({...})`` runs it (colon call), ``tool:getSchema()`` describes its parameters.
 ---@class ToolHandle
@@ -1848,7 +2079,7 @@ function Hook.register(point, callback, priority) end
 
 ---Remove a hook.
 ---@param handle HookHandle|string The HookHandle ``Hook.register`` returned (or its id).
----@return boolean # true if a hook was removed; false for anything that is not a registered hook.
+---@return boolean # true if the hook was removed; false for a handle whose hook was already removed (as in rs-llmspell). Anything that is not a HookHandle, or an id no registered hook has, raises.
 function Hook.unregister(handle) end
 
 ---Create and manage LLM agents. Start with ``Agent.builder()``.
@@ -1863,6 +2094,11 @@ function Agent.builder() end
 ---@deprecated Agent.create was removed; use Agent.builder():model(...):build()
 ---@param config? any ignored.
 function Agent.create(config) end
+
+---Removed in rs-llmspell (older examples call it): always raises, saying what to write instead.
+---@deprecated Agent.createAsync was removed; use Agent.builder():model(...):build()
+---@param config? any ignored.
+function Agent.createAsync(config) end
 
 ---Create a child context (inherit/copy: the parent's data is copied; share: shared; isolate: empty).
 ---@param parent_id string parent context id.
@@ -2209,6 +2445,475 @@ function Session.set_current(id) end
 ---@param id? string A session id (default: the current session).
 ---@return string # ``"session:<id>"``, for ``State.save(Session.state_scope(), key, value)``.
 function Session.state_scope(id) end
+
+---Long-term memory: episodic entries per session (``Memory.episodic``), entities consolidated
+---from them (``Memory.semantic``), consolidation and statistics.
+---
+---Everything is persisted in the workspace's ``.llmspell/memory.db`` (in memory when the state
+---backend is ``memory``) and shared by the spells of the workspace.
+---@class MemoryStatic
+---@field episodic MemoryEpisodic Episodic memory: what was said, per session, searchable by meaning.
+---@field semantic MemorySemantic Semantic memory: entities and facts consolidated from episodic memory.
+Memory = {}
+
+---Extract entities from unprocessed episodic entries into semantic memory (offline,
+---deterministic): ``key: value`` facts, capitalised names, frequent keywords and metadata
+---topics. Entries are marked processed; ``force`` re-reads already processed entries too
+---(idempotent: no count changes twice).
+---@async
+---@param session_id? string|table Only this session's entries (nil or ``""``: every session).
+---@param force? boolean|table ``true`` (or ``{force = true}``) to re-read processed entries as well.
+---@return ConsolidationResult # Counts of what was done.
+function Memory.consolidate(session_id, force) end
+
+---Counts of episodic entries and entities, and whether consolidation is pending.
+---@async
+---@return MemoryStats # The statistics.
+function Memory.stats() end
+
+---Context assembly for prompts: retrieve from memory (and RAG), re-rank with BM25, fit a token
+---budget.
+---
+---Strategies: ``episodic`` (conversation entries), ``semantic`` (consolidated entities), ``hybrid``
+---(both) and ``rag`` (the RAG index plus hybrid memory).
+---@class ContextStatic
+Context = {}
+
+---Assemble context for a query.
+---@async
+---@param query string What the context is for.
+---@param strategy string ``"episodic"``, ``"semantic"``, ``"hybrid"`` or ``"rag"``.
+---@param max_tokens? integer Token budget (at least 100; default 8192; estimated as UTF-8 bytes / 4).
+---@param session_id? string Restrict episodic memory to this session.
+---@return AssembledContext # The ranked chunks that fit, their mean score, time span, token count and formatted text.
+function Context.assemble(query, strategy, max_tokens, session_id) end
+
+---How much each strategy has to draw from.
+---@async
+---@return StrategyStats # ``{episodic_count, semantic_count, strategies}``.
+function Context.strategy_stats() end
+
+---``Context.assemble(query, "hybrid", 2000, session_id)``.
+---@async
+---@param query string What the context is for.
+---@param session_id? string Restrict episodic memory to this session.
+---@return AssembledContext # The assembled context.
+function Context.test(query, session_id) end
+
+---Ready-made AI workflows: research-assistant, interactive-chat, data-analysis, code-generator,
+---document-processor, workflow-orchestrator, code-review, content-generation, file-classification,
+---knowledge-management.
+---
+---Each has metadata, a parameter schema checked on execute (a missing, mistyped or out-of-range
+---parameter is an error naming it), a cost estimate, and an execute that runs real agents (on the
+---configured model; the offline one by default) and builtin tools. Categories: research, chat,
+---analysis, codegen, document, workflow (and the custom Development, Content, Productivity).
+---@class TemplateStatic
+Template = {}
+
+---What running a template with these parameters is expected to cost (nothing is run).
+---@async
+---@param name string The template id.
+---@param params? table The parameters you would pass to ``execute`` (validated the same way).
+---@return table # ``{estimated_tokens, estimated_cost_usd?, estimated_duration_ms, confidence, model, pricing}``; ``pricing`` is ``offline`` (cost 0), ``litellm`` (the model's known prices) or ``unknown``.
+function Template.estimate_cost(name, params) end
+
+---Run a template (its agents answer on the ``model`` parameter, default the runtime's model).
+---@async
+---@param name string The template id.
+---@param params? table The template's parameters (see ``Template.schema(name)``).
+---@return table # ``{success, result_type = "text"|"structured"|"file"|"multiple", result, artifacts = {{filename, content, mime_type, size, path, metadata?}, ...}, notes, metadata = {template_id, template_version, executed_at, execution_id, model, parameters}, metrics = {duration_ms, agents_invoked, tools_invoked, llm_calls, rag_queries, tokens_used?, cost_usd?, custom?}}``. Artifacts are also written under ``.llmspell/templates/<id>/<execution id>/``.
+function Template.execute(name, params) end
+
+---A template's metadata, and its parameter schema when asked.
+---@param name string The template id (e.g. ``"research-assistant"``).
+---@param show_schema? boolean Include ``schema`` (default false).
+---@return table # ``{metadata = {id, name, ...}, schema?}``; the metadata fields are also at the top level.
+function Template.info(name, show_schema) end
+
+---The templates, optionally of one category.
+---@param category? string research, chat, analysis, codegen, document, workflow, or a custom category name (case-insensitive); an unknown category gives an empty list.
+---@return table[] # A list of ``{id, name, description, category, version, author, requires, tags}``.
+function Template.list(category) end
+
+---A template's parameter schema.
+---@param name string The template id.
+---@return table # ``{version, parameters = {{name, description, param_type, type, required, default?, min?, max?, min_length?, max_length?, pattern?, allowed_values?, constraints?}, ...}}``.
+function Template.schema(name) end
+
+---Templates whose id, name, description or tags contain ``query`` (case-insensitive).
+---@param query string The text to look for.
+---@param category? string Only this category.
+---@return table[] # A list of template metadata tables (as ``Template.list``).
+function Template.search(query, category) end
+
+---Artifacts: content (text or binary) with metadata, stored per session and kept across runs.
+---
+---Content lives in ``.llmspell/artifacts`` in the workspace (blobs named by their SHA-256, an
+---SQLite index), capped by ``[artifacts] max_artifact_bytes``, ``max_session_bytes`` and
+---``max_total_bytes``. Isolation follows rs-llmspell: an artifact belongs to the session that stored
+---it; ``get``/``delete`` by another session are refused ("does not have read permission") and
+---``list(session_id)`` shows only that session's artifacts, while ``query`` searches every session
+---unless its ``session_id`` filter is given. ``Session.get_current()`` is the run's session; a
+---session of an earlier run is still valid for reading when it stored artifacts or was saved.
+---@class ArtifactStatic
+Artifact = {}
+
+---Delete an artifact (its content is removed when no other artifact shares it).
+---@async
+---@param session_id string The session asking; it must be the one that stored the artifact.
+---@param artifact_id table The id ``store`` returned.
+function Artifact.delete(session_id, artifact_id) end
+
+---An artifact's content and metadata.
+---@async
+---@param session_id string The session asking; it must be the one that stored the artifact.
+---@param artifact_id table The id ``store`` returned (or an entry of ``list``/``query``).
+---@return table # ``{content, metadata}``: ``content`` is the stored string (``content_base64`` is added when the content is not UTF-8 text); ``metadata`` is ``{name, artifact_type, type, mime_type, size, tags, custom, version, created_at, id, ...}``.
+function Artifact.get(session_id, artifact_id) end
+
+---The artifacts of one session, in the order they were stored.
+---@async
+---@param session_id? string The session ("" or nil: the current one).
+---@return table[] # A list of metadata tables (as in ``get``), each with its ``id``.
+function Artifact.list(session_id) end
+
+---Search artifacts across sessions, newest first.
+---@async
+---@param query? table ``{session_id?, type?, name_pattern?, tags?, created_after?, created_before?, min_size?, max_size?, limit?}``. ``name_pattern`` matches a part of the name, case insensitive (``*``/``?`` make it a glob); every tag listed must be present; times are RFC 3339 strings or epoch seconds.
+---@return table[] # A list of metadata tables (as in ``list``).
+function Artifact.query(query) end
+
+---Store content as an artifact of a session.
+---@async
+---@param session_id string The session (``Session.get_current()``); it must be active in this runtime.
+---@param type string ``"agent_output"``, ``"tool_result"``, ``"user_input"``, ``"system_generated"`` or a custom type name.
+---@param name string The artifact's name, e.g. ``"report.md"``.
+---@param content string Text or binary content (a Lua string may hold any bytes).
+---@param metadata? table Optional table: ``mime_type`` and ``tags`` set those fields, every other key is kept in ``custom``; ``content_encoding = "base64"`` stores the decoded bytes of a base64 ``content`` (binary from JS).
+---@return table # The artifact id ``{content_hash, session_id, sequence}`` for ``get``/``delete``.
+function Artifact.store(session_id, type, name, content, metadata) end
+
+---Store a file's content as an artifact named after the file.
+---
+---The file is read through the security policy's path gate, like the file tools: a path outside
+---the workspace and ``security.allowed_paths`` is refused.
+---@async
+---@param session_id string The session (``Session.get_current()``).
+---@param path string The file (relative paths start at the workspace).
+---@param type string The artifact type (as for ``store``).
+---@param metadata? table Optional metadata (as for ``store``).
+---@return table # The artifact id ``{content_hash, session_id, sequence}``.
+function Artifact.store_file(session_id, path, type, metadata) end
+
+---The effective configuration (``llmspell.toml``, ``LLMSPELL_*`` variables, editor settings), read
+---only, secrets redacted; changes may only narrow this run's sandbox.
+---
+---``Config.get()`` is the whole configuration plus rs-llmspell's views ``default_engine`` and
+---``tools`` (``file_operations.allowed_paths``, ``http_request.allowed_hosts``,
+---``system.allow_process_execution``...); ``Config.get("security.network_allow")`` reads one value.
+---@class ConfigStatic
+Config = {}
+
+---rs-llmspell's way to let file tools reach a folder. Here a spell cannot widen its sandbox:
+---a path already inside the allowed folders is accepted (nothing changes); any other path is
+---refused with a security error naming ``security.allowed_paths`` in llmspell.toml.
+---@async
+---@param path string A folder.
+function Config.addAllowedPath(path) end
+
+---The effective configuration, secrets redacted.
+---@param path? string Optional dotted path (``"limits.wall_time_s"``, ``"providers.openai"``, ``"tools.system.allow_process_execution"``); nil for everything.
+---@return any # The table (or the value at ``path``; nil when there is none).
+function Config.get(path) end
+
+---The default script engine (``"lua"``, as in rs-llmspell).
+---@return string # ``"lua"``.
+function Config.getDefaultEngine() end
+
+---What this spell may do with the configuration.
+---@return table # ``{read=true, modify_providers=false, modify_tools=false, modify_runtime=true, modify_security=false, access_secrets=false, narrowing_only=true, config_file}``: security and tool settings can only be narrowed (``setSecurity`` with stricter values, ``restoreSnapshot``); widening them needs ``config_file`` (llmspell.toml) edited by a person.
+function Config.getPermissions() end
+
+---One provider's settings (``base_url``, ``api_key_env``, ``timeout_s``, ``max_retries``), never its key.
+---@param name string The provider name (``"openai"``); ``Config.listProviders()`` lists them.
+---@return table|nil # ``{name, base_url, api_key_env, timeout_s, max_retries, default_model?}``, or nil when the provider is not configured.
+function Config.getProvider(name) end
+
+---One section of the configuration.
+---@param name string ``security``, ``limits``, ``state``, ``providers``, ``rag``, ``memory``, ``artifacts``, ``local_llm``, ``scripted_rules``, or rs-llmspell's ``tools``, ``runtime`` (= limits) and ``engines``.
+---@return any # The section's table (secrets redacted).
+function Config.getSection(name) end
+
+---The security settings in effect.
+---@return table # ``[security]`` as configured plus rs-llmspell's summary: ``allow_file_access``, ``allow_network_access``, ``allow_process_spawn``, ``max_memory_bytes``, ``max_execution_time_ms`` and ``allowed_roots`` (the folders file access may reach).
+function Config.getSecurity() end
+
+---The tool settings in rs-llmspell's shape (``file_operations``, ``http_request``, ``system``).
+---@return table # ``{file_operations={allowed_paths}, http_request={allowed_hosts,...}, system= {allow_process_execution, allowed_commands,...}, max_tool_security_level}``.
+function Config.getTools() end
+
+---Whether file tools may reach a path (answered by the real path policy, without touching it).
+---@param path? string A file or folder (relative paths start at the workspace); nil asks whether file access is allowed at all (it is: the workspace always is).
+---@return boolean # true or false.
+function Config.isFileAccessAllowed(path) end
+
+---Whether network tools may reach a host (``security.network_allow``, private addresses).
+---@param host? string A host name, address or URL; nil asks whether any network access is allowed.
+---@return boolean # true or false. Host names are not resolved here: a public name that resolves to a private address is still refused when a request is made.
+function Config.isNetworkAccessAllowed(host) end
+
+---The configured providers (``[providers.*]``) and the default model's provider.
+---@return string[] # Provider names, sorted.
+function Config.listProviders() end
+
+---Go back to a configuration remembered by ``snapshot`` in this runtime (security, default
+---model; never wider than what the run started with, since a snapshot is one it had).
+---@async
+---@param timestamp integer What ``snapshot`` returned.
+function Config.restoreSnapshot(timestamp) end
+
+---rs-llmspell's provider setter: refused here (a spell that could point a provider at another
+---endpoint could send the configured key there). Providers are set in ``[providers.<name>]``.
+---@async
+---@param name string The provider name.
+---@param config table Its settings.
+function Config.setProvider(name, config) end
+
+---Narrow the security settings for the rest of this run (every run under process isolation
+---has its own runtime; the next run starts from llmspell.toml again).
+---
+---Allowed: fewer ``allowed_paths``/``process_allow``/``process_allow_interpreters``/
+---``env_allow``/``tool_env`` entries, a ``network_allow`` list that only restricts (a subset, or
+---any list when it was empty = any public host), ``allow_private_network=false``, lower
+---``max_*`` byte/row limits and ``network_timeout_s``, ``refuse_hardlinks=true``, a lower
+---``max_tool_security_level``; rs-llmspell's ``allow_process_spawn=false`` empties
+---``process_allow``. Anything wider is refused naming the llmspell.toml key.
+---@async
+---@param config table The settings to change (others keep their values).
+function Config.setSecurity(config) end
+
+---Remember the current configuration (the last 10 are kept).
+---@return integer # The snapshot's timestamp (seconds) for ``restoreSnapshot``.
+function Config.snapshot() end
+
+---The whole configuration as JSON text (secrets redacted).
+---@return string # A JSON string.
+function Config.toJson() end
+
+---Hook replay: record the hook executions of a run, replay them later through the hooks registered
+---then, compare outcomes; rs-llmspell's modes, configs, modifications, schedules and comparator.
+---
+---``Replay.modes.exact|modified|simulate|debug``; ``Replay.schedules.once(s)``,
+---``.interval(initial, every, max?)``, ``.cron(expr)``. Recordings live in ``.llmspell/replay``.
+---@class ReplayStatic
+---@field modes table<string, ReplayMode>
+---@field schedules ReplaySchedules
+Replay = {}
+
+---A result comparator.
+---@return HookResultComparator # A HookResultComparator (``cmp:compare_json(original, replayed)``).
+function Replay.create_comparator() end
+
+---A replay configuration.
+---@param mode? ReplayMode|string One of ``Replay.modes`` (or its name); default exact.
+---@return ReplayConfig # A ReplayConfig (defaults: compare results, 30 s timeout, stop on error).
+function Replay.create_config(mode) end
+
+---A parameter modification (``config:add_modification`` takes the same arguments).
+---@param path string Dotted path in the recorded hook data.
+---@param value any The value to put there.
+---@param enabled? boolean Whether it applies (default true).
+---@return ParameterModification # A ParameterModification.
+function Replay.create_modification(path, value, enabled) end
+
+---Delete a saved recording.
+---@param id string The recording id.
+---@return boolean # true when it existed.
+function Replay.delete_recording(id) end
+
+---A saved recording with its executions.
+---@param id string The recording id.
+---@return table # The summary plus ``executions_list``: ``{point, component, operation, input, output, result, reason, hooks}`` per execution.
+function Replay.get_recording(id) end
+
+---Whether a recording is running.
+---@return boolean # true or false.
+function Replay.is_recording() end
+
+---The saved hook recordings of the workspace, oldest first.
+---@return table[] # Summaries ``{id, executions, points, started_at, stopped_at}``.
+function Replay.list_recordings() end
+
+---The model calls in a provider recording (a ``record_path`` JSON Lines file).
+---@param path string The recording (inside the allowed folders).
+---@return table[] # ``{kind, model, last_user, fingerprint, text?, error?}`` per recorded call, in order.
+function Replay.provider_calls(path) end
+
+---Replay a recording: each recorded input goes through the hooks registered *now* at its point.
+---
+---Modes: ``exact`` replays the inputs as recorded; ``modified`` applies the config's enabled
+---modifications first; ``simulate`` runs nothing and reports the recorded outcomes; ``debug`` is
+---exact plus each input and the recorded per-hook results.
+---@async
+---@param id string A recording id (``stop_recording().id``).
+---@param config? ReplayConfig A ReplayConfig (default: exact, compare, 30 s, stop on error).
+---@param opts? table ``{points?}``: replay only executions at these points.
+---@return table # ``{success, mode, replayed, identical, different, errors, stopped, duration_ms, results}``; each result is ``{index, point, component, original, replayed, comparison?}`` where outcomes are ``{result, reason, data?}``.
+function Replay.replay(id, config, opts) end
+
+---Start recording hook executions (one recording at a time per runtime).
+---@param opts? table ``{points?, id?}``: hook points to record (default all), and the recording's id.
+---@return string # The recording id.
+function Replay.start_recording(opts) end
+
+---Stop recording and save the recording under ``.llmspell/replay/<id>.json``.
+---@async
+---@return table # ``{id, executions, points, started_at, stopped_at, dropped}``.
+function Replay.stop_recording() end
+
+---Answer this run's model calls from a provider recording from now on (offline, deterministic;
+---a request the recording lacks fails naming it). Agents made before keep their provider.
+---@async
+---@param path string A ``record_path`` recording inside the allowed folders.
+---@return integer # The number of recorded calls.
+function Replay.use_provider_recording(path) end
+
+---Local model backends (Ollama, or an OpenAI-compatible server such as llama.cpp, vLLM or LM Studio)
+---configured under ``[local_llm.backends.<name>]`` in llmspell.toml. Chat through an agent:
+---``Agent.builder():model("ollama/llama3"):build()`` or ``:model("local/llama3@ollama")``.
+---@class LocalLLMStatic
+LocalLLM = {}
+
+---Details of one local model.
+---@async
+---@param model_id string the model (``llama3``, ``llama3.1:8b@ollama``; ``@backend`` picks the backend).
+---@return table # ``{id, backend, format, size_bytes, loaded, parameter_count?, quantization?, context_length?, architecture?, family?, modified_at?}``.
+function LocalLLM.info(model_id) end
+
+---Models available on the configured backends.
+---@async
+---@param backend? string one backend's name (``ollama`` ...); nil or ``"all"`` for every configured backend.
+---@return table[] # ``{{id, backend, size_bytes, quantization?, modified_at? (epoch seconds), format?, family?, parameter_size?}, ...}``; an empty list when no backend is configured at all (``status()`` says why). A named backend that is not configured, or a backend that does not answer, is an error.
+function LocalLLM.list(backend) end
+
+---Download a model through the backend's pull API (Ollama's ``/api/pull``).
+---@async
+---@param spec string ``model[@backend]``, e.g. ``"llama3.1:8b@ollama"`` (the backend defaults to ``ollama``).
+---@return table # ``{model_id, status = "complete"|"failed", percent_complete, bytes_downloaded, bytes_total?, error?}``.
+function LocalLLM.pull(spec) end
+
+---Health of each local backend (at most 5 s per backend).
+---@async
+---@return table # ``{ollama = {running, models = <count>, version?, base_url?, error?}, candle = {ready = false, models = 0, error}, <other backend> = {running, models, base_url, kind, error?}}``; a backend that is not configured or not reachable has ``running = false`` and the reason in ``error``.
+function LocalLLM.status() end
+
+---Log lines on the run's stderr (the editor's output panel; ``--run`` prints them), each
+---``[LEVEL] message {"data":"as compact JSON"}``. Levels, lowest first: trace, debug, info, warn,
+---error; lines below the threshold (default ``info``) are dropped.
+---@class LoggerStatic
+Logger = {}
+
+---Log at debug level (dropped unless ``Logger.set_level("debug")``).
+---@param message string The text.
+---@param data? table Optional table shown after the message.
+function Logger.debug(message, data) end
+
+---Log at error level (this does not raise; use ``error()`` for that).
+---@param message string The text.
+---@param data? table Optional table shown after the message.
+function Logger.error(message, data) end
+
+---The current threshold.
+---@return string # trace, debug, info, warn or error.
+function Logger.get_level() end
+
+---Log at info level.
+---@param message string The text (other values are shown compactly).
+---@param data? table Optional table shown after the message.
+function Logger.info(message, data) end
+
+---Log at a level given by name.
+---@param level string trace, debug, info, warn or error.
+---@param message string The text.
+---@param data? table Optional table shown after the message.
+function Logger.log(level, message, data) end
+
+---Drop lines below a level from now on.
+---@param level string trace, debug, info, warn or error.
+function Logger.set_level(level) end
+
+---The current time as an RFC 3339 string (UTC), for log records a spell builds itself.
+---@return string # e.g. ``"2026-01-02T03:04:05.678Z"``.
+function Logger.timestamp() end
+
+---Log at trace level (dropped unless ``Logger.set_level("trace")``).
+---@param message string The text.
+---@param data? table Optional table shown after the message.
+function Logger.trace(message, data) end
+
+---Log at warn level.
+---@param message string The text.
+---@param data? table Optional table shown after the message.
+function Logger.warn(message, data) end
+
+---Helpers: ``uuid``, ``timestamp``, ``hash``, ``sleep`` (rs-llmspell's documented four), and
+---``base64_encode/decode``, ``deep_copy``, ``merge``, ``split``, ``trim``.
+---@class UtilsStatic
+Utils = {}
+
+---Decode base64. The result is text when the bytes are UTF-8; in Lua a binary result is a
+---byte string, in JS it shows replacement characters (keep binary base64 there).
+---@param text string Standard base64 (padding optional, whitespace ignored).
+---@return string # The decoded string.
+function Utils.base64_decode(text) end
+
+---Base64 of a string's bytes (UTF-8 for text).
+---@param data string The string.
+---@return string # The standard base64 text.
+function Utils.base64_encode(data) end
+
+---An independent copy of a table (nested tables copied too).
+---@param value any Any plain value.
+---@return any # The copy.
+function Utils.deep_copy(value) end
+
+---The hex digest of a string.
+---@param data string The text (or bytes, in Lua).
+---@param algorithm? string md5, sha1, sha224, sha256 (default), sha384, sha512, blake2b, blake2s, sha3_256 or sha3_512; ``"SHA-256"`` style names work too.
+---@return string # Lower-case hex digits.
+function Utils.hash(data, algorithm) end
+
+---Merge two tables into a new one: keys of ``override`` win; nested tables merge.
+---@param base table The defaults.
+---@param override table The values that take precedence.
+---@return table # The merged table (the arguments are not changed).
+function Utils.merge(base, override) end
+
+---Wait (the run's wall-time limit still applies; cancelling the run ends the wait).
+---@async
+---@param seconds number How long, at most ``limits.wall_time_s``.
+function Utils.sleep(seconds) end
+
+---Split a string on a plain (not pattern) separator.
+---@param text string The string.
+---@param separator? string The separator; nil splits on runs of whitespace.
+---@param max_parts? integer At most this many parts (the last keeps the rest).
+---@return string[] # The parts.
+function Utils.split(text, separator, max_parts) end
+
+---The current time in seconds since the Unix epoch (with a fraction).
+---@return number # A number.
+function Utils.timestamp() end
+
+---A string without leading and trailing whitespace.
+---@param text string The string.
+---@return string # The trimmed string.
+function Utils.trim(text) end
+
+---A random UUID (version 4).
+---@return string # e.g. ``"0b6c1a8e-6f1c-4f0e-9a52-8d3f6c1e2b7a"``.
+function Utils.uuid() end
 
 ---The spell's arguments: ARGS[0] is the script, ARGS[1..n] the positional arguments, `--key value` gives ARGS.key = "value" and a bare `--flag` gives ARGS.flag = "true". All values are strings.
 ---@type table<integer|string, string>
