@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from llmspell.core.errors import ValidationError
+from llmspell.core.errors import LLMSpellError, ValidationError
 from llmspell.templates.base import Template, TemplateRun
 
 PROMPT_SHARE = 0.6
@@ -101,8 +101,11 @@ class TemplateRegistry:
         est = t.estimate(values)
         out: dict[str, Any] = {"estimated_tokens": est.tokens, "estimated_duration_ms": est.duration_ms,
                                "confidence": est.confidence, "model": model}
-        entry = self.runtime.providers.entry(model)
-        if entry.offline:
+        try:
+            offline = bool(self.runtime.providers.entry(model).offline)
+        except LLMSpellError:  # e.g. a configured provider without credentials: still priced
+            offline = False
+        if offline:
             out["estimated_cost_usd"] = 0.0
             out["pricing"] = "offline"
             return out

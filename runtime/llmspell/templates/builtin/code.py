@@ -36,8 +36,8 @@ def lint(language: str, code: str) -> dict[str, Any]:
             import lupa.lua54 as lupa
 
             rt = lupa.LuaRuntime()
-            fn, err = rt.eval("function(src) return load(src) end")(code)
-            if fn is None:
+            err = rt.eval('function(src) local f, e = load(src, "=code") if f then return "" end return e end')(code)
+            if err:
                 return {"checked": True, "ok": False, "message": f"lua: {err}"}
             return {"checked": True, "ok": True, "message": "lua: compiles"}
         except ImportError:  # pragma: no cover - lupa is a dependency
