@@ -7,6 +7,7 @@ plus ``trace``, ``log(level, ...)`` and a level threshold.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,7 +30,7 @@ def _level(value: Any, fn: str) -> str:
 @api_global("Logger")
 class LoggerGlobal(ApiGlobal):
     """Log lines on the run's stderr (the editor's output panel; ``--run`` prints them), each
-    ``[LEVEL] message {data as compact JSON}``. Levels, lowest first: trace, debug, info, warn,
+    ``[LEVEL] message {"data":"as compact JSON"}``. Levels, lowest first: trace, debug, info, warn,
     error; lines below the threshold (default ``info``) are dropped.
     """
 
@@ -46,7 +47,7 @@ class LoggerGlobal(ApiGlobal):
         msg = message if isinstance(message, str) else dump_value(message, compact=True)
         line = f"[{level.upper()}] {msg}"
         if data is not None:
-            line += " " + dump_value(data, compact=True)
+            line += " " + json.dumps(data, ensure_ascii=False, default=str, separators=(",", ":"), sort_keys=True)
         self.lines += 1
         self.ctx.emit_output("stderr", line + "\n")
 
