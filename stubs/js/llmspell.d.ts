@@ -2466,9 +2466,6 @@ interface ReplaySchedule {
  * (``Replay.schedules.once(5)``) as in rs-llmspell.
  */
 interface ReplaySchedules {
-  readonly once: (...args: any[]) => any;
-  readonly interval: (...args: any[]) => any;
-  readonly cron: (...args: any[]) => any;
   /**
    * Run on a cron expression (5 to 7 fields, rs-llmspell accepts seconds first).
    * @param expression e.g. ``"0 * /5 * * * *"``.
@@ -4084,6 +4081,9 @@ declare var Config: ConfigStatic;
  */
 interface ReplayStatic {
   readonly modes: Record<string, ReplayMode>;
+  /**
+   * ``Replay.schedules``: constructors of ReplaySchedule values, called with a dot (``Replay.schedules.once(5)``) as in rs-llmspell.
+   */
   readonly schedules: ReplaySchedules;
   /**
    * A result comparator.

@@ -1351,27 +1351,24 @@ function ReplaySchedule:type_name() end
 ---``Replay.schedules``: constructors of ReplaySchedule values, called with a dot
 ---(``Replay.schedules.once(5)``) as in rs-llmspell.
 ---@class ReplaySchedules
----@field once function
----@field interval function
----@field cron function
 local ReplaySchedules = {}
 
 ---Run on a cron expression (5 to 7 fields, rs-llmspell accepts seconds first).
 ---@param expression string e.g. ``"0 */5 * * * *"``.
 ---@return ReplaySchedule # A ReplaySchedule.
-function ReplaySchedules:cron(expression) end
+function ReplaySchedules.cron(expression) end
 
 ---Run repeatedly.
 ---@param initial_delay number Seconds before the first run.
 ---@param interval number Seconds between runs (> 0).
 ---@param max_executions? integer Optional number of runs.
 ---@return ReplaySchedule # A ReplaySchedule.
-function ReplaySchedules:interval(initial_delay, interval, max_executions) end
+function ReplaySchedules.interval(initial_delay, interval, max_executions) end
 
 ---Run once after a delay.
 ---@param delay_seconds number Seconds to wait (>= 0).
 ---@return ReplaySchedule # A ReplaySchedule.
-function ReplaySchedules:once(delay_seconds) end
+function ReplaySchedules.once(delay_seconds) end
 
 ---One tool: ``tool:execute({...})`` runs it (colon call), ``tool:getSchema()`` describes its parameters.
 ---@class ToolHandle
@@ -2708,7 +2705,7 @@ function Config.toJson() end
 ---``.interval(initial, every, max?)``, ``.cron(expr)``. Recordings live in ``.llmspell/replay``.
 ---@class ReplayStatic
 ---@field modes table<string, ReplayMode>
----@field schedules ReplaySchedules
+---@field schedules ReplaySchedules ``Replay.schedules``: constructors of ReplaySchedule values, called with a dot (``Replay.schedules.once(5)``) as in rs-llmspell.
 Replay = {}
 
 ---A result comparator.
