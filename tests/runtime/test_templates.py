@@ -396,3 +396,19 @@ def test_custom_step_type_says_what_to_write() -> None:
         parse_step({"name": "s", "type": "custom", "fn": lambda *a: 1})
     s = parse_step({"name": "r", "type": "template", "template_id": "research-assistant", "params": {"topic": "x"}})
     assert s.type == "template" and s.template_id == "research-assistant" and s.params == {"topic": "x"}
+
+
+async def test_memory_aware_templates_use_the_memory_store_when_installed(rt: Runtime) -> None:
+    mem = pytest.importorskip("llmspell.memory")
+    r = reg(rt)
+    await r.execute("research-assistant", {"topic": "Rust ownership model", "session_id": "m1"})
+    store = mem.memory_store(rt)
+    entries = store.search_entries("m1", "", 10)
+    assert [e["role"] for e in entries] == ["user", "assistant"]
+    assert "Research topic: Rust ownership model" in entries[0]["content"]
+    second = await r.execute("research-assistant", {"topic": "Rust borrowing", "session_id": "m1"})
+    assert second["metrics"]["custom"]["memory_context_chars"] > 0
+    other = await r.execute("research-assistant", {"topic": "Rust lifetimes", "session_id": "m2"})
+    assert "memory_context_chars" not in other["metrics"]["custom"]  # sessions do not see each other
+    off = await r.execute("research-assistant", {"topic": "Rust", "session_id": "m3", "memory_enabled": False})
+    assert store.search_entries("m3", "", 10) == [] and "memory_stored" not in off["metrics"]["custom"]

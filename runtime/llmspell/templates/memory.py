@@ -20,7 +20,7 @@ def backend(runtime: Any) -> Any:
         import llmspell.memory as mem
     except ImportError:
         return None
-    factory = getattr(mem, "memory_service", None) or getattr(mem, "service", None)
+    factory = getattr(mem, "memory_store", None) or getattr(mem, "memory_service", None)
     if factory is None:
         return None
     try:
@@ -40,7 +40,7 @@ async def recall(runtime: Any, session_id: str, query: str, budget_tokens: int) 
     if mem is None:
         return ""
     try:
-        search = getattr(mem, "episodic_search", None) or getattr(getattr(mem, "episodic", None), "search", None)
+        search = getattr(mem, "search_entries", None) or getattr(mem, "episodic_search", None)
         if search is None:
             return ""
         entries = await _maybe(search(session_id, query, 20))
@@ -66,7 +66,7 @@ async def store(runtime: Any, session_id: str, template_id: str, input_summary: 
     if mem is None:
         return False
     try:
-        add = getattr(mem, "episodic_add", None) or getattr(getattr(mem, "episodic", None), "add", None)
+        add = getattr(mem, "add_entry", None) or getattr(mem, "episodic_add", None)
         if add is None:
             return False
         meta = {"template_id": template_id, "source": "template"}
