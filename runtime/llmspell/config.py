@@ -58,6 +58,12 @@ class ProviderSettings(_Strict):
         return v
 
 
+def _default_process_allow() -> tuple[str, ...]:
+    from llmspell.security.process import DEFAULT_PROCESS_ALLOW
+
+    return DEFAULT_PROCESS_ALLOW
+
+
 class SecurityConfig(_Strict):
     allowed_paths: list[str] = Field(default_factory=list)
     """Extra directories file access may reach (the spell's directory and the workspace always may)."""
@@ -65,8 +71,11 @@ class SecurityConfig(_Strict):
     """Host names or patterns (``*.example.com``) network tools may reach; empty = any public host."""
     allow_private_network: bool = False
     """Allow loopback, private and link-local addresses (tests; local services)."""
-    process_allow: list[str] = Field(default_factory=list)
-    """Executables process-executor may run (names or absolute paths); empty = none."""
+    process_allow: list[str] = Field(default_factory=lambda: list(_default_process_allow()))
+    """Executables process-executor may run (names or absolute paths); empty = none. Default: the
+    harmless programs rs-llmspell allows (echo, cat, ls, pwd, whoami, date, uname, test, head, tail, wc,
+    grep, sort, uniq; see ``llmspell.security.process.DEFAULT_PROCESS_ALLOW``), whose path arguments
+    must stay inside the allowed paths."""
     process_allow_interpreters: list[str] = Field(default_factory=list)
     """Programs that run code taken from their arguments or input (shells, interpreters, launchers such
     as ``env``/``xargs``/``find``, ``awk``, ``make``...): refused even when in ``process_allow`` unless

@@ -99,8 +99,10 @@ def test_hook_register_errors(ctx: SpellContext) -> None:
         hook.register("before_execute", LuaFn())
     with pytest.raises(HookError, match="must be a function"):
         hook.register("BeforeAgentExecution", "not a function")  # type: ignore[arg-type]
-    assert hook.unregister("nope") is False
-    assert hook.unregister(42) is False  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="no registered hook has the id 'nope'"):
+        hook.unregister("nope")
+    with pytest.raises(ValidationError, match=r"expected the HookHandle Hook\.register returned"):
+        hook.unregister(42)  # type: ignore[arg-type]
 
 
 async def test_hook_cancel_from_script_stops_a_real_operation(ctx: SpellContext) -> None:

@@ -107,7 +107,7 @@ async def test_network_allow_list(tmp_path: Path) -> None:
 
 def test_executables(tmp_path: Path) -> None:
     with pytest.raises(SecurityViolationError, match="running programs is disabled"):
-        policy(tmp_path).check_executable("ls")
+        policy(tmp_path, process_allow=[]).check_executable("ls")
     p = policy(tmp_path, process_allow=["ls", sys.executable])
     assert p.check_executable("ls") == shutil.which("ls")
     with pytest.raises(SecurityViolationError, match="process_allow_interpreters"):
@@ -149,7 +149,7 @@ async def test_every_refusal_is_reported(tmp_path: Path) -> None:
     with pytest.raises(SecurityViolationError):
         await p.check_url("gopher://x")
     with pytest.raises(SecurityViolationError):
-        p.check_executable("ls")
+        p.check_executable("rm")  # not in the default process_allow
     await hooks.drain()
     assert [e.data["operation"] for e in events] == ["file.read", "network", "process"]
     assert "outside the allowed paths" in events[0].data["reason"]

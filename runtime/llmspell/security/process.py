@@ -159,7 +159,9 @@ def _path_candidates(arg: str) -> list[str]:
 
 
 def check_path_arguments(args: list[str], cwd: Path, inside: Callable[[str], bool]) -> str | None:
-    """Every argument that names a path outside (absolute, ``~``, ``..``) must be inside the allowed roots."""
+    """Every argument that names a path outside (absolute, ``~``, ``..``) must be inside the allowed roots,
+    and so must every relative argument that names an existing file or link (a link planted in the
+    workspace is judged by where it leads, as the path gate would)."""
     for a in args:
         for c in _path_candidates(a):
             p = c.removeprefix("file://").removeprefix("file:")
@@ -168,7 +170,27 @@ def check_path_arguments(args: list[str], cwd: Path, inside: Callable[[str], boo
             full = p if os.path.isabs(p) else str(cwd / p)
             if not inside(full):
                 return f"argument {a!r} names a path outside the allowed paths"
+        for c in _existing_relative(a, cwd):
+            if not inside(str(cwd / c)):
+                return f"argument {a!r} names a path that leads outside the allowed paths"
     return None
+
+
+def _existing_relative(arg: str, cwd: Path) -> list[str]:
+    cands = [arg]
+    if arg.startswith("-") and "=" in arg:
+        cands = [arg.split("=", 1)[1]]
+    elif arg.startswith("-"):
+        return []
+    out: list[str] = []
+    for c in cands:
+        if c and not os.path.isabs(c):
+            try:
+                if os.path.lexists(cwd / c):
+                    out.append(c)
+            except (OSError, ValueError):
+                out.append(c)
+    return out
 
 
 def _abbreviates(arg: str, dangerous: Iterable[str], exact_ok: Iterable[str] = ()) -> str | None:
@@ -383,6 +405,79 @@ def check_sed(args: list[str]) -> tuple[Plan | None, str | None]:
     return Plan(prefix=["--sandbox"]), None
 
 
+# Options that make a program read the names of further files from a file (``wc --files0-from=list``
+# where the list holds ``/etc/shadow``): the names never appear as arguments, so nothing could check them.
+_FILE_LIST_OPTIONS = ("--files0-from",)
+
+
+def check_file_list_options(program: str, args: list[str]) -> str | None:
+    for a in args:
+        if a == "--":
+            break
+        if _abbreviates(a, _FILE_LIST_OPTIONS) is not None:
+            return (f"{program} argument {a!r} is not allowed (it reads file names from a file, which could "
+                    "name files outside the allowed paths)")
+    return None
+
+
+def _short_cluster_has(arg: str, letter: str, value_letters: str) -> bool:
+    """Whether the short-option cluster ``arg`` (``-rnR``) sets ``letter`` before any option that takes
+    the rest of the cluster as its value."""
+    if not arg.startswith("-") or arg.startswith("--") or len(arg) < 2:
+        return False
+    for ch in arg[1:]:
+        if ch == letter:
+            return True
+        if ch in value_letters:
+            return False
+    return False
+
+
+def check_grep(args: list[str]) -> tuple[Plan | None, str | None]:
+    # -R / --dereference-recursive follow every symlink met while recursing (out of the workspace, if
+    # one leads there); -r follows only the ones named as arguments, which are checked
+    for a in args:
+        if a == "--":
+            break
+        if _short_cluster_has(a, "R", "efmABCdD") or _abbreviates(a, ("--dereference-recursive",)):
+            return None, (f"grep argument {a!r} is not allowed (it follows symbolic links while recursing); "
+                          "use -r")
+    return Plan(), None
+
+
+def check_ls(args: list[str]) -> tuple[Plan | None, str | None]:
+    # -L / --dereference with -R lists what links lead to, out of the workspace too
+    for a in args:
+        if a == "--":
+            break
+        if _short_cluster_has(a, "L", "ITw") or _abbreviates(a, ("--dereference",),
+                                                             ("--dereference-command-line",)):
+            return None, f"ls argument {a!r} is not allowed (it follows symbolic links)"
+    return Plan(), None
+
+
+def check_date(args: list[str]) -> tuple[Plan | None, str | None]:
+    # -s / --set changes the system clock (a run may well be root in a container)
+    for a in args:
+        if a == "--":
+            break
+        if _short_cluster_has(a, "s", "dfrI") or _abbreviates(a, ("--set",)):
+            return None, f"date argument {a!r} is not allowed (it sets the system clock)"
+    return Plan(), None
+
+
+# Programs process-executor may run with the default configuration (``security.process_allow``): what
+# rs-llmspell allows by default minus what cannot be contained here. Each reads or prints only what
+# its arguments name (checked above: absolute, ``..`` and existing relative paths must stay inside the
+# allowed roots), runs no other program and reads no list of further file names (``--files0-from`` is
+# refused). Left out: ``find`` (``-L``/``-follow`` walk links out of the roots; it stays available when
+# listed, with -exec/-ok/-fprint refused) and ``which`` (a shell script on some systems). ``date --set``
+# and ``grep -R``/``ls -L`` are refused by the rules above.
+DEFAULT_PROCESS_ALLOW: tuple[str, ...] = (
+    "echo", "cat", "ls", "pwd", "whoami", "date", "uname", "test", "head", "tail", "wc", "grep", "sort", "uniq",
+)
+
+
 # Options of common programs that start another program (``sort --compress-program=sh`` feeds its temp data
 # to a shell; ``split --filter`` runs a shell command per chunk; ``zip -TT``; ``wget --use-askpass`` / ``-e``
 # wgetrc commands), in full and as getopt abbreviations.
@@ -416,7 +511,8 @@ def check_program_options(kind: str, args: list[str]) -> tuple[Plan | None, str 
 
 _RULES = {"git": "git", "tar": "tar", "gtar": "tar", "bsdtar": "tar", "find": "find", "gfind": "find",
           "sed": "sed", "gsed": "sed", "sort": "sort", "gsort": "sort", "split": "split", "gsplit": "split",
-          "zip": "zip", "wget": "wget"}
+          "zip": "zip", "wget": "wget", "grep": "grep", "egrep": "grep", "fgrep": "grep", "ggrep": "grep",
+          "ls": "ls", "gls": "ls", "date": "date", "gdate": "date"}
 
 
 def check_arguments(program: str, resolved: str, args: list[str], cwd: Path, root: Path,
@@ -425,6 +521,9 @@ def check_arguments(program: str, resolved: str, args: list[str], cwd: Path, roo
     if any(not isinstance(a, str) or "\0" in a for a in args):
         return Plan(), "arguments must be strings without NUL bytes"
     why = check_path_arguments(args, cwd, inside)
+    if why:
+        return Plan(), why
+    why = check_file_list_options(program_name(program), args)
     if why:
         return Plan(), why
     kind = _RULES.get(program_name(resolved)) or _RULES.get(program_name(program))
@@ -437,6 +536,12 @@ def check_arguments(program: str, resolved: str, args: list[str], cwd: Path, roo
         plan, why = check_find(args)
     elif kind == "sed":
         plan, why = check_sed(args)
+    elif kind == "grep":
+        plan, why = check_grep(args)
+    elif kind == "ls":
+        plan, why = check_ls(args)
+    elif kind == "date":
+        plan, why = check_date(args)
     elif kind in _PROGRAM_RUNNING_OPTIONS:
         plan, why = check_program_options(kind, args)
     return plan or Plan(), why

@@ -47,7 +47,7 @@ async def test_process_executor_refuses_unlisted_program(runtime_factory: Any) -
         await call(rt, "process-executor", {"executable": "sh", "arguments": ["-c", "echo pwned"]})
     with pytest.raises(SecurityViolationError, match="shell syntax"):
         await call(rt, "process-executor", {"executable": "ls; rm -rf /"})
-    closed = runtime_factory()
+    closed = runtime_factory(process_allow=[])
     with pytest.raises(SecurityViolationError, match="disabled"):
         await call(closed, "process-executor", {"executable": PY})
     await asyncio.sleep(0)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from llmspell.api.decl import ApiGlobal, ApiObject, Names, ScriptFunction, api_class, api_global, expose
 from llmspell.api.globals._corehelpers import on_spell_end
-from llmspell.core.errors import HookError
+from llmspell.core.errors import HookError, ValidationError
 from llmspell.hooks.registry import HookHandle
 
 
@@ -114,13 +114,20 @@ class HookGlobal(ApiGlobal):
             handle: The HookHandle ``Hook.register`` returned (or its id).
 
         Returns:
-            true if a hook was removed; false for anything that is not a registered hook.
+            true if the hook was removed; false for a handle whose hook was already removed (as in
+            rs-llmspell). Anything that is not a HookHandle, or an id no registered hook has, raises.
         """
         if isinstance(handle, HookHandleApi):
             return handle.handle.unregister()
         if isinstance(handle, str):
-            return self.ctx.runtime.hooks.unregister(handle)
-        return False
+            if self.ctx.runtime.hooks.unregister(handle):
+                return True
+            raise ValidationError(f"Hook.unregister: parameter 'handle': no registered hook has the id {handle!r} "
+                                  "(never registered, or already removed); pass the HookHandle Hook.register "
+                                  "returned")
+        got = _script_kind(handle, str(getattr(self.ctx, "language", "lua")))
+        raise ValidationError(f"Hook.unregister: parameter 'handle': expected the HookHandle Hook.register returned "
+                              f"(or its id), got {got}")
 
     @expose
     async def fire(self, point: Annotated[str, Names("hook_points")], data: Any = None) -> dict[str, Any]:
@@ -161,3 +168,21 @@ class HookGlobal(ApiGlobal):
             out["delay_ms"] = res.delay_ms
             out["max_attempts"] = res.max_attempts
         return out
+
+
+def _script_kind(v: Any, language: str) -> str:
+    """How a spell would name the kind of ``v`` (``nil``/``null``, a number, a table/object...)."""
+    js = language.lower().startswith("j")
+    if v is None:
+        return "null" if js else "nil"
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, (int, float)):
+        return "a number"
+    if isinstance(v, dict):
+        return "an object" if js else "a table"
+    if isinstance(v, list):
+        return "an array" if js else "a table"
+    from llmspell.api.plain import describe_kind
+
+    return describe_kind(v)

@@ -57,7 +57,8 @@ class JsonProcessorTool(BuiltinTool):
     tags = ("json", "jq", "query", "schema")
 
     class Params(ToolParams):
-        operation: Literal["query", "validate", "stream"] = "query"
+        operation: Literal["query", "transform", "jq", "validate", "stream"] = Field(
+            "query", description="query (aliases, as in rs-llmspell: transform, jq), validate or stream")
         input: Any = Field(None, description="JSON value or JSON text (JSON lines for stream)")
         query: str = Field(".", description="A jq program, e.g. '.items[] | select(.price > 10) | .name'")
         schema_: dict[str, Any] | None = Field(None, alias="schema", description="JSON Schema (validate)")
@@ -65,6 +66,8 @@ class JsonProcessorTool(BuiltinTool):
 
     async def run(self, params: Params, ctx: ToolContext) -> Any:
         raw = _read_input(ctx, params.input, params.file, "JSON value or text")
+        if params.operation in ("transform", "jq"):  # rs-llmspell: the same full-jq query
+            params.operation = "query"
         if params.operation == "validate":
             import jsonschema
 

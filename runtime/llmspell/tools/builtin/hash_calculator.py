@@ -8,19 +8,32 @@ import hashlib
 import hmac
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from llmspell.core.errors import ToolError, ValidationError
 from llmspell.tools.base import BuiltinTool, ToolContext, ToolParams
 from llmspell.tools.builtin._support import gate_of
 
 Algorithm = Literal["md5", "sha1", "sha256", "sha512"]
-_ALIAS = {"sha-1": "sha1", "sha-256": "sha256", "sha-512": "sha512", "MD5": "md5", "SHA256": "sha256"}
+ALGORITHMS: tuple[str, ...] = ("md5", "sha1", "sha256", "sha512")
+
+
+def normalize_algorithm(name: object) -> str:
+    """``"SHA-256"``, ``"sha_256"``, ``"Sha256"``, ``"MD5"`` -> the canonical name; unknown names raise
+    ``ValueError`` listing the valid ones (rs-llmspell accepts ``sha-256``-style spellings)."""
+    if not isinstance(name, str):
+        raise ValueError(f"a hash algorithm name: one of {', '.join(ALGORITHMS)}")
+    key = name.strip().lower().replace("-", "").replace("_", "").replace(" ", "")
+    if key in ALGORITHMS:
+        return key
+    # the registry words it "parameter 'algorithm': expected <this>, got '<value>'"
+    raise ValueError(f"a hash algorithm: one of {', '.join(ALGORITHMS)} (case, '-' and '_' are ignored, "
+                     "so 'SHA-256' and 'MD5' work)")
 
 
 class HashCalculatorParams(ToolParams):
     operation: Literal["hash", "verify"] = Field(description="hash or verify")
-    algorithm: Algorithm = Field("sha256", description="md5, sha1, sha256 or sha512")
+    algorithm: Algorithm = Field("sha256", description="md5, sha1, sha256 or sha512 (case and dashes ignored: SHA-256)")
     input_type: Literal["string", "file"] = Field("string", description="Hash `input` as text, or the file at `file`")
     input: str | None = Field(None, description="Text to hash (or a file path when input_type is 'file')")
     data: str | None = Field(None, description="Alias of `input`")
@@ -28,6 +41,11 @@ class HashCalculatorParams(ToolParams):
     format: Literal["hex", "base64"] = Field("hex", description="Output encoding: hex or base64")
     expected_hash: str | None = Field(None, description="verify: the expected hash")
     expected_format: Literal["hex", "base64"] = Field("hex", description="verify: encoding of expected_hash")
+
+    @field_validator("algorithm", mode="before")
+    @classmethod
+    def _algorithm(cls, v: object) -> str:
+        return normalize_algorithm(v)
 
 
 class HashCalculatorTool(BuiltinTool):
