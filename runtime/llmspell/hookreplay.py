@@ -137,10 +137,13 @@ def apply_modification(data: dict[str, Any], path: str, value: Any) -> dict[str,
             cur = cur[int(p) - 1]
             continue
         if not isinstance(cur, dict):
-            raise ValidationError(f"Replay: modification path {path!r}: {p!r} is not inside a table")
+            raise ValidationError(f"Replay: modification path {path!r}: {p!r} is not a table")
         nxt = cur.get(p)
-        if not isinstance(nxt, (dict, list)):
+        if nxt is None:
             nxt = cur[p] = {}
+        elif not isinstance(nxt, (dict, list)):
+            raise ValidationError(f"Replay: modification path {path!r}: {p!r} is a {type(nxt).__name__}, "
+                                  "not a table")
         cur = nxt
     last = parts[-1]
     if isinstance(cur, list) and last.isdigit() and 0 < int(last) <= len(cur) + 1:
@@ -341,6 +344,13 @@ async def replay_executions(runtime: Any, recorder: HookRecorder | None, executi
     t0 = time.perf_counter()
     deadline = t0 + timeout_s
     stopped: str | None = None
+    seen: dict[str, list[dict[str, Any]]] = {}
+
+    def observe(e: HookExecution) -> None:
+        if e.hook != RECORDER_NAME and e.correlation_id in seen:
+            seen[e.correlation_id].append({"hook": e.hook, "result": e.result, "reason": e.reason})
+
+    remove = runtime.hooks.add_observer(observe)
     if recorder is not None:
         recorder.paused += 1
     try:
@@ -368,6 +378,7 @@ async def replay_executions(runtime: Any, recorder: HookRecorder | None, executi
                     cid = ComponentId()
                 ctx = HookContext(point=str(ex.get("point")), component_id=cid, data=plain_copy(data),
                                   operation=ex.get("operation"), metadata={"replay": "true"})
+                ran = seen[ctx.correlation_id] = []
                 try:
                     res = await asyncio.wait_for(runtime.hooks.execute(ctx), timeout=left)
                 except TimeoutError:
@@ -382,6 +393,12 @@ async def replay_executions(runtime: Any, recorder: HookRecorder | None, executi
                     if res.kind == "modified":
                         rep["data"] = plain_copy(ctx.data)
                     item["replayed"] = rep
+                    failed = [h for h in ran if h["result"] == "error"]
+                    if failed:  # the registry counts a failing hook as continue; a replay reports it
+                        errors += 1
+                        item["error"] = f"hook {failed[0]['hook']} failed: {failed[0]['reason']}"
+                seen.pop(ctx.correlation_id, None)
+                item["hooks"] = ran
                 if mode == "debug":
                     item["input"] = data
                     item["recorded_hooks"] = ex.get("hooks") or []
@@ -397,6 +414,7 @@ async def replay_executions(runtime: Any, recorder: HookRecorder | None, executi
                 stopped = f"stopped at execution {i + 1}: {item['error']}"
                 break
     finally:
+        remove()
         if recorder is not None:
             recorder.paused -= 1
     return {"success": stopped is None and errors == 0, "mode": mode, "replayed": len(results),

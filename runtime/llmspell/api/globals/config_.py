@@ -406,6 +406,8 @@ class ConfigGlobal(ApiGlobal):
             if key not in current:
                 raise ValidationError(f"Config.setSecurity: unknown security key {key!r} (expected one of "
                                       f"{', '.join(sorted(current))}, allow_process_spawn)")
+            if isinstance(current[key], list) and isinstance(value, dict) and not value:
+                value = []  # an empty Lua table
             self._check_narrower(key, current[key], value)
             new[key] = value
         from llmspell.config import SecurityConfig

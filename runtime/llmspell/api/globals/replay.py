@@ -495,8 +495,9 @@ class ReplayGlobal(ApiGlobal):
 
         Returns:
             ``{success, mode, replayed, identical, different, errors, stopped, duration_ms, results}``;
-            each result is ``{index, point, component, original, replayed, comparison?}`` where
-            outcomes are ``{result, reason, data?}``.
+            each result is ``{index, point, component, original, replayed, hooks, comparison?, error?}``
+            where outcomes are ``{result, reason, data?}`` and ``hooks`` lists the hooks that ran now
+            (``{hook, result, reason}``); a hook that fails counts as an error (``stop_on_error``).
         """
         if config is not None and not isinstance(config, ReplayConfig):
             raise ValidationError(f"Replay.replay: 'config' must come from Replay.create_config(), got {_what(config)}")
