@@ -2251,6 +2251,14 @@ interface AgentInstance {
    */
   stop(): void;
   /**
+   * The answer as a stream of chunks, pulled one at a time (the model call starts at the first
+   * ``next()``). Lua: ``while true do local c = s:next(); if not c then break end ... end``; JS:
+   * ``for await (const c of agent.stream({text: "..."}))``.
+   * @param input ``{text = "..."}``.
+   * @returns a stream of ``{text, content, index}`` chunks (``next``, ``isDone``, ``collect``, ``close``).
+   */
+  stream(input: AgentInput): Stream;
+  /**
    * Move to Terminated (the agent refuses further work).
    */
   terminate(): void;
@@ -2486,6 +2494,37 @@ interface ReplaySchedules {
    * @returns A ReplaySchedule.
    */
   once(delay_seconds: number): ReplaySchedule;
+}
+
+/**
+ * A stream of values: ``next()`` the next one (nil at the end), ``isDone()``, ``collect()``.
+ * In JS it is also an async iterable (``for await (const v of stream)``).
+ */
+interface Stream {
+  /**
+   * Stop the producer (an agent's answer is cancelled); the stream is then done.
+   */
+  close(): void;
+  /**
+   * Every remaining value, in order (runs the producer to its end).
+   * @returns the list of values.
+   */
+  collect(): Promise<any[]>;
+  /**
+   * True once the producer has finished and every value has been taken.
+   * @returns whether the stream has ended.
+   */
+  isDone(): boolean;
+  /**
+   * Same as ``isDone()``.
+   * @returns whether the stream has ended.
+   */
+  is_done(): boolean;
+  /**
+   * The next value; nil once the stream has ended (then ``isDone()`` is true).
+   * @returns the value, or nil at the end.
+   */
+  next(): Promise<any>;
 }
 
 /**
@@ -4141,7 +4180,7 @@ interface ReplayStatic {
    * @param id A recording id (``stop_recording().id``).
    * @param config A ReplayConfig (default: exact, compare, 30 s, stop on error).
    * @param opts ``{points?}``: replay only executions at these points.
-   * @returns ``{success, mode, replayed, identical, different, errors, stopped, duration_ms, results}``; each result is ``{index, point, component, original, replayed, comparison?}`` where outcomes are ``{result, reason, data?}``.
+   * @returns ``{success, mode, replayed, identical, different, errors, stopped, duration_ms, results}``; each result is ``{index, point, component, original, replayed, hooks, comparison?, error?}`` where outcomes are ``{result, reason, data?}`` and ``hooks`` lists the hooks that ran now (``{hook, result, reason}``); a hook that fails counts as an error (``stop_on_error``).
    */
   replay(id: string, config?: ReplayConfig, opts?: Record<string, any>): Promise<Record<string, any>>;
   /**
@@ -4171,6 +4210,34 @@ interface ReplayStatic {
  * ``.interval(initial, every, max?)``, ``.cron(expr)``. Recordings live in ``.llmspell/replay``.
  */
 declare var Replay: ReplayStatic;
+
+/**
+ * Pull-based streams: ``Streaming.create(fn)`` (a coroutine in Lua, a pull function in JS) and
+ * the streams ``agent:stream({text = ...})`` returns.
+ */
+interface StreamingStatic {
+  /**
+   * Make a stream from a producer function.
+   *
+   * Lua: ``fn`` runs as a coroutine; ``coroutine.yield(v)`` (or ``Streaming.yield(v)``) hands out
+   * values, its return value is the last one. JS: ``fn`` is called for each value and returns it
+   * (``undefined`` ends the stream).
+   * @param fn the producer.
+   * @returns the stream: ``next()``, ``isDone()``, ``collect()``, ``close()``.
+   */
+  create(fn: (...args: any[]) => any): Stream;
+  /**
+   * Add ``value`` to the stream whose producer is running (inside ``Streaming.create``'s function).
+   * In Lua it does not suspend the coroutine; ``coroutine.yield(v)`` does both.
+   * @param value the value (nil is ignored).
+   */
+  yield(value: any): void;
+}
+/**
+ * Pull-based streams: ``Streaming.create(fn)`` (a coroutine in Lua, a pull function in JS) and
+ * the streams ``agent:stream({text = ...})`` returns.
+ */
+declare var Streaming: StreamingStatic;
 
 /**
  * Local model backends (Ollama, or an OpenAI-compatible server such as llama.cpp, vLLM or LM Studio)

@@ -1181,6 +1181,13 @@ function AgentInstance:start() end
 ---Move to Stopped.
 function AgentInstance:stop() end
 
+---The answer as a stream of chunks, pulled one at a time (the model call starts at the first
+---``next()``). Lua: ``while true do local c = s:next(); if not c then break end ... end``; JS:
+---``for await (const c of agent.stream({text: "..."}))``.
+---@param input AgentInput ``{text = "..."}``.
+---@return Stream # a stream of ``{text, content, index}`` chunks (``next``, ``isDone``, ``collect``, ``close``).
+function AgentInstance:stream(input) end
+
 ---Move to Terminated (the agent refuses further work).
 function AgentInstance:terminate() end
 
@@ -1369,6 +1376,32 @@ function ReplaySchedules.interval(initial_delay, interval, max_executions) end
 ---@param delay_seconds number Seconds to wait (>= 0).
 ---@return ReplaySchedule # A ReplaySchedule.
 function ReplaySchedules.once(delay_seconds) end
+
+---A stream of values: ``next()`` the next one (nil at the end), ``isDone()``, ``collect()``.
+---In JS it is also an async iterable (``for await (const v of stream)``).
+---@class Stream
+local Stream = {}
+
+---Stop the producer (an agent's answer is cancelled); the stream is then done.
+function Stream:close() end
+
+---Every remaining value, in order (runs the producer to its end).
+---@async
+---@return any[] # the list of values.
+function Stream:collect() end
+
+---True once the producer has finished and every value has been taken.
+---@return boolean # whether the stream has ended.
+function Stream:isDone() end
+
+---Same as ``isDone()``.
+---@return boolean # whether the stream has ended.
+function Stream:is_done() end
+
+---The next value; nil once the stream has ended (then ``isDone()`` is true).
+---@async
+---@return any # the value, or nil at the end.
+function Stream:next() end
 
 ---One tool: ``tool:execute({...})`` runs it (colon call), ``tool:getSchema()`` describes its parameters.
 ---@class ToolHandle
@@ -2756,7 +2789,7 @@ function Replay.provider_calls(path) end
 ---@param id string A recording id (``stop_recording().id``).
 ---@param config? ReplayConfig A ReplayConfig (default: exact, compare, 30 s, stop on error).
 ---@param opts? table ``{points?}``: replay only executions at these points.
----@return table # ``{success, mode, replayed, identical, different, errors, stopped, duration_ms, results}``; each result is ``{index, point, component, original, replayed, comparison?}`` where outcomes are ``{result, reason, data?}``.
+---@return table # ``{success, mode, replayed, identical, different, errors, stopped, duration_ms, results}``; each result is ``{index, point, component, original, replayed, hooks, comparison?, error?}`` where outcomes are ``{result, reason, data?}`` and ``hooks`` lists the hooks that ran now (``{hook, result, reason}``); a hook that fails counts as an error (``stop_on_error``).
 function Replay.replay(id, config, opts) end
 
 ---Start recording hook executions (one recording at a time per runtime).
@@ -2775,6 +2808,25 @@ function Replay.stop_recording() end
 ---@param path string A ``record_path`` recording inside the allowed folders.
 ---@return integer # The number of recorded calls.
 function Replay.use_provider_recording(path) end
+
+---Pull-based streams: ``Streaming.create(fn)`` (a coroutine in Lua, a pull function in JS) and
+---the streams ``agent:stream({text = ...})`` returns.
+---@class StreamingStatic
+Streaming = {}
+
+---Make a stream from a producer function.
+---
+---Lua: ``fn`` runs as a coroutine; ``coroutine.yield(v)`` (or ``Streaming.yield(v)``) hands out
+---values, its return value is the last one. JS: ``fn`` is called for each value and returns it
+---(``undefined`` ends the stream).
+---@param fn function the producer.
+---@return Stream # the stream: ``next()``, ``isDone()``, ``collect()``, ``close()``.
+function Streaming.create(fn) end
+
+---Add ``value`` to the stream whose producer is running (inside ``Streaming.create``'s function).
+---In Lua it does not suspend the coroutine; ``coroutine.yield(v)`` does both.
+---@param value any the value (nil is ignored).
+function Streaming.yield(value) end
 
 ---Local model backends (Ollama, or an OpenAI-compatible server such as llama.cpp, vLLM or LM Studio)
 ---configured under ``[local_llm.backends.<name>]`` in llmspell.toml. Chat through an agent:
