@@ -14,7 +14,7 @@ import pytest
 from fakes import collect_run
 from llmspell.artifacts.store import ArtifactQuery, ArtifactStore, parse_artifact_type, parse_time, plain_type
 from llmspell.config import ArtifactsConfig, load_config
-from llmspell.core.errors import ResourceLimitError, ValidationError
+from llmspell.core.errors import ConfigurationError, ResourceLimitError, StateError, ValidationError
 from llmspell.runner import SpellRunner
 from llmspell.runtime import Runtime
 
@@ -95,7 +95,7 @@ def test_corrupt_blob_is_reported_not_returned(tmp_path: Path) -> None:
     a = st.store("s", "UserInput", "a", b"original", None)
     blob = st.root / "blobs" / a["content_hash"][:2] / a["content_hash"]
     blob.write_bytes(b"tampered")
-    with pytest.raises(Exception, match="corrupt"):
+    with pytest.raises(StateError, match="corrupt"):
         st.get(a)
     st.close()
 
@@ -138,7 +138,7 @@ def test_store_folder_cannot_be_redirected_by_a_planted_link(tmp_path: Path) -> 
     outside = tmp_path / "outside"
     outside.mkdir()
     os.symlink(outside, ws / ".llmspell" / "artifacts")
-    with pytest.raises(Exception, match="artifact index|outside|link"):
+    with pytest.raises(StateError, match=r"cannot open the artifact index .*symbolic link"):
         ArtifactStore(ws, ArtifactsConfig())
     assert not any(outside.iterdir())
 
@@ -148,9 +148,9 @@ def test_config_section_validates_bounds(tmp_path: Path) -> None:
     ws.mkdir()
     cfg = load_config(ws, overrides={"artifacts": {"max_artifact_bytes": 5}}, environ={})
     assert cfg.artifacts.max_artifact_bytes == 5
-    with pytest.raises(Exception, match="artifacts.max_artifact_bytes"):
+    with pytest.raises(ConfigurationError, match=r"artifacts\.max_artifact_bytes"):
         load_config(ws, overrides={"artifacts": {"max_artifact_bytes": 0}}, environ={})
-    with pytest.raises(Exception, match="unknown key"):
+    with pytest.raises(ConfigurationError, match="unknown key"):
         load_config(ws, overrides={"artifacts": {"max_bytes": 5}}, environ={})
 
 
