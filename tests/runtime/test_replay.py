@@ -294,3 +294,21 @@ async def test_provider_recording_answers_the_run(tmp_path: Path) -> None:
     assert lines == ["1\tcomplete\tFROM THE RECORDING", "1", "FROM THE RECORDING", "false\ttrue",
                      "false\tsecurity"]
     await rt2.shutdown()
+
+
+async def test_a_recording_left_running_is_saved_when_the_spell_ends(tmp_path: Path) -> None:
+    rt = make_rt(tmp_path / "ws")
+    lines, fin = await run(rt, """
+        Replay.start_recording({points = {"BeforeToolExecution"}, id = "left-open"})
+        Tool.execute("calculator", {input = "1 + 2"})
+    """)
+    assert fin.status == "success", fin.error
+    lines, fin = await run(rt, """
+        print(Replay.is_recording(), Replay.get_recording("left-open").executions)
+        Tool.execute("calculator", {input = "3 + 4"})
+        print(Replay.get_recording("left-open").executions)
+    """)
+    assert fin.status == "success", fin.error
+    assert lines == ["false\t1", "1"]
+    assert not rt.hooks.has_hooks("BeforeToolExecution")  # the recorder's hooks are gone
+    await rt.shutdown()

@@ -18,6 +18,7 @@ import json
 from typing import Any, ClassVar
 
 from llmspell.api.decl import ApiGlobal, ApiObject, api_class, api_global, expose
+from llmspell.api.globals._corehelpers import on_spell_end
 from llmspell.core.errors import SecurityViolationError, ValidationError
 from llmspell.hookreplay import (
     HookRecorder,
@@ -395,7 +396,8 @@ class ReplayGlobal(ApiGlobal):
 
     @expose
     def start_recording(self, opts: dict[str, Any] | None = None) -> str:
-        """Start recording hook executions (one recording at a time per runtime).
+        """Start recording hook executions (one recording at a time per runtime). A recording still
+        running when the spell ends is stopped and saved then.
 
         Args:
             opts: ``{points?, id?}``: hook points to record (default all), and the recording's id.
@@ -421,7 +423,17 @@ class ReplayGlobal(ApiGlobal):
         rid = o.get("id")
         if rid is not None:
             RecordingStore.check_id(rid, "start_recording")
-        return recorder_of(self.ctx.runtime).start(points, rid).id
+        rt = self.ctx.runtime
+        rec = recorder_of(rt).start(points, rid)
+
+        def finish() -> None:  # a recording the spell left running ends (and is saved) with the spell
+            recorder = recorder_of(rt)
+            if recorder.active is rec:
+                recorder.stop()
+                recordings_of(rt).save(rec)
+
+        on_spell_end(self.ctx, finish)
+        return rec.id
 
     @expose
     def is_recording(self) -> bool:
