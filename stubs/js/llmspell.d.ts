@@ -4184,7 +4184,8 @@ interface ReplayStatic {
    */
   replay(id: string, config?: ReplayConfig, opts?: Record<string, any>): Promise<Record<string, any>>;
   /**
-   * Start recording hook executions (one recording at a time per runtime).
+   * Start recording hook executions (one recording at a time per runtime). A recording still
+   * running when the spell ends is stopped and saved then.
    * @param opts ``{points?, id?}``: hook points to record (default all), and the recording's id.
    * @returns The recording id.
    */

@@ -2792,7 +2792,8 @@ function Replay.provider_calls(path) end
 ---@return table # ``{success, mode, replayed, identical, different, errors, stopped, duration_ms, results}``; each result is ``{index, point, component, original, replayed, hooks, comparison?, error?}`` where outcomes are ``{result, reason, data?}`` and ``hooks`` lists the hooks that ran now (``{hook, result, reason}``); a hook that fails counts as an error (``stop_on_error``).
 function Replay.replay(id, config, opts) end
 
----Start recording hook executions (one recording at a time per runtime).
+---Start recording hook executions (one recording at a time per runtime). A recording still
+---running when the spell ends is stopped and saved then.
 ---@param opts? table ``{points?, id?}``: hook points to record (default all), and the recording's id.
 ---@return string # The recording id.
 function Replay.start_recording(opts) end
