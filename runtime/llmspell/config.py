@@ -204,6 +204,47 @@ class StateConfig(_Strict):
 class RagConfig(_Strict):
     """``[rag]``: the retrieval index behind ``RAG`` and ``Context.assemble(..., "rag")``."""
 
+    embedder: str = "hashing"
+    """How text becomes vectors: ``hashing`` (default; deterministic feature hashing, no model),
+    ``wordllama`` (the bundled offline WordLlama model; ``pip install 'llmspell-ls[embed]'``) or
+    ``provider:<model>`` (a configured provider's embedding endpoint, e.g. ``provider:openai/text-embedding-3-small``)."""
+    dimensions: int = Field(default=384, ge=16, le=8192)
+    """Vector size of the ``hashing`` embedder (the others have their model's own size)."""
+    path: str | None = None
+    """The vector database (default ``.llmspell/rag.db`` under the workspace; relative paths are taken
+    from the workspace). With ``[state] backend = "memory"`` the index is in-process only."""
+    chunk_size: int = Field(default=200, ge=8, le=8192)
+    """Default chunk length in tokens (words) when ``RAG.ingest`` is given no ``chunking``."""
+    chunk_overlap: int = Field(default=50, ge=0, le=4096)
+    """Default overlap in tokens between consecutive chunks (must be below ``chunk_size``)."""
+    vector_weight: float = Field(default=0.7, ge=0.0, le=1.0)
+    """Hybrid search: share of the cosine-similarity rank in the reciprocal-rank fusion with BM25
+    (1.0 = pure vector search, 0.0 = pure BM25)."""
+    default_top_k: int = Field(default=5, ge=1, le=1000)
+    """Results of ``RAG.search`` when no ``top_k``/``k`` is given."""
+    max_top_k: int = Field(default=1000, ge=1, le=100000)
+    """Largest ``top_k`` a search may ask for."""
+    embed_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    """Timeout of one ``provider:`` embedding request."""
+    max_document_bytes: int = Field(default=10_000_000, ge=1024, le=1_000_000_000)
+    """Largest document ``RAG.ingest`` accepts."""
+
+    @field_validator("embedder")
+    @classmethod
+    def _embedder(cls, v: str) -> str:
+        low = v.strip().lower()
+        if low in ("hashing", "wordllama"):
+            return low
+        if low.startswith("provider:") and v.strip()[len("provider:"):].strip():
+            return "provider:" + v.strip()[len("provider:"):].strip()
+        raise ValueError(f'expected "hashing", "wordllama" or "provider:<model>", got {json.dumps(v)}')
+
+    @model_validator(mode="after")
+    def _overlap(self) -> RagConfig:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(f"chunk_overlap ({self.chunk_overlap}) must be below chunk_size ({self.chunk_size})")
+        return self
+
 
 class MemoryConfig(_Strict):
     """``[memory]``: episodic and semantic memory behind ``Memory`` and ``Context``."""
