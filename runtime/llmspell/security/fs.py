@@ -175,7 +175,8 @@ class PathGate:
 
     def __init__(self, roots: Sequence[str | Path], base: str | Path, *, refuse: RefuseFn | None = None,
                  refuse_hardlinks: bool = True, use_openat2: bool = True, protected: Sequence[str | Path] = (),
-                 temp_dirs: Sequence[str | Path] = (), temp_private: str | Path | None = None):
+                 temp_dirs: Sequence[str | Path] = (), temp_private: str | Path | None = None,
+                 cwd_fallback: bool = False):
         rs: list[str] = []
         for r in roots:
             s = os.path.realpath(os.fspath(r))
@@ -201,12 +202,16 @@ class PathGate:
                     tds.append(cand)
         self.temp_dirs: tuple[str, ...] = tuple(tds)
         self._temp_ready = False
+        self.cwd_fallback = cwd_fallback
+        """Relative names to read that are missing beneath the base are also tried from the process's
+        current directory (inside the roots only): see :meth:`_from_cwd`."""
 
     def derive(self, **changes: Any) -> PathGate:
         """A gate with the same roots, base and settings except ``changes`` (e.g. ``refuse=None``)."""
         kw: dict[str, Any] = {"refuse": self._refuse, "refuse_hardlinks": self.refuse_hardlinks,
                               "use_openat2": self.use_openat2, "protected": sorted(self.protected),
-                              "temp_dirs": self.temp_dirs, "temp_private": self.temp_private}
+                              "temp_dirs": self.temp_dirs, "temp_private": self.temp_private,
+                              "cwd_fallback": self.cwd_fallback}
         roots = changes.pop("roots", self.roots)
         kw.update(changes)
         if kw["refuse"] is None:
@@ -280,12 +285,37 @@ class PathGate:
         if not isinstance(path, str) or path == "" or "\x00" in path:
             raise self._refuse(op, f"invalid file path {path!r}", path=str(path))
         s = os.path.expanduser(path)
-        if not os.path.isabs(s):
+        relative = not os.path.isabs(s)
+        if relative:
             s = os.path.join(self.base, s)
         s = os.path.normpath(s)
         if s.startswith("//"):
             s = "/" + s.lstrip("/")
+        if relative and not write and self.cwd_fallback:
+            s = self._from_cwd(path, s)
         return self._map_temp(s, create=create_temp)
+
+    def _from_cwd(self, path: str, primary: str) -> str:
+        """A relative name to *read* that does not exist beneath the base but does from the process's
+        current directory, inside the allowed roots: that file (rs-llmspell resolves relative names
+        from the directory the run started in; a spell run from its project's root names files that
+        way). The probe goes through the gate, so a link leaving the roots is never followed."""
+        try:
+            cwd = os.getcwd()
+        except OSError:
+            return primary
+        if cwd == self.base:
+            return primary
+        alt = os.path.normpath(os.path.join(cwd, path))
+        if alt == primary or self.root_of(alt) is None:
+            return primary
+        quiet = self.derive(refuse=None, cwd_fallback=False)
+        try:
+            if quiet.kind(primary) is not None or quiet.kind(alt) is None:
+                return primary
+        except (OSError, SecurityViolationError):
+            return primary
+        return alt
 
     def root_of(self, abspath: str) -> tuple[str, list[str]] | None:
         """(root, components below it) for the outermost root lexically containing ``abspath``."""

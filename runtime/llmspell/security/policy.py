@@ -191,9 +191,11 @@ class SecurityPolicy:
         return self.workspace / ".llmspell" / "tmp"
 
     def _temp_mapping(self) -> dict[str, Any]:
+        """Gate settings beyond the roots: the private /tmp mapping and the read fallback from the
+        current directory (rs-llmspell's spells name files relative to where they are run from)."""
         if self.temp_dir != "private":
-            return {}
-        return {"temp_dirs": system_temp_dirs(), "temp_private": self.private_temp}
+            return {"cwd_fallback": True}
+        return {"temp_dirs": system_temp_dirs(), "temp_private": self.private_temp, "cwd_fallback": True}
 
     def gate_with(self, *extra_roots: str | Path | None) -> PathGate:
         """A gate over the allowed roots plus ``extra_roots`` (the Lua engine adds the spell's folder)."""

@@ -15,7 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from llmspell.core.errors import SecurityViolationError, ToolError
-from llmspell.tools.base import BuiltinTool, ToolContext, ToolParams
+from llmspell.core.types import ToolOutput
+from llmspell.tools.base import BuiltinTool, ToolContext, ToolParams, envelope_output
 from llmspell.tools.builtin._support import HttpResult, http_request, parse_body
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -62,9 +63,10 @@ def _body_kwargs(body: Any, headers: dict[str, str]) -> dict[str, Any]:
     return {"content": str(body)}
 
 
-async def send_with_retry(ctx: ToolContext, method: str, url: str, *, retry: RetrySpec | None, **kw: Any
-                          ) -> tuple[HttpResult, int]:
-    """Send, retrying on the listed statuses and transport errors with exponential backoff."""
+async def send_with_retry(ctx: ToolContext, method: str, url: str, *, retry: RetrySpec | None,
+                          retry_unreachable: bool = True, **kw: Any) -> tuple[HttpResult, int]:
+    """Send, retrying on the listed statuses and transport errors with exponential backoff
+    (``retry_unreachable=False``: a host that does not resolve is not tried again)."""
     attempts = retry.max_attempts if retry else 1
     last_err: ToolError | None = None
     for i in range(attempts):
@@ -74,12 +76,17 @@ async def send_with_retry(ctx: ToolContext, method: str, url: str, *, retry: Ret
             raise
         except ToolError as e:
             last_err = e
+            if not retry_unreachable and "could not resolve" in e.message:
+                attempts = i + 1
+                break
         else:
             if retry is None or res.status not in retry.retry_on or i == attempts - 1:
                 return res, i + 1
         if retry and i < attempts - 1:
             await asyncio.sleep(min(retry.backoff_ms * (2**i), 10_000) / 1000)
     assert last_err is not None
+    if attempts == 1:
+        raise last_err
     raise ToolError(f"{last_err.message} (after {attempts} attempts)", details=last_err.details)
 
 
@@ -185,12 +192,20 @@ class WebhookCallerTool(BuiltinTool):
         method: Literal["POST", "PUT", "PATCH"] = "POST"
         backoff_ms: int = Field(200, ge=0, le=60000)
 
-    async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any]:
+    async def run(self, params: Params, ctx: ToolContext) -> dict[str, Any] | ToolOutput:
         retry = RetrySpec(max_attempts=params.max_retries + 1, backoff_ms=params.backoff_ms,
                           retry_on=[408, 425, 429, 500, 502, 503, 504])
-        res, attempts = await send_with_retry(ctx, params.method, params.input, retry=retry,
-                                              headers=params.headers, json_body=params.payload,
-                                              timeout=params.timeout)
+        try:
+            res, attempts = await send_with_retry(ctx, params.method, params.input, retry=retry,
+                                                  headers=params.headers, json_body=params.payload,
+                                                  timeout=params.timeout, retry_unreachable=False)
+        except ToolError as e:
+            # as rs-llmspell's webhook-caller: a call that never got a response (unresolvable host,
+            # refused connection, timeout) is a soft failure the spell reads as r.success == false
+            msg = e.message
+            result = {"success": False, "webhook_url": params.input, "error": e.message,
+                      "max_retries": params.max_retries}
+            return envelope_output("call", result, success=False, error=msg)
         return {"url": params.input, "method": params.method, "status_code": res.status,
                 "success": 200 <= res.status < 300, "attempts": attempts, "response_body": parse_body(res),
                 "elapsed_ms": round(res.elapsed_ms, 3)}
