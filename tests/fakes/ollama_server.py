@@ -9,7 +9,9 @@ Ollama's 404 ``{"error": "model 'x' not found"}``.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
 from typing import Any
 
@@ -54,23 +56,46 @@ class FakeOllamaServer:
         return [p for p, _ in self.hits]
 
     async def __aenter__(self) -> FakeOllamaServer:
-        app = web.Application()
-        app.router.add_get("/api/version", self._version)
-        app.router.add_get("/api/tags", self._tags)
-        app.router.add_post("/api/show", self._show)
-        app.router.add_post("/api/chat", self._chat)
-        app.router.add_post("/api/pull", self._pull)
-        self._runner = web.AppRunner(app, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        # The server runs on its own thread and loop, like a real Ollama in another process: litellm
+        # makes one synchronous /api/show request from the caller's loop after a streamed answer (its
+        # cost lookup), which would deadlock a server sharing that loop.
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, args=(ready,), name="fake-ollama", daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("the fake Ollama server did not start")
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
+    def _serve(self, ready: threading.Event) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+
+        async def start() -> None:
+            app = web.Application()
+            app.router.add_get("/api/version", self._version)
+            app.router.add_get("/api/tags", self._tags)
+            app.router.add_post("/api/show", self._show)
+            app.router.add_post("/api/chat", self._chat)
+            app.router.add_post("/api/pull", self._pull)
+            self._runner = web.AppRunner(app, shutdown_timeout=0.1)
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            await site.start()
+            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+        loop.run_until_complete(start())
+        ready.set()
+        loop.run_forever()
         if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+            loop.run_until_complete(self._runner.cleanup())
+        loop.close()
+
+    async def __aexit__(self, *exc: object) -> None:
+        loop = getattr(self, "_loop", None)
+        if loop is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            await asyncio.to_thread(self._thread.join, 10)
 
     # ------------------------------------------------------------------------------------ handlers
 

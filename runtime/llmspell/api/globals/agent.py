@@ -17,6 +17,7 @@ from pydantic import ValidationError as PydanticValidationError
 from llmspell.api.context import SpellContext
 from llmspell.api.decl import ApiGlobal, ApiObject, Names, SchemaFrom, ScriptFunction, api_class, api_global, expose
 from llmspell.api.shapes import output_table
+from llmspell.api.streams import ScriptStream
 from llmspell.core.errors import AgentError, ValidationError
 from llmspell.core.types import AgentInput, MediaItem, new_id
 
@@ -545,10 +546,10 @@ class AgentInstance(ApiObject):
         Args:
             prompt: ignored.
         """
-        call = ("agent.execute({text: prompt})" if self.ctx.language == "javascript"
-                else "agent:execute({text = prompt})")
-        raise AgentError(f"agent:complete() is not an agent method (rs-llmspell has none): write "
-                         f"{call}.text instead")
+        js = self.ctx.language == "javascript"
+        call = "(await agent.execute({text: prompt})).text" if js else "agent:execute({text = prompt}).text"
+        raise AgentError(f"agent{'.' if js else ':'}complete() is not an agent method (rs-llmspell has none): "
+                         f"write {call} instead")
 
     @expose(deprecated="agent:invoke is an alias of agent:execute")
     async def invoke(self, input: AgentExecuteInput) -> dict[str, Any]:
@@ -581,6 +582,23 @@ class AgentInstance(ApiObject):
 
         out = await self._run(inp, on_chunk=on_chunk)
         return {"success": True, "chunks_received": count, "text": out.text, "metadata": dict(out.metadata)}
+
+    @expose
+    def stream(self, input: AgentExecuteInput) -> ScriptStream:
+        """The answer as a stream of chunks, pulled one at a time (the model call starts at the first
+        ``next()``). Lua: ``while true do local c = s:next(); if not c then break end ... end``; JS:
+        ``for await (const c of agent.stream({text: "..."}))``.
+
+        Args:
+            input: ``{text = "..."}``.
+
+        Returns:
+            a stream of ``{text, content, index}`` chunks (``next``, ``isDone``, ``collect``, ``close``).
+        """
+        from llmspell.api.streams import agent_stream
+
+        inp = self._input(input, "agent:stream")
+        return agent_stream(self.ctx, lambda on_chunk: self._run(inp, on_chunk=on_chunk))
 
     @expose
     async def execute_with_context(self, input: AgentExecuteInput, context_id: str) -> dict[str, Any]:
@@ -942,9 +960,11 @@ class AgentGlobal(ApiGlobal):
         Args:
             config: ignored.
         """
+        js = self.ctx.language == "javascript"
         hint = _builder_hint(config, self.ctx.language)
+        run = "await agent.execute({text: ...})" if js else "agent:execute({text = ...})"
         raise AgentError(f"Agent.createAsync() was removed from rs-llmspell and is not supported: write {hint} "
-                         "(build() is synchronous; agent:execute({text = ...}) runs the agent)")
+                         f"(build() returns the agent at once; {run} runs it)")
 
     @expose
     def list(self) -> builtins.list[dict[str, Any]]:

@@ -62,6 +62,19 @@
       defineProp(proto, js, { value: f, writable: true, configurable: true });
     }
     defineProp(proto, Symbol.toStringTag, { value: name });
+    if (own(proto, "next") && own(proto, "isDone")) {
+      // a stream (Streaming.create, agent.stream): `for await (const v of stream)` pulls with next()
+      defineProp(proto, Symbol.asyncIterator, { value: function __ls_aiter() {
+        const s = this;
+        return { next: async function __ls_anext() {
+          for (;;) {
+            const v = await s.next();
+            if (v !== undefined && v !== null) return { value: v, done: false };
+            if (s.isDone()) return { value: undefined, done: true };
+          }
+        }, return: async function __ls_areturn() { s.close(); return { value: undefined, done: true }; } };
+      } });
+    }
     mapSet(st.protos, name, { proto, global: spec.g, index: spec.i });
   }
 
