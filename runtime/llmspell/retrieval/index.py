@@ -125,7 +125,8 @@ class RagIndex:
                     scope_id: str | None = None, threshold: float | None = None,
                     filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """The ``top_k`` best chunks of the namespace for ``query`` (hybrid score, best first), each
-        ``{id, content, text, score, metadata}``."""
+        ``{id, content, text, score, metadata}``; chunks with nothing in common with the query
+        (score 0) are left out."""
         k = self.default_top_k if top_k is None else top_k
         sc, sid = norm_scope(scope, scope_id)
         self.store.bump_counter(sc, sid, "searches_performed")
@@ -154,8 +155,8 @@ class RagIndex:
         out: list[dict[str, Any]] = []
         for i in order:
             s = float(score[i])
-            if s == -np.inf or (threshold is not None and s < threshold):
-                continue
+            if s <= 0.0 or (threshold is not None and s < threshold):
+                continue  # (0: nothing in common with the query; -inf: filtered out)
             out.append({"id": space.ids[i], "content": space.contents[i], "text": space.contents[i],
                         "score": round(s, 6), "metadata": space.metadata(int(i))})
         return out
