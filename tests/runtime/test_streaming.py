@@ -120,10 +120,10 @@ async def test_callback_source_pulls_until_nothing_and_takes_yields() -> None:
 
 async def test_yield_outside_a_producer_is_a_clear_error() -> None:
     g = StreamingGlobal(SimpleNamespace())  # type: ignore[arg-type]
-    with pytest.raises(ValidationError, match="no stream is being produced: call it inside the function given "
-                                              "to Streaming.create"):
+    with pytest.raises(ValidationError, match=r"no stream is being produced: call it inside the function given "
+                                              r"to Streaming\.create"):
         g.yield_(1)
-    with pytest.raises(ValidationError, match="Streaming.create: fn: expected a function, got number"):
+    with pytest.raises(ValidationError, match=r"Streaming\.create: fn: expected a function, got number"):
         g.create(5)  # type: ignore[arg-type]
 
 
