@@ -174,7 +174,9 @@ def _scope(o: dict[str, Any], fn: str) -> tuple[str | None, str | None]:
         if not tenant:
             raise ValidationError(f"{fn}: 'tenant_id' must be a non-empty string")
         return "tenant", tenant
-    scope = _str(o.get("scope"), fn, "scope")
+    scope = o.get("scope")
+    if scope is not None and not isinstance(scope, str):
+        raise ValidationError(f"{fn}: 'scope' must be a string, got {_kind(scope)}")
     sid = _str(_pick(o, "scope_id", "scopeId"), fn, "scope_id")
     if scope is not None and not scope:
         raise ValidationError(f"{fn}: 'scope' must be a non-empty string")
