@@ -24,3 +24,24 @@ async def run_collect(path: Path, workspace: Path) -> tuple[str, Finished]:
             fin = m
     assert fin is not None, f"{path.name}: the run ended without a finished message"
     return "".join(out), fin
+
+
+E2E = Path(__file__).resolve().parent
+
+# Examples whose behaviour a dedicated end-to-end module checks (richer than one expected output):
+# stem -> that module. The generic example tests skip these, and check that the module names them.
+DEDICATED_EXAMPLES: dict[str, str] = {
+    "memory": "test_memory_e2e.py",
+    "context": "test_memory_e2e.py",
+    "template": "test_template_spells.py",
+    "artifact": "test_misc_globals.py",
+    "config": "test_misc_globals.py",
+    "replay": "test_misc_globals.py",
+    "logger_utils": "test_misc_globals.py",
+}
+
+
+def dedicated_module_names(stem: str, ext: str) -> bool:
+    """Whether the dedicated module for example ``stem`` names it (as ``"stem"`` or ``"stem.ext"``)."""
+    text = (E2E / DEDICATED_EXAMPLES[stem]).read_text(encoding="utf-8")
+    return any(q in text for q in (f'"{stem}"', f"'{stem}'", f'"{stem}.{ext}"', f"'{stem}.{ext}'"))

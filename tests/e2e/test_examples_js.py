@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e_helpers import DEDICATED_EXAMPLES, dedicated_module_names
 
 from llmspell.config import load_config
 from llmspell.runner import SpellRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
-JS_EXAMPLES = sorted(p.name for p in EXAMPLES.glob("*.js"))
+ALL_JS_EXAMPLES = sorted(p.name for p in EXAMPLES.glob("*.js"))
+JS_EXAMPLES = [n for n in ALL_JS_EXAMPLES if n[:-3] not in DEDICATED_EXAMPLES]
 
 
 async def run_example(name: str, workspace: Path, args: list[str] | None = None) -> tuple[Any, str, str]:
@@ -76,6 +78,8 @@ EXPECTED: dict[str, tuple[list[str], Any]] = {
 
 def test_every_js_example_has_expectations() -> None:
     assert set(JS_EXAMPLES) == set(EXPECTED), "add the new example's expected output to EXPECTED"
+    for n in sorted(set(ALL_JS_EXAMPLES) - set(JS_EXAMPLES)):
+        assert dedicated_module_names(n[:-3], "js"), f"{DEDICATED_EXAMPLES[n[:-3]]} does not run {n}"
 
 
 @pytest.mark.parametrize("name", JS_EXAMPLES)

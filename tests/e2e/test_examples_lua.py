@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from e2e_helpers import run_collect
+from e2e_helpers import DEDICATED_EXAMPLES, dedicated_module_names, run_collect
 
 from llmspell.messages import Finished
 
@@ -51,8 +51,12 @@ EXPECTED: dict[str, tuple[list[str], object]] = {
 
 
 def test_every_example_is_covered() -> None:
-    assert sorted(p.name for p in EXAMPLES.glob("*.lua")) == sorted(EXPECTED)
+    names = sorted(p.name for p in EXAMPLES.glob("*.lua"))
+    dedicated = sorted(n for n in names if n[:-4] in DEDICATED_EXAMPLES)
+    assert sorted(set(names) - set(dedicated)) == sorted(EXPECTED), "add the new example to EXPECTED"
     assert len(EXPECTED) >= 12
+    for n in dedicated:
+        assert dedicated_module_names(n[:-4], "lua"), f"{DEDICATED_EXAMPLES[n[:-4]]} does not run {n}"
 
 
 async def run_example(name: str, ws: Path) -> tuple[str, Finished]:
