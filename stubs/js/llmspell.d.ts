@@ -1754,6 +1754,140 @@ interface MemoryStats {
 }
 
 /**
+ * ``RAG.cleanup_scope{scope=..., scope_id=...}`` (the table form).
+ */
+interface RagCleanupResult {
+  success: boolean;
+  deleted: number;
+  /**
+   * {documents_removed, vectors_removed, storage_freed_mb}
+   */
+  stats: Record<string, any>;
+  [key: string]: any;
+}
+
+/**
+ * ``RAG.configure``.
+ */
+interface RagConfigureResult {
+  configured: boolean;
+  /**
+   * Settings now in effect for this run
+   */
+  applied: Record<string, any>;
+  /**
+   * Keys accepted but without effect here (with the reason in the docs)
+   */
+  ignored: string[];
+  [key: string]: any;
+}
+
+/**
+ * ``RAG.ingest(...)``.
+ */
+interface RagIngestResponse {
+  success: boolean;
+  documents_processed: number;
+  /**
+   * Chunks embedded and stored
+   */
+  vectors_created: number;
+  /**
+   * Words embedded (overlapping chunk words counted again)
+   */
+  total_tokens: number;
+  /**
+   * The ids of the ingested documents
+   */
+  document_ids?: string[];
+  [key: string]: any;
+}
+
+/**
+ * One retrieved chunk.
+ */
+interface RagResult {
+  /**
+   * The chunk id: the document id, or ``<doc id>#<n>`` for a chunk of a longer one
+   */
+  id: string;
+  content: string;
+  /**
+   * The same as ``content`` (kept for older scripts)
+   */
+  text: string;
+  /**
+   * Hybrid relevance in [0, 1]: cosine similarity fused with BM25
+   */
+  score: number;
+  /**
+   * The document's metadata plus ``document_id``, ``chunk_index``, ``chunk_count``
+   */
+  metadata?: Record<string, any>;
+  [key: string]: any;
+}
+
+/**
+ * ``RAG.search(query, opts)``.
+ */
+interface RagSearchResponse {
+  success: boolean;
+  /**
+   * Number of results
+   */
+  total: number;
+  results: RagResult[];
+  [key: string]: any;
+}
+
+/**
+ * ``RAG.create_session_collection``.
+ */
+interface RagSessionCollection {
+  session_id: string;
+  namespace: string;
+  ttl?: number | null;
+  created: boolean;
+  [key: string]: any;
+}
+
+/**
+ * ``RAG.configure_session``.
+ */
+interface RagSessionConfig {
+  session_id: string;
+  vector_ttl: number;
+  configured: boolean;
+  [key: string]: any;
+}
+
+/**
+ * ``RAG.get_stats(scope, scope_id)``.
+ */
+interface RagStats {
+  total_vectors: number;
+  /**
+   * Vectors + text + metadata bytes
+   */
+  total_storage_bytes: number;
+  vector_bytes: number;
+  total_tokens: number;
+  /**
+   * Namespaces counted (1 for one scope_id)
+   */
+  namespaces: number;
+  dimensions: number;
+  embedder: string;
+  /**
+   * Chunks embedded in this namespace (0 without a scope_id)
+   */
+  embeddings_generated: number;
+  embedding_tokens: number;
+  searches_performed: number;
+  [key: string]: any;
+}
+
+/**
  * A chunk with its re-ranked score.
  */
 interface RankedChunk {
@@ -3775,6 +3909,89 @@ interface SessionStatic {
  * SessionCheckpoint (a workflow of the session wrote a checkpoint).
  */
 declare var Session: SessionStatic;
+
+/**
+ * Retrieval-augmented generation: ingest documents, then find the chunks relevant to a question.
+ *
+ * Documents are split into chunks (``chunking = {chunk_size, overlap, strategy}``; sizes in words),
+ * embedded (``[rag] embedder``: a deterministic hashing embedder by default, ``wordllama`` offline
+ * or a provider's model) and kept in ``.llmspell/rag.db``: what one run ingests, the next finds.
+ * ``scope``/``scope_id`` (or ``tenant_id``) name an isolated namespace; ``search`` only ever sees
+ * the namespace it names (no scope = the global namespace). Ranking fuses cosine similarity with
+ * BM25 keyword scores (``[rag] vector_weight``, default 0.7 vector / 0.3 BM25).
+ */
+interface RAGStatic {
+  /**
+   * Delete every chunk (and the usage counters) of a namespace.
+   * @param scope The scope (``"tenant"``, ``"session"``...). Older scripts pass one table ``{scope=..., scope_id=...}`` (or ``{scope = "tenant_acme"}``); that form returns ``{success, deleted, stats = {documents_removed, vectors_removed, storage_freed_mb}}``.
+   * @param scope_id The namespace within the scope (required: a whole scope is never wiped by accident).
+   * @returns The number of chunks deleted.
+   */
+  cleanupScope(scope: string | Record<string, any>, scope_id?: string): Promise<number | RagCleanupResult>;
+  /**
+   * Settings for the rest of this run (every spell of the runtime shares the index).
+   * @param opts ``{chunk_size?, chunk_overlap?, strategy?, top_k?, session_ttl?}`` take effect: defaults of ``ingest`` chunking, of ``search``'s ``top_k`` and of ``create_session_collection``'s time to live (seconds). The index itself (embedder, dimensions, storage) comes from ``[rag]`` in llmspell.toml: ``backend``, ``embedding_provider``, ``embedding_model``, ``dimensions``, ``collection``, ``default_provider``, ``enable_cache``, ``cache_ttl`` are accepted and reported as ignored.
+   * @returns ``{configured = true, applied = {...}, ignored = {...}}``.
+   */
+  configure(opts: Record<string, any>): RagConfigureResult;
+  /**
+   * Set a session namespace's time to live.
+   * @param opts ``{session_id, vector_ttl? = 3600}`` (seconds; applies to chunks ingested from now on).
+   * @returns ``{session_id, vector_ttl, configured = true}``.
+   */
+  configureSession(opts: Record<string, any>): Promise<RagSessionConfig>;
+  /**
+   * Make a session's namespace (scope ``"session"``), optionally with a time to live: chunks
+   * ingested into it afterwards expire ``ttl`` seconds after their ingestion.
+   * @param session_id The session (e.g. ``Session.get_current()``).
+   * @param ttl Seconds chunks live (default: ``RAG.configure{session_ttl}``, else forever).
+   * @returns ``{session_id, namespace = "session_" .. id, ttl?, created = true}``; ingest and search with ``{scope = "session", scope_id = session_id}``.
+   */
+  createSessionCollection(session_id: string, ttl?: number): Promise<RagSessionCollection>;
+  /**
+   * Size and usage of a namespace.
+   * @param scope ``"tenant"``, ``"session"``, ``"global"``...; nil = the whole index.
+   * @param scope_id The namespace within the scope; nil = every namespace of the scope.
+   * @returns ``{total_vectors, total_storage_bytes, vector_bytes, total_tokens, namespaces, dimensions, embedder, embeddings_generated, embedding_tokens, searches_performed}`` (the usage counters are per namespace: 0 without a ``scope_id``).
+   */
+  getStats(scope?: string, scope_id?: string): Promise<RagStats>;
+  /**
+   * Chunk, embed and store documents (a document whose id is already stored in the namespace is
+   * replaced).
+   * @param documents One document ``{content|text, id?, metadata?}`` or an array of them.
+   * @param opts ``{scope?, scope_id?, tenant_id?, provider?, chunking = {chunk_size?, overlap?, strategy?}}``. ``chunk_size``/``overlap`` count words (defaults ``[rag] chunk_size``, ``chunk_overlap``, or what ``RAG.configure`` set); ``strategy`` is ``"sliding_window"`` (default) or ``"sentence"`` (whole sentences packed up to ``chunk_size``). ``provider`` is accepted for compatibility; the configured ``[rag] embedder`` embeds.
+   * @returns ``{success = true, documents_processed, vectors_created, total_tokens, document_ids}``.
+   */
+  ingest(documents: Record<string, any> | Record<string, any>[], opts?: Record<string, any>): Promise<RagIngestResponse>;
+  /**
+   * The embedders this runtime can use (``[rag] embedder`` names).
+   * @returns ``"hashing"`` always, ``"wordllama"`` when installed, and the configured one.
+   */
+  listProviders(): string[];
+  /**
+   * Flush the index to ``.llmspell/rag.db`` (every ingest is already committed; this folds the
+   * write-ahead log into the file).
+   */
+  save(): Promise<void>;
+  /**
+   * Find the chunks most relevant to a query in one namespace.
+   * @param query What to look for. (Older scripts pass one table ``{query=..., top_k=...}``; that form returns the plain array of results.)
+   * @param opts ``{top_k|k?, scope?, scope_id?, tenant_id?, threshold?, metadata_filter|filters?}``. ``top_k`` 1..``[rag] max_top_k`` (default ``[rag] default_top_k``, 5); ``threshold`` 0..1 drops weaker results; ``tenant_id = "x"`` means ``scope = "tenant", scope_id = "x"``; ``metadata_filter = {key = value}`` keeps chunks whose metadata has that value (a list value = any of them).
+   * @returns ``{success = true, total = n, results = { {id, content, text, score, metadata}, ... }}``, best first.
+   */
+  search(query: string | Record<string, any>, opts?: Record<string, any>): Promise<RagSearchResponse | RagResult[]>;
+}
+/**
+ * Retrieval-augmented generation: ingest documents, then find the chunks relevant to a question.
+ *
+ * Documents are split into chunks (``chunking = {chunk_size, overlap, strategy}``; sizes in words),
+ * embedded (``[rag] embedder``: a deterministic hashing embedder by default, ``wordllama`` offline
+ * or a provider's model) and kept in ``.llmspell/rag.db``: what one run ingests, the next finds.
+ * ``scope``/``scope_id`` (or ``tenant_id``) name an isolated namespace; ``search`` only ever sees
+ * the namespace it names (no scope = the global namespace). Ranking fuses cosine similarity with
+ * BM25 keyword scores (``[rag] vector_weight``, default 0.7 vector / 0.3 BM25).
+ */
+declare var RAG: RAGStatic;
 
 /**
  * Long-term memory: episodic entries per session (``Memory.episodic``), entities consolidated

@@ -822,6 +822,66 @@
 ---@field consolidation_status string pending (unprocessed entries exist) or idle
 ---@field last_consolidation? string|nil
 
+---``RAG.cleanup_scope{scope=..., scope_id=...}`` (the table form).
+---@class RagCleanupResult
+---@field success boolean
+---@field deleted integer
+---@field stats table {documents_removed, vectors_removed, storage_freed_mb}
+
+---``RAG.configure``.
+---@class RagConfigureResult
+---@field configured boolean
+---@field applied table Settings now in effect for this run
+---@field ignored string[] Keys accepted but without effect here (with the reason in the docs)
+
+---``RAG.ingest(...)``.
+---@class RagIngestResponse
+---@field success boolean
+---@field documents_processed integer
+---@field vectors_created integer Chunks embedded and stored
+---@field total_tokens integer Words embedded (overlapping chunk words counted again)
+---@field document_ids? string[] The ids of the ingested documents
+
+---One retrieved chunk.
+---@class RagResult
+---@field id string The chunk id: the document id, or ``<doc id>#<n>`` for a chunk of a longer one
+---@field content string
+---@field text string The same as ``content`` (kept for older scripts)
+---@field score number Hybrid relevance in [0, 1]: cosine similarity fused with BM25
+---@field metadata? table The document's metadata plus ``document_id``, ``chunk_index``, ``chunk_count``
+
+---``RAG.search(query, opts)``.
+---@class RagSearchResponse
+---@field success boolean
+---@field total integer Number of results
+---@field results RagResult[]
+
+---``RAG.create_session_collection``.
+---@class RagSessionCollection
+---@field session_id string
+---@field namespace string
+---@field ttl? integer|nil
+---@field created boolean
+
+---``RAG.configure_session``.
+---@class RagSessionConfig
+---@field session_id string
+---@field vector_ttl integer
+---@field configured boolean
+
+---``RAG.get_stats(scope, scope_id)``.
+---@class RagStats
+---@field total_vectors integer
+---@field total_storage_bytes integer Vectors + text + metadata bytes
+---@field vector_bytes integer
+---@field total_tokens integer
+---@field namespaces integer Namespaces counted (1 for one scope_id)
+---@field dimensions integer
+---@field embedder string
+---@field embeddings_generated integer Chunks embedded in this namespace (0 without a scope_id)
+---@field embedding_tokens integer
+---@field searches_performed integer
+
 ---A chunk with its re-ranked score.
 ---@class RankedChunk
 ---@field chunk ContextChunk
@@ -2475,6 +2535,74 @@ function Session.set_current(id) end
 ---@param id? string A session id (default: the current session).
 ---@return string # ``"session:<id>"``, for ``State.save(Session.state_scope(), key, value)``.
 function Session.state_scope(id) end
+
+---Retrieval-augmented generation: ingest documents, then find the chunks relevant to a question.
+---
+---Documents are split into chunks (``chunking = {chunk_size, overlap, strategy}``; sizes in words),
+---embedded (``[rag] embedder``: a deterministic hashing embedder by default, ``wordllama`` offline
+---or a provider's model) and kept in ``.llmspell/rag.db``: what one run ingests, the next finds.
+---``scope``/``scope_id`` (or ``tenant_id``) name an isolated namespace; ``search`` only ever sees
+---the namespace it names (no scope = the global namespace). Ranking fuses cosine similarity with
+---BM25 keyword scores (``[rag] vector_weight``, default 0.7 vector / 0.3 BM25).
+---@class RAGStatic
+RAG = {}
+
+---Delete every chunk (and the usage counters) of a namespace.
+---@async
+---@param scope string|table The scope (``"tenant"``, ``"session"``...). Older scripts pass one table ``{scope=..., scope_id=...}`` (or ``{scope = "tenant_acme"}``); that form returns ``{success, deleted, stats = {documents_removed, vectors_removed, storage_freed_mb}}``.
+---@param scope_id? string The namespace within the scope (required: a whole scope is never wiped by accident).
+---@return integer|RagCleanupResult # The number of chunks deleted.
+function RAG.cleanup_scope(scope, scope_id) end
+
+---Settings for the rest of this run (every spell of the runtime shares the index).
+---@param opts table ``{chunk_size?, chunk_overlap?, strategy?, top_k?, session_ttl?}`` take effect: defaults of ``ingest`` chunking, of ``search``'s ``top_k`` and of ``create_session_collection``'s time to live (seconds). The index itself (embedder, dimensions, storage) comes from ``[rag]`` in llmspell.toml: ``backend``, ``embedding_provider``, ``embedding_model``, ``dimensions``, ``collection``, ``default_provider``, ``enable_cache``, ``cache_ttl`` are accepted and reported as ignored.
+---@return RagConfigureResult # ``{configured = true, applied = {...}, ignored = {...}}``.
+function RAG.configure(opts) end
+
+---Set a session namespace's time to live.
+---@async
+---@param opts table ``{session_id, vector_ttl? = 3600}`` (seconds; applies to chunks ingested from now on).
+---@return RagSessionConfig # ``{session_id, vector_ttl, configured = true}``.
+function RAG.configure_session(opts) end
+
+---Make a session's namespace (scope ``"session"``), optionally with a time to live: chunks
+---ingested into it afterwards expire ``ttl`` seconds after their ingestion.
+---@async
+---@param session_id string The session (e.g. ``Session.get_current()``).
+---@param ttl? integer Seconds chunks live (default: ``RAG.configure{session_ttl}``, else forever).
+---@return RagSessionCollection # ``{session_id, namespace = "session_" .. id, ttl?, created = true}``; ingest and search with ``{scope = "session", scope_id = session_id}``.
+function RAG.create_session_collection(session_id, ttl) end
+
+---Size and usage of a namespace.
+---@async
+---@param scope? string ``"tenant"``, ``"session"``, ``"global"``...; nil = the whole index.
+---@param scope_id? string The namespace within the scope; nil = every namespace of the scope.
+---@return RagStats # ``{total_vectors, total_storage_bytes, vector_bytes, total_tokens, namespaces, dimensions, embedder, embeddings_generated, embedding_tokens, searches_performed}`` (the usage counters are per namespace: 0 without a ``scope_id``).
+function RAG.get_stats(scope, scope_id) end
+
+---Chunk, embed and store documents (a document whose id is already stored in the namespace is
+---replaced).
+---@async
+---@param documents table|table[] One document ``{content|text, id?, metadata?}`` or an array of them.
+---@param opts? table ``{scope?, scope_id?, tenant_id?, provider?, chunking = {chunk_size?, overlap?, strategy?}}``. ``chunk_size``/``overlap`` count words (defaults ``[rag] chunk_size``, ``chunk_overlap``, or what ``RAG.configure`` set); ``strategy`` is ``"sliding_window"`` (default) or ``"sentence"`` (whole sentences packed up to ``chunk_size``). ``provider`` is accepted for compatibility; the configured ``[rag] embedder`` embeds.
+---@return RagIngestResponse # ``{success = true, documents_processed, vectors_created, total_tokens, document_ids}``.
+function RAG.ingest(documents, opts) end
+
+---The embedders this runtime can use (``[rag] embedder`` names).
+---@return string[] # ``"hashing"`` always, ``"wordllama"`` when installed, and the configured one.
+function RAG.list_providers() end
+
+---Flush the index to ``.llmspell/rag.db`` (every ingest is already committed; this folds the
+---write-ahead log into the file).
+---@async
+function RAG.save() end
+
+---Find the chunks most relevant to a query in one namespace.
+---@async
+---@param query string|table What to look for. (Older scripts pass one table ``{query=..., top_k=...}``; that form returns the plain array of results.)
+---@param opts? table ``{top_k|k?, scope?, scope_id?, tenant_id?, threshold?, metadata_filter|filters?}``. ``top_k`` 1..``[rag] max_top_k`` (default ``[rag] default_top_k``, 5); ``threshold`` 0..1 drops weaker results; ``tenant_id = "x"`` means ``scope = "tenant", scope_id = "x"``; ``metadata_filter = {key = value}`` keeps chunks whose metadata has that value (a list value = any of them).
+---@return RagSearchResponse|RagResult[] # ``{success = true, total = n, results = { {id, content, text, score, metadata}, ... }}``, best first.
+function RAG.search(query, opts) end
 
 ---Long-term memory: episodic entries per session (``Memory.episodic``), entities consolidated
 ---from them (``Memory.semantic``), consolidation and statistics.
