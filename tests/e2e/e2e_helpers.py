@@ -38,6 +38,8 @@ DEDICATED_EXAMPLES: dict[str, str] = {
     "config": "test_misc_globals.py",
     "replay": "test_misc_globals.py",
     "logger_utils": "test_misc_globals.py",
+    "local_llm": "../runtime/test_local_llm.py",
+    "streaming_global": "../runtime/test_streaming.py",
 }
 
 

@@ -333,3 +333,33 @@ def test_local_llm_in_the_run_process(tmp_path: Path) -> None:
 def test_provider_error_type_for_unreachable() -> None:
     e = local._connect_error("ollama", "http://127.0.0.1:1", ConnectionRefusedError("refused"))
     assert isinstance(e, ProviderError) and e.status == 503 and "ollama serve" in e.message
+
+
+# ------------------------------------------------------------------------------------------ examples
+
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.mark.parametrize("name", ["local_llm.lua", "local_llm.js"])
+async def test_example_offline_explains_the_configuration(tmp_path: Path, name: str) -> None:
+    out, fin = await run(tmp_path, (EXAMPLES / name).read_text(encoding="utf-8"), name)
+    assert fin.status == "success", fin.error
+    sep = "\t" if name.endswith(".lua") else " "
+    assert f"ollama:{sep}not running{sep}models: 0" in out
+    assert "Not configured: set [local_llm.backends.ollama]" in out
+    assert f"local models:{sep}0" in out and f"local agent built:{sep}false" in out
+    assert f"error kind:{sep}configuration" in out and f"mentions the config:{sep}true" in out
+    assert fin.result == {"models": 0} or fin.result == {"backend": None, "models": 0}
+
+
+@pytest.mark.parametrize("name", ["local_llm.lua", "local_llm.js"])
+async def test_example_chats_with_a_running_backend(tmp_path: Path, ollama: FakeOllamaServer, name: str) -> None:
+    out, fin = await run(tmp_path, (EXAMPLES / name).read_text(encoding="utf-8"), name,
+                         **backends(ollama={"base_url": ollama.base_url}))
+    assert fin.status == "success", fin.error
+    sep = "\t" if name.endswith(".lua") else " "
+    assert f"ollama:{sep}running{sep}models: 2" in out and f"local models:{sep}2" in out
+    assert "llama3:latest (ollama) 4445.3 MB Q4_0" in out
+    assert f"model:{sep}llama3:latest{sep}gguf{sep}8030261248{sep}parameters" in out
+    assert f"answer:{sep}Hello from fake Ollama (llama3:latest)" in out
+    assert fin.result == {"backend": "ollama", "models": 2}

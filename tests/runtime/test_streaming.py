@@ -277,3 +277,22 @@ async def test_js_pull_streams_and_async_iteration(tmp_path: Path) -> None:
     assert lines[3] == "true true"
     assert lines[4] == "true"  # breaking out of for-await closes the stream
     assert lines[5].startswith("caught") and "producer broke" in lines[5]
+
+
+# ------------------------------------------------------------------------------------------ examples
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.mark.parametrize("name", ["streaming_global.lua", "streaming_global.js"])
+async def test_streaming_examples(tmp_path: Path, name: str) -> None:
+    out, fin = await run(tmp_path, (EXAMPLES / name).read_text(encoding="utf-8"), name)
+    assert fin.status == "success", fin.error
+    sep = "\t" if name.endswith(".lua") else " "
+    assert out.splitlines() == [
+        f"first:{sep}3{sep}done?{sep}false",
+        f"rest:{sep}2, 1, liftoff{sep}done?{sep}true",
+        f"words:{sep}PULL BASED STREAMS WORK",
+        f"chunks:{sep}true{sep}text starts:{sep}[offline ",
+    ]
+    assert isinstance(fin.result, int) and fin.result > 1
