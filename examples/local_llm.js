@@ -10,7 +10,7 @@ for (const name of ["ollama", "candle"]) {
   const b = status[name];
   const up = b.running || b.ready;
   console.log(`${name}:`, up ? "running" : "not running", `models: ${b.models}`);
-  if (b.error) console.log("  why:", b.error.slice(0, 60) + "...");
+  if (b.reason) console.log("  why:", b.reason.slice(0, 60) + "...");
 }
 
 const models = await LocalLLM.list();

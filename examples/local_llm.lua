@@ -10,7 +10,7 @@ for _, name in ipairs({"ollama", "candle"}) do
   local b = status[name]
   local up = b.running or b.ready
   print(name .. ":", up and "running" or "not running", "models: " .. b.models)
-  if b.error then print("  why:", b.error:sub(1, 60) .. "...") end
+  if b.reason then print("  why:", b.reason:sub(1, 60) .. "...") end
 end
 
 local models = LocalLLM.list()

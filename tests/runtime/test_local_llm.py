@@ -147,14 +147,16 @@ async def test_status_without_configuration_reports_each_backend(tmp_path: Path)
     out, fin = await run(tmp_path, """
         local s = LocalLLM.status()
         print(s.ollama.running, s.ollama.models, s.candle.ready, s.candle.models)
-        print(s.ollama.error)
+        print(s.ollama.reason)
+        print(s.ollama.error, s.ollama.configured, s.candle.configured)
         print(#LocalLLM.list())
     """)
     assert fin.status == "success", fin.error
     lines = out.splitlines()
     assert lines[0] == "false\t0\tfalse\t0"
     assert lines[1].startswith("Not configured: set [local_llm.backends.ollama]")
-    assert lines[2] == "0"  # rs-llmspell: no backend -> an empty list (status says why)
+    assert lines[2] == "nil\tfalse\tfalse"  # not configured is not an error (rs-llmspell's example stays clean)
+    assert lines[3] == "0"  # rs-llmspell: no backend -> an empty list (status says why)
 
 
 @pytest.mark.parametrize("lang", ["lua", "js"])
@@ -225,6 +227,7 @@ async def test_endpoint_down_status_reports_and_calls_fail_clearly(tmp_path: Pat
         local s = LocalLLM.status()
         print(s.ollama.running, s.ollama.models)
         print(s.ollama.error)
+        print(s.ollama.reason == s.ollama.error, s.ollama.configured)
         print(pcall(LocalLLM.list))
         local a = Agent.builder():name("down"):model("ollama/llama3"):build()
         print(pcall(function() return a:execute({text = "hi"}) end))
@@ -233,8 +236,9 @@ async def test_endpoint_down_status_reports_and_calls_fail_clearly(tmp_path: Pat
     lines = out.splitlines()
     assert lines[0] == "false\t0"
     assert f"local LLM backend ollama at {url} is not reachable" in lines[1] and "ollama serve" in lines[1]
-    assert lines[2].startswith("false") and "is not reachable" in lines[2]
-    assert lines[3].startswith("false") and f"local LLM backend ollama at {url} is not reachable" in lines[3]
+    assert lines[2] == "true\ttrue"
+    assert lines[3].startswith("false") and "is not reachable" in lines[3]
+    assert lines[4].startswith("false") and f"local LLM backend ollama at {url} is not reachable" in lines[4]
     assert "[offline" not in out
 
 

@@ -42,9 +42,11 @@ class LocalLLMGlobal(ApiGlobal):
         """Health of each local backend (at most 5 s per backend).
 
         Returns:
-            ``{ollama = {running, models = <count>, version?, base_url?, error?}, candle = {ready = false,
-            models = 0, error}, <other backend> = {running, models, base_url, kind, error?}}``; a backend
-            that is not configured or not reachable has ``running = false`` and the reason in ``error``.
+            ``{ollama = {running, models = <count>, configured, version?, base_url?, reason?, error?},
+            candle = {ready = false, models = 0, configured = false, reason}, <other backend> = {running,
+            models, configured, base_url, kind, reason?, error?}}``. Not running: ``reason`` says why; a
+            configured backend that does not answer also has the failure in ``error`` (a backend that is
+            simply not configured is not an error).
         """
         from llmspell.providers.local import HOW_TO_CONFIGURE, KNOWN_BACKENDS, STATUS_TIMEOUT_S
 
@@ -57,10 +59,11 @@ class LocalLLMGlobal(ApiGlobal):
                 why = (f"Not configured: candle (in-process GGUF models) is not supported by llmspell-ls; "
                        f"use Ollama or an OpenAI-compatible server: {HOW_TO_CONFIGURE}") if name == "candle" \
                     else f"Not configured: {HOW_TO_CONFIGURE}"
-                out[name] = {key: False, "models": 0, "error": why}
+                out[name] = {key: False, "models": 0, "configured": False, "reason": why}
                 continue
             kind = b.kind_for(name)
-            entry: dict[str, Any] = {key: False, "models": 0, "base_url": b.base_url, "kind": kind}
+            entry: dict[str, Any] = {key: False, "models": 0, "configured": True, "base_url": b.base_url,
+                                     "kind": kind}
             timeout = min(STATUS_TIMEOUT_S, float(b.timeout_s or cfg.timeout_s))
             try:
                 rows = await self._models_of(name, timeout)
@@ -77,7 +80,7 @@ class LocalLLMGlobal(ApiGlobal):
                     except LLMSpellError:
                         pass  # old servers have no /api/version; the model list already answered
             except LLMSpellError as e:
-                entry["error"] = e.message
+                entry["error"] = entry["reason"] = e.message
             out[name] = entry
         return out
 
