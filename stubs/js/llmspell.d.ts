@@ -3959,7 +3959,7 @@ interface RAGStatic {
    * Chunk, embed and store documents (a document whose id is already stored in the namespace is
    * replaced).
    * @param documents One document ``{content|text, id?, metadata?}`` or an array of them.
-   * @param opts ``{scope?, scope_id?, tenant_id?, provider?, chunking = {chunk_size?, overlap?, strategy?}}``. ``chunk_size``/``overlap`` count words (defaults ``[rag] chunk_size``, ``chunk_overlap``, or what ``RAG.configure`` set); ``strategy`` is ``"sliding_window"`` (default) or ``"sentence"`` (whole sentences packed up to ``chunk_size``). ``provider`` is accepted for compatibility; the configured ``[rag] embedder`` embeds.
+   * @param opts ``{scope?, scope_id?, tenant_id?, collection?, provider?, chunking = {chunk_size?, overlap?, strategy?}}``. ``chunk_size``/``overlap`` count words (defaults ``[rag] chunk_size``, ``chunk_overlap``, or what ``RAG.configure`` set); ``strategy`` is ``"sliding_window"`` (default) or ``"sentence"`` (whole sentences packed up to ``chunk_size``). ``provider`` is accepted for compatibility; the configured ``[rag] embedder`` embeds.
    * @returns ``{success = true, documents_processed, vectors_created, total_tokens, document_ids}``.
    */
   ingest(documents: Record<string, any> | Record<string, any>[], opts?: Record<string, any>): Promise<RagIngestResponse>;
@@ -3976,7 +3976,7 @@ interface RAGStatic {
   /**
    * Find the chunks most relevant to a query in one namespace.
    * @param query What to look for. (Older scripts pass one table ``{query=..., top_k=...}``; that form returns the plain array of results.)
-   * @param opts ``{top_k|k?, scope?, scope_id?, tenant_id?, threshold?, metadata_filter|filters?}``. ``top_k`` 1..``[rag] max_top_k`` (default ``[rag] default_top_k``, 5); ``threshold`` 0..1 drops weaker results; ``tenant_id = "x"`` means ``scope = "tenant", scope_id = "x"``; ``metadata_filter = {key = value}`` keeps chunks whose metadata has that value (a list value = any of them).
+   * @param opts ``{top_k|k?, scope?, scope_id?, tenant_id?, collection?, threshold?, metadata_filter|filters?}``. ``top_k`` 1..``[rag] max_top_k`` (default ``[rag] default_top_k``, 5); ``threshold`` 0..1 drops weaker results; ``tenant_id = "x"`` means ``scope = "tenant", scope_id = "x"``; ``metadata_filter = {key = value}`` keeps chunks whose metadata has that value (a list value = any of them).
    * @returns ``{success = true, total = n, results = { {id, content, text, score, metadata}, ... }}``, best first.
    */
   search(query: string | Record<string, any>, opts?: Record<string, any>): Promise<RagSearchResponse | RagResult[]>;
@@ -4483,7 +4483,7 @@ interface LocalLLMStatic {
   pull(spec: string): Promise<Record<string, any>>;
   /**
    * Health of each local backend (at most 5 s per backend).
-   * @returns ``{ollama = {running, models = <count>, version?, base_url?, error?}, candle = {ready = false, models = 0, error}, <other backend> = {running, models, base_url, kind, error?}}``; a backend that is not configured or not reachable has ``running = false`` and the reason in ``error``.
+   * @returns ``{ollama = {running, models = <count>, configured, version?, base_url?, reason?, error?}, candle = {ready = false, models = 0, configured = false, reason}, <other backend> = {running, models, configured, base_url, kind, reason?, error?}}``. Not running: ``reason`` says why; a configured backend that does not answer also has the failure in ``error`` (a backend that is simply not configured is not an error).
    */
   status(): Promise<Record<string, any>>;
 }

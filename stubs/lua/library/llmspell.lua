@@ -2584,7 +2584,7 @@ function RAG.get_stats(scope, scope_id) end
 ---replaced).
 ---@async
 ---@param documents table|table[] One document ``{content|text, id?, metadata?}`` or an array of them.
----@param opts? table ``{scope?, scope_id?, tenant_id?, provider?, chunking = {chunk_size?, overlap?, strategy?}}``. ``chunk_size``/``overlap`` count words (defaults ``[rag] chunk_size``, ``chunk_overlap``, or what ``RAG.configure`` set); ``strategy`` is ``"sliding_window"`` (default) or ``"sentence"`` (whole sentences packed up to ``chunk_size``). ``provider`` is accepted for compatibility; the configured ``[rag] embedder`` embeds.
+---@param opts? table ``{scope?, scope_id?, tenant_id?, collection?, provider?, chunking = {chunk_size?, overlap?, strategy?}}``. ``chunk_size``/``overlap`` count words (defaults ``[rag] chunk_size``, ``chunk_overlap``, or what ``RAG.configure`` set); ``strategy`` is ``"sliding_window"`` (default) or ``"sentence"`` (whole sentences packed up to ``chunk_size``). ``provider`` is accepted for compatibility; the configured ``[rag] embedder`` embeds.
 ---@return RagIngestResponse # ``{success = true, documents_processed, vectors_created, total_tokens, document_ids}``.
 function RAG.ingest(documents, opts) end
 
@@ -2600,7 +2600,7 @@ function RAG.save() end
 ---Find the chunks most relevant to a query in one namespace.
 ---@async
 ---@param query string|table What to look for. (Older scripts pass one table ``{query=..., top_k=...}``; that form returns the plain array of results.)
----@param opts? table ``{top_k|k?, scope?, scope_id?, tenant_id?, threshold?, metadata_filter|filters?}``. ``top_k`` 1..``[rag] max_top_k`` (default ``[rag] default_top_k``, 5); ``threshold`` 0..1 drops weaker results; ``tenant_id = "x"`` means ``scope = "tenant", scope_id = "x"``; ``metadata_filter = {key = value}`` keeps chunks whose metadata has that value (a list value = any of them).
+---@param opts? table ``{top_k|k?, scope?, scope_id?, tenant_id?, collection?, threshold?, metadata_filter|filters?}``. ``top_k`` 1..``[rag] max_top_k`` (default ``[rag] default_top_k``, 5); ``threshold`` 0..1 drops weaker results; ``tenant_id = "x"`` means ``scope = "tenant", scope_id = "x"``; ``metadata_filter = {key = value}`` keeps chunks whose metadata has that value (a list value = any of them).
 ---@return RagSearchResponse|RagResult[] # ``{success = true, total = n, results = { {id, content, text, score, metadata}, ... }}``, best first.
 function RAG.search(query, opts) end
 
@@ -2983,7 +2983,7 @@ function LocalLLM.pull(spec) end
 
 ---Health of each local backend (at most 5 s per backend).
 ---@async
----@return table # ``{ollama = {running, models = <count>, version?, base_url?, error?}, candle = {ready = false, models = 0, error}, <other backend> = {running, models, base_url, kind, error?}}``; a backend that is not configured or not reachable has ``running = false`` and the reason in ``error``.
+---@return table # ``{ollama = {running, models = <count>, configured, version?, base_url?, reason?, error?}, candle = {ready = false, models = 0, configured = false, reason}, <other backend> = {running, models, configured, base_url, kind, reason?, error?}}``. Not running: ``reason`` says why; a configured backend that does not answer also has the failure in ``error`` (a backend that is simply not configured is not an error).
 function LocalLLM.status() end
 
 ---Log lines on the run's stderr (the editor's output panel; ``--run`` prints them), each
