@@ -147,6 +147,13 @@ def test_tenants_and_sessions_isolated(rag: RagGlobal) -> None:
         ["session secret launch plan"]
     assert run(rag.search("secret"))["total"] == 0
     assert run(rag.search("secret", {"scope": "tenant_acme"}))["total"] == 1  # namespace-string form
+    coll = run(rag.create_session_collection("s1"))["namespace"]
+    assert [x["content"] for x in run(rag.search("secret", {"collection": coll}))["results"]] == \
+        ["session secret launch plan"]
+    run(rag.ingest({"content": "named collection doc"}, {"collection": "handbook"}))
+    assert run(rag.search("named collection doc", {"collection": "handbook"}))["total"] == 1
+    assert run(rag.search("named collection doc", {"scope": "collection", "scope_id": "handbook"}))["total"] == 1
+    assert run(rag.search("named collection doc"))["total"] == 0
 
 
 def test_stats_cleanup_forms(rag: RagGlobal) -> None:

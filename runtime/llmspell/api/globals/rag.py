@@ -168,7 +168,9 @@ _NS = re.compile(r"^(tenant|session|user|agent|workflow)[_:](.+)$")
 
 def _scope(o: dict[str, Any], fn: str) -> tuple[str | None, str | None]:
     """``scope``/``scope_id`` from options; ``tenant_id`` wins (scope ``tenant``); a namespace string
-    ``"tenant_acme"`` without a ``scope_id`` is split."""
+    ``"tenant_acme"`` without a ``scope_id`` is split; ``collection = "session_<id>"`` (the
+    ``namespace`` ``create_session_collection`` returns) names that namespace, another collection name
+    is scope ``"collection"``."""
     tenant = _str(_pick(o, "tenant_id", "tenantId"), fn, "tenant_id")
     if tenant is not None:
         if not tenant:
@@ -180,6 +182,13 @@ def _scope(o: dict[str, Any], fn: str) -> tuple[str | None, str | None]:
     sid = _str(_pick(o, "scope_id", "scopeId"), fn, "scope_id")
     if scope is not None and not scope:
         raise ValidationError(f"{fn}: 'scope' must be a non-empty string")
+    coll = _str(_pick(o, "collection", "namespace"), fn, "collection")
+    if coll is not None and scope is None and sid is None:
+        # a namespace name as create_session_collection returns it ("session_<id>"), or a named collection
+        if not coll:
+            raise ValidationError(f"{fn}: 'collection' must be a non-empty string")
+        m = _NS.match(coll)
+        return (m.group(1), m.group(2)) if m else ("collection", coll)
     if scope is not None and sid is None:
         m = _NS.match(scope)
         if m:
@@ -223,7 +232,8 @@ class RagGlobal(ApiGlobal):
         Args:
             query: What to look for. (Older scripts pass one table ``{query=..., top_k=...}``; that form
                 returns the plain array of results.)
-            opts: ``{top_k|k?, scope?, scope_id?, tenant_id?, threshold?, metadata_filter|filters?}``.
+            opts: ``{top_k|k?, scope?, scope_id?, tenant_id?, collection?, threshold?,
+                metadata_filter|filters?}``.
                 ``top_k`` 1..``[rag] max_top_k`` (default ``[rag] default_top_k``, 5); ``threshold``
                 0..1 drops weaker results; ``tenant_id = "x"`` means ``scope = "tenant", scope_id = "x"``;
                 ``metadata_filter = {key = value}`` keeps chunks whose metadata has that value (a list
@@ -311,7 +321,7 @@ class RagGlobal(ApiGlobal):
 
         Args:
             documents: One document ``{content|text, id?, metadata?}`` or an array of them.
-            opts: ``{scope?, scope_id?, tenant_id?, provider?, chunking = {chunk_size?, overlap?,
+            opts: ``{scope?, scope_id?, tenant_id?, collection?, provider?, chunking = {chunk_size?, overlap?,
                 strategy?}}``. ``chunk_size``/``overlap`` count words (defaults ``[rag] chunk_size``,
                 ``chunk_overlap``, or what ``RAG.configure`` set); ``strategy`` is ``"sliding_window"``
                 (default) or ``"sentence"`` (whole sentences packed up to ``chunk_size``). ``provider``
