@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -173,3 +176,29 @@ async def test_memory_state_backend_writes_no_file(tmp_path: Path) -> None:
     _, fin = await run_collect(spell, tmp_path)
     assert fin.status == "success" and fin.result == 1, fin.error
     assert not (tmp_path / ".llmspell" / "rag.db").exists()
+
+
+def _cli(tmp: Path, spell: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMSPELL_")}
+    return subprocess.run([sys.executable, "-c", "import sys; from llmspell_ls.cli import main; sys.exit(main())",
+                           "--run", spell], cwd=tmp, capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_cli_runs_persist_between_processes(tmp_path: Path) -> None:
+    """``llmspell-ls --run`` (the spell in its isolated child process): ingest in one run, search in the next."""
+    _spell(tmp_path, "ingest.lua", """
+        local r = RAG.ingest({id = "faq-1", content = "Refunds are processed within five business days."},
+                             {tenant_id = "shop"})
+        print("stored " .. r.vectors_created)
+    """)
+    _spell(tmp_path, "ask.js", """
+        const r = await RAG.search("how long do refunds take", {tenant_id: "shop"});
+        const none = await RAG.search("how long do refunds take", {});
+        console.log(`${r.total} ${r.results[0].id} ${none.total}`);
+    """)
+    first = _cli(tmp_path, "ingest.lua")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines()[0] == "stored 1"
+    second = _cli(tmp_path, "ask.js")
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.splitlines()[0] == "1 faq-1 0"
