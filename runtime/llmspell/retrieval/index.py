@@ -137,19 +137,19 @@ class RagIndex:
             return []
         q = self.embedder.embed([query])[0]
         sims = np.maximum(space.matrix @ q, 0.0)
+        allowed = None
+        if filters:
+            allowed = np.fromiter((matches(m, filters) for m in space.all_metadata()), dtype=bool, count=len(space))
         w = self.vector_weight
         score = w * sims
         if w < 1.0:
             lex = self._lexical_index(space).scores(query)
-            if filters:
-                allowed0 = np.fromiter((matches(m, filters) for m in space.all_metadata()), dtype=bool,
-                                       count=len(space))
-                lex = np.where(allowed0, lex, 0.0)
+            if allowed is not None:
+                lex = np.where(allowed, lex, 0.0)
             best = float(lex.max()) if lex.size else 0.0
             if best > 0:
                 score = score + (1.0 - w) * (lex / best)
-        if filters:
-            allowed = np.fromiter((matches(m, filters) for m in space.all_metadata()), dtype=bool, count=len(space))
+        if allowed is not None:
             score = np.where(allowed, score, -np.inf)
         order = top_k_indices(score, k)
         out: list[dict[str, Any]] = []
