@@ -22,10 +22,10 @@ from llmspell.runner import SpellRunner
 from llmspell.runtime import Runtime
 
 
-async def run(ws: Path, src: str, name: str = "spell.lua") -> tuple[str, Finished]:
+async def run(ws: Path, src: str, name: str = "spell.lua", **overrides: Any) -> tuple[str, Finished]:
     ws.mkdir(parents=True, exist_ok=True)
     (ws / name).write_text(src, encoding="utf-8")
-    runner = SpellRunner(lambda: Runtime(workspace=ws, state="memory"))
+    runner = SpellRunner(lambda: Runtime(workspace=ws, state="memory", overrides=overrides))
     out: list[str] = []
     fin: Finished | None = None
     async for m in runner.run(ws / name):
@@ -211,6 +211,20 @@ async def test_lua_stream_values_are_plain_data_and_errors_name_the_line(tmp_pat
     assert lines[3] == "true"
     assert "no stream is being produced" in lines[4]
     assert lines[5].startswith("false") and "fn" in lines[5] and "function" in lines[5]
+
+
+@pytest.mark.parametrize(("limits", "status", "needle"), [
+    ({"instruction_budget": 500_000}, "limit", "instruction budget exceeded"),
+    ({"wall_time_s": 1.0}, "timeout", "wall time"),
+])
+async def test_lua_producer_is_metered_like_the_spell(tmp_path: Path, limits: dict[str, Any], status: str,
+                                                      needle: str) -> None:
+    out, fin = await run(tmp_path, """
+        local s = Streaming.create(function() local i = 0 while true do i = i + 1 end end)
+        print(s:next())
+    """, limits=limits)
+    assert fin.status == status and fin.error is not None and needle in fin.error.message, fin
+    assert out == ""
 
 
 async def test_lua_agent_stream(tmp_path: Path) -> None:

@@ -148,7 +148,10 @@ class LuaCoroutineSource:
         if getattr(host, "M", None) is None:
             raise ScriptError(f"{host.display}: the spell has finished, so its stream can no longer run")
         if self._co is None:
-            self._co = self.fn.lua_fn.coroutine()
+            # a Lua hook is per thread: the coroutine arms the spell's count hook on itself first, so
+            # the producer is metered and cancellable like the spell (as the prelude's coroutine.create)
+            metered = host.lua.eval("function(arm, f) return function(...) arm(); return f(...) end end")
+            self._co = metered(host.M.arm, self.fn.lua_fn).coroutine()
         assert self.stream is not None
         self.producing.stack.append(self.stream)
         try:
