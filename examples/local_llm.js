@@ -4,7 +4,9 @@
 //   base_url = "http://localhost:11434"
 //
 // Without that section this spell still runs: status() says why nothing is running, list() is empty,
-// and a local agent fails at build with the configuration to add (never a canned offline reply).
+// and a local agent (model "local/<name>") fails at build with the configuration to add (never a
+// canned offline reply; only rs-llmspell-style "ollama/..." names on a runtime configured for no
+// real model at all are answered offline, marked "[offline ...]").
 const status = await LocalLLM.status();
 for (const name of ["ollama", "candle"]) {
   const b = status[name];
@@ -33,7 +35,7 @@ if (status.ollama.running && status.ollama.models > 0) {
 
 // no backend: the error says what to configure
 try {
-  Agent.builder().name("local-chat").model("ollama/llama3.1:8b").build();
+  Agent.builder().name("local-chat").model("local/llama3.1:8b").build();
   console.log("local agent built:", true);
 } catch (e) {
   console.log("local agent built:", false);

@@ -4,7 +4,9 @@
 --   base_url = "http://localhost:11434"
 --
 -- Without that section this spell still runs: status() says why nothing is running, list() is empty,
--- and a local agent fails at build with the configuration to add (never a canned offline reply).
+-- and a local agent (model "local/<name>") fails at build with the configuration to add (never a
+-- canned offline reply; only rs-llmspell-style "ollama/..." names on a runtime configured for no
+-- real model at all are answered offline, marked "[offline ...]").
 local status = LocalLLM.status()
 for _, name in ipairs({"ollama", "candle"}) do
   local b = status[name]
@@ -31,7 +33,7 @@ end
 
 -- no backend: the error says what to configure
 local ok, err = pcall(function()
-  return Agent.builder():name("local-chat"):model("ollama/llama3.1:8b"):build()
+  return Agent.builder():name("local-chat"):model("local/llama3.1:8b"):build()
 end)
 print("local agent built:", ok)
 print("error kind:", err.kind)

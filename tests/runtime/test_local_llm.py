@@ -134,10 +134,14 @@ def test_registry_routes_local_models_and_refuses_without_backend() -> None:
     assert inst.model == "ollama_chat/llama3" and inst.api_base == "http://127.0.0.1:9" and inst.max_retries == 0
     assert inst.local_backend == "ollama"
     bare = ProviderRegistry(RuntimeConfig())
-    for model in ("local/llama3", "ollama/llama3"):
-        with pytest.raises(ConfigurationError, match="no local LLM backend"):
-            bare.get(model)
-    assert bare.get("openai/gpt-4o-mini").name == "scripted"  # config-less runtime: offline, and it says so
+    with pytest.raises(ConfigurationError, match="no local LLM backend"):
+        bare.get("local/llama3")
+    # a config-less runtime answers rs-llmspell's model names offline, and says so (ollama/ too)
+    assert bare.get("openai/gpt-4o-mini").name == "scripted"
+    assert bare.entry("ollama/llama3.2:3b").offline
+    real = ProviderRegistry(RuntimeConfig.model_validate({"providers": {"openai": {}}}))
+    with pytest.raises(ConfigurationError, match="no local LLM backend"):
+        real.get("ollama/llama3")
 
 
 # ------------------------------------------------------------------------------------------ LocalLLM global

@@ -13,8 +13,11 @@ Resolution (first match wins):
    (``--model M`` on the CLI). Its key must be in the secret vault (``api_key_env``, default
    ``<PROVIDER>_API_KEY``), else the agent's build fails naming the variable (local servers such as
    ``ollama`` need none);
-6. ``local/...`` or ``ollama/...`` with no backend -> an error: "no local LLM backend: set
-   [local_llm] ..." (never an offline reply);
+6. ``local/...`` with no backend, or ``ollama/...`` with no Ollama backend in a runtime configured
+   for real models -> an error: "no local LLM backend: set [local_llm] ..." (never an offline reply);
+   ``ollama/...`` in a runtime that configures no real model at all follows rule 7 like any provider
+   name in rs-llmspell's examples (answered offline, and saying so); ``LocalLLM.status()`` still
+   reports that no backend runs;
 7. any other provider:
 
    * in a runtime that configures no real model at all (no ``[providers]``, no ``[local_llm]``
@@ -203,7 +206,7 @@ class ProviderRegistry:
             )
             entry = ProviderEntry("litellm", provider, model, inst, offline=False, spell_endpoint=spell_endpoint,
                                   max_retries=inst.max_retries)
-        elif provider in OFFLINE_PROVIDERS or (self.offline_only and provider not in ("local", "ollama")):
+        elif provider in OFFLINE_PROVIDERS or (self.offline_only and provider != "local"):
             inst = ScriptedProvider(f"{provider}/{model}", rules=self.config.scripted_rules)
             entry = ProviderEntry("scripted", provider, model, inst, offline=True)
         elif provider in ("local", "ollama"):
