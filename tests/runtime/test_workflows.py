@@ -341,6 +341,25 @@ async def test_tool_soft_failure_fails_the_step(rt: Runtime) -> None:
         await wf.run()
 
 
+async def test_unanswered_webhook_is_a_result_the_next_step_reads(tmp_path: Path) -> None:
+    """rs-llmspell's webhook-caller returns (success = false) when the endpoint never answers, and its
+    workflows carry on; a tool that raises still fails the step (above)."""
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    rt = Runtime(workspace=tmp_path, state="memory", overrides={"security": {"allow_private_network": True}})
+    wf = rt.workflows.create({"name": "notify", "steps": [
+        {"name": "hook", "tool": "webhook-caller", "input": {"input": f"http://127.0.0.1:{port}/x", "payload": {}}},
+        {"name": "after", "tool": "calculator", "input": {"input": "2+2"}},
+    ]})
+    r = await wf.run()
+    hook = r["outputs"]["hook"]
+    assert hook["success"] is False and "127.0.0.1" in hook["result"]["webhook_url"]
+    assert r["outputs"]["after"]["result"]["result"] == 4
+
+
 async def test_timeout(rt: Runtime) -> None:
     wf = rt.workflows.create({"name": "slow", "timeout_ms": 50,
                               "steps": [{"name": "s", "fn": PyFn(lambda i, c: asyncio.sleep(5))}]})

@@ -664,7 +664,9 @@ class WorkflowInstance(Workflow):
             out = await rt.tools.execute(step.tool or "", inp, caller=f"workflow:{self.id}",
                                          correlation_id=self.execution_id)
             table = output_table(out.text, out.metadata)
-            if not out.success:
+            if not out.success and not out.metadata.get("soft_failure"):
+                # a soft failure (a webhook whose endpoint never answered) is a result the next
+                # steps read (success == false), as in rs-llmspell; anything else fails the step
                 err = out.error
                 if not err:
                     e = table.get("error")

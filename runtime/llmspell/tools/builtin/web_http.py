@@ -205,7 +205,8 @@ class WebhookCallerTool(BuiltinTool):
             msg = e.message
             result = {"success": False, "webhook_url": params.input, "error": e.message,
                       "max_retries": params.max_retries}
-            return envelope_output("call", result, success=False, error=msg)
+            # a workflow step carries on with this output, as rs-llmspell's does (the tool returned)
+            return envelope_output("call", result, success=False, error=msg, metadata={"soft_failure": True})
         return {"url": params.input, "method": params.method, "status_code": res.status,
                 "success": 200 <= res.status < 300, "attempts": attempts, "response_body": parse_body(res),
                 "elapsed_ms": round(res.elapsed_ms, 3)}
