@@ -377,3 +377,65 @@ def test_index_empty_namespace_and_zero_k() -> None:
     ix.ingest_sync(DOCS)
     assert ix.search_sync("anything", top_k=0) == []
     assert ix.ingest_sync([{"content": "   "}])["vectors_created"] == 0
+
+
+# -- the BM25 index kept in the database -------------------------------------------------------------
+
+
+def test_lexical_index_blobs_round_trip() -> None:
+    docs = ["the cat sat on the mat", "dogs chase cats", "quantum lecture about a cat"]
+    a = LexicalIndex(docs)
+    b = LexicalIndex.from_blobs(a.to_blobs())
+    for q in ("cat", "quantum cat", "zebra", ""):
+        assert np.array_equal(a.scores(q), b.scores(q))
+    empty = LexicalIndex.from_blobs(LexicalIndex(["", " "]).to_blobs())
+    assert empty.size == 2 and not empty.scores("x").any()
+    blobs = a.to_blobs()
+    blobs["indices"] = np.array([99], dtype=np.int32).tobytes()
+    with pytest.raises(ValueError, match="damaged"):
+        LexicalIndex.from_blobs(blobs)
+
+
+def test_bm25_index_reused_by_next_process_and_rebuilt_after_writes(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import llmspell.retrieval.index as index_mod
+
+    monkeypatch.setattr(index_mod, "PERSIST_BM25_MIN", 2)
+    builds: list[int] = []
+    real_init = LexicalIndex.__init__
+
+    def counting_init(self: LexicalIndex, docs: list[str], k1: float = 1.5, b: float = 0.75) -> None:
+        builds.append(len(docs))
+        real_init(self, docs, k1, b)
+
+    monkeypatch.setattr(LexicalIndex, "__init__", counting_init)
+    db = tmp_path / "rag.db"
+
+    def open_index() -> RagIndex:
+        e = HashingEmbedder(64)
+        return RagIndex(VectorStore(db, embedder="hashing/64", dim=64, reembed=e.embed), e, vector_weight=0.0)
+
+    first = open_index()
+    first.ingest_sync(DOCS)
+    assert first.search_sync("patience", top_k=1)[0]["id"] == "bread"
+    assert builds == [3]
+    second = open_index()  # another process: loads the saved index, builds nothing
+    assert second.search_sync("patience", top_k=1)[0]["id"] == "bread"
+    assert builds == [3]
+    first.ingest_sync([{"id": "new", "content": "unmistakable zeppelin"}])  # the other process writes
+    assert second.search_sync("zeppelin", top_k=1)[0]["id"] == "new"  # stale index not used
+    assert builds == [3, 4]
+    first.close()
+    second.close()
+
+
+def test_generation_changes_with_every_write(tmp_path: Path) -> None:
+    st, e = _store(tmp_path / "rag.db")
+    g0 = st.namespace("tenant", "a").generation
+    st.add([_item(e, "x", "one", "tenant", "a")])
+    g1 = st.namespace("tenant", "a").generation
+    st.add([_item(e, "y", "two", "tenant", "b")])
+    assert st.namespace("tenant", "a").generation == g1 > g0
+    st.delete_scope("tenant", "a")
+    assert st.namespace("tenant", "a").generation > g1
+    st.close()

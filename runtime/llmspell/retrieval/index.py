@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from llmspell.runtime import Runtime
 
 EMBED_BATCH = 256
+PERSIST_BM25_MIN = 2000
+"""Namespaces with at least this many chunks keep their BM25 index in the database between runs."""
 
 
 class RagIndex:
@@ -111,12 +113,29 @@ class RagIndex:
     # -- search -------------------------------------------------------------------------------------
 
     def _lexical_index(self, space: Namespace) -> LexicalIndex:
+        """The namespace's BM25 index: cached per process, and for namespaces of at least
+        ``PERSIST_BM25_MIN`` chunks also kept in the database for the next process (building one over
+        100k chunks takes seconds; loading it, a fraction of that)."""
         key = (space.scope, space.scope_id)
         with self._lex_lock:
             hit = self._lexical.get(key)
             if hit is not None and hit[0] == space.version and hit[1].size == len(space):
                 return hit[1]
-        lex = LexicalIndex(space.contents)
+        lex: LexicalIndex | None = None
+        persist = len(space) >= PERSIST_BM25_MIN
+        if persist:
+            blobs = self.store.load_derived(space, "bm25")
+            if blobs is not None:
+                try:
+                    lex = LexicalIndex.from_blobs(blobs)
+                except (ValueError, KeyError, TypeError):
+                    lex = None  # damaged: rebuilt below
+                if lex is not None and lex.size != len(space):
+                    lex = None
+        if lex is None:
+            lex = LexicalIndex(space.contents)
+            if persist:
+                self.store.save_derived(space, "bm25", lex.to_blobs())
         with self._lex_lock:
             self._lexical[key] = (space.version, lex)
         return lex

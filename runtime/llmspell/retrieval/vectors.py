@@ -58,6 +58,21 @@ CREATE TABLE IF NOT EXISTS namespaces (
     settings TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (scope, scope_id)
 );
+CREATE TABLE IF NOT EXISTS generations (
+    scope TEXT NOT NULL,
+    scope_id TEXT NOT NULL,
+    gen INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (scope, scope_id)
+);
+CREATE TABLE IF NOT EXISTS derived (
+    scope TEXT NOT NULL,
+    scope_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    gen INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (scope, scope_id, kind, name)
+);
 CREATE TABLE IF NOT EXISTS counters (
     scope TEXT NOT NULL,
     scope_id TEXT NOT NULL,
@@ -112,6 +127,8 @@ class Namespace:
     raw_metadata: list[str]
     matrix: np.ndarray
     next_expiry: float | None = None
+    generation: int = 0
+    """The namespace's content generation in the file (every write, by any process, bumps it)."""
     _metadata: list[dict[str, Any]] | None = None
 
     def metadata(self, i: int) -> dict[str, Any]:
@@ -206,6 +223,8 @@ class VectorStore:
         self._closed = False
         with self._lock:
             if self.path is not None:
+                # rows are ~1-2 KB (a 384-d vector is 1.5 KB): 4 KB pages would hold one or two
+                self._db.execute("PRAGMA page_size=16384")
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
@@ -236,6 +255,15 @@ class VectorStore:
     def version(self, scope: str | None, scope_id: str | None) -> int:
         """Changes whenever the namespace is written (derived caches compare it)."""
         return self._versions.get(norm_scope(scope, scope_id), 0)
+
+    def _touch(self, ns: tuple[str, str]) -> None:
+        """Bump the namespace's generation (inside the write's transaction)."""
+        self._db.execute("INSERT INTO generations (scope, scope_id, gen) VALUES (?,?,1) ON CONFLICT (scope, scope_id)"
+                         " DO UPDATE SET gen = gen + 1", ns)
+
+    def _generation(self, ns: tuple[str, str]) -> int:
+        row = self._db.execute("SELECT gen FROM generations WHERE scope=? AND scope_id=?", ns).fetchone()
+        return 0 if row is None else int(row[0])
 
     def _ttl(self, ns: tuple[str, str]) -> float | None:
         row = self._db.execute("SELECT ttl_s FROM namespaces WHERE scope=? AND scope_id=?", ns).fetchone()
@@ -281,11 +309,12 @@ class VectorStore:
                     " content=excluded.content, metadata=excluded.metadata, embedder=excluded.embedder,"
                     " dim=excluded.dim, vector=excluded.vector, tokens=excluded.tokens,"
                     " created_at=excluded.created_at, expires_at=excluded.expires_at", rows)
+                for ns in touched:
+                    self._touch(ns)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-            self._data_version = self._file_version()
             for ns in touched:
                 self._bump(ns)
         return len(rows)
@@ -300,6 +329,7 @@ class VectorStore:
                 n += self._db.execute("DELETE FROM chunks WHERE scope=? AND scope_id=? AND doc_id=?",
                                       (ns[0], ns[1], d)).rowcount
             if n:
+                self._touch(ns)
                 self._bump(ns)
             return int(n)
 
@@ -313,6 +343,8 @@ class VectorStore:
                 n = self._db.execute("DELETE FROM chunks WHERE scope=?", (sc,)).rowcount
                 self._db.execute("DELETE FROM namespaces WHERE scope=?", (sc,))
                 self._db.execute("DELETE FROM counters WHERE scope=?", (sc,))
+                self._db.execute("DELETE FROM derived WHERE scope=?", (sc,))
+                self._db.execute("UPDATE generations SET gen = gen + 1 WHERE scope=?", (sc,))
                 for ns in [k for k in set(self._versions) | set(self._cache) if k[0] == sc]:
                     self._bump(ns)
             else:
@@ -320,13 +352,15 @@ class VectorStore:
                 n = self._db.execute("DELETE FROM chunks WHERE scope=? AND scope_id=?", ns).rowcount
                 self._db.execute("DELETE FROM namespaces WHERE scope=? AND scope_id=?", ns)
                 self._db.execute("DELETE FROM counters WHERE scope=? AND scope_id=?", ns)
+                self._db.execute("DELETE FROM derived WHERE scope=? AND scope_id=?", ns)
+                self._touch(ns)
                 self._bump(ns)
             return int(n)
 
-    def purge_expired(self) -> int:
-        """Delete chunks whose time to live has passed; returns how many."""
+    def purge_expired(self, now: float | None = None) -> int:
+        """Delete chunks whose time to live has passed (by ``now``); returns how many."""
         with self._lock:
-            now = self._clock()
+            now = self._clock() if now is None else now
             rows = self._db.execute("SELECT DISTINCT scope, scope_id FROM chunks WHERE expires_at IS NOT NULL"
                                     " AND expires_at <= ?", (now,)).fetchall()
             if not rows:
@@ -334,6 +368,7 @@ class VectorStore:
             n = self._db.execute("DELETE FROM chunks WHERE expires_at IS NOT NULL AND expires_at <= ?",
                                  (now,)).rowcount
             for r in rows:
+                self._touch((r[0], r[1]))
                 self._bump((r[0], r[1]))
             return int(n)
 
@@ -372,7 +407,6 @@ class VectorStore:
             self._db.execute("INSERT INTO counters (scope, scope_id, name, value) VALUES (?,?,?,?)"
                              " ON CONFLICT (scope, scope_id, name) DO UPDATE SET value = value + excluded.value",
                              (ns[0], ns[1], name, int(by)))
-            self._data_version = self._file_version()
 
     def counters(self, scope: str | None, scope_id: str | None) -> dict[str, int]:
         with self._lock:
@@ -393,19 +427,23 @@ class VectorStore:
             now = self._clock()
             if hit is not None and (hit.next_expiry is None or hit.next_expiry > now):
                 return hit
-            if hit is not None:
-                self.purge_expired()
+            self.purge_expired(now)  # so that the generation describes exactly the rows loaded
             self._refresh_stale(ns)
-            rows = self._db.execute(
-                "SELECT id, content, metadata, vector, expires_at FROM chunks WHERE scope=? AND scope_id=?"
-                " AND embedder=? AND dim=? AND (expires_at IS NULL OR expires_at > ?) ORDER BY rowid",
-                (ns[0], ns[1], self.embedder, self.dim, now)).fetchall()
-            matrix = np.zeros((len(rows), self.dim), dtype=np.float32)
-            if rows:
-                matrix = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.float32).reshape(len(rows), self.dim)
+            self._db.execute("BEGIN")  # one snapshot: the rows and their generation agree
+            try:
+                gen = self._generation(ns)
+                rows = self._db.execute(
+                    "SELECT id, content, metadata, vector, expires_at FROM chunks WHERE scope=? AND scope_id=?"
+                    " AND embedder=? AND dim=? AND (expires_at IS NULL OR expires_at > ?) ORDER BY rowid",
+                    (ns[0], ns[1], self.embedder, self.dim, now)).fetchall()
+            finally:
+                self._db.execute("COMMIT")
+            matrix = np.empty((len(rows), self.dim), dtype=np.float32)  # aligned, writable
+            for i, r in enumerate(rows):
+                matrix[i] = np.frombuffer(r[3], dtype=np.float32)
             space = Namespace(ns[0], ns[1], self._versions.get(ns, 0), [r[0] for r in rows],
                               [r[1] for r in rows], [r[2] for r in rows], matrix,
-                              min((r[4] for r in rows if r[4] is not None), default=None))
+                              min((r[4] for r in rows if r[4] is not None), default=None), gen)
             self._cache[ns] = space
             return space
 
@@ -420,8 +458,36 @@ class VectorStore:
             vecs = np.asarray(self._reembed([r[1] for r in part]), dtype=np.float32)
             self._db.executemany("UPDATE chunks SET vector=?, embedder=?, dim=? WHERE rowid=?",
                                  [(vecs[i].tobytes(), self.embedder, self.dim, r[0]) for i, r in enumerate(part)])
-        if stale:
-            self._data_version = self._file_version()
+
+    def load_derived(self, space: Namespace, kind: str) -> dict[str, bytes] | None:
+        """Blobs saved by :meth:`save_derived` for exactly this generation of the namespace, or None."""
+        with self._lock:
+            self._check_open()
+            rows = self._db.execute("SELECT name, data FROM derived WHERE scope=? AND scope_id=? AND kind=? AND gen=?",
+                                    (space.scope, space.scope_id, kind, space.generation)).fetchall()
+        return {r[0]: bytes(r[1]) for r in rows} or None
+
+    def save_derived(self, space: Namespace, kind: str, blobs: dict[str, bytes]) -> bool:
+        """Keep data derived from the namespace's rows (its BM25 index) for other processes; not saved
+        when the namespace changed since ``space`` was loaded. Returns whether it was saved."""
+        with self._lock:
+            self._check_open()
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if self._generation((space.scope, space.scope_id)) != space.generation:
+                    self._db.execute("ROLLBACK")
+                    return False
+                self._db.execute("DELETE FROM derived WHERE scope=? AND scope_id=? AND kind=?",
+                                 (space.scope, space.scope_id, kind))
+                self._db.executemany("INSERT INTO derived (scope, scope_id, kind, gen, name, data)"
+                                     " VALUES (?,?,?,?,?,?)",
+                                     [(space.scope, space.scope_id, kind, space.generation, k, v)
+                                      for k, v in blobs.items()])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            return True
 
     def search(self, vector: np.ndarray, k: int, scope: str | None = None, scope_id: str | None = None,
                threshold: float | None = None, filters: dict[str, Any] | None = None) -> list[Hit]:
