@@ -64,7 +64,6 @@ class RagIndex:
         self.default_top_k = default_top_k
         self._lexical: dict[tuple[str, str], tuple[int, LexicalIndex]] = {}
         self._lex_lock = threading.Lock()
-        self.settings: dict[str, Any] = {}
 
     # -- ingest -------------------------------------------------------------------------------------
 

@@ -219,8 +219,9 @@ class RagGlobal(ApiGlobal):
         return rag_index(self.ctx.runtime)
 
     def _run_settings(self) -> dict[str, Any]:
-        # RAG.configure's settings for this runtime (the index is shared by every spell of it)
-        return self._index().settings  # type: ignore[no-any-return]
+        # RAG.configure's settings for this runtime (shared by its spells, as the index is); kept apart
+        # from the index so that configure() opens no database
+        return self.ctx.runtime.service("rag_settings", lambda _rt: {})  # type: ignore[no-any-return]
 
     # -- search ---------------------------------------------------------------------------------
 
