@@ -126,3 +126,16 @@ console.log("sha512:", h.result.algorithm);
     assert "jq: 42" in out
     assert "sha512: sha512" in out
     assert not Path(name).exists()
+
+
+def test_os_execute_sleep_waits_and_other_commands_run_nothing(tmp_path: Path) -> None:
+    """templates/research/memory-aware.lua waits with os.execute("sleep 1"): that idiom waits (through
+    Utils.sleep, under the wall time); any other command runs nothing and says what to use."""
+    (tmp_path / "s.lua").write_text(
+        'local c = os.time()\nprint(os.execute("sleep 1"))\nprint(os.time() - c >= 1)\n'
+        'print(os.execute("touch made-by-shell"))\n', encoding="utf-8")
+    r = run(tmp_path, "s.lua")
+    out = ok(r)
+    assert out.splitlines()[:3] == ["true\texit\t0", "true", "nil\texit\t127"]
+    assert "os.execute: spells have no shell" in r.stdout + r.stderr
+    assert not (tmp_path / "made-by-shell").exists()

@@ -13,7 +13,7 @@ from llmspell.core.errors import ScriptError
 pytestmark = pytest.mark.asyncio
 
 CLOSED = [
-    "os.execute",
+    # os.execute is present but runs nothing (test_os_execute_runs_no_program below)
     "io.popen",
     "package.loadlib",
     "package.searchers",
@@ -29,7 +29,7 @@ CLOSED = [
     "io.output",
     "rawget(_G, 'python')",
     "_G.debug",
-    "load('return os.execute')()",  # loaded chunks get the sandbox too
+    "load('return io.popen')()",  # loaded chunks get the sandbox too
     "load('return debug')()",
 ]
 
@@ -175,5 +175,19 @@ async def test_python_attribute_filter_refuses_everything(tmp_path: Path) -> Non
 
 
 async def test_error_in_sandbox_is_a_script_error(tmp_path: Path) -> None:
-    o = await run_lua("os.execute('ls')", tmp_path)
-    assert isinstance(o.error, ScriptError) and "attempt to call a nil value (field 'execute')" in str(o.error)
+    o = await run_lua("io.popen('ls')", tmp_path)
+    assert isinstance(o.error, ScriptError) and "attempt to call a nil value (field 'popen')" in str(o.error)
+
+
+async def test_os_execute_runs_no_program(tmp_path: Path) -> None:
+    """Spells have no shell: os.execute() is false, a command fails as a missing shell would and
+    names the tool to use instead; nothing is created or run."""
+    o = await run_lua('print(os.execute())\nprint(os.execute("touch pwned; sleep 0"))\n'
+                      'print(os.execute("sleep 0.01"))\nprint(pcall(os.execute, {}))', tmp_path)
+    assert o.error is None, o.error
+    lines = [ln for ln in o.output.splitlines() if not ln.startswith("!")]
+    assert lines[0] == "false" and lines[1] == "nil\texit\t127"
+    assert "os.execute: spells have no shell" in o.output and "process-executor" in o.output
+    assert lines[2] == "nil\texit\t127"  # the test globals have no Utils: sleep cannot wait, so it fails too
+    assert lines[3].startswith("false\tbad argument #1 to 'execute' (string expected")
+    assert not (tmp_path / "pwned").exists()

@@ -358,6 +358,22 @@ function M.make_env(api)
       if st ~= 0 then return nil, msg end
       return true
     end,
+    -- spells have no shell: os.execute() says so (false, as a Lua built without one); the one idiom
+    -- that needs none, os.execute("sleep N"), waits through Utils.sleep (wall time and cancel apply);
+    -- anything else fails as a missing shell would (nil, "exit", 127), with a note naming the tool
+    execute = function(cmd)
+      if cmd == nil then return false end
+      if type(cmd) ~= "string" then error("bad argument #1 to 'execute' (string expected, got " .. type(cmd) .. ")", 2) end
+      local secs = str_match(cmd, "^%s*sleep%s+(%d+%.?%d*)%s*$")
+      local utils = rawget(env, "Utils")
+      if secs and type(utils) == "table" and utils.sleep then
+        utils.sleep(tonumber(secs))
+        return true, "exit", 0
+      end
+      stderr:write("os.execute: spells have no shell; run a program with Tool.execute(\"process-executor\", "
+        .. "{executable = ..., arguments = {...}}) (allowed by security.process_allow)\n")
+      return nil, "exit", 127
+    end,
     -- a new empty file under /tmp (the workspace's private temp folder unless security.temp_dir says otherwise)
     tmpname = function()
       local st, name = OPEN_PATH("", "tmpname")
