@@ -207,7 +207,8 @@ class RagConfig(_Strict):
     embedder: str = "hashing"
     """How text becomes vectors: ``hashing`` (default; deterministic feature hashing, no model),
     ``wordllama`` (the bundled offline WordLlama model; ``pip install 'llmspell-ls[embed]'``) or
-    ``provider:<model>`` (a configured provider's embedding endpoint, e.g. ``provider:openai/text-embedding-3-small``)."""
+    ``provider:<model>`` (a configured provider's embedding endpoint, e.g.
+    ``provider:openai/text-embedding-3-small``)."""
     dimensions: int = Field(default=384, ge=16, le=8192)
     """Vector size of the ``hashing`` embedder (the others have their model's own size)."""
     path: str | None = None
@@ -218,8 +219,8 @@ class RagConfig(_Strict):
     chunk_overlap: int = Field(default=50, ge=0, le=4096)
     """Default overlap in tokens between consecutive chunks (must be below ``chunk_size``)."""
     vector_weight: float = Field(default=0.7, ge=0.0, le=1.0)
-    """Hybrid search: share of the cosine-similarity rank in the reciprocal-rank fusion with BM25
-    (1.0 = pure vector search, 0.0 = pure BM25)."""
+    """Hybrid search: ``score = w * cosine + (1 - w) * bm25 / best_bm25`` with this ``w`` (1.0 = pure
+    vector search, 0.0 = pure BM25)."""
     default_top_k: int = Field(default=5, ge=1, le=1000)
     """Results of ``RAG.search`` when no ``top_k``/``k`` is given."""
     max_top_k: int = Field(default=1000, ge=1, le=100000)
