@@ -40,6 +40,7 @@ DEDICATED_EXAMPLES: dict[str, str] = {
     "logger_utils": "test_misc_globals.py",
     "local_llm": "../runtime/test_local_llm.py",
     "streaming_global": "../runtime/test_streaming.py",
+    "rag": "test_rag_e2e.py",
 }
 
 
