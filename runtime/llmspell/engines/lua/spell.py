@@ -614,6 +614,8 @@ class LuaSpell(SpellHost):
         reopening that magic link does not walk the path again). ``write`` may also be "remove" or
         "rename" (os.remove / os.rename, done here on the gate's directory fds)."""
         self._release_fd()
+        if write == "tmpname":
+            return self._tmpname()
         try:
             if not isinstance(path, (str, bytes)):
                 return 1, f"bad argument #1 (string expected, got {self._lua_type(path) or type(path).__name__})"
@@ -621,8 +623,6 @@ class LuaSpell(SpellHost):
             if write == "remove":
                 gate.remove(str(path), recursive=False)
                 return 0, ""
-        if write == "tmpname":
-            return self._tmpname()
             if write == "rename":
                 if not isinstance(other, (str, bytes)):
                     return 1, "bad argument #2 to 'rename' (string expected)"
@@ -644,13 +644,6 @@ class LuaSpell(SpellHost):
         except Exception as e:
             return 1, f"{path}: {e}"
 
-    def _read_source(self, kind: str, name: str) -> tuple[int, str] | tuple[int, str, str]:
-        try:
-            if kind == "module":
-                return self._find_module(str(name))
-            gate = self._gate()
-            data = gate.read_bytes(str(name), max_bytes=MAX_SOURCE_BYTES)
-            return 0, data.decode("utf-8", "replace"), "@" + display_path(gate.resolve(str(name)))
     def _tmpname(self) -> tuple[int, str]:
         """os.tmpname: create ``/tmp/lua_XXXXXX`` through the gate (so it lands where the policy maps
         /tmp) and return the name the spell uses."""
@@ -675,6 +668,13 @@ class LuaSpell(SpellHost):
                 err = str(e.strerror or e)
         return 1, f"os.tmpname: unable to generate a unique file name{': ' + err if err else ''}"
 
+    def _read_source(self, kind: str, name: str) -> tuple[int, str] | tuple[int, str, str]:
+        try:
+            if kind == "module":
+                return self._find_module(str(name))
+            gate = self._gate()
+            data = gate.read_bytes(str(name), max_bytes=MAX_SOURCE_BYTES)
+            return 0, data.decode("utf-8", "replace"), "@" + display_path(gate.resolve(str(name)))
         except LLMSpellError as e:
             return 1, f"{name}: {e.message}"
         except FileNotFoundError:
