@@ -34,6 +34,16 @@ def test_committed_stubs_are_fresh() -> None:
         assert committed == text, f"stubs/{rel} is stale: run `python -m llmspell_ls.stubgen`"
 
 
+def test_packaged_model_is_the_committed_one() -> None:
+    """The wheel's copy (llmspell_ls/data, what ``--stubs`` reads after ``pip install .``) is not stale."""
+    from importlib import resources
+
+    packaged = resources.files("llmspell_ls").joinpath("data/llmspell-api.json").read_text(encoding="utf-8")
+    assert packaged == REAL_MODEL.read_text(encoding="utf-8"), (
+        "llmspell_ls/data/llmspell-api.json is stale: run `python -m llmspell_ls.stubgen`"
+    )
+
+
 def test_committed_model_matches_the_declaration() -> None:
     """The JSON the server loads is what the runtime's declaration produces today."""
     from llmspell.api.introspect import model_json
@@ -46,14 +56,16 @@ def test_committed_model_matches_the_declaration() -> None:
 def test_write_stubs_layout(tmp_path: Path) -> None:
     paths = write_stubs(tmp_path, FIXTURE_MODEL)
     rel = sorted(str(p.relative_to(tmp_path)) for p in paths)
-    assert rel == ["js/llmspell.d.ts", "llmspell-api.json", "lua/config.json", "lua/library/llmspell.lua"]
+    assert rel == ["js/jsconfig.json", "js/llmspell.d.ts", "llmspell-api.json", "lua/config.json",
+                   "lua/emmyrc.json", "lua/library/llmspell.lua"]
     lua = (tmp_path / "lua/library/llmspell.lua").read_text()
     assert lua.startswith("---@meta _")
     assert "---@class AgentStatic\nAgent = {}" in lua
     assert "---@return AgentBuilder\nfunction AgentBuilder:name(name) end" in lua
     assert '---@deprecated Use Agent.builder()\n---@param config table' in lua
     assert '---@alias ToolName\n---| "calculator"' in lua
-    assert "---@async" in lua
+    assert "---@async" not in lua  # emmylua_ls: "async function called outside an async function"
+    assert "---@class AgentInstance: AgentBuilder" in lua  # `a = a:build()` keeps a compatible type
     assert '---@param priority? "highest"|"high"|"normal"|"low"|"lowest"' in lua
     cfg = json.loads((tmp_path / "lua/config.json").read_text())
     assert "Agent" in cfg["settings"]["Lua.diagnostics.globals"]
@@ -64,6 +76,12 @@ def test_write_stubs_layout(tmp_path: Path) -> None:
     assert "execute<N extends keyof ToolParams>(name: N, params: ToolParams[N]): Promise<ToolResult>;" in dts
     assert "@deprecated Use Agent.builder()" in dts
     assert "declare var JSON" not in dts  # the JS built-in is used
+    assert "declare function sleep(ms: number): Promise<void>;" in dts  # the JS engine's own globals
+    assert "declare function setTimeout(" in dts and "declare function exit(" in dts
+    emmyrc = json.loads((tmp_path / "lua/emmyrc.json").read_text())
+    assert emmyrc["workspace"]["library"] == ["stubs/lua/library"]
+    jsconfig = json.loads((tmp_path / "js/jsconfig.json").read_text())
+    assert jsconfig["compilerOptions"]["moduleDetection"] == "force"
 
 
 def test_type_parser() -> None:
@@ -126,13 +144,15 @@ def tsc_command() -> list[str] | None:
 
 
 def run_tsc(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
+    """tsc over one spell in a workspace set up as stubs/js says: the committed jsconfig.json + d.ts."""
     cmd = tsc_command()
     assert cmd is not None, "typescript missing: run scripts/setup-editors.sh (npm ci in editors/vscode)"
-    shutil.copyfile(STUBS / "js" / "llmspell.d.ts", tmp_path / "llmspell.d.ts")
+    (tmp_path / "stubs" / "js").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(STUBS / "js" / "llmspell.d.ts", tmp_path / "stubs" / "js" / "llmspell.d.ts")
+    shutil.copyfile(STUBS / "js" / "jsconfig.json", tmp_path / "jsconfig.json")
     (tmp_path / "spell.js").write_text(source)
     return subprocess.run(
-        [*cmd, "--checkJs", "--noEmit", "--target", "ES2022", "--module", "ES2022", "--lib", "ES2022",
-         "--moduleDetection", "force", "llmspell.d.ts", "spell.js"],
+        [*cmd, "-p", "jsconfig.json"],
         cwd=tmp_path, capture_output=True, text=True, timeout=120, env={**os.environ},
     )
 
@@ -168,3 +188,27 @@ await Tool.execute("file-operations", { operation: "explode", path: "/tmp/x" });
     assert "Property 'bulder' does not exist" in res.stdout
     assert "no-such-tool" in res.stdout and "NotAHookPoint" in res.stdout
     assert '"explode"' in res.stdout  # the tool's parameter object is typed by the tool name
+
+
+@needs_tsc
+def test_tsc_accepts_top_level_await_and_engine_globals(tmp_path: Path) -> None:
+    spell = """await sleep(10);
+const id = setTimeout(() => console.warn("late"), 5);
+clearTimeout(id);
+queueMicrotask(() => console.info("soon"));
+const r = await Tool.execute("calculator", { input: "2 + 2" });
+console.debug(r);
+if (ARGS.quit) exit(0);
+"""
+    res = run_tsc(tmp_path, spell)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+@needs_tsc
+def test_tsc_top_level_return_needs_ts_ignore(tmp_path: Path) -> None:
+    """A spell is an async function body; tsc has no option to accept a top-level return (TS1108)."""
+    res = run_tsc(tmp_path, "const n = await sleep(1);\nreturn { n };\n")
+    assert res.returncode != 0 and "TS1108" in res.stdout
+    assert [line for line in res.stdout.splitlines() if "error TS" in line and "TS1108" not in line] == []
+    res = run_tsc(tmp_path, "const n = await sleep(1);\n// @ts-ignore top-level return\nreturn { n };\n")
+    assert res.returncode == 0, res.stdout + res.stderr

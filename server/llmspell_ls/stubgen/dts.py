@@ -146,6 +146,32 @@ def _fields(ctx: _Ctx, fields: list[dict[str, Any]], readonly: bool = False) -> 
     return out
 
 
+def _engine_globals() -> str:
+    """What the JS engine adds to ``globalThis`` (console, sleep, setTimeout, exit …), declared by the engine."""
+    from llmspell.engines.js import ENGINE_GLOBALS_DTS  # cheap: quickjs is imported on first use
+
+    return ENGINE_GLOBALS_DTS
+
+
+def render_jsconfig(stubs: str = "stubs/js/llmspell.d.ts") -> str:
+    """A ``jsconfig.json`` for a spell workspace: spells as ES2022 modules (top-level ``await``), no DOM."""
+    cfg = {
+        "compilerOptions": {
+            "checkJs": True,
+            "allowJs": True,
+            "noEmit": True,
+            "target": "ES2022",
+            "module": "ES2022",
+            "moduleDetection": "force",
+            "lib": ["ES2022"],
+            "types": [],
+            "allowUnreachableCode": True,
+        },
+        "include": ["**/*.js", stubs],
+    }
+    return json.dumps(cfg, indent=2) + "\n"
+
+
 def render_dts(data: dict[str, Any]) -> str:
     ctx = _Ctx(data)
     out = [
@@ -153,12 +179,12 @@ def render_dts(data: dict[str, Any]) -> str:
         "// Ambient declarations: reference this file from a jsconfig.json (\"checkJs\": true) or with",
         '// /// <reference path="llmspell.d.ts" />',
         "",
-        "/** Output captured by the llmspell runtime (the JS engine has no DOM or Node globals). */",
-        "interface Console {",
-        "  log(...data: any[]): void;",
-        "  error(...data: any[]): void;",
-        "}",
-        "declare var console: Console;",
+        "// A spell is the body of an async function: top-level `await` is accepted with the jsconfig.json",
+        "// next to this file (module ES2022, moduleDetection force); tsc rejects a top-level `return`",
+        "// (TS1108, no option turns it off): put `// @ts-ignore` on the line before it.",
+        "",
+        "// The JS engine's own globals (it has no DOM or Node globals).",
+        *_engine_globals().rstrip("\n").splitlines(),
         "",
     ]
     for cat, entries in data.get("catalogs", {}).items():

