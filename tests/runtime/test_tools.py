@@ -272,7 +272,8 @@ async def test_hash_calculator(rt: Runtime, tmp_path: Path) -> None:
     assert v["result"]["verified"] is True
     v = await call(rt, "hash-calculator", operation="verify", input="abd", expected_hash=expected)
     assert v["result"]["verified"] is False
-    with pytest.raises(ValidationError, match="parameter 'algorithm': expected a hash algorithm: one of md5, sha1, sha256, sha512 .*got 'sha3'"):
+    with pytest.raises(ValidationError, match=r"parameter 'algorithm': expected a hash algorithm: "
+                                              r"one of md5, sha1, sha256, sha512 .*got 'sha3'"):
         await rt.tools.execute("hash-calculator", {"operation": "hash", "input": "a", "algorithm": "sha3"})
 
 
