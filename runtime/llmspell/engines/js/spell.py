@@ -607,7 +607,7 @@ class JSSpell(SpellHost):
                 st["d"][name] = _class_spec(cls)
             fields = {camel(k): self._conv(x, st, depth + 1) for k, x in v.api_field_values().items() if x is not None}
             if isinstance(v, ApiGlobal):  # namespaces (``Memory.episodic``) are fields holding globals
-                for key in cls.api_namespaces:
+                for key in type(v).api_namespaces:
                     fields[key] = self._conv(v.api_namespace(key), st, depth + 1)
             return {self._k_obj: self._handle(v), "c": name, "f": fields}
         if isinstance(v, JSFunction) and v.host is self:
