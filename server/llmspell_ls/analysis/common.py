@@ -21,10 +21,21 @@ from typing import Any
 
 from llmspell_ls.analysis import javascript as js_spec
 from llmspell_ls.analysis import lua as lua_spec
+from llmspell_ls.analysis.results import result_record
 from llmspell_ls.analysis.scopes import Occ, ScopeResolver
 from llmspell_ls.apimodel import ApiIndex, Class, Field, Function, Lang
 
 MAX_WINDOW_LINES = 40
+"""Fallback window when no statement start is known and no line at column 0 starts one."""
+MAX_WINDOW_CHARS = 16000
+"""Budget of the cursor-context window: a statement (a builder chain of any number of lines) is read
+from its start as long as it begins at most this many characters before the cursor."""
+MAX_EXPR_CHARS = 16000
+"""Budget for reading one assigned expression (a long ``Workflow.builder()…:build()`` chain)."""
+MAX_FN_NODES = 4000
+"""Budget of tree nodes visited to find a local function's return statements."""
+TABLE_PREFIX = "@table:"
+"""Type name of a table constructor at an offset (``local t = {agent = …}``: ``t.agent`` is typed)."""
 
 
 def spec_for(lang: Lang) -> ModuleType:
@@ -194,14 +205,20 @@ def chain_forward(
     return segs, awaited, i
 
 
-def chain_backward(spec: ModuleType, toks: list[Tok], i: int) -> tuple[list[Seg], bool]:
-    """The chain ending at ``toks[i]`` (inclusive), read right to left."""
+def chain_backward(spec: ModuleType, toks: list[Tok], i: int, text: str | None = None) -> tuple[list[Seg], bool]:
+    """The chain ending at ``toks[i]`` (inclusive), read right to left.
+
+    With ``text``, a separator that ends its line does not join the name on the next line to it: that is
+    an incomplete line being typed (``Agent.`` above ``a:``), not ``Agent.a`` (chains continue with the
+    separator at the start of the next line: ``\n  :name("x")``)."""
     j = i
     openers = {")": "(", "]": "[", "}": "{"}
     while j >= 0:
         t = toks[j]
         if t.kind == "name":
             if j > 0 and toks[j - 1].kind == "op" and toks[j - 1].text in spec.MEMBER_SEPS:
+                if text is not None and "\n" in text[toks[j - 1].end:t.start]:
+                    break
                 j -= 2
                 continue
             break
@@ -258,10 +275,16 @@ class Resolved:
 
 
 class TypeEngine:
-    """Types chains in one document snapshot (local variable types cached per snapshot)."""
+    """Types chains in one document snapshot (local variable types cached per snapshot).
+
+    ``flow=True`` (completion, hover, signature help) adds the type flow the editor features use: the
+    second result of ``pcall(f, …)``, what a local function returns, fields of a table constructor, and
+    the result records of API calls that return plain tables. The diagnostics pass keeps ``flow=False``:
+    a guess there would be a false positive, a guess in a completion list costs nothing.
+    """
 
     def __init__(self, index: ApiIndex, lang: Lang, text: str, cache: dict[Any, Any] | None = None,
-                 scopes: ScopeResolver | None = None):
+                 scopes: ScopeResolver | None = None, flow: bool = False):
         self.index = index
         self.lang = lang
         self.spec = spec_for(lang)
@@ -270,11 +293,12 @@ class TypeEngine:
         self.scopes = scopes
         """With a resolver (a document with a tree) variables are typed by scope; without, by the last
         ``name =`` before the use (text only: the fallback for a bare text)."""
+        self.flow = flow
         self._depth = 0
 
     def var_type(self, name: str, before: int) -> TypeRef | None:
         """Type of local ``name`` at offset ``before``: the value of the binding the name refers to there."""
-        key = ("var", name, before)
+        key = ("var", name, before, self.flow)
         if key in self.cache:
             return self.cache[key]  # type: ignore[no-any-return]
         result: TypeRef | None = None
@@ -291,11 +315,13 @@ class TypeEngine:
 
     def type_occ(self, occ: Occ | None) -> TypeRef | None:
         """The type a declaration/assignment gives its name (see :class:`Occ` for the ways)."""
-        if occ is None or not occ.how or self._depth >= 8:
+        if occ is None or self._depth >= 8:
             return None
+        if not occ.how:
+            return self._multi_value(occ) if self.flow else None
         if occ.how == "type":
             return self._ref(occ.key)
-        key = ("val", occ.value)  # a value's type does not depend on where the name is used
+        key = ("val", occ.value, self.flow)  # a value's type does not depend on where the name is used
         if key in self.cache:
             t = self.cache[key]
         else:
@@ -303,11 +329,13 @@ class TypeEngine:
         if occ.how == "field":
             if t is None or t.promise:
                 return None
+            if t.name.startswith(TABLE_PREFIX):
+                return self._table_field(t, occ.key)
             m = self.index.members(t.name, self.lang).get(occ.key)
             return self._ref(m.type) if isinstance(m, Field) else None
         return t
 
-    def _statement_end(self, offset: int, cap: int = 2000) -> int:
+    def _statement_end(self, offset: int, cap: int = MAX_EXPR_CHARS) -> int:
         """End of the expression starting at ``offset``: its line, extended while the next line continues
         a chain (``:name(...)`` / ``.name(...)``) or brackets are still open. Bounded by ``cap``."""
         text = self.text
@@ -353,28 +381,38 @@ class TypeEngine:
 
     def _type_from(self, offset: int, limit: int) -> TypeRef | None:
         toks = tokenize(self.spec, self.text, offset, self._statement_end(offset))
+        if self.flow and toks and toks[0].kind == "op" and toks[0].text == "{":
+            return TypeRef(f"{TABLE_PREFIX}{offset}")
         segs, awaited, _ = chain_forward(self.spec, toks, 0)
         if not segs:
             return None
         self._depth += 1
         try:
-            t = self.type_of(segs, offset).type
+            t = self.type_of(segs, offset, toks).type
         finally:
             self._depth -= 1
         if t is not None and awaited:
             t = TypeRef(t.name)
         return t
 
-    def type_of(self, segs: list[Seg], at: int) -> Resolved:
-        """Resolve a whole chain; ``member`` is the last function/field reached (for calls and hover)."""
+    def type_of(self, segs: list[Seg], at: int, toks: list[Tok] | None = None) -> Resolved:
+        """Resolve a whole chain; ``member`` is the last function/field reached (for calls and hover).
+
+        ``toks`` are the tokens the chain was read from (the call arguments of ``pcall(f, …)`` are read
+        from them)."""
         if not segs:
             return Resolved(None)
         first = segs[0]
         cur: TypeRef | None
+        rest = segs[1:]
         if first.kind == "name":
             if first.name in self.index.globals:
                 g = self.index.globals[first.name]
                 cur = TypeRef(g.name) if g.kind != "value" else None
+            elif self.flow and rest and rest[0].kind == "call":
+                # ``mk()`` (a local function) / ``pcall(f, …)`` (its first result is a boolean)
+                cur = self._local_call(first, at)
+                rest = rest[1:]
             else:
                 cur = self.var_type(first.name, first.start if first.start else at)
         elif first.kind == "paren":
@@ -385,10 +423,15 @@ class TypeEngine:
             return Resolved(None)
         member: Function | Field | None = None
         owner: Class | None = None
-        for seg in segs[1:]:
+        for seg in rest:
             if seg.kind == "member":
                 if cur is None or cur.promise:
                     return Resolved(None)
+                if cur.name.startswith(TABLE_PREFIX):
+                    cur = self._table_field(cur, seg.name)
+                    member = None
+                    owner = None
+                    continue
                 owner = self.index.type_(cur.name)
                 member = self.index.members(cur.name, self.lang).get(seg.name)
                 if member is None:
@@ -403,24 +446,229 @@ class TypeEngine:
             elif seg.kind == "call":
                 if not isinstance(member, Function):
                     return Resolved(None)
-                if member.returns_self:
-                    cur = TypeRef(member.owner)
-                else:
-                    cur = self._ref(member.returns)
-                if cur is not None and member.is_async and self.lang == "javascript":
-                    cur = TypeRef(cur.name, promise=True)
+                cur = self._returns(member)
                 member = None
             elif seg.kind == "index":
                 c = self.index.type_(cur.name) if cur else None
-                cur = self._ref(c.index_type) if c is not None and c.index_type else None
+                if self.flow and cur is not None and cur.name.startswith(TABLE_PREFIX) and seg.name:
+                    cur = self._table_field(cur, seg.name)
+                else:
+                    cur = self._ref(c.index_type) if c is not None and c.index_type else None
                 member = None
             else:
                 return Resolved(None)
         return Resolved(cur, member, owner)
 
+    def _returns(self, fn: Function) -> TypeRef | None:
+        """The type a call to an API function gives."""
+        if fn.returns_self:
+            cur: TypeRef | None = TypeRef(fn.owner)
+        else:
+            cur = self._ref(fn.returns)
+            if cur is None and self.flow:
+                rec = result_record(self.index, fn.owner, fn.name, fn.returns)
+                cur = TypeRef(rec) if rec else None
+        if cur is not None and fn.is_async and self.lang == "javascript":
+            cur = TypeRef(cur.name, promise=True)
+        return cur
+
     def _ref(self, type_str: str | None) -> TypeRef | None:
         name = self.index.resolve(type_str)
         return TypeRef(name) if name else None
+
+    # ------------------------------------------------------------------ type flow (flow=True)
+    def _local_call(self, name_seg: Seg, at: int) -> TypeRef | None:
+        """The result of calling a name that is not an API global: a local function's return type."""
+        if self.scopes is None or self._depth >= 8:
+            return None
+        key = ("ret", name_seg.name, name_seg.start or at)
+        if key in self.cache:
+            return self.cache[key]  # type: ignore[no-any-return]
+        self.cache[key] = None  # recursion guard (``local function f() return f() end``)
+        before = name_seg.start or at
+        _, occ = self.scopes.resolve(name_seg.name, before)
+        if occ is None:
+            # ``function f(`` is not met by the resolver (it skips ``name(``): the last one before the use
+            decls = self.cache.get(("fndecl", name_seg.name))
+            if decls is None:
+                rx = re.compile(r"\bfunction\s+(" + re.escape(name_seg.name) + r")\s*\(")
+                decls = self.cache[("fndecl", name_seg.name)] = [m.start(1) for m in rx.finditer(self.text)]
+            prior = [d for d in decls if d < before]
+            if prior:
+                occ = Occ("decl", self.scopes.to_byte(prior[-1]))
+        got = self._function_returns(occ) if occ is not None else None
+        self.cache[key] = got
+        return got
+
+    def _function_node(self, occ: Occ) -> Any:
+        """The tree node of the function a declaration names (``local function f`` / ``f = function``)."""
+        assert self.scopes is not None
+        root = self.scopes.root
+        fn_types = _LUA_FN if self.lang == "lua" else _JS_FN
+        if occ.how == "expr" and occ.value >= 0:
+            b = self.scopes.to_byte(occ.value)
+            node = root.named_descendant_for_byte_range(b, b)
+            while node is not None and node.start_byte == b and node.type not in fn_types:
+                node = node.parent
+            return node if node is not None and node.type in fn_types and node.start_byte == b else None
+        node = root.named_descendant_for_byte_range(occ.at, occ.at)
+        parent = node.parent if node is not None else None
+        if parent is not None and parent.type in ("function_declaration", "generator_function_declaration"):
+            return parent
+        return None
+
+    def _function_returns(self, occ: Occ) -> TypeRef | None:
+        """The type of the first return statement (outside nested functions) that has one."""
+        try:
+            fn = self._function_node(occ)
+        except Exception:  # a tree without positions for this version: no guess
+            return None
+        if fn is None:
+            return None
+        assert self.scopes is not None
+        is_async = any(c.type == "async" for c in fn.children)
+        body = fn.child_by_field_name("body")
+        if body is None:
+            return None
+        exprs: list[int] = []
+        if fn.type == "arrow_function" and body.type != "statement_block":
+            exprs.append(body.start_byte)
+        else:
+            stack = [body]
+            seen = 0
+            fn_types = _LUA_FN if self.lang == "lua" else _JS_FN
+            while stack and seen < MAX_FN_NODES:
+                n = stack.pop()
+                seen += 1
+                if n.type == "return_statement":
+                    e = next((c for c in n.named_children if c.type != "comment"), None)
+                    if e is not None and e.type == "expression_list":
+                        e = e.named_children[0] if e.named_children else None
+                    if e is not None:
+                        exprs.append(e.start_byte)
+                    continue
+                if n.type in fn_types:
+                    continue
+                stack.extend(reversed(n.named_children))
+        for b in exprs:
+            t = self._type_from(self.scopes.to_offset(b), 0)
+            if t is not None:
+                if is_async and self.lang == "javascript" and not t.promise:
+                    t = TypeRef(t.name, promise=True)
+                return t
+        return None
+
+    def _multi_value(self, occ: Occ) -> TypeRef | None:
+        """``local ok, r = pcall(f, …)``: ``r`` is what ``f(…)`` returns (Lua; the scope resolver leaves a
+        second name of a one-expression assignment untyped)."""
+        if self.lang != "lua" or self.scopes is None:
+            return None
+        start = self.scopes.to_offset(occ.at)
+        text = self.text
+        line_start = text.rfind("\n", 0, start) + 1
+        head = text[line_start:start]
+        m = _NAMES_BEFORE.fullmatch(head)
+        if m is None:
+            return None
+        position = head.count(",")
+        tail = _NAMES_AFTER.match(text, start)
+        if tail is None:
+            return None
+        value = tail.end()
+        toks = tokenize(self.spec, text, value, self._statement_end(value))
+        segs, _, end = chain_forward(self.spec, toks, 0)
+        if len(segs) != 2 or segs[0].kind != "name" or segs[1].kind != "call" or end != len(toks):
+            return None
+        if segs[0].name not in ("pcall", "xpcall") or position != 1:
+            return None
+        args = segs[1].args or []
+        if not args:
+            return None
+        a, b = args[0]
+        return self._call_value(toks[a:b], toks[b:] if segs[0].name == "pcall" else [], value)
+
+    def _call_value(self, f_toks: list[Tok], _rest: list[Tok], at: int) -> TypeRef | None:
+        """The result of calling the function expression ``f_toks`` (``agent.execute`` / ``mk`` /
+        ``function() return … end``)."""
+        if not f_toks:
+            return None
+        if f_toks[0].kind == "name" and f_toks[0].text == "function":
+            return self._inline_function(f_toks)
+        segs, _, end = chain_forward(self.spec, f_toks, 0)
+        if not segs or end != len(f_toks):
+            return None
+        self._depth += 1
+        try:
+            return self.type_of([*segs, Seg("call", start=f_toks[-1].end, end=f_toks[-1].end, args=[])], at).type
+        finally:
+            self._depth -= 1
+
+    def _inline_function(self, f_toks: list[Tok]) -> TypeRef | None:
+        """``pcall(function() return X end)``: the type of the first typed ``return X`` at depth 0."""
+        depth = 0
+        for k, t in enumerate(f_toks):
+            if t.kind != "name":
+                continue
+            if t.text in self.spec.BLOCK_OPEN:
+                depth += 1
+            elif t.text in self.spec.BLOCK_CLOSE:
+                depth -= 1
+            elif t.text == "return" and depth == 1 and k + 1 < len(f_toks):
+                got = self._type_from(f_toks[k + 1].start, 0)
+                if got is not None:
+                    return got
+        return None
+
+    def table_keys(self, t: TypeRef) -> dict[str, int]:
+        """Keys of a table constructor type -> offset of each value (first level, in order)."""
+        offset = int(t.name[len(TABLE_PREFIX):])
+        key = ("tkeys", offset)
+        got = self.cache.get(key)
+        if got is not None:
+            return got  # type: ignore[no-any-return]
+        toks = tokenize(self.spec, self.text, offset, self._statement_end(offset))
+        out: dict[str, int] = {}
+        depth = 0
+        kv = self.spec.KEY_VALUE_SEP
+        for k, tk in enumerate(toks):
+            if tk.kind == "name" and tk.text in self.spec.BLOCK_OPEN:
+                depth += 1
+            elif tk.kind == "name" and tk.text in self.spec.BLOCK_CLOSE:
+                depth -= 1
+            if tk.kind != "op":
+                continue
+            if tk.text in "([{":
+                depth += 1
+            elif tk.text in ")]}":
+                depth -= 1
+                if depth <= 0:
+                    break
+            elif depth == 1 and tk.text == kv and k >= 1 and k + 1 < len(toks):
+                kt = toks[k - 1]
+                if kt.kind == "name":
+                    out.setdefault(kt.text, toks[k + 1].start)
+                elif kt.kind == "string" and self.lang == "javascript":
+                    out.setdefault(self.spec.string_value(kt.text), toks[k + 1].start)
+                elif kt.text == "]" and k >= 3 and toks[k - 2].kind == "string" and toks[k - 3].text == "[":
+                    out.setdefault(self.spec.string_value(toks[k - 2].text), toks[k + 1].start)
+        self.cache[key] = out
+        return out
+
+    def _table_field(self, t: TypeRef, name: str) -> TypeRef | None:
+        at = self.table_keys(t).get(name)
+        if at is None or self._depth >= 8:
+            return None
+        key = ("val", at, self.flow)
+        if key not in self.cache:
+            self.cache[key] = self._type_from(at, at)
+        return self.cache[key]  # type: ignore[no-any-return]
+
+
+_LUA_FN = frozenset({"function_declaration", "function_definition"})
+_JS_FN = frozenset({"function_declaration", "function_expression", "arrow_function", "generator_function",
+                    "generator_function_declaration", "method_definition"})
+_NAMES_BEFORE = re.compile(r"\s*(?:local\s+)?(?:[A-Za-z_]\w*(?:\s*<\w+>)?\s*,\s*)+")
+_NAMES_AFTER = re.compile(r"[A-Za-z_]\w*(?:\s*<\w+>)?\s*(?:,\s*[A-Za-z_]\w*(?:\s*<\w+>)?\s*)*=(?!=)\s*")
 
 
 # ------------------------------------------------------------------------------------- cursor context
@@ -438,7 +686,7 @@ class CallSite:
 @dataclass(slots=True)
 class Context:
     kind: str
-    """``member`` | ``identifier`` | ``string`` | ``table_key`` | ``table_value`` | ``none``"""
+    """``member`` | ``identifier`` | ``string`` | ``table_key`` | ``table_value`` | ``comment`` | ``none``"""
     prefix: str = ""
     prefix_start: int = 0
     receiver: TypeRef | None = None
@@ -451,6 +699,11 @@ class Context:
     quote: str = ""
     string_end: int = 0
     enclosing: CallSite | None = None
+    receiver_name: str = ""
+    """For ``member``: the receiver when it is one plain name (``string`` in ``string.``)."""
+    table_values: list[dict[str, str]] = field(default_factory=list)
+    """String values of the keys of each table on ``table_path`` (outermost first, the cursor's table
+    last): ``{type = "tool", tool = "calculator", input = {|`` knows the tool."""
 
 
 @dataclass(slots=True)
@@ -466,10 +719,21 @@ class _Frame:
     args: list[tuple[int, int]] = field(default_factory=list)
     block: int = 0
     """Open Lua keyword blocks (``function … end``) inside this bracket: their commas are not ours."""
+    values: dict[str, str] = field(default_factory=dict)
+    """``key = "string"`` pairs of a table seen so far."""
 
 
 def window_start(text: str, offset: int, statement_start: int | None) -> int:
-    """Where to start tokenizing: the statement start, but at most MAX_WINDOW_LINES lines back."""
+    """Where to start tokenizing: the statement start (from the tree) when it is within
+    MAX_WINDOW_CHARS of the cursor (a builder chain of any number of lines); otherwise the nearest line
+    within that budget that starts a statement at column 0 (error-tolerant: a broken line above does not
+    matter); otherwise MAX_WINDOW_LINES lines back."""
+    floor = max(0, offset - MAX_WINDOW_CHARS)
+    if statement_start is not None and floor <= statement_start:
+        return min(statement_start, offset)
+    col0 = _statement_line(text, offset, floor)
+    if col0 is not None:
+        return col0
     lim = offset
     for _ in range(MAX_WINDOW_LINES):
         p = text.rfind("\n", 0, lim)
@@ -481,6 +745,45 @@ def window_start(text: str, offset: int, statement_start: int | None) -> int:
     if statement_start is None:
         return lim
     return max(lim, min(statement_start, offset))
+
+
+_CONTINUATION_WORDS = frozenset({"end", "else", "elseif", "until", "and", "or", "then", "do", "in", "catch",
+                                 "finally", "case", "default"})
+_WORD = re.compile(r"[A-Za-z_$][\w$]*")
+
+
+def _statement_line(text: str, offset: int, floor: int) -> int | None:
+    """Start of the nearest line above the cursor (within ``floor``) that starts at column 0 with what can
+    only begin a statement (``local x``, ``function``, ``Agent.…``), or None."""
+    pos = text.rfind("\n", 0, offset)
+    while pos >= floor and pos >= 0:
+        start = pos + 1
+        m = _WORD.match(text, start)
+        if m is not None and m.group() not in _CONTINUATION_WORDS:
+            return start
+        if pos == 0:
+            break
+        pos = text.rfind("\n", 0, pos)
+    if pos < 0 and floor == 0:
+        m = _WORD.match(text, 0)
+        if m is not None and m.group() not in _CONTINUATION_WORDS:
+            return 0
+    return None
+
+
+def in_comment(spec: ModuleType, text: str, start: int, offset: int, toks: list[Tok]) -> bool:
+    """Is ``offset`` inside a comment? (``toks`` are the tokens of ``text[start:offset]``: only the gap
+    after the last one can hold the comment.)"""
+    gap = toks[-1].end if toks else start
+    if "-" not in text[gap:offset] and "/" not in text[gap:offset]:
+        return False
+    for m in spec.TOKEN_RE.finditer(text, gap, offset):
+        if m.lastgroup in ("comment", "ceq") and m.group("comment") and m.end() >= offset:
+            c = m.group("comment")
+            closed = (c.startswith("--[") and re.search(r"\](=*)\]\Z", c) is not None and len(c) > 4) or (
+                c.startswith("/*") and c.endswith("*/") and len(c) >= 4)
+            return not closed
+    return False
 
 
 def analyze(engine: TypeEngine, offset: int, start: int) -> Context:
@@ -498,6 +801,8 @@ def _analyze(engine: TypeEngine, offset: int, start: int, holder: list[CallSite 
     spec = engine.spec
     text = engine.text
     toks = tokenize(spec, text, start, offset)
+    if in_comment(spec, text, start, offset, toks):
+        return Context("comment")
     # is the cursor inside (or right after the opening quote of) a string token?
     last = toks[-1] if toks else None
     in_string = last is not None and last.kind == "string" and (
@@ -539,10 +844,12 @@ def _analyze(engine: TypeEngine, offset: int, start: int, holder: list[CallSite 
             if idx > 0 and body[idx - 1].kind in ("name", "string"):
                 k = body[idx - 1].text if body[idx - 1].kind == "name" else spec.string_value(body[idx - 1].text)
                 frames[-1].keys.append(k)
+                if idx + 1 < len(body) and body[idx + 1].kind == "string" and spec.string_closed(body[idx + 1].text):
+                    frames[-1].values[k] = spec.string_value(body[idx + 1].text)
     for fr in frames:
         if not fr.maybe_call:
             continue
-        segs, _ = chain_backward(spec, body, fr.tok_index - 1)
+        segs, _ = chain_backward(spec, body, fr.tok_index - 1, text)
         if not segs:
             continue
         fn = engine.type_of(segs, fr.offset).member
@@ -586,11 +893,14 @@ def _analyze(engine: TypeEngine, offset: int, start: int, holder: list[CallSite 
         i -= 1
     prev = toks[i] if i >= 0 else None
     if prev is not None and prev.kind == "op" and prev.text in spec.MEMBER_SEPS and prev.end == prefix_start:
-        segs, awaited = chain_backward(spec, toks, i - 1) if i > 0 else ([], False)
+        segs, awaited = chain_backward(spec, toks, i - 1, text) if i > 0 else ([], False)
         recv = engine.type_of(segs, prev.start).type if segs else None
         if recv is not None and awaited:
             recv = TypeRef(recv.name)
-        return Context("member", prefix=prefix, prefix_start=prefix_start, receiver=recv, sep=prev.text)
+        ctx = Context("member", prefix=prefix, prefix_start=prefix_start, receiver=recv, sep=prev.text)
+        if len(segs) == 1 and segs[0].kind == "name":
+            ctx.receiver_name = segs[0].name
+        return ctx
     if prev is not None and prev.kind == "op" and prev.text in spec.MEMBER_SEPS:
         return Context("none")
     if top is not None and top.open == "{" and (
@@ -623,18 +933,22 @@ def _attach_table(ctx: Context, frames: list[_Frame], engine: TypeEngine) -> Non
     if frames and frames[-1].open == "{":
         ctx.existing_keys = list(frames[-1].keys)
     path: list[str] = []
+    values: list[dict[str, str]] = []
     for k in range(len(frames) - 1, -1, -1):
         fr = frames[k]
         if fr.open != "{":
             return
+        values.append(fr.values)
         if fr.call is not None:  # Lua table call ``f{...}``: this table is the argument
             ctx.call = fr.call
             ctx.table_path = path[::-1]
+            ctx.table_values = values[::-1]
             return
         parent = frames[k - 1] if k > 0 else None
         if parent is not None and parent.open == "(" and parent.call is not None:
             ctx.call = parent.call
             ctx.table_path = path[::-1]
+            ctx.table_values = values[::-1]
             return
         if parent is None or parent.open != "{":
             return

@@ -105,7 +105,7 @@ def range_of(doc: DocState, start: int, end: int, enc: str) -> dict[str, dict[st
 def engine_for(doc: DocState, index: ApiIndex) -> TypeEngine:
     """A type engine whose variable cache lives with the document version."""
     cache = doc.cache.setdefault(("engine", id(index)), {})
-    return TypeEngine(index, doc.lang, doc.text, cache, scopes_for(doc))
+    return TypeEngine(index, doc.lang, doc.text, cache, scopes_for(doc), flow=True)
 
 
 def scopes_for(doc: DocState) -> ScopeResolver:

@@ -13,9 +13,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from llmspell_ls.analysis.common import CallSite, Context, analyze, literal_string
+from llmspell_ls.analysis import stdlib
+from llmspell_ls.analysis.common import TABLE_PREFIX, CallSite, Context, TypeEngine, TypeRef, analyze, literal_string
 from llmspell_ls.apimodel import ApiIndex, Class, Field, Function, Lang, Param
 from llmspell_ls.documents import DocState
+from llmspell_ls.features import ranking
 from llmspell_ls.features.common import (
     ClientOptions,
     RawJSON,
@@ -126,7 +128,9 @@ def member_items(index: ApiIndex, type_name: str, sep: str, lang: Lang, opts: Cl
         if want_fields:
             for f in c.fields:
                 items.append(_item(f.lname(lang), K_FIELD if not is_static else K_PROPERTY,
-                                   f.type, field_doc(f, c.name, lang), opts))
+                                   f.type, field_doc(f, c.name, lang), opts,
+                                   sort=("b" if f.optional else "a") + ranking.rank(0) + f.lname(lang)
+                                   if c.kind == "record" else ranking.method_sort(f.name)))
         if want_functions:
             for fn in c.functions:
                 insert, snip = _snippet(fn, lang, opts, with_parens)
@@ -134,7 +138,7 @@ def member_items(index: ApiIndex, type_name: str, sep: str, lang: Lang, opts: Cl
                     fn.lname(lang), K_FUNCTION if is_static else K_METHOD,
                     _detail(fn, lang), function_doc(index, fn, lang), opts,
                     deprecated=bool(fn.deprecated), insert=insert, snippet=snip,
-                    sort=("z" if fn.deprecated else "a") + fn.lname(lang),
+                    sort=ranking.method_sort(fn.name, bool(fn.deprecated)),
                 ))
     got = json.dumps(items, separators=(",", ":"))
     cache[key] = got
@@ -164,9 +168,15 @@ def global_items(index: ApiIndex, lang: Lang, opts: ClientOptions) -> list[dict[
                 continue
             got.append(_item(g.name, K_VARIABLE if g.kind == "value" else K_MODULE,
                              "global" if g.kind != "value" else (g.type or ""), class_doc(g, lang), opts,
-                             sort="0" + g.name))
+                             sort=ranking.global_sort(g.name)))
+        for e in stdlib.globals_of(lang).values():
+            if e.name in index.globals and not (lang == "javascript" and e.name == "JSON"):
+                continue  # an API global of the same name (Lua's JSON) is the one spells see
+            kind = K_FUNCTION if e.is_function else (K_MODULE if stdlib.module(lang, e.name) else K_VARIABLE)
+            got.append(_item(e.name, kind, "builtin", stdlib.entry_doc(e, lang), opts,
+                             sort=ranking.stdlib_sort(e.name, True)))
         for kw in spec_for(lang).KEYWORD_COMPLETIONS:
-            got.append(_item(kw, K_KEYWORD, "", "", opts, sort="9" + kw))
+            got.append(_item(kw, K_KEYWORD, "", "", opts, sort=ranking.KEYWORD_SORT + kw))
         cache[key] = got
     return got  # type: ignore[no-any-return]
 
@@ -203,9 +213,16 @@ def completion(doc: DocState, index: ApiIndex, line: int, character: int, opts: 
     ctx = analyze(engine, offset, context_window(doc, offset))
     nxt = doc.text[offset:offset + 1]
     with_parens = nxt != "(" and not (nxt.isalnum() or nxt == "_")
+    if ctx.kind == "comment":
+        return EMPTY
     if ctx.kind == "member":
+        if ctx.receiver is None and ctx.receiver_name:
+            got = stdlib_member_items(engine, ctx.receiver_name, ctx.sep, offset, opts, with_parens)
+            return _result(got) if got is not None else EMPTY
         if ctx.receiver is None or ctx.receiver.promise:
             return EMPTY
+        if ctx.receiver.name.startswith(TABLE_PREFIX):
+            return _list(_table_items(engine, ctx.receiver, opts), "")
         return _result(member_items(index, ctx.receiver.name, ctx.sep, doc.lang, opts, with_parens))
     if ctx.kind == "identifier":
         items = list(global_items(index, doc.lang, opts))
@@ -230,7 +247,47 @@ def _local_items(doc: DocState, offset: int, opts: ClientOptions) -> list[dict[s
         spec = spec_for(doc.lang)
         names = sorted({m.group(1) for m in spec.ASSIGN_RE.finditer(doc.text)} - spec.KEYWORDS)
         doc.cache["local_names"] = names
-    return [_item(n, K_VARIABLE, "", "", opts, sort="1" + n) for n in names]
+    return [_item(n, K_VARIABLE, "", "", opts, sort=ranking.local_sort(n)) for n in names]
+
+
+def stdlib_member_items(engine: TypeEngine, name: str, sep: str, offset: int, opts: ClientOptions,
+                        with_parens: bool) -> str | None:
+    """``string.`` / ``math.`` / ``Math.`` …: the library's members (None when ``name`` is not a library
+    table, or the spell declares or assigns a variable of that name)."""
+    lang = engine.lang
+    members = stdlib.module(lang, name)
+    if members is None or (lang == "lua" and sep != "."):
+        return None
+    if engine.scopes is not None and engine.scopes.resolve(name, offset)[0]:
+        return None
+    key = ("stdlib", lang, name, opts, with_parens)
+    cache = _cache(engine.index)
+    got = cache.get(key)
+    if got is None:
+        items = []
+        for e in members.values():
+            insert = None
+            snip = False
+            if e.is_function and with_parens:
+                if opts.snippets:
+                    insert, snip = (e.short + "($1)$0", True) if e.params else (e.short + "()$0", True)
+                else:
+                    insert = e.short + "("
+            items.append(_item(e.short, K_FUNCTION if e.is_function else K_CONSTANT, e.signature or "",
+                               stdlib.entry_doc(e, lang), opts, insert=insert, snippet=snip,
+                               sort=ranking.stdlib_sort(e.short, False)))
+        got = cache[key] = json.dumps(items, separators=(",", ":"))
+    return got  # type: ignore[no-any-return]
+
+
+def _table_items(engine: TypeEngine, t: TypeRef, opts: ClientOptions) -> list[dict[str, Any]]:
+    """The keys of a table constructor the receiver was assigned (``local t = {agent = …}``; ``t.``)."""
+    out = []
+    for k, at in engine.table_keys(t).items():
+        vt = engine._table_field(t, k)
+        detail = vt.name if vt is not None and not vt.name.startswith(TABLE_PREFIX) else ""
+        out.append(_item(k, K_FIELD, detail, "", opts, sort=f"a{at:08d}"))
+    return out
 
 
 def param_at(call: CallSite) -> Param | None:
@@ -297,11 +354,16 @@ def _table_shape(index: ApiIndex, ctx: Context, lang: Lang) -> tuple[str, Any] |
         return None
     rec_name = index.resolve(p.type)
     rec = index.type_(rec_name) if rec_name else None
-    for key in ctx.table_path:
+    for depth, key in enumerate(ctx.table_path):
         if rec is None:
             return None
         if key == "[]":
             continue
+        if key in STEP_INPUT_KEYS and depth == len(ctx.table_path) - 1 and depth < len(ctx.table_values):
+            # a workflow step's ``input = {…}``: the parameters of the step's tool
+            tool = index.tools.get(ctx.table_values[depth].get("tool", ""))
+            if tool is not None and any(f.name == "tool" for f in rec.fields):
+                return "tool", tool
         f = next((f for f in rec.fields if f.lname(lang) == key), None)
         if f is None:
             return None
@@ -343,6 +405,9 @@ def _key_items(doc: DocState, index: ApiIndex, ctx: Context, opts: ClientOptions
                                sort=("1" if f.optional else "0") + name))
     return items
 
+
+STEP_INPUT_KEYS = ("input", "params")
+"""Keys of a workflow step whose table holds the parameters of the step's ``tool``."""
 
 KEY_CATALOGS = {"tool": "tools", "template": "agent_templates", "template_name": "agent_templates",
                 "hook_point": "hook_points", "point": "hook_points", "workflow_type": "workflow_types",
