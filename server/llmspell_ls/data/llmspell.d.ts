@@ -2,12 +2,29 @@
 // Ambient declarations: reference this file from a jsconfig.json ("checkJs": true) or with
 // /// <reference path="llmspell.d.ts" />
 
-/** Output captured by the llmspell runtime (the JS engine has no DOM or Node globals). */
+// A spell is the body of an async function: top-level `await` is accepted with the jsconfig.json
+// next to this file (module ES2022, moduleDetection force); tsc rejects a top-level `return`
+// (TS1108, no option turns it off): put `// @ts-ignore` on the line before it.
+
+// The JS engine's own globals (it has no DOM or Node globals).
+/** Output captured by the llmspell runtime: log/info/debug -> stdout, error/warn/trace -> stderr. */
 interface Console {
   log(...data: any[]): void;
+  info(...data: any[]): void;
+  debug(...data: any[]): void;
   error(...data: any[]): void;
+  warn(...data: any[]): void;
+  trace(...data: any[]): void;
 }
 declare var console: Console;
+/** Resolve after `ms` milliseconds (the runtime's clock; other work continues meanwhile). */
+declare function sleep(ms: number): Promise<void>;
+declare function setTimeout(fn: (...args: any[]) => void, ms?: number, ...args: any[]): number;
+declare function clearTimeout(id: number): void;
+declare function queueMicrotask(fn: () => void): void;
+/** End the spell (not the process) with exit status `code` (default 0). */
+declare function exit(code?: number): never;
+declare var process: { exit(code?: number): never; readonly env: {}; readonly argv: string[] };
 
 type HookPointName =
   | "BeforeAgentInit"

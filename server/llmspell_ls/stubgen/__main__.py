@@ -2,7 +2,8 @@
 
 1. re-introspect the API declaration into ``stubs/llmspell-api.json`` (skipped with ``--no-model``);
 2. render ``stubs/lua/`` and ``stubs/js/`` from it;
-3. copy the model into the package data (``llmspell_ls/data/llmspell-api.json``) for wheel installs.
+3. copy the model and the two stub files into the package data (``llmspell_ls/data/llmspell-api.json``,
+   ``llmspell.lua``, ``llmspell.d.ts``) for wheel installs (go-to-definition on an API name opens them).
 
 With ``--out DIR`` only step 2 runs, into DIR, from the model the server loads (``llmspell-ls --stubs DIR``).
 """
@@ -15,6 +16,10 @@ import sys
 from collections.abc import Sequence
 
 from llmspell_ls.stubgen import PACKAGE_DATA_JSON, REPO_STUBS, write_stubs
+
+PACKAGED_STUBS = {"lua/library/llmspell.lua": "llmspell.lua", "js/llmspell.d.ts": "llmspell.d.ts"}
+"""Stub files (relative to ``stubs/``) copied next to the packaged model (``llmspell_ls/data/``); the
+language server's go-to-definition opens them when there is no source checkout."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     PACKAGE_DATA_JSON.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(model, PACKAGE_DATA_JSON)
     print(PACKAGE_DATA_JSON)
+    for rel, name in PACKAGED_STUBS.items():
+        target = PACKAGE_DATA_JSON.parent / name
+        shutil.copyfile(REPO_STUBS / rel, target)
+        print(target)
     return 0
 
 
