@@ -35,7 +35,8 @@ def test_hover_globals_locals_fields_and_deprecation(index, opts) -> None:
     assert "local b: AgentBuilder" in hov(index, opts, "local b = Agent.builder()\n|b:build()")
     assert "AgentInstance.name: string" in hov(index, opts, "local a = Agent.builder():build()\nprint(a.na|me)")
     assert "**Deprecated:** Use Agent.builder()" in hov(index, opts, "Agent.cre|ate({})")
-    assert hov(index, opts, "local zz = 1\nz|z") is None
+    assert "local zz: number" in hov(index, opts, "local zz = 1\nz|z")  # plain locals: type + declaration
+    assert hov(index, opts, "z|z") is None  # an undeclared name
     assert hov(index, opts, "   |  ") is None
 
 
@@ -75,7 +76,8 @@ def test_signature_nested_and_inside_tables(index, opts) -> None:
     assert s["signatures"][0]["label"] == "AgentBuilder:name(name: string) -> AgentBuilder"
     s = sig(index, opts, "const b = Agent.builder();\nb.systemPrompt(|", "javascript")
     assert s["signatures"][0]["label"] == "AgentBuilder.systemPrompt(prompt: string): AgentBuilder"
-    assert sig(index, opts, "print(|") is None
+    assert sig(index, opts, "print(|")["signatures"][0]["label"] == "print(...: any)"  # Lua's own library
+    assert sig(index, opts, "local function print() end\nprint(|") is None  # shadowed: not the builtin
     assert sig(index, opts, "Agent.builder()|") is None
 
 

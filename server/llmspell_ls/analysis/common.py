@@ -488,17 +488,28 @@ class TypeEngine:
         before = name_seg.start or at
         _, occ = self.scopes.resolve(name_seg.name, before)
         if occ is None:
-            # ``function f(`` is not met by the resolver (it skips ``name(``): the last one before the use
-            decls = self.cache.get(("fndecl", name_seg.name))
-            if decls is None:
-                rx = re.compile(r"\bfunction\s+(" + re.escape(name_seg.name) + r")\s*\(")
-                decls = self.cache[("fndecl", name_seg.name)] = [m.start(1) for m in rx.finditer(self.text)]
-            prior = [d for d in decls if d < before]
-            if prior:
-                occ = Occ("decl", self.scopes.to_byte(prior[-1]))
+            prior = self.function_declared(name_seg.name, before)
+            if prior is not None:
+                occ = Occ("decl", self.scopes.to_byte(prior))
         got = self._function_returns(occ) if occ is not None else None
         self.cache[key] = got
         return got
+
+    def function_declared(self, name: str, before: int) -> int | None:
+        """Offset of the last ``function name(`` before ``before`` (the scope resolver skips ``name(``, so
+        it never meets function declarations)."""
+        decls = self.cache.get(("fndecl", name))
+        if decls is None:
+            rx = re.compile(r"\bfunction\s+(" + re.escape(name) + r")\s*\(")
+            decls = self.cache[("fndecl", name)] = [m.start(1) for m in rx.finditer(self.text)]
+        prior = [d for d in decls if d < before]
+        return prior[-1] if prior else None
+
+    def declares(self, name: str, at: int) -> bool:
+        """Does the spell declare or assign ``name`` where ``at`` sees it (so it is not a builtin)?"""
+        if self.scopes is not None and self.scopes.resolve(name, at)[0]:
+            return True
+        return self.function_declared(name, at) is not None
 
     def _function_node(self, occ: Occ) -> Any:
         """The tree node of the function a declaration names (``local function f`` / ``f = function``)."""

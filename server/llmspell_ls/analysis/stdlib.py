@@ -15,8 +15,12 @@ Each entry is ``name -> (signature, one-line doc)``; a signature is written as t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from llmspell_ls.apimodel import Lang
+
+if TYPE_CHECKING:
+    from llmspell_ls.analysis.common import Seg, TypeEngine
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,3 +405,15 @@ def entry_doc(e: StdEntry, lang: Lang) -> str:
     head = e.signature if e.signature else (f"(library) {e.name}" if module(lang, e.name) is not None
                                              else f"(value) {e.name}")
     return f"```{fence}\n{head}\n```\n\n{e.doc}".rstrip()
+
+
+def std_entry(engine: TypeEngine, segs: list[Seg], at: int) -> StdEntry | None:
+    """``print`` / ``string.format`` / ``Math.max`` when the spell does not define that name itself."""
+    if not segs or segs[0].kind != "name" or len(segs) > 2 or (len(segs) == 2 and segs[1].kind != "member"):
+        return None
+    head = segs[0].name
+    if engine.declares(head, at):
+        return None
+    if engine.lang == "lua" and len(segs) == 2 and segs[1].sep != ".":
+        return None
+    return lookup(engine.lang, head if len(segs) == 1 else f"{head}.{segs[1].name}")

@@ -258,7 +258,7 @@ def stdlib_member_items(engine: TypeEngine, name: str, sep: str, offset: int, op
     members = stdlib.module(lang, name)
     if members is None or (lang == "lua" and sep != "."):
         return None
-    if engine.scopes is not None and engine.scopes.resolve(name, offset)[0]:
+    if engine.declares(name, offset):
         return None
     key = ("stdlib", lang, name, opts, with_parens)
     cache = _cache(engine.index)

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmspell_ls.analysis.common import analyze, chain_backward, spec_for, tokenize, word_at
+from llmspell_ls.analysis import stdlib
+from llmspell_ls.analysis.common import (
+    TABLE_PREFIX,
+    TypeEngine,
+    TypeRef,
+    analyze,
+    chain_backward,
+    spec_for,
+    tokenize,
+    word_at,
+)
 from llmspell_ls.apimodel import ApiIndex, Field, Function
 from llmspell_ls.documents import DocState
 from llmspell_ls.features.common import (
@@ -77,29 +87,82 @@ def hover(doc: DocState, index: ApiIndex, line: int, character: int, opts: Clien
     toks = tokenize(spec, text, start, e)
     if not toks or toks[-1].kind != "name":
         return None
-    segs, _ = chain_backward(spec, toks, len(toks) - 1)
+    segs, _ = chain_backward(spec, toks, len(toks) - 1, text)
     if not segs:
         return None
     if len(segs) == 1:
         g = index.globals.get(segs[0].name)
-        if g is not None:
+        if g is not None and not (doc.lang == "javascript" and g.name == "JSON"):
             return _hover(class_doc(g, doc.lang), rng, opts)
-        t = engine.var_type(segs[0].name, s)
-        if t is not None:
-            c = index.type_(t.name)
-            if c is not None:
-                fence = "lua" if doc.lang == "lua" else "typescript"
-                kw = "local" if doc.lang == "lua" else "const"
-                promise = f"Promise<{t.name}>" if t.promise else t.name
-                return _hover(f"```{fence}\n{kw} {segs[0].name}: {promise}\n```\n\n{c.doc}".rstrip(), rng, opts)
-        return None
+        body = local_hover(engine, segs[0].name, s)
+        if body is None:
+            e_std = stdlib.std_entry(engine, segs, s)
+            body = stdlib.entry_doc(e_std, doc.lang) if e_std is not None else None
+        return _hover(body, rng, opts) if body is not None else None
     res = engine.type_of(segs, s)
     m = res.member
     if isinstance(m, Function):
         return _hover(function_doc(index, m, doc.lang), rng, opts)
     if isinstance(m, Field) and res.owner is not None:
         return _hover(field_doc(m, res.owner.name, doc.lang), rng, opts)
+    e_std = stdlib.std_entry(engine, segs, s)
+    if e_std is not None:
+        return _hover(stdlib.entry_doc(e_std, doc.lang), rng, opts)
+    if res.type is not None and segs[-1].kind == "member":  # a field of a table constructor
+        fence = "lua" if doc.lang == "lua" else "typescript"
+        return _hover(f"```{fence}\n(field) {segs[-1].name}: {_type_name(res.type)}\n```", rng, opts)
     return None
+
+
+def _type_name(t: TypeRef) -> str:
+    if t.name.startswith(TABLE_PREFIX):
+        return "table"
+    return f"Promise<{t.name}>" if t.promise else t.name
+
+
+_LITERAL_TYPES = {"true": "boolean", "false": "boolean", "nil": "nil", "null": "null", "undefined": "undefined",
+                  "function": "function"}
+
+
+def local_hover(engine: TypeEngine, name: str, at: int) -> str | None:
+    """A plain local: its inferred type and where it is declared (None when nothing declares it)."""
+    if engine.scopes is None:
+        return None
+    found, occ = engine.scopes.resolve(name, at)
+    if not found or occ is None:
+        return None
+    lang = engine.lang
+    t = engine.type_occ(occ)
+    text = engine.text
+    start = engine.scopes.to_offset(occ.at)
+    tname = _type_name(t) if t is not None else ""
+    if not tname and occ.how == "expr" and occ.value >= 0:
+        spec = spec_for(lang)
+        first = tokenize(spec, text, occ.value, min(len(text), occ.value + 200))
+        if first:
+            f0 = first[0]
+            tname = {"string": "string", "number": "number"}.get(f0.kind, "")
+            if not tname and f0.kind == "name":
+                tname = _LITERAL_TYPES.get(f0.text, "")
+                if f0.text == "async" and lang == "javascript":
+                    tname = "function"
+            if not tname and f0.text == "{":
+                tname = "table" if lang == "lua" else "object"
+            if not tname and f0.text in ("(", "[") and lang == "javascript":
+                tname = "array" if f0.text == "[" else ""
+    fence = "lua" if lang == "lua" else "typescript"
+    kw = "local" if lang == "lua" else "let"
+    row = text.count("\n", 0, start)
+    ls = text.rfind("\n", 0, start) + 1
+    le = text.find("\n", start)
+    line_text = text[ls:le if le >= 0 else len(text)].strip()
+    if len(line_text) > 100:
+        line_text = line_text[:97] + "..."
+    parts = [f"```{fence}\n{kw} {name}: {tname or 'any'}\n```", f"Declared on line {row + 1}: `{line_text}`"]
+    c = engine.index.type_(t.name) if t is not None and tname == t.name else None
+    if c is not None and c.doc:
+        parts.append(c.doc)
+    return "\n\n".join(parts)
 
 
 def _hover(body: str, rng: dict[str, Any], opts: ClientOptions) -> dict[str, Any]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmspell_ls.analysis.common import analyze
+from llmspell_ls.analysis import stdlib
+from llmspell_ls.analysis.common import CallSite, TypeEngine, analyze
 from llmspell_ls.apimodel import ApiIndex
 from llmspell_ls.documents import DocState
 from llmspell_ls.features.common import (
@@ -28,8 +29,10 @@ def signature_help(doc: DocState, index: ApiIndex, line: int, character: int,
     engine = engine_for(doc, index)
     ctx = analyze(engine, offset, context_window(doc, offset))
     call = ctx.enclosing
-    if call is None or call.function is None:
+    if call is None:
         return None
+    if call.function is None:
+        return _stdlib_signature(engine, call, offset, opts)
     fn = call.function
     label, params = signature(index, fn, doc.lang)
     active = call.arg_index
@@ -45,3 +48,18 @@ def signature_help(doc: DocState, index: ApiIndex, line: int, character: int,
     }
     return {"signatures": [sig], "activeSignature": 0, "activeParameter": min(active, max(len(params) - 1, 0))
             if params else 0}
+
+
+def _stdlib_signature(engine: TypeEngine, call: CallSite, offset: int, opts: ClientOptions) -> dict[str, Any] | None:
+    """``print(|`` / ``string.format(|`` / ``Math.max(|``: the standard library's signature."""
+    e = stdlib.std_entry(engine, call.callee, offset)
+    if e is None or not e.is_function:
+        return None
+    params = e.params
+    active = call.arg_index
+    if params and active >= len(params):
+        active = len(params) - 1 if params[-1].lstrip().startswith("...") else len(params)
+    label = e.signature
+    return {"signatures": [{"label": label, "documentation": markup(e.doc, opts.signature_markdown),
+                            "parameters": [{"label": p} for p in params]}],
+            "activeSignature": 0, "activeParameter": min(active, max(len(params) - 1, 0)) if params else 0}
