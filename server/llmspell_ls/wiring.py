@@ -146,6 +146,99 @@ def register(server: LlmspellServer) -> None:
                                       location=lsp.Location(uri=doc.uri, range=s.range),
                                       container_name=s.detail) for s in syms]
 
+    # ---------------------------------------------------------------- navigation (definition, references,
+    # highlight, rename, workspace symbols, selection range): computed on the analysis thread
+    from pygls.exceptions import JsonRpcException
+
+    from llmspell_ls.features import navigation, rename, selection, workspace_symbols
+
+    def nav_others(ls: LlmspellServer, uri: str) -> list[Any]:
+        """The other open documents, read without reordering the parsed-tree LRU."""
+        return [d for u, d in getattr(ls.docs, "_docs", {}).items() if u != uri]
+
+    async def nav_off_loop(ls: LlmspellServer, fn: Any, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(ls.analysis_executor, lambda: fn(*args))
+        except rename.RenameError as e:
+            raise JsonRpcException(str(e), code=-32803) from None  # RequestFailed: the editor shows the message
+
+    @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
+    async def on_definition(ls: LlmspellServer, params: lsp.DefinitionParams) -> Any:
+        doc = ls.docs.get(params.text_document.uri)
+        if doc is None:
+            return None
+        p = params.position
+        return await nav_off_loop(ls, navigation.definition, doc, ls.index, p.line, p.character, ls.options.encoding,
+                                  nav_others(ls, doc.uri))
+
+    @server.feature(lsp.TEXT_DOCUMENT_REFERENCES)
+    async def on_references(ls: LlmspellServer, params: lsp.ReferenceParams) -> Any:
+        doc = ls.docs.get(params.text_document.uri)
+        if doc is None:
+            return None
+        p = params.position
+        return await nav_off_loop(ls, navigation.references, doc, ls.index, p.line, p.character, ls.options.encoding,
+                                  params.context.include_declaration, nav_others(ls, doc.uri))
+
+    @server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_HIGHLIGHT)
+    async def on_highlight(ls: LlmspellServer, params: lsp.DocumentHighlightParams) -> Any:
+        doc = ls.docs.get(params.text_document.uri)
+        if doc is None:
+            return None
+        p = params.position
+        return await nav_off_loop(ls, navigation.highlights, doc, ls.index, p.line, p.character, ls.options.encoding)
+
+    @server.feature(lsp.TEXT_DOCUMENT_PREPARE_RENAME)
+    async def on_prepare_rename(ls: LlmspellServer, params: lsp.PrepareRenameParams) -> Any:
+        doc = ls.docs.get(params.text_document.uri)
+        if doc is None:
+            return None
+        p = params.position
+        return await nav_off_loop(ls, rename.prepare_rename, doc, ls.index, p.line, p.character,
+                                  ls.options.encoding, nav_others(ls, doc.uri))
+
+    @server.feature(lsp.TEXT_DOCUMENT_RENAME, lsp.RenameOptions(prepare_provider=True))
+    async def on_rename(ls: LlmspellServer, params: lsp.RenameParams) -> Any:
+        doc = ls.docs.get(params.text_document.uri)
+        if doc is None:
+            return None
+        from pygls.capabilities import get_capability
+
+        doc_changes = bool(get_capability(ls.client_capabilities, "workspace.workspace_edit.document_changes",
+                                          False))
+        p = params.position
+        return await nav_off_loop(ls, rename.rename, doc, ls.index, p.line, p.character, params.new_name,
+                                  ls.options.encoding, nav_others(ls, doc.uri), doc_changes)
+
+    @server.feature(lsp.TEXT_DOCUMENT_SELECTION_RANGE)
+    async def on_selection_range(ls: LlmspellServer, params: lsp.SelectionRangeParams) -> Any:
+        doc = ls.docs.get(params.text_document.uri)
+        if doc is None:
+            return None
+        return await nav_off_loop(ls, selection.selection_ranges, doc, list(params.positions), ls.options.encoding)
+
+    @server.feature(lsp.WORKSPACE_SYMBOL)
+    async def on_workspace_symbol(ls: LlmspellServer, params: lsp.WorkspaceSymbolParams) -> Any:
+        from pygls.uris import to_fs_path
+
+        roots: list[str] = []
+        try:
+            for folder in ls.workspace.folders.values():
+                path = to_fs_path(folder.uri)
+                if path:
+                    roots.append(path)
+            if not roots and ls.workspace.root_path:
+                roots.append(ls.workspace.root_path)
+        except Exception:
+            log.debug("workspace folders", exc_info=True)
+        docs = list(getattr(ls.docs, "_docs", {}).values())
+        return await nav_off_loop(ls, workspace_symbols.workspace_symbols, params.query, docs, roots,
+                                  ls.options.encoding)
+
+    _ = (on_definition, on_references, on_highlight, on_prepare_rename, on_rename, on_selection_range,
+         on_workspace_symbol)
+
     # ---------------------------------------------------------------- commands
     @server.command(lens.RUN_COMMAND)
     async def run_spell(ls: LlmspellServer, *args: Any) -> Any:

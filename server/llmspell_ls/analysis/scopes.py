@@ -494,3 +494,253 @@ class ScopeResolver:
         if open_at < 0:
             return {}
         return {m.group(2): m.group(1).strip() for m in _JSDOC_PARAM.finditer(head, open_at)}
+
+
+# ====================================================================================== navigation
+# Every occurrence of one name in a document, each tied to the declaration it refers to (definition,
+# references, rename, highlight). Per name, not per document: the occurrences are found with one
+# regular-expression scan over the bytes (C speed), and only those few are looked up in the tree.
+
+
+@dataclass(slots=True)
+class NameOcc:
+    """One occurrence of a name as a variable (never a field, a method name, a key or a label)."""
+
+    start: int
+    """Byte offset of the name."""
+    end: int
+    row: int
+    col: int
+    """Byte column of the start."""
+    decl: bool = False
+    write: bool = False
+    """A declaration or an assignment (documentHighlight's Write kind)."""
+    scope: tuple[int, int] | None = None
+    """Byte range of a declaration's scope."""
+    visible_from: int = 0
+    """Byte offset from which a declaration is visible."""
+    kind: str = ""
+    """What a declaration declares: ``local``, ``param``, ``function``, ``for``, ``class``, ``import``."""
+    shorthand: bool = False
+    """JS ``{name}`` (an object literal or a destructuring pattern): renaming writes ``name: new``."""
+    binding: int = -1
+    """Index (in the same list) of the declaration this occurrence refers to; -1: a global."""
+
+
+def _ident_rx(name: str) -> re.Pattern[bytes]:
+    return re.compile(rb"(?<![\w$\x80-\xff])" + re.escape(name.encode("utf-8")) + rb"(?![\w$\x80-\xff])")
+
+
+def name_occurrences(doc: ScopedDoc, name: str) -> list[NameOcc]:
+    """Every use of ``name`` as a variable in ``doc``, in document order, with ``binding`` resolved
+    (the latest declaration whose scope holds the use and that is visible there). Cached per version."""
+    key = ("nav_occ", name)
+    got = doc.cache.get(key)
+    if got is not None:
+        return got  # type: ignore[no-any-return]
+    out: list[NameOcc] = []
+    if name:
+        root = doc.tree.root_node
+        lua = doc.lang == "lua"
+        for m in _ident_rx(name).finditer(doc.source):
+            s, e = m.start(), m.end()
+            node = root.named_descendant_for_byte_range(s, e)
+            if node is None or node.start_byte != s or node.end_byte != e:
+                continue
+            occ = _nav_lua(node) if lua else _nav_js(node)
+            if occ is not None:
+                out.append(occ)
+        _bind(out)
+    doc.cache[key] = out
+    return out
+
+
+def _bind(occs: list[NameOcc]) -> None:
+    decls = [i for i, o in enumerate(occs) if o.decl]
+    for i, o in enumerate(occs):
+        if o.decl:
+            o.binding = i
+            continue
+        best = -1
+        for d in decls:
+            dd = occs[d]
+            s0, s1 = dd.scope or (0, 0)
+            if s0 <= o.start <= s1 and dd.visible_from <= o.start and (best < 0 or dd.start > occs[best].start):
+                best = d
+        o.binding = best
+
+
+def resolve_with(occs: list[NameOcc], at: int) -> int:
+    """Index of the declaration in ``occs`` visible at byte ``at`` (-1: none)."""
+    best = -1
+    for i, d in enumerate(occs):
+        if not d.decl:
+            continue
+        s0, s1 = d.scope or (0, 0)
+        if s0 <= at <= s1 and d.visible_from <= at and (best < 0 or d.start > occs[best].start):
+            best = i
+    return best
+
+
+def _occ(node: Node, **kw: Any) -> NameOcc:
+    return NameOcc(node.start_byte, node.end_byte, node.start_point[0], node.start_point[1], **kw)
+
+
+def _rng_of(node: Node | None) -> tuple[int, int] | None:
+    return (node.start_byte, node.end_byte) if node is not None else None
+
+
+def _nav_lua(node: Node) -> NameOcc | None:
+    if node.type != "identifier":
+        return None
+    parent = node.parent
+    if parent is None:
+        return None
+    pt = parent.type
+    if pt in ("dot_index_expression", "method_index_expression") and parent.child_by_field_name("table") != node:
+        return None  # ``t.name`` / ``t:name``: a field, not a variable
+    if pt in ("field", "label_statement", "goto_statement", "attribute"):
+        if pt != "field" or parent.child_by_field_name("name") == node:
+            return None  # ``{name = v}``, ``::name::``, ``goto name``, ``<const>``
+    if pt == "variable_list":
+        gp = parent.parent
+        if gp is not None and gp.type == "variable_declaration":  # ``local x``
+            return _occ(node, decl=True, write=True, scope=_rng_of(gp.parent), visible_from=gp.end_byte,
+                        kind="local")
+        if gp is not None and gp.type == "assignment_statement":
+            decl = gp.parent
+            if decl is not None and decl.type == "variable_declaration":
+                return _occ(node, decl=True, write=True, scope=_rng_of(decl.parent), visible_from=decl.end_byte,
+                            kind="local")
+            return _occ(node, write=True)
+        if gp is not None and gp.type == "for_generic_clause":
+            return _occ(node, decl=True, write=True, scope=_rng_of(gp.parent), visible_from=gp.end_byte, kind="for")
+        return _occ(node)
+    if pt == "for_numeric_clause" and parent.child_by_field_name("name") == node:
+        return _occ(node, decl=True, write=True, scope=_rng_of(parent.parent), visible_from=parent.end_byte,
+                    kind="for")
+    if pt == "parameters":
+        fn = parent.parent
+        return _occ(node, decl=True, write=True, scope=_rng_of(fn), visible_from=parent.start_byte, kind="param")
+    if pt == "function_declaration" and parent.child_by_field_name("name") == node:
+        if any(c.type == "local" for c in parent.children):
+            return _occ(node, decl=True, write=True, scope=_rng_of(parent.parent), visible_from=node.start_byte,
+                        kind="function")
+        return _occ(node, write=True)  # ``function name()`` assigns a global (or a visible local)
+    return _occ(node)
+
+
+_JS_IDENTS = frozenset({"identifier", "shorthand_property_identifier", "shorthand_property_identifier_pattern"})
+_JS_PATTERNS = frozenset({"object_pattern", "array_pattern", "pair_pattern", "assignment_pattern", "rest_pattern",
+                          "object_assignment_pattern"})
+
+
+def _js_function_of(node: Node) -> Node | None:
+    p = node.parent
+    while p is not None and p.type not in JS_FUNCTIONS:
+        p = p.parent
+    return p
+
+
+def _js_declarator(node: Node, declarator: Node, shorthand: bool) -> NameOcc:
+    decl = declarator.parent
+    if decl is not None and decl.type == "variable_declaration":  # ``var``: the function's scope, hoisted
+        scope = _js_function_of(decl)
+        s = _rng_of(scope)
+        return _occ(node, decl=True, write=True, scope=s, visible_from=s[0] if s else 0, kind="local",
+                    shorthand=shorthand)
+    scope = decl.parent if decl is not None else None
+    while scope is not None and scope.type == "ERROR":
+        scope = scope.parent
+    s = _rng_of(scope)  # let/const: the block; a use before the declaration is still this binding (TDZ)
+    return _occ(node, decl=True, write=True, scope=s, visible_from=s[0] if s else 0, kind="local",
+                shorthand=shorthand)
+
+
+def _nav_js(node: Node) -> NameOcc | None:
+    t = node.type
+    if t not in _JS_IDENTS:
+        return None
+    parent = node.parent
+    if parent is None:
+        return None
+    short = t != "identifier"
+    if t == "shorthand_property_identifier":
+        return _occ(node, shorthand=True)  # ``{name}`` in an object literal reads ``name``
+    pt = parent.type
+    # climb destructuring patterns to what holds them
+    holder: Node | None = parent
+    child = node
+    while holder is not None and holder.type in _JS_PATTERNS:
+        if holder.type == "pair_pattern" and holder.child_by_field_name("value") != child:
+            return None  # the key of ``{key: name}``
+        if holder.type in ("assignment_pattern", "object_assignment_pattern") and \
+                holder.child_by_field_name("left") != child:
+            return _occ(node)  # a default value reads the name
+        child, holder = holder, holder.parent
+    if holder is None:
+        return None
+    ht = holder.type
+    if child is not node or t == "shorthand_property_identifier_pattern":  # inside a pattern
+        if ht == "variable_declarator" and holder.child_by_field_name("name") == child:
+            return _js_declarator(node, holder, short)
+        if ht == "formal_parameters" or (ht == "arrow_function" and holder.child_by_field_name("parameter") == child):
+            fn = holder.parent if ht == "formal_parameters" else holder
+            s = _rng_of(fn)
+            return _occ(node, decl=True, write=True, scope=s, visible_from=s[0] if s else 0, kind="param",
+                        shorthand=short)
+        if ht == "catch_clause":
+            s = _rng_of(holder)
+            return _occ(node, decl=True, write=True, scope=s, visible_from=s[0] if s else 0, kind="local",
+                        shorthand=short)
+        if ht == "for_in_statement" and holder.child_by_field_name("left") == child:
+            return _js_for_left(node, holder, short)
+        if ht == "assignment_expression" and holder.child_by_field_name("left") == child:
+            return _occ(node, write=True, shorthand=short)
+        return _occ(node, shorthand=short)
+    if pt == "variable_declarator" and parent.child_by_field_name("name") == node:
+        return _js_declarator(node, parent, False)
+    if pt == "formal_parameters" or (pt == "arrow_function" and parent.child_by_field_name("parameter") == node):
+        fn = parent.parent if pt == "formal_parameters" else parent
+        s = _rng_of(fn)
+        return _occ(node, decl=True, write=True, scope=s, visible_from=s[0] if s else 0, kind="param")
+    if pt in ("function_declaration", "generator_function_declaration", "class_declaration") \
+            and parent.child_by_field_name("name") == node:
+        scope = parent.parent
+        s = _rng_of(scope)
+        return _occ(node, decl=True, write=True, scope=s, visible_from=s[0] if s else 0,
+                    kind="class" if pt == "class_declaration" else "function")
+    if pt in ("function_expression", "generator_function", "class") and parent.child_by_field_name("name") == node:
+        s = _rng_of(parent)
+        return _occ(node, decl=True, write=True, scope=s, visible_from=s[0] if s else 0,
+                    kind="class" if pt == "class" else "function")
+    if pt == "catch_clause" and parent.child_by_field_name("parameter") == node:
+        s = _rng_of(parent)
+        return _occ(node, decl=True, write=True, scope=s, visible_from=s[0] if s else 0, kind="local")
+    if pt == "for_in_statement" and parent.child_by_field_name("left") == node:
+        return _js_for_left(node, parent, False)
+    if pt in ("import_specifier", "import_clause", "namespace_import"):
+        if pt == "import_specifier" and parent.child_by_field_name("alias") is not None \
+                and parent.child_by_field_name("alias") != node:
+            return None  # ``{name as alias}``: ``name`` is the other module's export
+        prog = parent
+        while prog.parent is not None:
+            prog = prog.parent
+        return _occ(node, decl=True, write=True, scope=_rng_of(prog), visible_from=0, kind="import")
+    if pt in ("assignment_expression", "augmented_assignment_expression") \
+            and parent.child_by_field_name("left") == node:
+        return _occ(node, write=True)
+    if pt == "update_expression":
+        return _occ(node, write=True)
+    if pt in ("export_specifier",):
+        return _occ(node)
+    return _occ(node)
+
+
+def _js_for_left(node: Node, stmt: Node, short: bool) -> NameOcc:
+    kind = stmt.child_by_field_name("kind")
+    if kind is None:
+        return _occ(node, write=True, shorthand=short)
+    scope = _js_function_of(stmt) if kind.type == "var" else stmt
+    s = _rng_of(scope)
+    return _occ(node, decl=True, write=True, scope=s, visible_from=s[0] if s else 0, kind="local", shorthand=short)

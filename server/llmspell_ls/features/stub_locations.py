@@ -36,7 +36,7 @@ _JS_MEMBER = re.compile(r"^  (?:readonly\s+)?(\w+|\"[^\"]+\")\??\s*[(:<]")
 _JS_GLOBAL = re.compile(r"^declare\s+(?:var|let|const|function)\s+(\w+)")
 
 _lock = threading.Lock()
-_cache: dict[str, tuple[float, dict[Key, int]]] = {}
+_cache: dict[str, tuple[float, dict[Key, int], list[str]]] = {}
 
 
 def stub_path(lang: str) -> Path | None:
@@ -57,6 +57,11 @@ def stub_path(lang: str) -> Path | None:
 
 def stub_index(lang: str) -> tuple[Path, dict[Key, int]] | None:
     """(stub file, key -> 0-based line) for ``lang``; None when no stub file is available."""
+    got = _load(lang)
+    return (got[0], got[1]) if got is not None else None
+
+
+def _load(lang: str) -> tuple[Path, dict[Key, int], list[str]] | None:
     path = stub_path(lang)
     if path is None:
         return None
@@ -68,15 +73,16 @@ def stub_index(lang: str) -> tuple[Path, dict[Key, int]] | None:
     with _lock:
         got = _cache.get(key)
         if got is not None and got[0] == mtime:
-            return path, got[1]
+            return path, got[1], got[2]
     try:
         text = path.read_text(encoding="utf-8")
     except OSError:
         return None
     table = scan_lua(text) if lang == "lua" else scan_dts(text)
+    lines = text.split("\n")
     with _lock:
-        _cache[key] = (mtime, table)
-    return path, table
+        _cache[key] = (mtime, table, lines)
+    return path, table, lines
 
 
 def scan_lua(text: str) -> dict[Key, int]:
@@ -142,6 +148,24 @@ def scan_dts(text: str) -> dict[Key, int]:
         elif iface == "ToolName" and (m := re.match(r'^\s*\|\s*"([^"]+)"', line)):
             out.setdefault(("tool_alias", name := m.group(1)), i)
     return out
+
+
+def find_span(lang: str, name: str, *keys: Key) -> tuple[Path, int, int, int] | None:
+    """Like :func:`find`, with the columns of ``name`` on that line: (file, line, start, end); the whole
+    line when the name is not written there."""
+    got = _load(lang)
+    if got is None:
+        return None
+    path, table, lines = got
+    for k in keys:
+        line = table.get(k)
+        if line is not None:
+            text = lines[line] if line < len(lines) else ""
+            col = re.search(r"(?<![\w$])" + re.escape(name) + r"(?![\w$])", text) if name else None
+            if col is not None:
+                return path, line, col.start(), col.end()
+            return path, line, 0, len(text)
+    return None
 
 
 def find(lang: str, *keys: Key) -> tuple[Path, int] | None:

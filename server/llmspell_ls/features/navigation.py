@@ -1,0 +1,418 @@
+"""textDocument/definition, references and documentHighlight.
+
+What the cursor is on decides the answer (:func:`target_at`):
+
+* a **local** (Lua ``local``, parameter, ``for`` variable, local function, upvalue; JS ``let``/``const``/
+  ``var``, parameter, function, class, import): its declaration and every use it binds, shadowing
+  respected (:func:`llmspell_ls.analysis.scopes.name_occurrences`);
+* an **llmspell API global** (``Agent``) or **API member** (``Agent.builder``, ``builder:model``, typed
+  through the chain like hover): its declaration in the generated stub file; its uses across the open
+  documents of the same language;
+* a **user global** (``function helper() end`` without ``local``): its assignments; its uses across the
+  open documents of the same language;
+* a **field of a local table** (``M.run`` / ``M:run`` / ``function M:run()``): the ``function M:run()``
+  / ``M.run = …`` / ``{run = …}`` that set it on the same binding;
+* a **tool name** in a string where a tool is expected (``Tool.execute("calculator", …)``): the tool's
+  entry in the stub; its other mentions as strings.
+
+The functions are pure over document snapshots and return lsprotocol types; positions are converted
+to the client's encoding.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lsprotocol import types as lsp
+from tree_sitter import Node
+
+from llmspell_ls.analysis.common import analyze, chain_backward, spec_for, tokenize
+from llmspell_ls.analysis.scopes import NameOcc, name_occurrences
+from llmspell_ls.apimodel import ApiIndex, Field, Function
+from llmspell_ls.documents import DocState
+from llmspell_ls.features import stub_locations
+from llmspell_ls.features.common import client_to_col, col_to_client, context_window, engine_for
+
+LUA_MEMBER_PARENTS = ("dot_index_expression", "method_index_expression")
+
+
+@dataclass(slots=True)
+class Target:
+    """What a position refers to."""
+
+    kind: str
+    """``local`` | ``global`` | ``api_global`` | ``api_member`` | ``field`` | ``tool``"""
+    name: str
+    start: int = 0
+    """Byte range of the name (or the string's value) under the cursor."""
+    end: int = 0
+    occs: list[NameOcc] = field(default_factory=list)
+    index: int = -1
+    """``local``: the declaration's index in ``occs``; ``field``: the receiver's binding."""
+    owner: str = ""
+    """``api_member``: the class or global owning the member; ``field``: the receiver's name."""
+
+
+# ------------------------------------------------------------------------------------------ positions
+def line_bytes(doc: DocState) -> list[int]:
+    """Byte offset of the start of every line (cached per version)."""
+    got = doc.cache.get("_nav_line_bytes")
+    if got is None:
+        got = [0]
+        src = doc.source
+        i = src.find(b"\n")
+        while i >= 0:
+            got.append(i + 1)
+            i = src.find(b"\n", i + 1)
+        doc.cache["_nav_line_bytes"] = got
+    return got  # type: ignore[no-any-return]
+
+
+def cursor_byte(doc: DocState, line: int, character: int, enc: str) -> tuple[int, int]:
+    """(row, byte column) of a client position (clamped to the document)."""
+    row = max(0, min(line, len(doc.lines) - 1))
+    col = client_to_col(doc.line(row), max(0, character), enc)
+    return row, doc.col_to_byte(row, col)
+
+
+def point_pos(doc: DocState, row: int, bcol: int, enc: str) -> lsp.Position:
+    text = doc.line(row)
+    return lsp.Position(line=row, character=col_to_client(text, doc.byte_to_col(row, bcol), enc))
+
+
+def byte_range(doc: DocState, start: int, end: int, enc: str) -> lsp.Range:
+    """LSP range of a byte range of ``doc``."""
+    import bisect
+
+    lb = line_bytes(doc)
+    r0 = max(0, bisect.bisect_right(lb, start) - 1)
+    r1 = max(0, bisect.bisect_right(lb, end) - 1)
+    return lsp.Range(start=point_pos(doc, r0, start - lb[r0], enc), end=point_pos(doc, r1, end - lb[r1], enc))
+
+
+def occ_range(doc: DocState, o: NameOcc, enc: str) -> lsp.Range:
+    return lsp.Range(start=point_pos(doc, o.row, o.col, enc), end=point_pos(doc, o.row, o.col + o.end - o.start, enc))
+
+
+def str_offset(doc: DocState, byte: int) -> int:
+    """String (code point) offset of a byte offset."""
+    import bisect
+
+    lb = line_bytes(doc)
+    row = max(0, bisect.bisect_right(lb, byte) - 1)
+    return doc.offset(row, doc.byte_to_col(row, byte - lb[row]))
+
+
+# ------------------------------------------------------------------------------------------ targets
+_IDENT_TYPES = frozenset({"identifier", "shorthand_property_identifier", "shorthand_property_identifier_pattern",
+                          "property_identifier"})
+_STRING_TYPES = frozenset({"string", "string_content", "string_fragment", "template_string"})
+
+
+def ident_at(doc: DocState, row: int, bcol: int) -> Node | None:
+    """The identifier under (or just before) the cursor."""
+    root = doc.tree.root_node
+    for c in (bcol, bcol - 1):
+        if c < 0:
+            continue
+        node = root.named_descendant_for_point_range((row, c), (row, c))
+        if node is not None and node.type in _IDENT_TYPES:
+            return node
+    return None
+
+
+def _node_text(doc: DocState, node: Node) -> str:
+    return doc.source[node.start_byte:node.end_byte].decode("utf-8", "replace")
+
+
+def is_member_name(node: Node, lua: bool) -> bool:
+    """``t.name`` / ``t:name`` (Lua) or ``o.name`` (JS): the name is a field, not a variable."""
+    parent = node.parent
+    if parent is None:
+        return False
+    if lua:
+        return parent.type in LUA_MEMBER_PARENTS and parent.child_by_field_name("table") != node
+    return node.type == "property_identifier" and parent.type == "member_expression"
+
+
+def target_at(doc: DocState, index: ApiIndex, line: int, character: int, enc: str) -> Target | None:
+    row, bcol = cursor_byte(doc, line, character, enc)
+    lua = doc.lang == "lua"
+    node = ident_at(doc, row, bcol)
+    if node is None:
+        return _tool_target(doc, index, row, bcol)
+    name = _node_text(doc, node)
+    if is_member_name(node, lua):
+        return _member_target(doc, index, node, name)
+    occs = name_occurrences(doc, name)
+    i = next((k for k, o in enumerate(occs) if o.start == node.start_byte), -1)
+    if i < 0:
+        return None  # a key, a label, a method definition's name in JS ...
+    o = occs[i]
+    if o.binding >= 0:
+        return Target("local", name, o.start, o.end, occs, o.binding)
+    kind = "api_global" if name in index.globals else "global"
+    return Target(kind, name, o.start, o.end, occs)
+
+
+def _member_target(doc: DocState, index: ApiIndex, node: Node, name: str) -> Target | None:
+    api = api_member_of(doc, index, node, name)
+    if api is not None:
+        return Target("api_member", name, node.start_byte, node.end_byte, owner=api)
+    recv = _receiver(node)
+    if recv is None:
+        return None
+    rname = _node_text(doc, recv)
+    roccs = name_occurrences(doc, rname)
+    r = next((o for o in roccs if o.start == recv.start_byte), None)
+    if r is None or r.binding < 0:
+        return None
+    return Target("field", name, node.start_byte, node.end_byte, roccs, r.binding, owner=rname)
+
+
+def _receiver(node: Node) -> Node | None:
+    """The plain variable a member is read from (``M`` in ``M.run``), if it is one."""
+    parent = node.parent
+    if parent is None:
+        return None
+    recv = parent.child_by_field_name("table" if parent.type in LUA_MEMBER_PARENTS else "object")
+    if recv is not None and recv.type == "identifier":
+        return recv
+    return None
+
+
+def api_member_of(doc: DocState, index: ApiIndex, node: Node, name: str) -> str | None:
+    """The owner (class or global name) of the API member named by ``node``, typed through its chain."""
+    s = str_offset(doc, node.start_byte)
+    e = s + len(name)
+    engine = engine_for(doc, index)
+    spec = spec_for(doc.lang)
+    toks = tokenize(spec, doc.text, context_window(doc, s), e)
+    if not toks or toks[-1].kind != "name":
+        return None
+    segs, _ = chain_backward(spec, toks, len(toks) - 1)
+    if len(segs) < 2:
+        return None
+    res = engine.type_of(segs, s)
+    m = res.member
+    if isinstance(m, Function):
+        return m.owner
+    if isinstance(m, Field) and res.owner is not None:
+        return res.owner.name
+    return None
+
+
+def _tool_target(doc: DocState, index: ApiIndex, row: int, bcol: int) -> Target | None:
+    """A string naming a builtin tool where the API expects a tool name."""
+    if not index.tools:
+        return None
+    node = doc.tree.root_node.named_descendant_for_point_range((row, bcol), (row, bcol))
+    while node is not None and node.type not in ("string", "template_string"):
+        if node.type not in _STRING_TYPES:
+            return None
+        node = node.parent
+    if node is None:
+        return None
+    raw = _node_text(doc, node)
+    value = raw[1:-1] if len(raw) >= 2 and raw[0] in "'\"`" and raw[-1] == raw[0] else None
+    if not value or value not in index.tools:
+        return None
+    off = str_offset(doc, node.start_byte) + 1
+    from llmspell_ls.features.completion import param_at
+
+    engine = engine_for(doc, index)
+    ctx = analyze(engine, off, context_window(doc, off))
+    p = param_at(ctx.call) if ctx.kind == "string" and ctx.call is not None else None
+    if p is None or p.names != "tools":
+        return None
+    return Target("tool", value, node.start_byte + 1, node.end_byte - 1)
+
+
+# ------------------------------------------------------------------------------------------ stubs
+def _stub_location(path: Path, line: int, c0: int, c1: int) -> lsp.Location:
+    return lsp.Location(uri=path.as_uri(), range=lsp.Range(start=lsp.Position(line=line, character=c0),
+                                                           end=lsp.Position(line=line, character=c1)))
+
+
+def stub_location(t: Target, lang: str) -> lsp.Location | None:
+    if t.kind == "api_global":
+        got = stub_locations.find_span(lang, t.name, *stub_locations.global_keys(t.name))
+    elif t.kind == "api_member":
+        got = stub_locations.find_span(lang, t.name, *stub_locations.member_keys(t.owner, t.name))
+    elif t.kind == "tool":
+        got = stub_locations.find_span(lang, t.name, *stub_locations.tool_keys(t.name))
+    else:
+        return None
+    return _stub_location(*got) if got is not None else None
+
+
+# ------------------------------------------------------------------------------------------ fields
+def field_occurrences(doc: DocState, t: Target) -> list[tuple[int, int, bool]]:
+    """(start byte, end byte, is a write) of every ``recv.name`` on the same binding as ``t``, plus the
+    keys of the table the binding was declared with."""
+    out: list[tuple[int, int, bool]] = []
+    lua = doc.lang == "lua"
+    root = doc.tree.root_node
+    for m in re.finditer(rb"(?<![\w$])" + re.escape(t.name.encode()) + rb"(?![\w$])", doc.source):
+        node = root.named_descendant_for_byte_range(m.start(), m.end())
+        if node is None or node.start_byte != m.start() or node.end_byte != m.end():
+            continue
+        if not is_member_name(node, lua):
+            continue
+        recv = _receiver(node)
+        if recv is None or _node_text(doc, recv) != t.owner:
+            continue
+        r = next((o for o in t.occs if o.start == recv.start_byte), None)
+        if r is None or r.binding != t.index:
+            continue
+        out.append((node.start_byte, node.end_byte, _is_field_write(node.parent)))
+    decl = t.occs[t.index] if 0 <= t.index < len(t.occs) else None
+    if decl is not None:
+        out.extend(_constructor_keys(doc, decl, t.name))
+    out.sort()
+    return out
+
+
+def _is_field_write(member: Node | None) -> bool:
+    if member is None or member.parent is None:
+        return False
+    p = member.parent
+    if p.type == "function_declaration" and p.child_by_field_name("name") == member:
+        return True
+    if p.type == "variable_list" and p.parent is not None and p.parent.type == "assignment_statement":
+        return True
+    return p.type == "assignment_expression" and p.child_by_field_name("left") == member
+
+
+def _constructor_keys(doc: DocState, decl: NameOcc, name: str) -> list[tuple[int, int, bool]]:
+    """``local M = {run = …}`` / ``const M = {run() {…}, run: …}``: the key ``run``."""
+    node = doc.tree.root_node.named_descendant_for_byte_range(decl.start, decl.end)
+    if node is None:
+        return []
+    table: Node | None = None
+    if doc.lang == "lua":
+        vl = node.parent
+        st = vl.parent if vl is not None else None
+        if vl is not None and st is not None and st.type == "assignment_statement":
+            idx = next((i for i, c in enumerate(vl.named_children) if c.id == node.id), 0)
+            exprs = next((c for c in st.named_children if c.type == "expression_list"), None)
+            vals = exprs.named_children if exprs is not None else []
+            table = vals[idx] if idx < len(vals) and vals[idx].type == "table_constructor" else None
+        keys = [c.child_by_field_name("name") for c in (table.named_children if table is not None else [])
+                if c.type == "field"]
+    else:
+        p = node.parent
+        value = p.child_by_field_name("value") if p is not None and p.type == "variable_declarator" else None
+        table = value if value is not None and value.type == "object" else None
+        keys = []
+        for c in table.named_children if table is not None else []:
+            if c.type == "pair":
+                keys.append(c.child_by_field_name("key"))
+            elif c.type == "method_definition":
+                keys.append(c.child_by_field_name("name"))
+    return [(k.start_byte, k.end_byte, True) for k in keys
+            if k is not None and k.type in ("identifier", "property_identifier") and _node_text(doc, k) == name]
+
+
+# ------------------------------------------------------------------------------------------ api uses
+def api_uses(doc: DocState, index: ApiIndex, t: Target) -> list[tuple[int, int]]:
+    """Byte ranges in ``doc`` where the API global / member / tool of ``t`` is used."""
+    if t.kind == "api_global":
+        return [(o.start, o.end) for o in name_occurrences(doc, t.name) if o.binding < 0]
+    if t.kind == "tool":
+        out = []
+        for m in re.finditer(rb"([\"'`])" + re.escape(t.name.encode()) + rb"\1", doc.source):
+            out.append((m.start() + 1, m.end() - 1))
+        return out
+    if t.kind != "api_member":
+        return []
+    lua = doc.lang == "lua"
+    root = doc.tree.root_node
+    got = []
+    for m in re.finditer(rb"(?<![\w$])" + re.escape(t.name.encode()) + rb"(?![\w$])", doc.source):
+        node = root.named_descendant_for_byte_range(m.start(), m.end())
+        if node is None or node.start_byte != m.start() or node.end_byte != m.end() or not is_member_name(node, lua):
+            continue
+        if api_member_of(doc, index, node, t.name) == t.owner:
+            got.append((node.start_byte, node.end_byte))
+    return got
+
+
+def _same_lang(doc: DocState, others: list[DocState], name: str) -> list[DocState]:
+    """The other open documents of ``doc``'s language that mention ``name`` (text check first: a
+    document whose tree was dropped is only re-parsed when it can hold an answer)."""
+    raw = name.encode("utf-8")
+    return [d for d in others if d.lang == doc.lang and d.uri != doc.uri and raw in d.source]
+
+
+# ------------------------------------------------------------------------------------------ requests
+def definition(doc: DocState, index: ApiIndex, line: int, character: int, enc: str,
+               others: list[DocState] | None = None) -> list[lsp.Location] | None:
+    t = target_at(doc, index, line, character, enc)
+    if t is None:
+        return None
+    if t.kind == "local":
+        return [lsp.Location(uri=doc.uri, range=occ_range(doc, t.occs[t.index], enc))]
+    if t.kind in ("api_global", "api_member", "tool"):
+        loc = stub_location(t, doc.lang)
+        return [loc] if loc is not None else None
+    if t.kind == "field":
+        writes = [(s, e) for s, e, w in field_occurrences(doc, t) if w]
+        return [lsp.Location(uri=doc.uri, range=byte_range(doc, s, e, enc)) for s, e in writes] or None
+    # a user global: where it is assigned, here first, else in the other open documents
+    for d in [doc, *_same_lang(doc, others or [], t.name)]:
+        sets = [o for o in name_occurrences(d, t.name) if o.binding < 0 and o.write]
+        if sets:
+            return [lsp.Location(uri=d.uri, range=occ_range(d, o, enc)) for o in sets]
+    return None
+
+
+def references(doc: DocState, index: ApiIndex, line: int, character: int, enc: str, include_declaration: bool,
+               others: list[DocState] | None = None) -> list[lsp.Location] | None:
+    t = target_at(doc, index, line, character, enc)
+    if t is None:
+        return None
+    out: list[lsp.Location] = []
+    if t.kind == "local":
+        for o in t.occs:
+            if o.binding == t.index and (include_declaration or not o.decl):
+                out.append(lsp.Location(uri=doc.uri, range=occ_range(doc, o, enc)))
+        return out
+    if t.kind == "field":
+        for s, e, w in field_occurrences(doc, t):
+            if include_declaration or not w:
+                out.append(lsp.Location(uri=doc.uri, range=byte_range(doc, s, e, enc)))
+        return out
+    if t.kind == "global":
+        for d in [doc, *_same_lang(doc, others or [], t.name)]:
+            for o in name_occurrences(d, t.name):
+                if o.binding < 0 and (include_declaration or not o.write):
+                    out.append(lsp.Location(uri=d.uri, range=occ_range(d, o, enc)))
+        return out
+    if include_declaration:
+        loc = stub_location(t, doc.lang)
+        if loc is not None:
+            out.append(loc)
+    for d in [doc, *_same_lang(doc, others or [], t.name)]:
+        for s, e in api_uses(d, index, t):
+            out.append(lsp.Location(uri=d.uri, range=byte_range(d, s, e, enc)))
+    return out
+
+
+def highlights(doc: DocState, index: ApiIndex, line: int, character: int,
+               enc: str) -> list[lsp.DocumentHighlight] | None:
+    t = target_at(doc, index, line, character, enc)
+    if t is None:
+        return None
+    read, write = lsp.DocumentHighlightKind.Read, lsp.DocumentHighlightKind.Write
+    if t.kind in ("local", "global", "api_global"):
+        want = t.index if t.kind == "local" else -1
+        return [lsp.DocumentHighlight(range=occ_range(doc, o, enc), kind=write if o.write else read)
+                for o in t.occs if o.binding == want]
+    if t.kind == "field":
+        return [lsp.DocumentHighlight(range=byte_range(doc, s, e, enc), kind=write if w else read)
+                for s, e, w in field_occurrences(doc, t)]
+    kind = lsp.DocumentHighlightKind.Text if t.kind == "tool" else read
+    return [lsp.DocumentHighlight(range=byte_range(doc, s, e, enc), kind=kind) for s, e in api_uses(doc, index, t)]

@@ -1,0 +1,197 @@
+"""textDocument/prepareRename and textDocument/rename for locals, parameters and a spell's own globals.
+
+Refused with a message the editor shows (:class:`RenameError`): llmspell API globals and members, tool
+names, the language's keywords and builtins (``print``, ``console`` …), fields of tables, a new name
+that is not an identifier or is a keyword, and a new name that would change what a name refers to
+(declared in the same scope already, capturing a use of the renamed binding, or being captured by it).
+JS shorthand properties keep their key: ``{name}`` becomes ``{name: renamed}``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lsprotocol import types as lsp
+
+from llmspell_ls.analysis.scopes import NameOcc, name_occurrences
+from llmspell_ls.apimodel import ApiIndex
+from llmspell_ls.documents import DocState
+from llmspell_ls.features.navigation import Target, cursor_byte, occ_range, target_at
+
+LUA_KEYWORDS = frozenset({"and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if",
+                          "in", "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while"})
+JS_KEYWORDS = frozenset({
+    "await", "break", "case", "catch", "class", "const", "continue", "debugger", "default", "delete", "do", "else",
+    "enum", "export", "extends", "false", "finally", "for", "function", "if", "implements", "import", "in",
+    "instanceof", "interface", "let", "new", "null", "package", "private", "protected", "public", "return", "static",
+    "super", "switch", "this", "throw", "true", "try", "typeof", "var", "void", "while", "with", "yield",
+    "undefined", "NaN", "Infinity", "arguments", "eval"})
+LUA_BUILTINS = frozenset({
+    "_G", "_ENV", "_VERSION", "assert", "collectgarbage", "coroutine", "debug", "dofile", "error", "getmetatable",
+    "io", "ipairs", "load", "loadfile", "math", "next", "os", "package", "pairs", "pcall", "print", "rawequal",
+    "rawget", "rawlen", "rawset", "require", "select", "setmetatable", "string", "table", "tonumber", "tostring",
+    "type", "utf8", "xpcall", "self", "arg"})
+JS_BUILTINS = frozenset({
+    "Array", "ArrayBuffer", "BigInt", "Boolean", "DataView", "Date", "Error", "EvalError", "Function", "JSON",
+    "Map", "Math", "Number", "Object", "Promise", "Proxy", "RangeError", "ReferenceError", "Reflect", "RegExp",
+    "Set", "String", "Symbol", "SyntaxError", "TypeError", "URIError", "WeakMap", "WeakSet", "console",
+    "globalThis", "isFinite", "isNaN", "parseFloat", "parseInt", "queueMicrotask", "setTimeout", "clearTimeout",
+    "sleep", "print", "require", "module", "exports"})
+_LUA_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_JS_IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*\Z")
+
+
+class RenameError(Exception):
+    """A rename that is refused; the message is shown to the user."""
+
+
+def _lang_name(doc: DocState) -> str:
+    return "Lua" if doc.lang == "lua" else "JavaScript"
+
+
+def _renamable(doc: DocState, index: ApiIndex, line: int, character: int, enc: str,
+               others: list[DocState]) -> Target | None:
+    """The target of a rename at the position, or None when the cursor is on nothing; raises for targets
+    that cannot be renamed."""
+    t = target_at(doc, index, line, character, enc)
+    if t is None:
+        word = _word_at(doc, line, character, enc)
+        keywords = LUA_KEYWORDS if doc.lang == "lua" else JS_KEYWORDS
+        if word in keywords:
+            raise RenameError(f"cannot rename the {_lang_name(doc)} keyword '{word}'")
+        return None
+    if t.kind == "api_global":
+        raise RenameError(f"cannot rename an llmspell API global ('{t.name}')")
+    if t.kind == "api_member":
+        raise RenameError(f"cannot rename an llmspell API member ('{t.owner}.{t.name}')")
+    if t.kind == "tool":
+        raise RenameError(f"cannot rename a builtin tool name ('{t.name}')")
+    if t.kind == "field":
+        raise RenameError(f"cannot rename the field '{t.name}': only locals, parameters and globals can be renamed")
+    if t.kind == "global":
+        builtins = LUA_BUILTINS if doc.lang == "lua" else JS_BUILTINS
+        if t.name in builtins:
+            raise RenameError(f"cannot rename the {_lang_name(doc)} builtin '{t.name}'")
+        docs = [doc, *(d for d in others if d.lang == doc.lang and d.uri != doc.uri)]
+        if not any(o.write and o.binding < 0 for d in docs for o in name_occurrences(d, t.name)):
+            raise RenameError(f"cannot rename '{t.name}': it is not assigned in any open document")
+    return t
+
+
+def _word_at(doc: DocState, line: int, character: int, enc: str) -> str:
+    row, bcol = cursor_byte(doc, line, character, enc)
+    text = doc.line(row)
+    col = doc.byte_to_col(row, bcol)
+    s = col
+    while s > 0 and (text[s - 1].isalnum() or text[s - 1] in "_$"):
+        s -= 1
+    e = col
+    while e < len(text) and (text[e].isalnum() or text[e] in "_$"):
+        e += 1
+    return text[s:e]
+
+
+def prepare_rename(doc: DocState, index: ApiIndex, line: int, character: int, enc: str,
+                   others: list[DocState] | None = None) -> lsp.Range | None:
+    t = _renamable(doc, index, line, character, enc, others or [])
+    if t is None:
+        return None
+    o = next((o for o in t.occs if o.start == t.start), None)
+    return occ_range(doc, o, enc) if o is not None else None
+
+
+def check_new_name(doc: DocState, index: ApiIndex, new_name: str) -> None:
+    lua = doc.lang == "lua"
+    if not (_LUA_IDENT if lua else _JS_IDENT).match(new_name):
+        raise RenameError(f"'{new_name}' is not a valid {_lang_name(doc)} identifier")
+    if new_name in (LUA_KEYWORDS if lua else JS_KEYWORDS):
+        raise RenameError(f"'{new_name}' is a {_lang_name(doc)} keyword")
+    if new_name in index.globals:
+        raise RenameError(f"'{new_name}' is an llmspell API global")
+
+
+def _best(decls: list[NameOcc], at: int) -> NameOcc | None:
+    best: NameOcc | None = None
+    for d in decls:
+        s0, s1 = d.scope or (0, 0)
+        if s0 <= at <= s1 and d.visible_from <= at and (best is None or d.start > best.start):
+            best = d
+    return best
+
+
+def _line_of(o: NameOcc) -> int:
+    return o.row + 1
+
+
+def _check_local(doc: DocState, t: Target, new_name: str) -> None:
+    decl = t.occs[t.index]
+    group = [o for o in t.occs if o.binding == t.index]
+    new_occs = name_occurrences(doc, new_name)
+    new_decls = [o for o in new_occs if o.decl]
+    for d in new_decls:
+        if d.scope == decl.scope:
+            raise RenameError(f"'{new_name}' is already declared in this scope (line {_line_of(d)})")
+    for o in group:  # a use of the renamed binding must not end up bound to another declaration
+        if o is decl:
+            continue
+        b = _best([decl, *new_decls], o.start)
+        if b is not decl:
+            where = f" (line {_line_of(b)})" if b is not None else ""
+            raise RenameError(f"renaming to '{new_name}' would make line {_line_of(o)} refer to another "
+                              f"'{new_name}'{where}")
+    for o in new_occs:  # ... and an existing use of the new name must not be captured by it
+        if o.decl:
+            continue
+        b = _best([decl, *new_decls], o.start)
+        if b is decl:
+            raise RenameError(f"renaming to '{new_name}' would capture the use of '{new_name}' on line "
+                              f"{_line_of(o)}")
+
+
+def _check_global(docs: list[DocState], t: Target, new_name: str) -> None:
+    for d in docs:
+        new_occs = name_occurrences(d, new_name)
+        if any(o.binding < 0 for o in new_occs):
+            raise RenameError(f"'{new_name}' is already a global in {d.uri.rsplit('/', 1)[-1]}")
+        new_decls = [o for o in new_occs if o.decl]
+        for o in name_occurrences(d, t.name):
+            if o.binding < 0 and _best(new_decls, o.start) is not None:
+                raise RenameError(f"renaming to '{new_name}' would make line {_line_of(o)} of "
+                                  f"{d.uri.rsplit('/', 1)[-1]} refer to a local '{new_name}'")
+
+
+def _edit(doc: DocState, o: NameOcc, old: str, new_name: str, enc: str) -> lsp.TextEdit:
+    text = f"{old}: {new_name}" if o.shorthand and doc.lang != "lua" else new_name
+    return lsp.TextEdit(range=occ_range(doc, o, enc), new_text=text)
+
+
+def rename(doc: DocState, index: ApiIndex, line: int, character: int, new_name: str, enc: str,
+           others: list[DocState] | None = None, document_changes: bool = False) -> lsp.WorkspaceEdit | None:
+    others = others or []
+    t = _renamable(doc, index, line, character, enc, others)
+    if t is None:
+        return None
+    check_new_name(doc, index, new_name)
+    edits: dict[str, tuple[DocState, list[lsp.TextEdit]]] = {}
+    if t.kind == "local":
+        if new_name == t.name:
+            return lsp.WorkspaceEdit(changes={})
+        _check_local(doc, t, new_name)
+        edits[doc.uri] = (doc, [_edit(doc, o, t.name, new_name, enc) for o in t.occs if o.binding == t.index])
+    else:
+        builtins = LUA_BUILTINS if doc.lang == "lua" else JS_BUILTINS
+        if new_name in builtins:
+            raise RenameError(f"'{new_name}' is a {_lang_name(doc)} builtin")
+        docs = [doc, *(d for d in others if d.lang == doc.lang and d.uri != doc.uri)]
+        if new_name == t.name:
+            return lsp.WorkspaceEdit(changes={})
+        _check_global(docs, t, new_name)
+        for d in docs:
+            es = [_edit(d, o, t.name, new_name, enc) for o in name_occurrences(d, t.name) if o.binding < 0]
+            if es:
+                edits[d.uri] = (d, es)
+    if document_changes:
+        return lsp.WorkspaceEdit(document_changes=[
+            lsp.TextDocumentEdit(text_document=lsp.OptionalVersionedTextDocumentIdentifier(uri=uri, version=d.version),
+                                 edits=list(es)) for uri, (d, es) in edits.items()])
+    return lsp.WorkspaceEdit(changes={uri: es for uri, (_, es) in edits.items()})
