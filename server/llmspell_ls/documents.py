@@ -10,6 +10,12 @@ dropped); a document whose tree was dropped is re-parsed on demand.
 
 Positions: tree-sitter columns are UTF-8 bytes, analysis works on ``str`` columns (code points), and
 the client speaks UTF-16 or UTF-8 (negotiated). :class:`DocState` converts between them per line.
+
+Line endings follow LSP: ``\n``, ``\r\n`` and a lone ``\r`` all end a line. The text we analyse is
+normalised to ``\n`` (:func:`normalize_eol`), so line numbers, tree-sitter rows and every line's
+content (hence every column) are those the client counts; incremental changes are applied here
+(:func:`apply_changes`) with the same rule, not by pygls (whose ``str.splitlines`` also splits on
+``\v``, ``\f``, ``\x1c``-``\x1e``, ``\x85``, U+2028 and U+2029, putting later edits on the wrong line).
 """
 
 from __future__ import annotations
@@ -50,6 +56,61 @@ def language_of(uri: str, language_id: str | None = None) -> Lang | None:
     if lid in ("javascript", "js", "javascriptreact") or uri.endswith((".js", ".mjs", ".cjs")):
         return "javascript"
     return None
+
+
+def normalize_eol(text: str) -> str:
+    """``\r\n`` and lone ``\r`` become ``\n`` (line contents, and so columns, are unchanged)."""
+    if "\r" not in text:
+        return text
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _client_col(line: str, character: int, enc: str) -> int:
+    """Client column (negotiated units) -> code-point column, clamped to the line (LSP: past the end
+    means the end)."""
+    if character <= 0:
+        return 0
+    if enc == "utf-32" or line.isascii():
+        return min(character, len(line))
+    units = 0
+    for i, ch in enumerate(line):
+        if units >= character:
+            return i
+        units += (2 if ord(ch) > 0xFFFF else 1) if enc == "utf-16" else len(ch.encode("utf-8", "surrogatepass"))
+    return len(line)
+
+
+def apply_changes(doc: DocState, changes: list[Any], enc: str) -> str:
+    """The text of ``doc`` after LSP content changes (``range`` + ``text``, or a whole-document ``text``),
+    applied in order. Positions past a line's end clamp to it; a line past the end is the end of the
+    document; a reversed range is treated as empty at its start (never an exception)."""
+    text = doc.text
+    offs: list[int] | None = doc.cache.get("_line_offsets") if text is doc.text else None
+    for ch in changes:
+        new = normalize_eol(getattr(ch, "text", "") or "")
+        rng = getattr(ch, "range", None)
+        if rng is None:
+            text, offs = new, None
+            continue
+        if offs is None:
+            offs = list(accumulate(map(len, text.split("\n")), lambda acc, n: acc + n + 1, initial=0))
+
+        def off(pos: Any, text: str = text, offs: list[int] = offs) -> int:
+            row = pos.line
+            if row < 0:
+                return 0
+            if row >= len(offs) - 1:
+                return len(text)
+            start = offs[row]
+            line = text[start:offs[row + 1] - 1]
+            return start + _client_col(line, pos.character, enc)
+
+        a, b = off(rng.start), off(rng.end)
+        if b < a:
+            b = a
+        text = text[:a] + new + text[b:]
+        offs = None
+    return text
 
 
 def byte_edit(old: bytes, new: bytes) -> tuple[int, int, int]:
@@ -105,6 +166,9 @@ class DocState:
     """State shared by all versions of one open document (per-statement analysis cache)."""
 
     def __post_init__(self) -> None:
+        if "\r" in self.text:
+            self.text = normalize_eol(self.text)
+            self.source = b""
         if not self.source:
             self.source = self.text.encode("utf-8", "surrogatepass")
 
@@ -200,9 +264,12 @@ class Documents:
                 st._tree = None  # re-parsed (fully) on demand
                 st._pending = None
 
-    def open(self, uri: str, text: str, version: int, lang: Lang) -> DocState:
+    def open(self, uri: str, text: str, version: int, lang: Lang, *, parse: bool = True) -> DocState:
+        """A new document. ``parse=False`` leaves the parse to the first reader (the server opens that
+        way: parsing 200,000 lines takes ~1 s and must not happen on the event loop)."""
         st = DocState(uri, lang, version, text)
-        st.tree  # noqa: B018 - parse now, while the editor waits for nothing
+        if parse:
+            st.tree  # noqa: B018
         self._docs[uri] = st
         self._touch(uri)
         return st
@@ -213,6 +280,7 @@ class Documents:
         old = self._docs.get(uri)
         if old is None:
             return self.open(uri, text, version, lang or "lua")
+        text = normalize_eol(text)
         new_src = text.encode("utf-8", "surrogatepass")
         st = DocState(uri, old.lang, version, text, new_src, shared=old.shared)
         base = old._tree if old._tree is not None else old._pending

@@ -9,6 +9,16 @@ Fast path: request results are cached per (uri, version, method, position) as se
 repeated request costs a dict lookup and a socket write; completion item lists are serialized once
 per API model. Diagnostics run on a dedicated analysis thread after a per-document debounce and are
 published with the document version.
+
+Requests that can be slow run through :meth:`LlmspellServer.compute`: off the event loop on a small
+request pool, cancellable (``$/cancelRequest`` trips the computation's :class:`~llmspell_ls.budget.Token`,
+which the walks check with :func:`~llmspell_ls.budget.checkpoint`) and bounded (over its budget a request
+answers with what it has, ``null`` at worst). The diagnostics pass has a budget per run too and yields
+the GIL to requests in flight; a pass cut short keeps its per-statement progress and continues shortly,
+so a 200,000-line file gets its diagnostics in slices while completion keeps answering.
+
+Diagnostics reach the client by *pull* (``textDocument/diagnostic``, ``workspace/diagnostic``, with
+result ids) when the client supports it, else by *push*; never both.
 """
 
 from __future__ import annotations
@@ -19,23 +29,37 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcMethodNotFound
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
+from pygls.protocol import LanguageServerProtocol, lsp_method
 
 from llmspell_ls import __version__
 from llmspell_ls.apimodel import ApiIndex, load_index
-from llmspell_ls.documents import Documents, language_of
+from llmspell_ls.budget import Cancelled, Token, running
+from llmspell_ls.documents import DocState, Documents, apply_changes, language_of
 from llmspell_ls.features.common import ClientOptions, RawJSON
 from llmspell_ls.runs import RunManager
 
 log = logging.getLogger("llmspell_ls")
 
 DEBOUNCE_S = 0.1
+REQUEST_BUDGET_MS = 150.0
+"""Default budget of a request computed through :meth:`LlmspellServer.compute`."""
+DIAGNOSTICS_BUDGET_MS = 1000.0
+"""Budget of one diagnostics pass; a pass cut short continues (from its cached statements) shortly."""
+DIAGNOSTICS_RESUME_S = 0.05
+YIELD_MAX_S = 0.2
+"""How long a background pass waits at a checkpoint for the requests in flight (GIL to requests)."""
+
+_DROPPED = object()
+"""A request answered at deserialization time (invalid params): nothing more to do."""
 
 
 class LlmspellProtocol(LanguageServerProtocol):
@@ -50,6 +74,38 @@ class LlmspellProtocol(LanguageServerProtocol):
             self._write_raw(body)
             return
         super()._send_response(msg_id, result, error)
+
+    def structure_message(self, data: dict[str, Any]) -> Any:  # type: ignore[override]
+        """As pygls, but a request whose params do not fit the method's type (a negative position, a
+        missing field) gets an InvalidParams *response* instead of silence, and nothing is logged
+        with a traceback."""
+        if "jsonrpc" not in data:
+            return data
+        try:
+            if "id" in data and "method" in data:
+                return self._converter.structure(data, self.get_message_type(data["method"])
+                                                 or _json_rpc_request_type())
+            return super().structure_message(data)
+        except Exception as exc:
+            method = data.get("method")
+            if "id" in data and method:
+                log.warning("invalid params for %s (id %s): %s", method, data["id"], _short(exc))
+                err = JsonRpcInvalidParams(f"invalid params for {method}: {_short(exc)}")
+                self._send_response(data["id"], error=err.to_response_error())
+                return _DROPPED
+            raise
+
+    def handle_message(self, message: Any) -> None:
+        if message is _DROPPED:
+            return
+        super().handle_message(message)
+
+    @lsp_method(lsp.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: lsp.DidChangeTextDocumentParams) -> Any:
+        """Changes are applied by :meth:`LlmspellServer.change_document` (LSP line endings, one
+        string operation per change); pygls's own copy is kept in step without re-applying them."""
+        if (user_handler := self.fm.features.get(lsp.TEXT_DOCUMENT_DID_CHANGE)) is not None:
+            yield user_handler, (params,), None
 
     def notify_raw(self, method: str, params: Any) -> None:
         """Send a notification whose params are plain JSON data (no attrs round trip)."""
@@ -87,6 +143,22 @@ class LlmspellServer(LanguageServer):
         self.runs = RunManager(self, runner)
         self.protocol: LlmspellProtocol
         self.analysis_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmspell-analysis")
+        """The diagnostics pass (one at a time, budgeted, yields to requests)."""
+        self.request_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="llmspell-request")
+        """Requests computed through :meth:`compute` (two: one hostile request cannot block the rest)."""
+        self.inflight = 0
+        """Requests being computed off the loop right now (background passes yield to them)."""
+        self.pull_diagnostics = False
+        """The client pulls diagnostics (``textDocument/diagnostic``): nothing is pushed."""
+        self.diagnostic_refresh = False
+        """The client accepts ``workspace/diagnostic/refresh``."""
+        self.diag_results: dict[str, tuple[int, str, list[dict[str, Any]]]] = {}
+        """uri -> (version, result id, diagnostics) of the last complete pass."""
+        self.diag_changed = asyncio.Event()
+        """Set when some document's diagnostics changed (held ``workspace/diagnostic`` requests wake)."""
+        self.file_diag_cache: dict[str, Any] = {}
+        """Spells on disk analysed for ``workspace/diagnostic`` (path -> (stamp, result id, list))."""
+        self._diag_waiters: dict[str, list[asyncio.Future[Any]]] = {}
 
     # ------------------------------------------------------------------ state
     @property
@@ -96,9 +168,29 @@ class LlmspellServer(LanguageServer):
             log.info("API model: %s", self._index.source)
         return self._index
 
-    def workspace_root(self) -> str | None:
+    def workspace_root(self, uri: str | None = None) -> str | None:
+        """The workspace folder holding ``uri`` (the innermost one when folders nest), else the first
+        root. Each folder's ``llmspell.toml`` applies to the documents and runs under it."""
         try:
-            return self.workspace.root_path
+            ws = self.workspace
+        except Exception:
+            return None
+        if ws is None:
+            return None
+        if uri is not None:
+            from pygls.uris import to_fs_path
+
+            path = to_fs_path(uri)
+            if path:
+                best: str | None = None
+                for folder in ws.folders.values():
+                    root = to_fs_path(folder.uri)
+                    if root and _is_under(path, root) and (best is None or len(root) > len(best)):
+                        best = root
+                if best is not None:
+                    return best
+        try:
+            return ws.root_path
         except Exception:
             return None
 
@@ -116,7 +208,15 @@ class LlmspellServer(LanguageServer):
         return task
 
     def report_server_error(self, error: Exception, source: Any) -> None:  # type: ignore[override]
-        """Log instead of popping up a message: a failing notification must not nag the user."""
+        """Log instead of popping up a message: a failing notification must not nag the user.
+        Protocol-level errors (an unsupported method, invalid params) are the client's business: one
+        line, no traceback."""
+        if isinstance(error, JsonRpcMethodNotFound):
+            log.debug("unsupported method: %s", error)
+            return
+        if isinstance(error, JsonRpcException):
+            log.warning("request failed (%s): %s", getattr(source, "__name__", source), error)
+            return
         log.error("server error (%s): %s", getattr(source, "__name__", source), error, exc_info=error)
 
     def refresh_code_lens(self) -> None:
@@ -131,14 +231,26 @@ class LlmspellServer(LanguageServer):
         lang = language_of(uri, language_id)
         if lang is None:
             return
-        self.docs.open(uri, text, version, lang)
+        self.docs.open(uri, text, version, lang, parse=False)  # parsed off the loop, by the first reader
         self.run_diagnostics.pop(uri, None)
         self.schedule_diagnostics(uri, delay=0.0)
 
-    def change_document(self, uri: str, version: int) -> None:
-        if uri not in self.docs:
+    def change_document(self, uri: str, version: int, changes: list[Any] | None = None) -> None:
+        """Apply LSP content changes (``changes``) to the document; without them, take pygls's copy."""
+        cur = self.docs.get(uri)
+        if cur is None:
             return
-        text = self.workspace.get_text_document(uri).source
+        if changes is None:
+            text = self.workspace.get_text_document(uri).source
+        else:
+            text = apply_changes(cur, changes, self.options.encoding)
+            try:  # keep pygls's copy in step for anyone who reads it (no re-application of the edits)
+                td = self.workspace.text_documents.get(uri)
+                if td is not None:
+                    td._source = text
+                    td.version = version
+            except Exception:
+                log.debug("workspace copy not updated", exc_info=True)
         self.docs.change(uri, text, version)
         self.run_diagnostics.pop(uri, None)
         self.schedule_diagnostics(uri)
@@ -149,7 +261,12 @@ class LlmspellServer(LanguageServer):
         if h is not None:
             h.cancel()
         self.run_diagnostics.pop(uri, None)
-        self.protocol.notify_raw("textDocument/publishDiagnostics", {"uri": uri, "diagnostics": []})
+        self.diag_results.pop(uri, None)
+        for w in self._diag_waiters.pop(uri, []):
+            if not w.done():
+                w.set_result(None)
+        if not self.pull_diagnostics:
+            self.protocol.notify_raw("textDocument/publishDiagnostics", {"uri": uri, "diagnostics": []})
 
     # ------------------------------------------------------------------ diagnostics
     def schedule_diagnostics(self, uri: str, delay: float | None = None) -> None:
@@ -165,14 +282,87 @@ class LlmspellServer(LanguageServer):
         doc = self.docs.get(uri)
         if doc is None:
             return
-        from llmspell_ls.features.diagnostics import diagnostics
-
-        loop = asyncio.get_running_loop()
-        diags = await loop.run_in_executor(self.analysis_executor, diagnostics, doc, self.index, self.options.encoding)
+        diags = await self.diagnostics_of(doc)
         cur = self.docs.get(uri)
         if cur is None or cur.version != doc.version:
             return  # a newer version is on its way
-        self._send_diagnostics(uri, doc.version, diags)
+        if diags is None:  # cut short by its budget: the next pass starts where this one stopped
+            self._pending[uri] = asyncio.get_running_loop().call_later(
+                DIAGNOSTICS_RESUME_S, lambda: self.run_task(self._publish(uri)))
+            return
+        self._diagnostics_ready(uri, doc.version, diags)
+
+    async def diagnostics_of(self, doc: DocState) -> list[dict[str, Any]] | None:
+        """One budgeted diagnostics pass on the analysis thread: the list, or None if it was cut short
+        (its per-statement progress is kept, so the next pass goes further)."""
+        from llmspell_ls.features.diagnostics import diagnostics
+
+        token = _BackgroundToken(self, DIAGNOSTICS_BUDGET_MS)
+
+        def work() -> list[dict[str, Any]] | None:
+            with running(token):
+                try:
+                    return diagnostics(doc, self.index, self.options.encoding)
+                except Cancelled:
+                    return None
+
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.analysis_executor, work)
+
+    def _diagnostics_ready(self, uri: str, version: int, diags: list[dict[str, Any]]) -> None:
+        from llmspell_ls.features.pull_diagnostics import result_id
+
+        extra = self.run_diagnostics.get(uri, [])
+        full = [*diags, *extra]
+        old = self.diag_results.get(uri)
+        rid = result_id(full)
+        self.diag_results[uri] = (version, rid, full)
+        waiting = bool(self._diag_waiters.get(uri))
+        for w in self._diag_waiters.pop(uri, []):
+            if not w.done():
+                w.set_result(None)
+        if old is None or old[1] != rid:
+            self.diag_changed.set()
+        if self.pull_diagnostics:
+            if old is not None and old[1] != rid and not waiting and self.run_diagnostics.get(uri):
+                self._refresh_diagnostics()  # a run failure: the client would not pull on its own
+            return
+        self._send_diagnostics(uri, version, diags)
+
+    def _refresh_diagnostics(self) -> None:
+        """Ask a pull client to pull again (run failures, passes that finished after its pull)."""
+        if self.diagnostic_refresh:
+            try:
+                self.workspace_diagnostic_refresh(None)
+            except Exception:
+                log.debug("diagnostic refresh failed", exc_info=True)
+
+    async def current_diagnostics(self, uri: str, timeout: float = 5.0) -> tuple[int, str, list[dict[str, Any]]] | None:
+        """(result id, diagnostics) of the current version of ``uri`` for a pull request: the finished
+        pass, or wait (bounded) for the pending one."""
+        doc = self.docs.get(uri)
+        if doc is None:
+            return None
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.diag_results.get(uri)
+            if got is not None and got[0] == doc.version:
+                return got
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return got
+            if uri not in self._pending and got is None:
+                self.schedule_diagnostics(uri, delay=0.0)
+            fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            self._diag_waiters.setdefault(uri, []).append(fut)
+            try:
+                await asyncio.wait_for(fut, left)
+            except TimeoutError:
+                pass
+            cur = self.docs.get(uri)
+            if cur is None:
+                return None
+            doc = cur
 
     def _send_diagnostics(self, uri: str, version: int | None, diags: list[dict[str, Any]]) -> None:
         extra = self.run_diagnostics.get(uri, [])
@@ -199,7 +389,7 @@ class LlmspellServer(LanguageServer):
         if doc is not None:
             self.schedule_diagnostics(uri, delay=0.0)  # republish (analysis thread) with the run's error
         else:
-            self._send_diagnostics(uri, None, [])
+            self._send_diagnostics(uri, None, []) if not self.pull_diagnostics else self._refresh_diagnostics()
 
     # ------------------------------------------------------------------ request cache
     def cached(self, uri: str, key: tuple[Any, ...], compute: Callable[[Any], Any]) -> Any:
@@ -214,6 +404,145 @@ class LlmspellServer(LanguageServer):
             got = res if isinstance(res, RawJSON) else RawJSON(json.dumps(res, separators=(",", ":")))
             doc.cache[full] = got
         return got
+
+    async def compute(self, uri: str, key: tuple[Any, ...], fn: Callable[[DocState, Token], Any], *,
+                      budget_ms: float = REQUEST_BUDGET_MS, empty: str = "null") -> RawJSON:
+        """The serialized result of ``fn(doc, token)`` for the current version of ``uri``, computed off
+        the event loop. Use it from an ``async def`` handler: ``return await ls.compute(uri, key, fn)``.
+
+        Contract:
+
+        - ``fn`` is a pure function of the document snapshot (:class:`DocState`, immutable) and values it
+          closes over; it runs on a request-pool thread, so it must not touch the server's mutable state
+          or call the client. It returns JSON-able data (dicts/lists), lsprotocol attrs objects, a
+          :class:`RawJSON`, or None.
+        - Results are cached per (document version, ``key``): put every input of ``fn`` besides the
+          document in ``key`` (method name, position, ...). A cached result is answered at once, on the
+          loop (the fast path: a dict lookup).
+        - Cancellation: ``$/cancelRequest`` (and shutdown) cancel the token; the client gets the
+          RequestCancelled error. Budget: after ``budget_ms`` the token expires. Long walks call
+          ``token.check()`` or :func:`llmspell_ls.budget.checkpoint` (which raise
+          :class:`~llmspell_ls.budget.Cancelled`) or poll ``token.expired`` and return what they have.
+          A computation that raises ``Cancelled`` answers ``empty`` (``"null"``, or e.g. ``"[]"``) and is
+          not cached. If ``fn`` does not check in time, the request is answered ``empty`` anyway at
+          twice the budget (the thread stops at its next check).
+        - Any other exception becomes an error response (never a dead server).
+        - No document (not open): ``empty``.
+        """
+        doc = self.docs.get(uri)
+        if doc is None:
+            return RawJSON(empty)
+        full = ("resp", *key)
+        got = doc.cache.get(full)
+        if got is not None:
+            return got  # type: ignore[no-any-return]
+        token = Token(budget_ms)
+        self.inflight += 1
+        try:
+            fut = self.request_executor.submit(self._compute_in_worker, fn, doc, token)
+            afut = asyncio.wrap_future(fut)
+            try:
+                done, _ = await asyncio.wait({afut}, timeout=2 * budget_ms / 1000.0 + 0.05)
+            except asyncio.CancelledError:
+                token.cancel()
+                afut.add_done_callback(_retrieve)
+                raise
+            if not done:
+                token.cancel("over budget")
+                afut.add_done_callback(_retrieve)
+                log.warning("%s over its budget (%.0f ms): answered %s", key[0] if key else "request", budget_ms,
+                            empty)
+                return RawJSON(empty)
+            res = afut.result()
+        finally:
+            self.inflight -= 1
+        if res is _CANCELLED:
+            return RawJSON(empty)
+        if not token.cancelled:
+            doc.cache[full] = res
+        return res  # type: ignore[no-any-return]
+
+    def _compute_in_worker(self, fn: Callable[[DocState, Token], Any], doc: DocState, token: Token) -> Any:
+        with running(token):
+            try:
+                token.check()  # cancelled while queued
+                res = fn(doc, token)
+            except Cancelled:
+                return _CANCELLED
+        if isinstance(res, RawJSON):
+            return res
+        try:
+            return RawJSON(json.dumps(res, separators=(",", ":")))
+        except TypeError:
+            return RawJSON(json.dumps(self.protocol._converter.unstructure(res), separators=(",", ":")))
+
+    def shutdown_work(self) -> None:
+        """Stop background work (the executors do not wait for a pass in progress)."""
+        for h in self._pending.values():
+            h.cancel()
+        self._pending.clear()
+        self.request_executor.shutdown(wait=False, cancel_futures=True)
+        self.analysis_executor.shutdown(wait=False, cancel_futures=True)
+
+
+_CANCELLED = object()
+
+
+def _retrieve(f: asyncio.Future[Any]) -> None:
+    """Done callback of an abandoned computation: read its outcome so nothing is reported as lost."""
+    if not f.cancelled():
+        f.exception()
+
+
+class _BackgroundToken(Token):
+    """The diagnostics pass's token: over budget after ``budget_ms`` of its own work, and at every check
+    it first lets requests in flight run (sleeping releases the GIL), up to ``YIELD_MAX_S``."""
+
+    __slots__ = ("server",)
+
+    def __init__(self, server: LlmspellServer, budget_ms: float):
+        super().__init__(budget_ms)
+        self.server = server
+
+    def poll(self) -> bool:
+        if self.server.inflight > 0:
+            waited = 0.0
+            while self.server.inflight > 0 and waited < YIELD_MAX_S:
+                time.sleep(0.002)
+                waited += 0.002
+            if self.deadline is not None:
+                self.deadline += waited  # waiting for requests does not count against the pass
+        return super().poll()
+
+
+def _is_under(path: str, root: str) -> bool:
+    try:
+        return Path(path).resolve().is_relative_to(Path(root).resolve())
+    except (OSError, ValueError):
+        return False
+
+
+def _short(exc: BaseException) -> str:
+    try:
+        from cattrs import transform_error
+
+        cause = exc.__cause__ if exc.__cause__ is not None else exc
+        msgs = transform_error(cause)  # type: ignore[arg-type]
+        if msgs:
+            return "; ".join(msgs)[:200]
+    except Exception:
+        pass
+    text = str(exc).strip().splitlines()
+    sub = getattr(exc, "__cause__", None)
+    if sub is not None and str(sub).strip():
+        text = str(sub).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
+def _json_rpc_request_type() -> Any:
+    from pygls.protocol import JsonRPCRequestMessage
+
+    return JsonRPCRequestMessage
 
 
 def client_options(caps: lsp.ClientCapabilities, encoding: str) -> ClientOptions:
@@ -244,6 +573,7 @@ def client_options(caps: lsp.ClientCapabilities, encoding: str) -> ClientOptions
         code_action_literals=bool(cap("text_document.code_action.code_action_literal_support")),
         work_done_progress=bool(cap("window.work_done_progress", False)),
         code_lens_refresh=bool(cap("workspace.code_lens.refresh_support", False)),
+
         resolve_docs="documentation" in (getattr(getattr(ci, "resolve_support", None), "properties", None) or []),
     )
 

@@ -4,6 +4,18 @@ Handlers are thin: convert params, call a pure function in :mod:`llmspell_ls.fea
 document snapshot, return its (cached, serialized) result. ``did*`` handlers only update state. pygls
 turns an exception in a request handler into an error response; notification handlers additionally
 catch and log, so a bad edit can never take the server down.
+
+How to add a request that can be slow (anything that walks the document)::
+
+    @server.feature(lsp.TEXT_DOCUMENT_X)
+    async def on_x(ls: LlmspellServer, params: lsp.XParams) -> Any:
+        p = params.position
+        return await ls.compute(params.text_document.uri, ("x", p.line, p.character),
+                                lambda doc, token: x(doc, ls.index, p.line, p.character, ls.options))
+
+``ls.compute`` runs the function off the event loop with caching per document version, cancellation
+(``$/cancelRequest``) and a budget (see its docstring for the contract); long loops inside call
+:func:`llmspell_ls.budget.checkpoint`.
 """
 
 from __future__ import annotations
@@ -42,6 +54,14 @@ def register(server: LlmspellServer) -> None:
             if _settings_valid(ls, section, "initializationOptions"):
                 ls.init_options = section
         _ = ls.index  # load the model now, not on the first keystroke
+        _setup_diagnostics_mode(ls, params.capabilities)
+
+    @server.feature(lsp.SHUTDOWN)
+    def on_shutdown(ls: LlmspellServer, params: Any) -> None:
+        try:
+            ls.shutdown_work()
+        except Exception:
+            log.exception("shutdown")
 
     @server.feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def did_change_configuration(ls: LlmspellServer, params: lsp.DidChangeConfigurationParams) -> None:
@@ -74,7 +94,8 @@ def register(server: LlmspellServer) -> None:
     @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: LlmspellServer, params: lsp.DidChangeTextDocumentParams) -> None:
         try:
-            ls.change_document(params.text_document.uri, params.text_document.version)
+            ls.change_document(params.text_document.uri, params.text_document.version,
+                               list(params.content_changes))
         except Exception:
             log.exception("didChange %s", params.text_document.uri)
 
@@ -96,23 +117,23 @@ def register(server: LlmspellServer) -> None:
 
     @server.feature(lsp.TEXT_DOCUMENT_COMPLETION,
                     lsp.CompletionOptions(trigger_characters=COMPLETION_TRIGGERS, resolve_provider=True))
-    def on_completion(ls: LlmspellServer, params: lsp.CompletionParams) -> Any:
+    async def on_completion(ls: LlmspellServer, params: lsp.CompletionParams) -> Any:
         p = params.position
-        return ls.cached(params.text_document.uri, ("completion", p.line, p.character),
-                         lambda doc: completion(doc, ls.index, p.line, p.character, ls.options))
+        return await ls.compute(params.text_document.uri, ("completion", p.line, p.character),
+                                lambda doc, _t: completion(doc, ls.index, p.line, p.character, ls.options))
 
     @server.feature(lsp.TEXT_DOCUMENT_HOVER)
-    def on_hover(ls: LlmspellServer, params: lsp.HoverParams) -> Any:
+    async def on_hover(ls: LlmspellServer, params: lsp.HoverParams) -> Any:
         p = params.position
-        return ls.cached(params.text_document.uri, ("hover", p.line, p.character),
-                         lambda doc: hover(doc, ls.index, p.line, p.character, ls.options))
+        return await ls.compute(params.text_document.uri, ("hover", p.line, p.character),
+                                lambda doc, _t: hover(doc, ls.index, p.line, p.character, ls.options))
 
     @server.feature(lsp.TEXT_DOCUMENT_SIGNATURE_HELP,
                     lsp.SignatureHelpOptions(trigger_characters=SIGNATURE_TRIGGERS, retrigger_characters=[","]))
-    def on_signature(ls: LlmspellServer, params: lsp.SignatureHelpParams) -> Any:
+    async def on_signature(ls: LlmspellServer, params: lsp.SignatureHelpParams) -> Any:
         p = params.position
-        return ls.cached(params.text_document.uri, ("signature", p.line, p.character),
-                         lambda doc: signature_help(doc, ls.index, p.line, p.character, ls.options))
+        return await ls.compute(params.text_document.uri, ("signature", p.line, p.character),
+                                lambda doc, _t: signature_help(doc, ls.index, p.line, p.character, ls.options))
 
     @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION,
                     lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.QuickFix]))
@@ -130,21 +151,20 @@ def register(server: LlmspellServer) -> None:
 
     @server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     async def on_symbols(ls: LlmspellServer, params: lsp.DocumentSymbolParams) -> Any:
-        doc = ls.docs.get(params.text_document.uri)
-        if doc is None:
-            return None
-        # the whole-document pass may be cold: run it on the analysis thread, not on the event loop
-        loop = asyncio.get_running_loop()
-        syms = await loop.run_in_executor(ls.analysis_executor, symbols.document_symbols, doc, ls.index,
-                                          ls.options.encoding)
         from pygls.capabilities import get_capability
 
-        if get_capability(ls.client_capabilities,
-                          "text_document.document_symbol.hierarchical_document_symbol_support", False):
-            return syms
-        return [lsp.SymbolInformation(name=s.name, kind=s.kind,
-                                      location=lsp.Location(uri=doc.uri, range=s.range),
-                                      container_name=s.detail) for s in syms]
+        hierarchical = bool(get_capability(
+            ls.client_capabilities, "text_document.document_symbol.hierarchical_document_symbol_support", False))
+
+        def compute(doc: Any, _t: Any) -> Any:  # the whole-document pass may be cold: off the loop
+            syms = symbols.document_symbols(doc, ls.index, ls.options.encoding)
+            if hierarchical:
+                return syms
+            return [lsp.SymbolInformation(name=s.name, kind=s.kind,
+                                          location=lsp.Location(uri=doc.uri, range=s.range),
+                                          container_name=s.detail) for s in syms]
+
+        return await ls.compute(params.text_document.uri, ("symbols", hierarchical), compute, budget_ms=1000)
 
     # ---------------------------------------------------------------- navigation (definition, references,
     # highlight, rename, workspace symbols, selection range): computed on the analysis thread
@@ -239,6 +259,8 @@ def register(server: LlmspellServer) -> None:
     _ = (on_definition, on_references, on_highlight, on_prepare_rename, on_rename, on_selection_range,
          on_workspace_symbol)
 
+    _register_presentation(server)
+
     # ---------------------------------------------------------------- commands
     @server.command(lens.RUN_COMMAND)
     async def run_spell(ls: LlmspellServer, *args: Any) -> Any:
@@ -256,6 +278,114 @@ def register(server: LlmspellServer) -> None:
 
     _ = (did_open, did_change, did_close, did_save, on_completion, on_hover, on_signature, on_code_action,
          on_code_lens, on_symbols, run_spell, cancel_spell, on_initialize, on_resolve, RawJSON)
+
+
+def _setup_diagnostics_mode(ls: LlmspellServer, caps: lsp.ClientCapabilities) -> None:
+    """Pull diagnostics for a client that supports them (advertised, nothing pushed), push otherwise."""
+    from pygls.capabilities import get_capability
+
+    try:
+        pull = get_capability(caps, "text_document.diagnostic", None) is not None
+        refresh = bool(get_capability(caps, "workspace.diagnostics.refresh_support", False))
+    except Exception:
+        pull, refresh = False, False
+    ls.pull_diagnostics = pull
+    ls.diagnostic_refresh = refresh
+    if pull and lsp.TEXT_DOCUMENT_DIAGNOSTIC not in ls.protocol.fm.features:
+        _register_pull(ls)
+
+
+def _register_pull(server: LlmspellServer) -> None:
+    from llmspell_ls.features import pull_diagnostics as pull
+
+    @server.feature(lsp.TEXT_DOCUMENT_DIAGNOSTIC,
+                    lsp.DiagnosticOptions(identifier="llmspell", inter_file_dependencies=False,
+                                          workspace_diagnostics=True))
+    async def on_diagnostic(ls: LlmspellServer, params: lsp.DocumentDiagnosticParams) -> Any:
+        uri = params.text_document.uri
+        got = await ls.current_diagnostics(uri)
+        if got is None:
+            return {"kind": "full", "items": []}
+        _, rid, items = got
+        return pull.document_report(rid, items, params.previous_result_id)
+
+    @server.feature(lsp.WORKSPACE_DIAGNOSTIC)
+    async def on_workspace_diagnostic(ls: LlmspellServer, params: lsp.WorkspaceDiagnosticParams) -> Any:
+        previous = {p.uri: p.value for p in params.previous_result_ids}
+        for _ in range(2):
+            reports = await _workspace_reports(ls, previous)
+            if any(r["kind"] == "full" for r in reports) or not previous:
+                return {"items": reports}
+            # nothing new: hold the request (clients re-ask at once) until something changes
+            ls.diag_changed.clear()
+            try:
+                await asyncio.wait_for(ls.diag_changed.wait(), WORKSPACE_HOLD_S)
+            except TimeoutError:
+                break
+        return {"items": await _workspace_reports(ls, previous)}
+
+    _ = (on_diagnostic, on_workspace_diagnostic)
+
+
+WORKSPACE_HOLD_S = 30.0
+
+
+async def _workspace_reports(ls: LlmspellServer, previous: dict[str, str]) -> list[dict[str, Any]]:
+    from pygls.uris import from_fs_path, to_fs_path
+
+    from llmspell_ls.features import pull_diagnostics as pull
+
+    out: list[dict[str, Any]] = []
+    open_paths: set[str] = set()
+    for uri in ls.docs.uris():
+        doc = ls.docs.get(uri)
+        got = await ls.current_diagnostics(uri)
+        if doc is None or got is None:
+            continue
+        version, rid, items = got
+        out.append({"uri": uri, "version": version, **pull.document_report(rid, items, previous.get(uri))})
+        path = to_fs_path(uri)
+        if path:
+            open_paths.add(path)
+    roots = []
+    try:
+        roots = [r for f in ls.workspace.folders.values() if (r := to_fs_path(f.uri))]
+        if not roots and ls.workspace.root_path:
+            roots = [ls.workspace.root_path]
+    except Exception:
+        roots = []
+    if not roots:
+        return out
+    index, enc, cache = ls.index, ls.options.encoding, ls.file_diag_cache
+
+    def disk(_doc: Any, token: Any) -> list[dict[str, Any]]:
+        reports = []
+        for p in pull.workspace_files(roots, open_paths):
+            if token.expired:
+                break  # over budget: report what we have (the next pull continues from the cache)
+            try:
+                rid, items = pull.file_diagnostics(p, index, enc, cache)
+            except Exception:
+                continue
+            uri = from_fs_path(str(p)) or p.as_uri()
+            reports.append({"uri": uri, "version": None, **pull.document_report(rid, items, previous.get(uri))})
+        return reports
+
+    loop = asyncio.get_running_loop()
+    from llmspell_ls.budget import Token, running
+
+    token = Token(2000)
+
+    def run() -> list[dict[str, Any]]:
+        with running(token):
+            try:
+                return disk(None, token)
+            except Exception:
+                log.exception("workspace diagnostics")
+                return []
+
+    out.extend(await loop.run_in_executor(ls.analysis_executor, run))
+    return out
 
 
 def _show_settings_error(ls: LlmspellServer, source: str, message: str) -> None:
@@ -306,3 +436,65 @@ def _first_str(args: tuple[Any, ...], key: str) -> str | None:
             if got:
                 return got
     return None
+
+
+def _register_presentation(server: LlmspellServer) -> None:
+    """Folding ranges, semantic tokens (full, range, full/delta) and inlay hints: pure functions in
+    ``features/folding.py``, ``features/semantic_tokens.py`` and ``features/inlay_hints.py``, computed
+    off the event loop through ``ls.compute`` (cached per document version)."""
+    from pygls.capabilities import get_capability
+
+    from llmspell_ls.features import folding, inlay_hints, semantic_tokens
+
+    def cap(ls: LlmspellServer, path: str, default: Any = None) -> Any:
+        try:
+            return get_capability(ls.client_capabilities, path, default)
+        except Exception:
+            return default
+
+    @server.feature(lsp.TEXT_DOCUMENT_FOLDING_RANGE)
+    async def on_folding_range(ls: LlmspellServer, params: lsp.FoldingRangeParams) -> Any:
+        fr = cap(ls, "text_document.folding_range")
+        opts = folding.FoldOptions(
+            line_folding_only=bool(getattr(fr, "line_folding_only", False)),
+            range_limit=getattr(fr, "range_limit", None),
+            collapsed_text=bool(getattr(getattr(fr, "folding_range", None), "collapsed_text", False)))
+        enc = ls.options.encoding
+        return await ls.compute(params.text_document.uri, ("foldingRange", opts),
+                                lambda doc, _t: folding.folding_ranges(doc, enc, opts), budget_ms=1000, empty="[]")
+
+    @server.feature(lsp.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL, semantic_tokens.LEGEND)
+    async def on_semantic_tokens_full(ls: LlmspellServer, params: lsp.SemanticTokensParams) -> Any:
+        enc = ls.options.encoding
+        return await ls.compute(params.text_document.uri, ("semanticTokens/full",),
+                                lambda doc, _t: semantic_tokens.semantic_tokens_full(doc, ls.index, enc),
+                                budget_ms=1000)
+
+    @server.feature(lsp.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL_DELTA)
+    async def on_semantic_tokens_delta(ls: LlmspellServer, params: lsp.SemanticTokensDeltaParams) -> Any:
+        enc = ls.options.encoding
+        prev = params.previous_result_id
+        return await ls.compute(params.text_document.uri, ("semanticTokens/delta", prev),
+                                lambda doc, _t: semantic_tokens.semantic_tokens_delta(doc, ls.index, enc, prev),
+                                budget_ms=1000)
+
+    @server.feature(lsp.TEXT_DOCUMENT_SEMANTIC_TOKENS_RANGE)
+    async def on_semantic_tokens_range(ls: LlmspellServer, params: lsp.SemanticTokensRangeParams) -> Any:
+        enc = ls.options.encoding
+        r = params.range
+        key = ("semanticTokens/range", r.start.line, r.start.character, r.end.line, r.end.character)
+        return await ls.compute(params.text_document.uri, key,
+                                lambda doc, _t: semantic_tokens.semantic_tokens_range(doc, ls.index, enc, r),
+                                budget_ms=1000)
+
+    @server.feature(lsp.TEXT_DOCUMENT_INLAY_HINT)
+    async def on_inlay_hint(ls: LlmspellServer, params: lsp.InlayHintParams) -> Any:
+        enc = ls.options.encoding
+        r = params.range
+        key = ("inlayHint", r.start.line, r.start.character, r.end.line, r.end.character)
+        return await ls.compute(params.text_document.uri, key,
+                                lambda doc, _t: inlay_hints.inlay_hints(doc, ls.index, enc, r),
+                                budget_ms=1000, empty="[]")
+
+    _ = (on_folding_range, on_semantic_tokens_full, on_semantic_tokens_delta, on_semantic_tokens_range,
+         on_inlay_hint)

@@ -82,7 +82,26 @@ def where(text: str) -> tuple[str, lsp.Position]:
                                                   character=len(before) - before.rfind("\n") - 1)
 
 
+def pulls(client: LanguageClient) -> bool:
+    """The client supports pull diagnostics (Neovim 0.11): the server pushes nothing, the client asks."""
+    caps = client.capabilities
+    return caps is not None and caps.text_document is not None and caps.text_document.diagnostic is not None
+
+
+async def pull_into(client: LanguageClient, uri: str) -> None:
+    """Pull the document's diagnostics into ``client.diagnostics`` (what an editor shows)."""
+    rep = await client.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri)))
+    if isinstance(rep, lsp.RelatedFullDocumentDiagnosticReport):
+        client.diagnostics[uri] = rep.items
+
+
 async def wait_diags(client: LanguageClient, uri: str, version: int, timeout: float = 10) -> list[lsp.Diagnostic]:
+    """The diagnostics of ``version`` of ``uri``: pushed ones, or pulled when the client pulls."""
+    if pulls(client):
+        await asyncio.wait_for(pull_into(client, uri), timeout)
+        return list(client.diagnostics.get(uri, ()))
+
     async def poll() -> list[lsp.Diagnostic]:
         while True:
             if uri in client.diagnostics and client.diagnostic_versions.get(uri) == version:  # type: ignore[attr-defined]
@@ -243,6 +262,8 @@ async def test_run_failure_becomes_a_diagnostic_until_edit(client: LanguageClien
 
     async def failed() -> lsp.Diagnostic:
         while True:
+            if pulls(client):
+                await pull_into(client, uri)
             for d in client.diagnostics.get(uri, ()):
                 if d.code == "run-failed":
                     return d
