@@ -744,7 +744,7 @@ def window_start(text: str, offset: int, statement_start: int | None) -> int:
         return min(statement_start, offset)
     col0 = _statement_line(text, offset, floor)
     if col0 is not None:
-        return col0
+        return _long_open_before(text, col0)
     lim = offset
     for _ in range(MAX_WINDOW_LINES):
         p = text.rfind("\n", 0, lim)
@@ -780,6 +780,30 @@ def _statement_line(text: str, offset: int, floor: int) -> int | None:
         if m is not None and m.group() not in _CONTINUATION_WORDS:
             return 0
     return None
+
+
+_LONG_OPEN = re.compile(r"\[=*\[|/\*|`")
+
+
+def _long_open_before(text: str, start: int, look: int = 4000) -> int:
+    """``start``, or the start of the line of an unclosed long comment/string (``--[[``, ``[[``, ``/*``,
+    a JS template) that ``start`` would otherwise begin inside of."""
+    lo = max(0, start - look)
+    last = None
+    for m in _LONG_OPEN.finditer(text, lo, start):
+        last = m
+    if last is None:
+        return start
+    tok = last.group()
+    if tok == "/*":
+        closed = text.find("*/", last.end(), start) >= 0
+    elif tok == "`":
+        closed = text.count("`", lo, start) % 2 == 0
+    else:
+        closed = text.find("]" + tok[1:-1] + "]", last.end(), start) >= 0
+    if closed:
+        return start
+    return text.rfind("\n", 0, last.start()) + 1
 
 
 def in_comment(spec: ModuleType, text: str, start: int, offset: int, toks: list[Tok]) -> bool:

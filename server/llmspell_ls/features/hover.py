@@ -94,11 +94,11 @@ def hover(doc: DocState, index: ApiIndex, line: int, character: int, opts: Clien
         g = index.globals.get(segs[0].name)
         if g is not None and not (doc.lang == "javascript" and g.name == "JSON"):
             return _hover(class_doc(g, doc.lang), rng, opts)
-        body = local_hover(engine, segs[0].name, s)
-        if body is None:
+        local = local_hover(engine, segs[0].name, s)
+        if local is None:
             e_std = stdlib.std_entry(engine, segs, s)
-            body = stdlib.entry_doc(e_std, doc.lang) if e_std is not None else None
-        return _hover(body, rng, opts) if body is not None else None
+            local = stdlib.entry_doc(e_std, doc.lang) if e_std is not None else None
+        return _hover(local, rng, opts) if local is not None else None
     res = engine.type_of(segs, s)
     m = res.member
     if isinstance(m, Function):
