@@ -1,0 +1,106 @@
+"""textDocument/inlayHint: parameter names at API calls and the API type of locals bound to a call.
+
+* Parameter names: ``Tool.execute(|name:| "calculator", {...})``, ``State.save(|scope:| "global",
+  |key:| "k", v)`` — for calls that resolve to an API function or method (through the same scoped walk
+  and chain typing as semantic tokens, so ``agent:execute(...)`` on a built agent counts). No hint when
+  the argument already says it: an identifier (or a field ``x.name``) spelled like the parameter, or a
+  table/object literal with named keys; none for varargs, and none for ``f{...}``/``f"..."`` calls.
+* Types: ``local agent| : AgentInstance| = Agent.builder()...:build()`` (``Promise<T>`` for a JS async
+  call that is not awaited) when the value is a call or member chain the API model types.
+
+Only the top-level statements overlapping the requested range are walked (each with the names bound
+before it, from the semantic-token pass), and only hints inside the range are returned.
+"""
+
+from __future__ import annotations
+
+from lsprotocol import types as lsp
+from tree_sitter import Node
+
+from llmspell_ls.apimodel import ApiIndex, Function
+from llmspell_ls.documents import DocState
+from llmspell_ls.features.common import col_to_client
+from llmspell_ls.features.semantic_tokens import walk_rows
+
+_TABLES = frozenset({"table_constructor", "object"})
+_KEYED = frozenset({"field", "pair", "shorthand_property_identifier", "spread_element", "method_definition"})
+_MEMBER = frozenset({"dot_index_expression", "member_expression"})
+
+
+def _pos(doc: DocState, point: tuple[int, int], enc: str) -> lsp.Position:
+    row, bcol = point
+    line = doc.line(row)
+    col = bcol if line.isascii() else col_to_client(line, doc.byte_to_col(row, bcol), enc)
+    return lsp.Position(line=row, character=col)
+
+
+def _text(doc: DocState, node: Node) -> str:
+    return doc.source[node.start_byte:node.end_byte].decode("utf-8", "replace")
+
+
+def _obvious(doc: DocState, arg: Node, name: str) -> bool:
+    """Does the argument already name the parameter (``name``, ``opts.name``, ``{key = ...}``)?"""
+    t = arg.type
+    if t == "identifier":
+        return _text(doc, arg).lower() == name.lower()
+    if t in _MEMBER:
+        kids = arg.named_children
+        return bool(kids) and _text(doc, kids[-1]).lower() == name.lower()
+    if t in _TABLES:
+        for k in arg.named_children:
+            if k.type in _KEYED and (k.type != "field" or k.child_by_field_name("name") is not None):
+                return True
+    return False
+
+
+def _says_it(fn: Function, pname: str) -> bool:
+    """The function's name already says what its argument is (``:name("x")``, ``:system_prompt(s)``)."""
+    n = fn.name.lower()
+    return n == pname.lower() or n.endswith("_" + pname.lower()) or fn.js_name.lower() == pname.replace("_", "").lower()
+
+
+def _arg_hints(doc: DocState, args: Node, fn: Function, enc: str) -> list[lsp.InlayHint]:
+    if args.child_count == 0 or args.children[0].type != "(":
+        return []  # ``f{...}`` / ``f"..."``: one obvious argument
+    out: list[lsp.InlayHint] = []
+    values = [a for a in args.named_children if a.type != "comment"]
+    for arg, p in zip(values, fn.params, strict=False):
+        if p.variadic:
+            break
+        if arg.type in ("spread_element", "vararg_expression"):
+            break
+        if _obvious(doc, arg, p.name) or _says_it(fn, p.name):
+            continue
+        out.append(lsp.InlayHint(position=_pos(doc, arg.start_point, enc), label=f"{p.name}:",
+                                 kind=lsp.InlayHintKind.Parameter, padding_right=True,
+                                 tooltip=p.doc or None))
+    return out
+
+
+def _type_label(t: tuple[str, bool], lang: str) -> str:
+    return f": Promise<{t[0]}>" if t[1] and lang == "javascript" else f": {t[0]}"
+
+
+def inlay_hints(doc: DocState, index: ApiIndex, enc: str, rng: lsp.Range,
+                parameter_names: bool = True, types: bool = True) -> list[lsp.InlayHint]:
+    """Hints inside ``rng`` (positions in the client's encoding), in document order."""
+    first, last = rng.start.line, rng.end.line
+    hints: list[lsp.InlayHint] = []
+    for w in walk_rows(doc, index, enc, first, last):
+        if parameter_names:
+            for args, fn in w.calls or []:
+                if args.end_point[0] < first or args.start_point[0] > last:
+                    continue
+                hints.extend(_arg_hints(doc, args, fn, enc))
+        if types:
+            for name, t in w.decls:
+                hints.append(lsp.InlayHint(position=_pos(doc, name.end_point, enc),
+                                           label=_type_label(t, doc.lang), kind=lsp.InlayHintKind.Type))
+
+    def inside(p: lsp.Position) -> bool:
+        s, e = rng.start, rng.end
+        return (s.line, s.character) <= (p.line, p.character) <= (e.line, e.character)
+
+    out = [h for h in hints if inside(h.position)]
+    out.sort(key=lambda h: (h.position.line, h.position.character))
+    return out
