@@ -467,7 +467,8 @@ def _register_presentation(server: LlmspellServer) -> None:
     async def on_semantic_tokens_full(ls: LlmspellServer, params: lsp.SemanticTokensParams) -> Any:
         enc = ls.options.encoding
         return await ls.compute(params.text_document.uri, ("semanticTokens/full",),
-                                lambda doc, _t: semantic_tokens.semantic_tokens_full(doc, ls.index, enc),
+                                lambda doc, _t: semantic_tokens.as_json(
+                                    semantic_tokens.semantic_tokens_full(doc, ls.index, enc)),
                                 budget_ms=1000)
 
     @server.feature(lsp.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL_DELTA)
@@ -475,7 +476,8 @@ def _register_presentation(server: LlmspellServer) -> None:
         enc = ls.options.encoding
         prev = params.previous_result_id
         return await ls.compute(params.text_document.uri, ("semanticTokens/delta", prev),
-                                lambda doc, _t: semantic_tokens.semantic_tokens_delta(doc, ls.index, enc, prev),
+                                lambda doc, _t: semantic_tokens.as_json(
+                                    semantic_tokens.semantic_tokens_delta(doc, ls.index, enc, prev)),
                                 budget_ms=1000)
 
     @server.feature(lsp.TEXT_DOCUMENT_SEMANTIC_TOKENS_RANGE)
@@ -484,7 +486,8 @@ def _register_presentation(server: LlmspellServer) -> None:
         r = params.range
         key = ("semanticTokens/range", r.start.line, r.start.character, r.end.line, r.end.character)
         return await ls.compute(params.text_document.uri, key,
-                                lambda doc, _t: semantic_tokens.semantic_tokens_range(doc, ls.index, enc, r),
+                                lambda doc, _t: semantic_tokens.as_json(
+                                    semantic_tokens.semantic_tokens_range(doc, ls.index, enc, r)),
                                 budget_ms=1000)
 
     @server.feature(lsp.TEXT_DOCUMENT_INLAY_HINT)
