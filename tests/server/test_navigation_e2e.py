@@ -68,7 +68,8 @@ async def test_capabilities_advertised(client: LanguageClient) -> None:
 async def test_definition_of_a_local(client: LanguageClient) -> None:
     uri, pos = open_doc(client, "local x = 1\nlocal function f(x) return x end\nprint(|x)")
     res = await client.text_document_definition_async(lsp.DefinitionParams(text_document=td(uri), position=pos))
-    assert spots(res) == [(0, 6)] and res[0].uri == uri  # type: ignore[index]
+    assert isinstance(res, list) and spots(res) == [(0, 6)]
+    assert isinstance(res[0], lsp.Location) and res[0].uri == uri
 
 
 @pytest.mark.parametrize(("text", "ext", "starts"), [

@@ -28,6 +28,8 @@ from typing import Any, Protocol
 
 from tree_sitter import Node, Tree
 
+from llmspell_ls.budget import checkpoint
+
 
 class ScopedDoc(Protocol):
     """What the resolver needs from a document snapshot (``DocState`` has all of it)."""
@@ -241,6 +243,7 @@ class ScopeResolver:
         node: Node | None = self.root.descendant_for_byte_range(at, at)
         outer = -1
         while node is not None:
+            checkpoint()  # ``parent`` costs the depth: bounded by the request's budget inside deep nesting
             if node.type in self.scopes:
                 if node.start_byte <= ub <= node.end_byte:
                     break
@@ -263,7 +266,7 @@ class ScopeResolver:
             if occ is not None and self._stale_hit:
                 occ.stale = True
         if occ is None and _ASSIGN_TAIL.match(self.text, offset + length) and (
-                not exact or self._in_error(node)):
+                not exact or (self.root.has_error and self._in_error(node))):
             # broken code being typed: keep the old "name = value" reading
             m = _ASSIGN_TAIL.match(self.text, offset + length)
             assert m is not None
@@ -278,6 +281,7 @@ class ScopeResolver:
     def _in_error(node: Node | None) -> bool:
         p: Node | None = node.parent if node is not None else None
         while p is not None:
+            checkpoint()
             if p.type == "ERROR":
                 return True
             p = p.parent
@@ -397,6 +401,7 @@ class ScopeResolver:
     def _js_function(self, node: Node) -> Node | None:
         p = node.parent
         while p is not None and p.type not in JS_FUNCTIONS:
+            checkpoint()
             p = p.parent
         return p
 
@@ -413,6 +418,7 @@ class ScopeResolver:
     def _enclosing_scope(self, node: Node) -> Node | None:
         p = node.parent
         while p is not None and p.type not in self.scopes:
+            checkpoint()
             p = p.parent
         return p
 
@@ -468,6 +474,7 @@ class ScopeResolver:
             return "", ""
         stmt = fn
         while stmt.parent is not None and stmt.parent.type not in _STATEMENT_PARENTS:
+            checkpoint()
             stmt = stmt.parent
         ann = self._lua_annotations(stmt) if self.lua else self._jsdoc_annotations(stmt)
         t = ann.get(name)
@@ -556,17 +563,33 @@ def name_occurrences(doc: ScopedDoc, name: str) -> list[NameOcc]:
 
 
 def _bind(occs: list[NameOcc]) -> None:
-    decls = [i for i, o in enumerate(occs) if o.decl]
+    """Tie each use to its declaration: the one with the latest start whose scope holds the use and that
+    is visible there. Declarations are scanned backwards from the use (the nearest usually wins at once);
+    only hoisted ones (JS: visible before their own start) are checked after it."""
+    decls = [i for i, o in enumerate(occs) if o.decl]  # in document order
+    starts = [occs[d].start for d in decls]
+    hoisted = [d for d in decls if occs[d].visible_from < occs[d].start]
     for i, o in enumerate(occs):
         if o.decl:
             o.binding = i
             continue
+        at = o.start
         best = -1
-        for d in decls:
-            dd = occs[d]
-            s0, s1 = dd.scope or (0, 0)
-            if s0 <= o.start <= s1 and dd.visible_from <= o.start and (best < 0 or dd.start > occs[best].start):
-                best = d
+        for h in reversed(hoisted):  # declared after the use (document order) but visible at it
+            hd = occs[h]
+            if hd.start <= at:
+                break
+            s0, s1 = hd.scope or (0, 0)
+            if s0 <= at <= s1 and hd.visible_from <= at:
+                best = h
+                break
+        if best < 0:
+            for k in range(bisect.bisect_right(starts, at) - 1, -1, -1):
+                dd = occs[decls[k]]
+                s0, s1 = dd.scope or (0, 0)
+                if s0 <= at <= s1 and dd.visible_from <= at:
+                    best = decls[k]
+                    break
         o.binding = best
 
 
