@@ -127,3 +127,11 @@ def test_incomplete_line_above_does_not_break_later_lines(real_index, opts) -> N
     assert {"model", "build"} <= comp(real_index, opts, text)
     js = 'const agent = await Agent.builder().build();\nAgent.\nagent.|'
     assert {"execute"} <= comp(real_index, opts, js, "javascript")
+
+
+def test_chain_with_blank_and_comment_lines_between_steps(real_index, opts) -> None:
+    text = ('local wf = Workflow.builder()\n    :name("x")\n    :sequential()\n\n    -- Step 1\n'
+            '    :add_step({name = "a", type = "agent", agent = "a1", input = "hi"})\n\n    :build()\n'
+            'local r = wf:|')
+    got = comp(real_index, opts, text)
+    assert "execute" in got and "add_step" not in got

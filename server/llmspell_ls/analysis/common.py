@@ -298,7 +298,7 @@ class TypeEngine:
 
     def var_type(self, name: str, before: int) -> TypeRef | None:
         """Type of local ``name`` at offset ``before``: the value of the binding the name refers to there."""
-        key = ("var", name, before, self.flow)
+        key = ("var", name, before)
         if key in self.cache:
             return self.cache[key]  # type: ignore[no-any-return]
         result: TypeRef | None = None
@@ -321,7 +321,8 @@ class TypeEngine:
             return self._multi_value(occ) if self.flow else None
         if occ.how == "type":
             return self._ref(occ.key)
-        key = ("val", occ.value, self.flow)  # a value's type does not depend on where the name is used
+        key = ("val", occ.value)  # a value's type does not depend on where the name is used (the diagnostics
+        # pass fills this key from the statement it checks)
         if key in self.cache:
             t = self.cache[key]
         else:
@@ -351,7 +352,7 @@ class TypeEngine:
             end = stop
             if nl < 0:
                 break
-            nxt = text[nl + 1:nl + 200].lstrip()
+            nxt = _next_code(text, nl + 1, limit, self.spec.NAME)
             if (depth <= 0 and not nxt.startswith((".", ":"))) or nxt.startswith(".."):
                 break
             end = nl + 1
@@ -669,10 +670,25 @@ class TypeEngine:
         at = self.table_keys(t).get(name)
         if at is None or self._depth >= 8:
             return None
-        key = ("val", at, self.flow)
+        key = ("val", at)
         if key not in self.cache:
             self.cache[key] = self._type_from(at, at)
         return self.cache[key]  # type: ignore[no-any-return]
+
+
+def _next_code(text: str, pos: int, limit: int, lang: str) -> str:
+    """The start of the next line holding code after ``pos`` (blank and comment-only lines skipped: a
+    builder chain may have them between its ``:add_step(…)`` lines)."""
+    comment = "--" if lang == "lua" else "//"
+    for _ in range(50):
+        nl = text.find("\n", pos, limit)
+        line = text[pos:nl if nl >= 0 else min(limit, pos + 200)].lstrip()
+        if line and not line.startswith(comment):
+            return line[:200]
+        if nl < 0:
+            return ""
+        pos = nl + 1
+    return ""
 
 
 _LUA_FN = frozenset({"function_declaration", "function_definition"})
