@@ -55,6 +55,8 @@ REQUEST_BUDGET_MS = 150.0
 DIAGNOSTICS_BUDGET_MS = 1000.0
 """Budget of one diagnostics pass; a pass cut short continues (from its cached statements) shortly."""
 DIAGNOSTICS_RESUME_S = 0.05
+MAX_DIAGNOSTIC_PASSES = 60
+"""A document whose diagnostics need more passes than this gets what they found (bounded work)."""
 YIELD_MAX_S = 0.2
 """How long a background pass waits at a checkpoint for the requests in flight (GIL to requests)."""
 
@@ -159,6 +161,7 @@ class LlmspellServer(LanguageServer):
         self.file_diag_cache: dict[str, Any] = {}
         """Spells on disk analysed for ``workspace/diagnostic`` (path -> (stamp, result id, list))."""
         self._diag_waiters: dict[str, list[asyncio.Future[Any]]] = {}
+        self._passes: dict[tuple[str, int], int] = {}
 
     # ------------------------------------------------------------------ state
     @property
@@ -282,29 +285,41 @@ class LlmspellServer(LanguageServer):
         doc = self.docs.get(uri)
         if doc is None:
             return
-        diags = await self.diagnostics_of(doc)
+        diags, partial, progressed = await self.diagnostics_of(doc)
         cur = self.docs.get(uri)
         if cur is None or cur.version != doc.version:
             return  # a newer version is on its way
-        if diags is None:  # cut short by its budget: the next pass starts where this one stopped
-            self._pending[uri] = asyncio.get_running_loop().call_later(
-                DIAGNOSTICS_RESUME_S, lambda: self.run_task(self._publish(uri)))
-            return
+        if partial:
+            key = (uri, doc.version)
+            n = self._passes[key] = self._passes.get(key, 0) + 1
+            if progressed and n < MAX_DIAGNOSTIC_PASSES:
+                # cut short by its budget: the next pass replays the checked statements and goes further
+                self._pending[uri] = asyncio.get_running_loop().call_later(
+                    DIAGNOSTICS_RESUME_S, lambda: self.run_task(self._publish(uri)))
+                return
+            log.warning("diagnostics of %s stopped after %d passes: publishing what was found", uri, n)
+        self._passes = {k: v for k, v in self._passes.items() if k[0] != uri}
         self._diagnostics_ready(uri, doc.version, diags)
 
-    async def diagnostics_of(self, doc: DocState) -> list[dict[str, Any]] | None:
-        """One budgeted diagnostics pass on the analysis thread: the list, or None if it was cut short
-        (its per-statement progress is kept, so the next pass goes further)."""
-        from llmspell_ls.features.diagnostics import diagnostics
+    async def diagnostics_of(self, doc: DocState) -> tuple[list[dict[str, Any]], bool, bool]:
+        """One budgeted diagnostics pass on the analysis thread: (diagnostics, cut short, made progress).
+        A pass cut short keeps its per-statement results, so the next one goes further."""
+        from llmspell_ls.features.diagnostics import analyze_document
 
         token = _BackgroundToken(self, DIAGNOSTICS_BUDGET_MS)
+        index, enc = self.index, self.options.encoding
 
-        def work() -> list[dict[str, Any]] | None:
+        def work() -> tuple[list[dict[str, Any]], bool, bool]:
+            chunks = doc.shared.get(("chunks", id(index), enc))
+            before = len(chunks) if chunks is not None else 0
             with running(token):
                 try:
-                    return diagnostics(doc, self.index, self.options.encoding)
+                    an = analyze_document(doc, index, enc)
+                    diags, partial = an.diagnostics, an.partial
                 except Cancelled:
-                    return None
+                    diags, partial = [], True
+            chunks = doc.shared.get(("chunks", id(index), enc))
+            return diags, partial, (len(chunks) if chunks is not None else 0) > before
 
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.analysis_executor, work)

@@ -277,14 +277,17 @@ class ScopeResolver:
             return Occ("assign", b, "expr", v, visible_from=self.to_byte(len(self.text) if eol < 0 else eol))
         return occ
 
-    @staticmethod
-    def _in_error(node: Node | None) -> bool:
-        p: Node | None = node.parent if node is not None else None
-        while p is not None:
+    def _in_error(self, node: Node | None) -> bool:
+        """Is ``node`` inside an ERROR node? Walked from the root down (``node.parent`` costs the
+        node's depth each time: climbing out of 10,000 nested tables was quadratic)."""
+        if node is None:
+            return False
+        p: Node | None = self.root
+        while p is not None and p != node:
             checkpoint()
             if p.type == "ERROR":
                 return True
-            p = p.parent
+            p = p.child_with_descendant(node)
         return False
 
     def _rng(self, node: Node | None) -> tuple[int, int] | None:

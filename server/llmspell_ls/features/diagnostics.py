@@ -52,6 +52,7 @@ from llmspell_ls.analysis.common import (
 )
 from llmspell_ls.analysis.scopes import ScopeResolver
 from llmspell_ls.apimodel import ApiIndex, Field, Function, Param
+from llmspell_ls.budget import Cancelled, checkpoint
 from llmspell_ls.documents import DocState
 from llmspell_ls.features.common import range_of
 
@@ -98,6 +99,8 @@ class Analysis:
 
     diagnostics: list[dict[str, Any]] = field(default_factory=list)
     symbols: list[Symbol] = field(default_factory=list)
+    partial: bool = False
+    """The pass was cut short (budget/cancel): what was found before that (see :mod:`llmspell_ls.budget`)."""
 
 
 class _Checker:
@@ -163,8 +166,11 @@ class _Checker:
 
     # ------------------------------------------------------------------ passes
     def run(self, chunk_cache: dict[Any, Any] | None = None) -> Analysis:
-        self.syntax()
-        self.api_chunked(chunk_cache if chunk_cache is not None else {})
+        try:
+            self.syntax()
+            self.api_chunked(chunk_cache if chunk_cache is not None else {})
+        except Cancelled:
+            self.out.partial = True  # the statements checked so far stay in chunk_cache for the next pass
         self.out.diagnostics = [self._to_lsp(*r) for r in self.raw]
         return self.out
 
@@ -175,6 +181,7 @@ class _Checker:
         count = 0
         stack = [root]
         while stack and count < MAX_SYNTAX:
+            checkpoint()
             node = stack.pop()
             if node.is_error:
                 count += 1
@@ -225,7 +232,6 @@ class _Checker:
         if ascii_doc is None:
             ascii_doc = doc.cache["_ascii"] = text.isascii()
         reg = frozenset(self.registered_tools())
-        env_hash = 0
         fresh: dict[Any, Any] = {}
         bounds: list[tuple[int, int]] = []
         for child in root.children:
@@ -244,7 +250,20 @@ class _Checker:
             else:
                 grouped.append((s0, e0))
         bounds = grouped
+        try:
+            self._check_chunks(bounds, cache, fresh, reg)
+        except Cancelled:
+            cache.update(fresh)  # keep the progress: the next pass replays these and goes further
+            raise
+        cache.clear()
+        cache.update(fresh)
+
+    def _check_chunks(self, bounds: list[tuple[int, int]], cache: dict[Any, Any], fresh: dict[Any, Any],
+                      reg: frozenset[str]) -> None:
+        text = self.text
+        env_hash = 0
         for s, e in bounds:
+            checkpoint()
             chunk = text[s:e]
             key = (len(chunk), hash(chunk), env_hash, reg)  # no copy of the text kept per document
             hit = cache.get(key)
@@ -272,8 +291,6 @@ class _Checker:
                     self.env[name] = t
             for name, t in hit[2]:
                 env_hash = hash((env_hash, name, t))
-        cache.clear()
-        cache.update(fresh)
 
     def api(self, start: int = 0, end: int | None = None) -> None:
         spec = self.spec
@@ -287,6 +304,8 @@ class _Checker:
         n = len(toks)
         i = 0
         while i < n:
+            if not i & 255:
+                checkpoint()
             t = toks[i]
             if t.kind != "name" or t.text in keywords or (i > 0 and toks[i - 1].text in seps
                                                               and toks[i - 1].kind == "op"):
@@ -637,6 +656,8 @@ def analyze_document(doc: DocState, index: ApiIndex, enc: str) -> Analysis:
         got = _Checker(doc, index, enc).run(chunks)
         got.diagnostics = apply_suppressions(doc.text, got.diagnostics)
         _hook_symbols(doc, index, got, enc)
+        if got.partial:
+            return got  # not cached: the next pass (or request) continues from the statement cache
         doc.cache[key] = got
     return got  # type: ignore[no-any-return]
 
