@@ -10,7 +10,7 @@ from llmspell_ls.features.folding import FoldOptions, folding_ranges
 
 def folds(text: str, lang: str = "lua", enc: str = "utf-16", **kw: object) -> list[tuple[int, int, str | None]]:
     doc = Documents().open(f"file:///w/spell.{'lua' if lang == 'lua' else 'js'}", text, 1, lang)  # type: ignore[arg-type]
-    return [(r.start_line, r.end_line, r.kind.value if r.kind else None)
+    return [(r.start_line, r.end_line, str(r.kind.value) if isinstance(r.kind, lsp.FoldingRangeKind) else r.kind)
             for r in folding_ranges(doc, enc, FoldOptions(**kw))]  # type: ignore[arg-type]
 
 
