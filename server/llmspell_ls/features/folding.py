@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from lsprotocol import types as lsp
 from tree_sitter import Node
 
+from llmspell_ls.budget import checkpoint
 from llmspell_ls.documents import DocState
 from llmspell_ls.features.common import col_to_client
 
@@ -101,13 +102,17 @@ class _Folder:
     def run(self) -> list[_Fold]:
         root = self.doc.tree.root_node
         stack = [root]
+        n = 0
         while stack:
+            n += 1
+            if not n & 1023:
+                checkpoint()
             node = stack.pop()
             t = node.type
             single = node.start_point[0] == node.end_point[0]
             if t == "comment":
-                self.comments.append((node.start_point[0], node.end_point[0], (node.text or b"").decode("utf-8", "replace")
-                                      if single else ""))
+                text = (node.text or b"").decode("utf-8", "replace") if single else ""
+                self.comments.append((node.start_point[0], node.end_point[0], text))
                 if not single:
                     self.add(node.start_point[0], node.end_point[0], "comment")
                 continue

@@ -33,6 +33,7 @@ from lsprotocol import types as lsp
 from tree_sitter import Node
 
 from llmspell_ls.apimodel import ApiIndex, Field, Function
+from llmspell_ls.budget import checkpoint
 from llmspell_ls.documents import DocState
 from llmspell_ls.features.common import RawJSON, col_to_client
 
@@ -716,6 +717,7 @@ def token_data(doc: DocState, index: ApiIndex, enc: str) -> list[int]:
     prow = pcol = 0
     fresh: dict[Any, _Chunk] = {}
     for row, s, e, nodes in _groups(root):
+        checkpoint()  # cancelled or over budget: stop (nothing is cached for this version)
         line_start = src.rfind(b"\n", 0, s) + 1
         piece = src[line_start:e]
         ckey = (len(piece), hash(piece))
@@ -751,6 +753,7 @@ def walk_rows(doc: DocState, index: ApiIndex, enc: str, first: int, last: int) -
     ascii_doc = bool(doc.cache.get("_ascii"))
     out: list[_Walker] = []
     for k, (row, nodes, exports) in enumerate(layout):
+        checkpoint()
         next_row = layout[k + 1][0] if k + 1 < len(layout) else None
         if row > last:
             break
