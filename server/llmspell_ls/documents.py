@@ -21,6 +21,7 @@ content (hence every column) are those the client counts; incremental changes ar
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from itertools import accumulate
@@ -47,6 +48,26 @@ def parser_for(lang: Lang) -> Parser:
         p = Parser(LUA if lang == "lua" else JS)
         setattr(_parsers, key, p)
     return p
+
+
+PARSE_SLICE = 16 * 1024
+"""Sources larger than this are fed to tree-sitter in slices of this size, and the parsing thread
+releases the GIL between slices: a plain parse of 200,000 lines holds it for ~1.5 s, stalling the
+event loop's thread for as long."""
+
+
+def parse_source(lang: Lang, source: bytes, old: Tree | None = None) -> Tree:
+    """Parse ``source`` (incrementally from ``old``); large sources in slices, yielding the GIL."""
+    p = parser_for(lang)
+    if len(source) <= 4 * PARSE_SLICE:
+        return p.parse(source, old) if old is not None else p.parse(source)
+    sleep = time.sleep
+
+    def read(offset: int, _point: Any) -> bytes:
+        sleep(0)  # let the event loop's thread run between slices
+        return source[offset:offset + PARSE_SLICE]
+
+    return p.parse(read, old) if old is not None else p.parse(read)
 
 
 def language_of(uri: str, language_id: str | None = None) -> Lang | None:
@@ -198,8 +219,7 @@ class DocState:
             return tree
         with self._lock:
             if self._tree is None:
-                self._tree = parser_for(self.lang).parse(self.source, self._pending) if self._pending is not None \
-                    else parser_for(self.lang).parse(self.source)
+                self._tree = parse_source(self.lang, self.source, self._pending)
                 self._pending = None
             return self._tree
 

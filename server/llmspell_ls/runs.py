@@ -49,6 +49,8 @@ class RunState:
     uri: str
     version: int | None
     token: str | None = None
+    root: str | None = None
+    """The workspace folder the spell is under (its llmspell.toml configures the run)."""
     finished: bool = False
     task: asyncio.Task[Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -58,6 +60,8 @@ class RunManager:
     def __init__(self, server: LlmspellServer, runner: Any = None):
         self.server = server
         self._runner = runner
+        self._runners: dict[str | None, Any] = {}
+        """One runner per workspace folder (each folder's llmspell.toml), created on first use."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -82,31 +86,37 @@ class RunManager:
                 self._loop = loop
             return self._loop
 
-    def _get_runner(self) -> Any:
-        """The runner, created on first use *on the run loop thread* (heavy imports stay off the LSP loop)."""
-        if self._runner is None:
-            spec = os.environ.get(RUNNER_ENV)
-            if spec:
-                mod, _, attr = spec.partition(":")
-                self._runner = getattr(importlib.import_module(mod), attr or "make_runner")()
+    def _get_runner(self, root: str | None = None) -> Any:
+        """The runner for spells under workspace folder ``root``, created on first use *on the run loop
+        thread* (heavy imports stay off the LSP loop). An injected runner serves every folder."""
+        if self._runner is not None:
+            return self._runner
+        spec = os.environ.get(RUNNER_ENV)
+        if spec:
+            mod, _, attr = spec.partition(":")
+            self._runner = getattr(importlib.import_module(mod), attr or "make_runner")()
+            return self._runner
+        runner = self._runners.get(root)
+        if runner is None:
+            config = self._load_config(root)
+            if config is not None and config.limits.isolation == "none":
+                from llmspell.runner import SpellRunner
+
+                runner = SpellRunner(config=config)
             else:
-                config = self._load_config()
-                if config is not None and config.limits.isolation == "none":
-                    from llmspell.runner import SpellRunner
+                # every run in its own killable process, forked by a pre-imported zygote (the
+                # server itself has threads and its stdout is the LSP stream: it never forks)
+                from llmspell.isolation import IsolatedRunner, ZygoteSpawner
 
-                    self._runner = SpellRunner(config=config)
-                else:
-                    # every run in its own killable process, forked by a pre-imported zygote (the
-                    # server itself has threads and its stdout is the LSP stream: it never forks)
-                    from llmspell.isolation import IsolatedRunner, ZygoteSpawner
-
-                    self._runner = IsolatedRunner(config=config, spawner=ZygoteSpawner())
-        return self._runner
+                runner = IsolatedRunner(config=config, spawner=ZygoteSpawner())
+            self._runners[root] = runner
+        return runner
 
 
-    def _load_config(self) -> Any:
-        """llmspell.toml + LLMSPELL_* + the client's settings (initializationOptions / didChangeConfiguration)."""
-        root = self.server.workspace_root()
+    def _load_config(self, root: str | None = None) -> Any:
+        """llmspell.toml of workspace folder ``root`` (default: the first root) + LLMSPELL_* + the client's
+        settings (initializationOptions / didChangeConfiguration)."""
+        root = root or self.server.workspace_root()
         if root is None:
             return None
         try:
@@ -119,11 +129,12 @@ class RunManager:
 
     def reconfigure(self) -> None:
         """New settings from the client: runs started from now on use them (running ones keep theirs)."""
-        runner = self._runner
-        if runner is not None and hasattr(runner, "set_config"):
-            config = self._load_config()
-            if config is not None:
-                runner.set_config(config)
+        runners = [(None, self._runner)] if self._runner is not None else list(self._runners.items())
+        for root, runner in runners:
+            if hasattr(runner, "set_config"):
+                config = self._load_config(root)
+                if config is not None:
+                    runner.set_config(config)
 
     def running_for(self, uri: str) -> str | None:
         return next((r.run_id for r in self.runs.values() if r.uri == uri and not r.finished), None)
@@ -132,7 +143,7 @@ class RunManager:
     def start(self, uri: str) -> str:
         run_id = uuid.uuid4().hex[:12]
         doc = self.server.docs.get(uri)
-        st = RunState(run_id, uri, doc.version if doc else None)
+        st = RunState(run_id, uri, doc.version if doc else None, root=self.server.workspace_root(uri))
         self.runs[run_id] = st
         st.task = self.server.run_task(self._drive(st, doc.text if doc else None))
         return run_id
@@ -144,7 +155,7 @@ class RunManager:
         loop = self._run_loop()
 
         async def do_cancel() -> bool:
-            return bool(await self._get_runner().cancel(run_id))
+            return bool(await self._get_runner(st.root).cancel(run_id))
 
         fut = asyncio.run_coroutine_threadsafe(do_cancel(), loop)
         return await asyncio.wrap_future(fut)
@@ -181,7 +192,7 @@ class RunManager:
                 self._consumers.add(task)
                 task.add_done_callback(self._consumers.discard)
             try:
-                runner = self._get_runner()
+                runner = self._get_runner(st.root)
                 async for msg in runner.run(Path(path), source=source, run_id=st.run_id):
                     put(msg)
             except BaseException as e:
