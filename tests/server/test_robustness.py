@@ -3,6 +3,7 @@ lines, lone surrogates and invalid UTF-8 on the wire."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -104,7 +105,7 @@ async def test_random_edits_and_garbage(client: LanguageClient, ext: str, base: 
     res = await client.text_document_completion_async(lsp.CompletionParams(
         text_document=lsp.TextDocumentIdentifier(uri=f"file:///robust/ok.{ext}"),
         position=lsp.Position(line=0, character=6)))
-    assert "builder" in [i.label for i in res.items]
+    assert isinstance(res, lsp.CompletionList) and "builder" in [i.label for i in res.items]
 
 
 def test_invalid_utf8_on_the_wire() -> None:
@@ -134,3 +135,238 @@ def test_invalid_utf8_on_the_wire() -> None:
 def test_path_helpers_exist() -> None:
     assert (REPO / "benchmarks" / "lsp" / "rpc.py").is_file()
     assert Path(__file__).with_name("lsp_helpers.py").is_file()
+
+
+# ------------------------------------------------------------------ hostile inputs (issue 12)
+def lang_of(uri: str) -> str:
+    return "lua" if uri.endswith(".lua") else "javascript"
+
+
+def open_text(client: LanguageClient, uri: str, text: str) -> None:
+    client.text_document_did_open(lsp.DidOpenTextDocumentParams(text_document=lsp.TextDocumentItem(
+        uri=uri, language_id=lang_of(uri), version=1, text=text)))
+
+
+def pulls(client: LanguageClient) -> bool:
+    caps = client.capabilities
+    return caps is not None and caps.text_document is not None and caps.text_document.diagnostic is not None
+
+
+async def diagnostics_of(client: LanguageClient, uri: str, timeout: float = 30) -> list[lsp.Diagnostic]:
+    """What the editor shows for ``uri``: pulled (Neovim 0.11) or the first push (VS Code)."""
+    if pulls(client):
+        rep = await asyncio.wait_for(client.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri))), timeout)
+        assert isinstance(rep, lsp.RelatedFullDocumentDiagnosticReport)
+        return list(rep.items)
+
+    async def poll() -> list[lsp.Diagnostic]:
+        while uri not in client.diagnostics:
+            await asyncio.sleep(0.01)
+        return list(client.diagnostics[uri])
+    return await asyncio.wait_for(poll(), timeout)
+
+
+async def complete_at(client: LanguageClient, uri: str, line: int, ch: int) -> Any:
+    return await client.text_document_completion_async(lsp.CompletionParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=line, character=ch)))
+
+
+async def hover_at(client: LanguageClient, uri: str, line: int, ch: int) -> Any:
+    return await client.text_document_hover_async(lsp.HoverParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=line, character=ch)))
+
+
+def labels_of(res: Any) -> list[str]:
+    items = res.items if isinstance(res, lsp.CompletionList) else (res or [])
+    return [i.label for i in items]
+
+
+NEST = 10_000
+
+
+async def test_deep_nesting_does_not_block_other_requests(client: LanguageClient) -> None:
+    deep = "local t = " + "{ a = " * NEST + "Agent." + " }" * NEST + "\n"
+    col = len("local t = " + "{ a = " * NEST + "Agent.")
+    open_text(client, "file:///h/deep.lua", deep)
+    open_text(client, "file:///h/small.lua", "local b = Agent.builder()\nAgent.\n")
+    order: list[str] = []
+
+    async def hostile(kind: str) -> Any:
+        if kind == "completion":
+            res = await complete_at(client, "file:///h/deep.lua", 0, col)
+        else:
+            res = await hover_at(client, "file:///h/deep.lua", 0, col - 3)
+        order.append(kind)
+        return res
+
+    tasks = [asyncio.ensure_future(hostile("completion")), asyncio.ensure_future(hostile("hover"))]
+    small = await complete_at(client, "file:///h/small.lua", 1, 6)
+    order.append("small")
+    assert "builder" in labels_of(small)
+    res_c, _res_h = await asyncio.gather(*tasks)  # answered (a list, or null over budget), not an error
+    assert res_c is None or "builder" in labels_of(res_c)
+    assert order[0] == "small"  # the deep document did not hold the small one's answer back
+
+
+async def test_a_one_megabyte_line(client: LanguageClient) -> None:
+    line = "local x = " + "Agent.builder():name('x')" * 40_000
+    uri = "file:///h/line.lua"
+    open_text(client, uri, line + "\nAgent.\n")
+    await diagnostics_of(client, uri)
+    assert "builder" in labels_of(await complete_at(client, uri, 1, 6))
+    await hover_at(client, uri, 0, len(line) - 5)  # answered (null or a hover), never an error
+    res = await complete_at(client, uri, 0, len(line) // 2)
+    assert res is None or isinstance(res, lsp.CompletionList | list)
+
+
+async def test_diagnostics_of_a_huge_file_do_not_stall_other_documents(client: LanguageClient) -> None:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from lsp.gen import generate
+
+    open_text(client, "file:///h/huge.lua", generate("lua", 200_000).text)
+    open_text(client, "file:///h/other.lua", "local a = Agent.bulder()\nAgent.\n")
+    assert "builder" in labels_of(await complete_at(client, "file:///h/other.lua", 1, 6))
+    diags = await diagnostics_of(client, "file:///h/other.lua")
+    assert "unknown-member" in [d.code for d in diags]
+
+
+@pytest.mark.parametrize("eol", ["\r", "\r\n"])
+async def test_cr_and_crlf_put_diagnostics_and_positions_on_the_right_line(client: LanguageClient,
+                                                                           eol: str) -> None:
+    uri = f"file:///h/eol{len(eol)}.lua"
+    open_text(client, uri, eol.join(["-- spell", "local a = Agent.bulder()", "Agent.", ""]))
+    (d,) = [d for d in await diagnostics_of(client, uri) if d.code != "syntax-error"]
+    assert d.code == "unknown-member" and d.range.start == lsp.Position(line=1, character=16)
+    assert "builder" in labels_of(await complete_at(client, uri, 2, 6))
+    h = await hover_at(client, uri, 1, 12)
+    assert h is not None and "Agent" in h.contents.value
+    # an incremental edit on the third line lands there
+    client.text_document_did_change(lsp.DidChangeTextDocumentParams(
+        text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[lsp.TextDocumentContentChangePartial(
+            range=lsp.Range(start=lsp.Position(line=2, character=6), end=lsp.Position(line=2, character=6)),
+            text="builder():")]))
+    assert "name" in labels_of(await complete_at(client, uri, 2, 16))
+
+
+async def test_positions_past_the_end_get_a_response(client: LanguageClient) -> None:
+    uri = "file:///h/pos.lua"
+    open_text(client, uri, "Agent.\n")
+    assert await hover_at(client, uri, 10_000, 10_000) is None  # null, not silence
+    assert await client.text_document_signature_help_async(lsp.SignatureHelpParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=0, character=999))) is None
+    assert "builder" in labels_of(await complete_at(client, uri, 0, 6))
+
+
+def test_negative_positions_get_an_invalid_params_response() -> None:
+    """A client cannot even build these with lsprotocol: sent raw, they must still be answered."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from lsp.rpc import RpcClient
+
+    c = RpcClient([sys.executable, "-m", "llmspell_ls"])
+    try:
+        c.initialize()
+        c.open("file:///neg.lua", "Agent.")
+        for method, pos in [("textDocument/hover", {"line": -1, "character": 0}),
+                            ("textDocument/completion", {"line": 0, "character": -5}),
+                            ("textDocument/signatureHelp", {"line": "x", "character": 0})]:
+            with pytest.raises(RuntimeError, match="-32602"):
+                c.request(method, {"textDocument": {"uri": "file:///neg.lua"}, "position": pos}, timeout=20)
+        res = c.request("textDocument/completion", {"textDocument": {"uri": "file:///neg.lua"},
+                                                    "position": {"line": 0, "character": 6}}, timeout=20)
+        assert "builder" in [i["label"] for i in res["items"]]
+    finally:
+        c.close()
+
+
+def test_cancel_request_stops_a_long_computation() -> None:
+    """``$/cancelRequest`` on a request that is computing answers RequestCancelled and frees the server."""
+    import queue
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from lsp.gen import generate
+    from lsp.rpc import RpcClient
+
+    c = RpcClient([sys.executable, "-m", "llmspell_ls"])
+    try:
+        c.initialize()
+        c.open("file:///cancel.lua", generate("lua", 50_000).text)
+        answer: queue.Queue[dict[str, Any]] = queue.Queue(1)
+        c._waiters[99] = answer
+        c._write({"jsonrpc": "2.0", "id": 99, "method": "textDocument/documentSymbol",
+                  "params": {"textDocument": {"uri": "file:///cancel.lua"}}})
+        c.notify("$/cancelRequest", {"id": 99})
+        assert answer.get(timeout=30)["error"]["code"] == -32800
+        c.open("file:///after.lua", "Agent.")
+        res = c.request("textDocument/completion", {"textDocument": {"uri": "file:///after.lua"},
+                                                    "position": {"line": 0, "character": 6}}, timeout=20)
+        assert "builder" in [i["label"] for i in res["items"]]
+    finally:
+        c.close()
+
+
+def test_unsupported_methods_answer_method_not_found_without_a_traceback(tmp_path: Path) -> None:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from lsp.rpc import RpcClient
+
+    log = tmp_path / "server.log"
+    c = RpcClient([sys.executable, "-m", "llmspell_ls", "--log-file", str(log)])
+    try:
+        c.initialize()
+        with pytest.raises(RuntimeError, match="-32601"):
+            c.request("textDocument/noSuchThing", {"textDocument": {"uri": "file:///x.lua"}}, timeout=20)
+        c.notify("llmspell/noSuchNotification", {})
+        c.open("file:///ok.lua", "Agent.")
+        res = c.request("textDocument/completion", {"textDocument": {"uri": "file:///ok.lua"},
+                                                    "position": {"line": 0, "character": 6}}, timeout=20)
+        assert "builder" in [i["label"] for i in res["items"]]
+    finally:
+        c.close()
+    text = log.read_text()
+    assert "noSuchThing" in text and "Traceback" not in text
+
+
+# ------------------------------------------------------------------ error tolerance (issue 12)
+TOLERANCE = {
+    "lua": (['local agent = Agent.builder():name("a"):build()', "{broken}",
+             'local r = agent:execute({ text = "hi" })', 'Tool.execute("calculator", { input = "1" })'],
+            ["Agent.", "print((", "local t = {", "local x =", 'Agent.builder():name("'], "execute", "input"),
+    "js": (['const agent = Agent.builder().name("a").build();', "{broken}",
+            'const r = await agent.execute({ text: "hi" });', 'await Tool.execute("calculator", { input: "1" });'],
+           ["Agent.", "console.log((", "const t = {", "const x =", 'Agent.builder().name("'], "execute", "input"),
+}
+
+
+@pytest.mark.parametrize("ext", ["lua", "js"])
+async def test_hover_and_signature_after_an_incomplete_line(client: LanguageClient, ext: str) -> None:
+    lines, broken, hover_word, sig_word = TOLERANCE[ext]
+    for k, b in enumerate(broken):
+        uri = f"file:///h/tol{k}.{ext}"
+        ls = [b if x == "{broken}" else x for x in lines]
+        open_text(client, uri, "\n".join(ls) + "\n")
+        h = await hover_at(client, uri, 2, ls[2].index(hover_word) + 2)
+        assert h is not None and "execute" in h.contents.value, (ext, b)
+        h = await hover_at(client, uri, 3, ls[3].index(hover_word) + 2)
+        assert h is not None and "Tool" in h.contents.value, (ext, b)
+        s = await client.text_document_signature_help_async(lsp.SignatureHelpParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri),
+            position=lsp.Position(line=3, character=ls[3].index(sig_word))))
+        assert s is not None and "execute" in s.signatures[0].label, (ext, b)
+
+
+@pytest.mark.parametrize("ext", ["lua", "js"])
+async def test_typing_an_incomplete_line_keeps_later_lines_working(client: LanguageClient, ext: str) -> None:
+    lines, _, hover_word, _ = TOLERANCE[ext]
+    ls = [x for x in lines if x != "{broken}"]
+    uri = f"file:///h/typing.{ext}"
+    open_text(client, uri, "\n".join(ls) + "\n")
+    await diagnostics_of(client, uri)
+    client.text_document_did_change(lsp.DidChangeTextDocumentParams(
+        text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[lsp.TextDocumentContentChangePartial(
+            range=lsp.Range(start=lsp.Position(line=1, character=0), end=lsp.Position(line=1, character=0)),
+            text="Agent.\n")]))
+    h = await hover_at(client, uri, 2, ls[1].index(hover_word) + 2)
+    assert h is not None and "execute" in h.contents.value
+    assert "builder" in labels_of(await complete_at(client, uri, 1, 6))

@@ -148,7 +148,9 @@ def statement_start(doc: DocState, offset: int) -> int | None:
     # the top-level statement holding it, found from the root down (``node.parent`` costs the node's
     # depth each time: climbing from inside 10,000 nested tables was quadratic)
     node = root.child_with_descendant(node)
-    if node is None or node.type == "ERROR" or node == root:
+    # a statement with an error inside may be a misreading (tree-sitter-lua lets an unterminated string
+    # run over the next lines): the text window is the better guide then
+    if node is None or node.type == "ERROR" or node == root or node.has_error:
         return None
     r, c = node.start_point
     return doc.offset(r, doc.byte_to_col(r, c))
