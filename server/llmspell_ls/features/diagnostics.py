@@ -55,6 +55,7 @@ from llmspell_ls.apimodel import ApiIndex, Field, Function, Param
 from llmspell_ls.budget import Cancelled, checkpoint
 from llmspell_ls.documents import DocState
 from llmspell_ls.features.common import range_of
+from llmspell_ls.features.undefined import with_undefined_globals
 
 ERROR, WARNING, INFO, HINT = 1, 2, 3, 4
 SOURCE = "llmspell"
@@ -654,7 +655,7 @@ def analyze_document(doc: DocState, index: ApiIndex, enc: str) -> Analysis:
     if got is None:
         chunks = doc.shared.setdefault(("chunks", id(index), enc), {})
         got = _Checker(doc, index, enc).run(chunks)
-        got.diagnostics = apply_suppressions(doc.text, got.diagnostics)
+        got.diagnostics = apply_suppressions(doc.text, with_undefined_globals(doc, index, enc, got.diagnostics))
         _hook_symbols(doc, index, got, enc)
         if got.partial:
             return got  # not cached: the next pass (or request) continues from the statement cache
