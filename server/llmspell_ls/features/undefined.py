@@ -1,6 +1,10 @@
 """Undefined globals: ``Foo.bar()`` where ``Foo`` is not an API global, not a Lua/JS standard or engine
 global, and never bound anywhere in the file → warning ``undefined-global`` ("undefined global 'Foo'").
 
+Only names that are *indexed* (``Foo.x``, ``Foo:m()``, ``Foo[k]``) are reported: indexing nil fails at
+run time for certain, while a plain read of an unset global is how Lua spells test optional settings
+(``if DEBUG then``).
+
 Zero false positives comes first, so "bound" is deliberately generous and flow-insensitive: a name
 declared or assigned *anywhere* in the file (any scope, before or after the use, a table key, a
 parameter, a loop variable, a destructured name) counts as defined; rs-llmspell spells assign their
@@ -71,10 +75,10 @@ _JS_BINDS = [
     re.compile(r"\(([^()]*)\)\s*\{"),  # methods `f(a, b) {` and `catch (e) {` (also `if (x) {`: generous)
 ]
 _HEAD = {
-    "lua": re.compile(r"(?<![.:\w])[A-Za-z_]\w*"),
-    "javascript": re.compile(r"(?<![.\w$])[A-Za-z_$][\w$]*"),
+    "lua": re.compile(r"(?<![.:\w])([A-Za-z_]\w*)[ \t]*(?:\.(?![.\d])|:(?!:)|\[(?![\[=]))"),
+    "javascript": re.compile(r"(?<![.\w$])([A-Za-z_$][\w$]*)[ \t]*(?:\??\.(?!\.)|\[)"),
 }
-"""Identifiers not written after a member separator: the only ones that can be variable reads."""
+"""Names indexed as a table/object (``Foo.x``, ``Foo:m()``, ``Foo[k]``), not after a member separator."""
 
 
 def _bound_names(code: str, lang: str) -> set[str]:
@@ -126,6 +130,8 @@ def undefined_globals(doc: DocState, index: ApiIndex, enc: str,
     for name in sorted(words):
         width = len(name.encode("utf-8"))
         for m in re.finditer(r"(?<![.:\w$])" + re.escape(name) + r"(?![\w$])", text):
+            if not _HEAD[lang].match(text, m.start()):
+                continue  # only indexing a nil global is certainly an error (a plain read may test it)
             row = bisect.bisect_right(starts, m.start()) - 1
             col = len(text[starts[row]: m.start()].encode("utf-8"))
             node = root.descendant_for_point_range((row, col), (row, col + width))
