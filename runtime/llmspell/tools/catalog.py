@@ -127,4 +127,10 @@ def write_manifest(path: Path = MANIFEST_PATH) -> Path:
 
 
 if __name__ == "__main__":  # python -m llmspell.tools.catalog
+    import argparse
+
+    argparse.ArgumentParser(
+        prog="python -m llmspell.tools.catalog",
+        description="Regenerate llmspell/tools/builtin/manifest.json (what Tool.list() reports without imports).",
+    ).parse_args()
     print(f"wrote {write_manifest()}")
