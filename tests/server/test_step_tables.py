@@ -99,3 +99,18 @@ print(wf, par, analyst)
     # a spell that registers its own tools: unknown tool names are not judged
     text = 'Tool.register("mine", "d", function() end, {})\nWorkflow.builder():add_step({type = "tool", tool = "mine"})'
     assert check(real_index, text) == []
+
+
+def test_published_diagnostics_include_step_table_checks_once(real_index) -> None:
+    """The document's diagnostics (push, pull and --check) carry the step-table findings, without
+    repeating one the chain pass already reports at the same place."""
+    from llmspell_ls.features.diagnostics import diagnostics
+
+    text = ('local wf = Workflow.builder():name("w")\n'
+            'wf:add_step({name = "a", tpye = "tool", tool = "calculator"})\n'
+            'wf:add_step({name = "b", type = "tol", tool = "calculator"})\n'
+            'wf:add_step({name = "c", type = "tool", tool = "calculater"})\n')
+    doc = Documents().open("file:///w/s.lua", text, 1, "lua")
+    got = [(d["range"]["start"]["line"], d["code"]) for d in diagnostics(doc, real_index, "utf-16")]
+    assert (1, "unknown-step-key") in got and (2, "unknown-step-type") in got
+    assert got.count((3, "unknown-tool")) == 1

@@ -20,6 +20,8 @@ invalid-value          Error      a string literal outside the parameter's allow
 unknown-tool-param     Warning    a key the named tool does not take
 missing-tool-param     Error      a required tool parameter missing from a literal table
 deprecated             Warning    deprecated API (``Agent.create``), tagged Deprecated
+unknown-step-key       Warning    a workflow step table key that steps do not have (``toool = ...``)
+unknown-step-type      Error      a step ``type`` that is not tool/agent/workflow/function/template
 missing-await          Warning    JS: a Promise-returning call whose result is used without ``await``
 run-failed             Error      the last run of this document failed here (until it changes)
 =====================  =========  ==========================================================
@@ -34,6 +36,7 @@ checked as that builder.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -655,12 +658,32 @@ def analyze_document(doc: DocState, index: ApiIndex, enc: str) -> Analysis:
     if got is None:
         chunks = doc.shared.setdefault(("chunks", id(index), enc), {})
         got = _Checker(doc, index, enc).run(chunks)
-        got.diagnostics = apply_suppressions(doc.text, with_undefined_globals(doc, index, enc, got.diagnostics))
+        got.diagnostics = apply_suppressions(
+            doc.text, with_step_tables(doc, index, enc, with_undefined_globals(doc, index, enc, got.diagnostics)))
         _hook_symbols(doc, index, got, enc)
         if got.partial:
             return got  # not cached: the next pass (or request) continues from the statement cache
         doc.cache[key] = got
     return got  # type: ignore[no-any-return]
+
+
+def with_step_tables(doc: DocState, index: ApiIndex, enc: str,
+                     diags: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``diags`` plus the workflow step-table checks (unknown step keys and types, tools, a tool's
+    parameters in ``input``) that the chain pass does not already report at the same place."""
+    from llmspell_ls.features.step_tables import check_step_tables
+
+    seen = {(d.get("code"), json.dumps(d.get("range"), sort_keys=True)) for d in diags}
+    out = list(diags)
+    for d in check_step_tables(doc, index, enc):
+        r = d.range
+        rng = {"start": {"line": r.start.line, "character": r.start.character},
+               "end": {"line": r.end.line, "character": r.end.character}}
+        if (d.code, json.dumps(rng, sort_keys=True)) in seen:
+            continue
+        out.append({"range": rng, "severity": int(d.severity or 1), "code": d.code, "source": d.source or SOURCE,
+                    "message": d.message})
+    return out
 
 
 _SUPPRESS = re.compile(r"@diagnostic\s+(disable-next-line|disable-line)\b(?:\s*:\s*([\w\-]+(?:\s*,\s*[\w\-]+)*))?")
