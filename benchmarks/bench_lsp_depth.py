@@ -34,6 +34,8 @@ sys.path.insert(0, str(HERE))
 from lsp.rpc import RpcClient  # noqa: E402
 
 SERVER = [sys.executable, "-m", "llmspell_ls"]
+VERBOSE = False
+EDIT_TIMEOUT_S = 60.0
 CAPS: dict[str, Any] = {
     "textDocument": {
         "completion": {"completionItem": {"snippetSupport": True}},
@@ -103,9 +105,9 @@ def positions(text: str, limit: int = 40) -> dict[str, list[tuple[int, int]]]:
                 out["completion"].append((row, m.start(2)))
             if len(out["hover"]) < limit * 4:
                 out["hover"].append((row, m.start(2) + 1))
-        m = re.match(r"\s*local (\w+)\s*=", line)
-        if m and len(out["definition"]) < limit * 4:
-            name = m.group(1)
+        d = re.match(r"\s*local (\w+)\s*=", line)
+        if d and len(out["definition"]) < limit * 4:
+            name = d.group(1)
             for r2 in range(row + 1, min(row + 40, len(lines))):
                 k = re.search(rf"\b{re.escape(name)}\b", lines[r2])
                 if k and not lines[r2].lstrip().startswith("--"):
@@ -144,6 +146,8 @@ class Server:
         return uri
 
     def timed(self, method: str, params: dict[str, Any], timeout: float = 120) -> tuple[float, Any]:
+        if VERBOSE:
+            print(f"  {self.name} {method}", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         res = self.client.request(method, params, timeout=timeout)
         return (time.perf_counter() - t0) * 1000, res
@@ -163,11 +167,12 @@ def params_for(method: str, uri: str, pos: tuple[int, int] | None) -> dict[str, 
 
 def bench_requests(servers: list[tuple[Server, str]], text_pos: dict[str, list[tuple[int, int]]], n: int
                    ) -> dict[str, Any]:
-    plan = [("completion", "textDocument/completion", text_pos["completion"]),
+    plan: list[tuple[str, str, list[Any]]] = [
+            ("completion", "textDocument/completion", text_pos["completion"]),
             ("hover", "textDocument/hover", text_pos["hover"]),
             ("definition", "textDocument/definition", text_pos["definition"]),
             ("references", "textDocument/references", text_pos["definition"]),
-            ("semantic tokens", "textDocument/semanticTokens/full", [None])]  # type: ignore[list-item]
+            ("semantic tokens", "textDocument/semanticTokens/full", [None])]
     out: dict[str, Any] = {}
     for label, method, poss in plan:
         row: dict[str, Any] = {}
@@ -205,12 +210,20 @@ def bench_diagnostics(servers: list[tuple[Server, str]], edits: int) -> dict[str
                 "textDocument": {"uri": uri, "version": v},
                 "contentChanges": [{"range": {"start": {"line": 10, "character": 0},
                                               "end": {"line": 10, "character": 0}}, "text": " "}]})
-            ms, _ = s.timed("textDocument/diagnostic", {"textDocument": {"uri": uri}}, timeout=600)
+            try:
+                ms, _ = s.timed("textDocument/diagnostic", {"textDocument": {"uri": uri}}, timeout=EDIT_TIMEOUT_S)
+            except Exception:  # queue.Empty: no answer in time
+                out[s.name] = {"after open ms": round(first, 1),
+                               "after an edit": f"no answer within {EDIT_TIMEOUT_S:.0f} s"}
+                break
             xs.append(ms)
-        out[s.name] = {"after open ms": round(first, 1), "after an edit": summary(xs)}
+        else:
+            out[s.name] = {"after open ms": round(first, 1), "after an edit": summary(xs)}
     if all(isinstance(out.get(s.name), dict) for s, _ in servers) and len(servers) == 2:
         a, b = (out[s.name] for s, _ in servers)
         out["ratio after open"] = round(a["after open ms"] / max(b["after open ms"], 1e-6), 2)
+    if all(isinstance(out.get(s.name, {}).get("after an edit"), dict) for s, _ in servers) and len(servers) == 2:
+        a, b = (out[s.name] for s, _ in servers)
         out["ratio edit median"] = round(a["after an edit"]["median"] / max(b["after an edit"]["median"], 1e-6), 2)
     return out
 
@@ -253,7 +266,10 @@ def main() -> int:
     ap.add_argument("--diag-lines", type=int, default=50_000)
     ap.add_argument("--edits", type=int, default=5)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--verbose", action="store_true", help="print every request to stderr")
     ns = ap.parse_args()
+    global VERBOSE
+    VERBOSE = ns.verbose
     work = Path(tempfile.mkdtemp(prefix="bench-lsp-depth-"))
     results: dict[str, Any] = {}
     try:
@@ -280,22 +296,30 @@ def main() -> int:
             time.sleep(1.0)
         results["files"] = {"spell lines": spell.count("\n"), "diagnostics spell lines": big.count("\n"),
                             "requests per method": ns.n}
+        show(ns, "files", results["files"])
         results["requests on the 5,000-line spell (ms)"] = bench_requests(opened, pos, ns.n)
+        show(ns, "requests on the 5,000-line spell (ms)", results["requests on the 5,000-line spell (ms)"])
         big_opened = [(s, s.open("spell50k.lua", big)) for s in servers]
         results["diagnostics on the 50,000-line spell (ms)"] = bench_diagnostics(big_opened, ns.edits)
+        show(ns, "diagnostics on the 50,000-line spell (ms)", results["diagnostics on the 50,000-line spell (ms)"])
         results["hostile inputs, llmspell-ls (ms)"] = bench_hostile(servers[0])
+        show(ns, "hostile inputs, llmspell-ls (ms)", results["hostile inputs, llmspell-ls (ms)"])
         for s in servers:
             s.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if ns.json:
         print(json.dumps(results, indent=2))
-    else:
-        for section, body in results.items():
-            print(f"== {section}")
-            for k, v in body.items():
-                print(f"  {k}: {json.dumps(v)}")
     return 0
+
+
+def show(ns: Any, section: str, body: dict[str, Any]) -> None:
+    """Print a section as soon as it is measured (unless --json prints everything at the end)."""
+    if ns.json:
+        return
+    print(f"== {section}", flush=True)
+    for k, v in body.items():
+        print(f"  {k}: {json.dumps(v)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -367,7 +367,9 @@ class LlmspellServer(LanguageServer):
             left = deadline - time.monotonic()
             if left <= 0:
                 return got
-            if uri not in self._pending and got is None:
+            h = self._pending.get(uri)
+            if h is not None or got is None:
+                # the client is asking now: no point waiting out the debounce
                 self.schedule_diagnostics(uri, delay=0.0)
             fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             self._diag_waiters.setdefault(uri, []).append(fut)
