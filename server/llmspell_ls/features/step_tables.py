@@ -29,6 +29,7 @@ from lsprotocol import types as lsp
 
 from llmspell_ls.analysis.common import Tok, match_table, spec_for, tokenize
 from llmspell_ls.apimodel import ApiIndex, Field
+from llmspell_ls.budget import checkpoint
 from llmspell_ls.documents import DocState
 from llmspell_ls.features.common import pos_of
 
@@ -39,6 +40,7 @@ _ANCHOR = re.compile(r"\b(?:add_step|add_then_step|add_else_step|map_step|reduce
 STEP_RECORD = "WorkflowStep"
 SOURCE = "llmspell"
 MAX_TABLE_TOKENS = 20000
+MAX_TABLE_CHARS = 262_144
 
 
 def check_step_tables(doc: DocState, index: ApiIndex, enc: str = "utf-16") -> list[lsp.Diagnostic]:
@@ -53,15 +55,25 @@ def check_step_tables(doc: DocState, index: ApiIndex, enc: str = "utf-16") -> li
     type_values = next((f.values for f in rec.fields if f.name == "type" and f.values), None)
     spec = spec_for(doc.lang)
     checker = _Checker(doc, index, spec, fields, type_values or [], enc)
-    for m in _ANCHOR.finditer(text):
+    for n, m in enumerate(_ANCHOR.finditer(text)):
+        if not n & 63:
+            checkpoint()  # a cancelled or over-budget request stops here
         brace = m.end() - 1
         if _in_comment_or_string(spec, text, m.start()):
             continue
-        toks = tokenize(spec, text, brace, min(len(text), brace + 200_000))[:MAX_TABLE_TOKENS]
-        if not toks or toks[0].text != "{":
+        # tokens of this table only, in growing windows until its brace closes: the cost follows the
+        # step tables, not the document (a whole-document scan per anchor took minutes on 8,000 lines)
+        size = 256
+        while True:
+            end = min(len(text), brace + size)
+            toks = tokenize(spec, text, brace, end)
+            match = match_table(toks)
+            close = match.get(0, len(toks))
+            if close < len(toks) or end == len(text) or size >= MAX_TABLE_CHARS:
+                break
+            size *= 4
+        if not toks or toks[0].text != "{" or close - 0 > MAX_TABLE_TOKENS:
             continue
-        match = match_table(toks)
-        close = match.get(0, len(toks))
         if m.group().lstrip().startswith("Workflow"):
             checker.config_table(toks, 0, close, match)
         else:
