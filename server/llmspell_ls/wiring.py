@@ -303,9 +303,18 @@ def _register_pull(server: LlmspellServer) -> None:
                                           workspace_diagnostics=True))
     async def on_diagnostic(ls: LlmspellServer, params: lsp.DocumentDiagnosticParams) -> Any:
         uri = params.text_document.uri
-        got = await ls.current_diagnostics(uri)
-        if got is None:
+        doc = ls.docs.get(uri)
+        got = await ls.current_diagnostics(uri, timeout=PULL_WAIT_S)
+        if doc is None or uri not in ls.docs:  # not open (or closed meanwhile)
             return {"kind": "full", "items": []}
+        cur = ls.docs.get(uri)
+        if got is None or cur is None or got[0] != cur.version:
+            # still being computed (a huge document ahead of it): ask the client to pull again
+            # rather than answer an empty or stale list it would keep
+            from pygls.exceptions import JsonRpcException
+
+            raise JsonRpcException("diagnostics are still being computed", code=SERVER_CANCELLED,
+                                   data={"retriggerRequest": True})
         _, rid, items = got
         return pull.document_report(rid, items, params.previous_result_id)
 
@@ -328,6 +337,9 @@ def _register_pull(server: LlmspellServer) -> None:
 
 
 WORKSPACE_HOLD_S = 30.0
+PULL_WAIT_S = 10.0
+"""How long a textDocument/diagnostic waits for the document's pass before answering ServerCancelled."""
+SERVER_CANCELLED = -32802
 
 
 async def _workspace_reports(ls: LlmspellServer, previous: dict[str, str]) -> list[dict[str, Any]]:
@@ -343,6 +355,8 @@ async def _workspace_reports(ls: LlmspellServer, previous: dict[str, str]) -> li
         if doc is None or got is None:
             continue
         version, rid, items = got
+        if version != doc.version:
+            continue  # not computed yet: reported by a later pull
         out.append({"uri": uri, "version": version, **pull.document_report(rid, items, previous.get(uri))})
         path = to_fs_path(uri)
         if path:

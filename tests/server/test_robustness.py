@@ -152,11 +152,20 @@ def pulls(client: LanguageClient) -> bool:
     return caps is not None and caps.text_document is not None and caps.text_document.diagnostic is not None
 
 
-async def diagnostics_of(client: LanguageClient, uri: str, timeout: float = 30) -> list[lsp.Diagnostic]:
+async def diagnostics_of(client: LanguageClient, uri: str, timeout: float = 60) -> list[lsp.Diagnostic]:
     """What the editor shows for ``uri``: pulled (Neovim 0.11) or the first push (VS Code)."""
     if pulls(client):
-        rep = await asyncio.wait_for(client.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(
-            text_document=lsp.TextDocumentIdentifier(uri=uri))), timeout)
+        from pygls.exceptions import JsonRpcException
+
+        async def pull() -> Any:
+            while True:
+                try:
+                    return await client.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(
+                        text_document=lsp.TextDocumentIdentifier(uri=uri)))
+                except JsonRpcException as e:  # ServerCancelled + retriggerRequest: ask again, as editors do
+                    if e.code != -32802:
+                        raise
+        rep = await asyncio.wait_for(pull(), timeout)
         assert isinstance(rep, lsp.RelatedFullDocumentDiagnosticReport)
         return list(rep.items)
 
