@@ -37,6 +37,13 @@ log = logging.getLogger("llmspell_ls")
 
 COMPLETION_TRIGGERS = [".", ":", '"', "'"]
 SIGNATURE_TRIGGERS = ["(", ","]
+NAV_BUDGET_MS = 300.0
+"""Budget of definition, highlight, prepareRename and selectionRange (over it: ``null``)."""
+REFERENCES_BUDGET_MS = 500.0
+"""Budget of references (over it: the locations found so far)."""
+RENAME_BUDGET_MS = 1000.0
+"""Budget of rename (over it: ``null``, no edit; a partial rename would be wrong)."""
+WORKSPACE_SYMBOL_BUDGET_MS = 1000.0
 
 
 def register(server: LlmspellServer) -> None:
@@ -120,20 +127,22 @@ def register(server: LlmspellServer) -> None:
     async def on_completion(ls: LlmspellServer, params: lsp.CompletionParams) -> Any:
         p = params.position
         return await ls.compute(params.text_document.uri, ("completion", p.line, p.character),
-                                lambda doc, _t: completion(doc, ls.index, p.line, p.character, ls.options))
+                                lambda doc, _t: completion(doc, ls.index, p.line, p.character, ls.options),
+                                cheap=p.line)
 
     @server.feature(lsp.TEXT_DOCUMENT_HOVER)
     async def on_hover(ls: LlmspellServer, params: lsp.HoverParams) -> Any:
         p = params.position
         return await ls.compute(params.text_document.uri, ("hover", p.line, p.character),
-                                lambda doc, _t: hover(doc, ls.index, p.line, p.character, ls.options))
+                                lambda doc, _t: hover(doc, ls.index, p.line, p.character, ls.options), cheap=p.line)
 
     @server.feature(lsp.TEXT_DOCUMENT_SIGNATURE_HELP,
                     lsp.SignatureHelpOptions(trigger_characters=SIGNATURE_TRIGGERS, retrigger_characters=[","]))
     async def on_signature(ls: LlmspellServer, params: lsp.SignatureHelpParams) -> Any:
         p = params.position
         return await ls.compute(params.text_document.uri, ("signature", p.line, p.character),
-                                lambda doc, _t: signature_help(doc, ls.index, p.line, p.character, ls.options))
+                                lambda doc, _t: signature_help(doc, ls.index, p.line, p.character, ls.options),
+                                cheap=p.line)
 
     @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION,
                     lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.QuickFix]))
@@ -167,76 +176,96 @@ def register(server: LlmspellServer) -> None:
         return await ls.compute(params.text_document.uri, ("symbols", hierarchical), compute, budget_ms=1000)
 
     # ---------------------------------------------------------------- navigation (definition, references,
-    # highlight, rename, workspace symbols, selection range): computed on the analysis thread
+    # highlight, rename, workspace symbols, selection range): computed through ls.compute (request pool,
+    # per-version cache, $/cancelRequest, a budget); the pure functions call budget.checkpoint()
     from pygls.exceptions import JsonRpcException
 
+    from llmspell_ls.budget import Cancelled, Token, running
     from llmspell_ls.features import navigation, rename, selection, workspace_symbols
 
     def nav_others(ls: LlmspellServer, uri: str) -> list[Any]:
         """The other open documents, read without reordering the parsed-tree LRU."""
         return [d for u, d in getattr(ls.docs, "_docs", {}).items() if u != uri]
 
-    async def nav_off_loop(ls: LlmspellServer, fn: Any, *args: Any) -> Any:
-        loop = asyncio.get_running_loop()
+    def nav_versions(others: list[Any]) -> tuple[tuple[str, int], ...]:
+        """Cache-key part for the other open documents an answer may depend on."""
+        return tuple((d.uri, d.version) for d in others)
+
+    async def nav_compute(ls: LlmspellServer, uri: str, key: tuple[Any, ...], fn: Any, *, budget_ms: float,
+                          empty: str = "null") -> Any:
         try:
-            return await loop.run_in_executor(ls.analysis_executor, lambda: fn(*args))
+            return await ls.compute(uri, key, fn, budget_ms=budget_ms, empty=empty)
         except rename.RenameError as e:
             raise JsonRpcException(str(e), code=-32803) from None  # RequestFailed: the editor shows the message
 
     @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
     async def on_definition(ls: LlmspellServer, params: lsp.DefinitionParams) -> Any:
-        doc = ls.docs.get(params.text_document.uri)
-        if doc is None:
-            return None
-        p = params.position
-        return await nav_off_loop(ls, navigation.definition, doc, ls.index, p.line, p.character, ls.options.encoding,
-                                  nav_others(ls, doc.uri))
+        uri, p = params.text_document.uri, params.position
+        others = nav_others(ls, uri)
+        return await nav_compute(
+            ls, uri, ("definition", p.line, p.character, nav_versions(others)),
+            lambda doc, _t: navigation.definition(doc, ls.index, p.line, p.character, ls.options.encoding, others),
+            budget_ms=NAV_BUDGET_MS)
 
     @server.feature(lsp.TEXT_DOCUMENT_REFERENCES)
     async def on_references(ls: LlmspellServer, params: lsp.ReferenceParams) -> Any:
-        doc = ls.docs.get(params.text_document.uri)
-        if doc is None:
-            return None
-        p = params.position
-        return await nav_off_loop(ls, navigation.references, doc, ls.index, p.line, p.character, ls.options.encoding,
-                                  params.context.include_declaration, nav_others(ls, doc.uri))
+        uri, p = params.text_document.uri, params.position
+        incl = params.context.include_declaration
+        others = nav_others(ls, uri)
+
+        def refs(doc: Any, token: Token) -> Any:
+            found: list[lsp.Location] = []
+            try:
+                return navigation.references(doc, ls.index, p.line, p.character, ls.options.encoding, incl, others,
+                                             out=found)
+            except Cancelled:
+                if token.cancelled:  # $/cancelRequest: the client wants nothing
+                    raise
+                token.cancel("over budget")  # answer what was found so far, but do not cache it
+                return found
+
+        return await nav_compute(ls, uri, ("references", p.line, p.character, incl, nav_versions(others)), refs,
+                                 budget_ms=REFERENCES_BUDGET_MS, empty="[]")
 
     @server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_HIGHLIGHT)
     async def on_highlight(ls: LlmspellServer, params: lsp.DocumentHighlightParams) -> Any:
-        doc = ls.docs.get(params.text_document.uri)
-        if doc is None:
-            return None
-        p = params.position
-        return await nav_off_loop(ls, navigation.highlights, doc, ls.index, p.line, p.character, ls.options.encoding)
+        uri, p = params.text_document.uri, params.position
+        return await nav_compute(
+            ls, uri, ("documentHighlight", p.line, p.character),
+            lambda doc, _t: navigation.highlights(doc, ls.index, p.line, p.character, ls.options.encoding),
+            budget_ms=NAV_BUDGET_MS)
 
     @server.feature(lsp.TEXT_DOCUMENT_PREPARE_RENAME)
     async def on_prepare_rename(ls: LlmspellServer, params: lsp.PrepareRenameParams) -> Any:
-        doc = ls.docs.get(params.text_document.uri)
-        if doc is None:
-            return None
-        p = params.position
-        return await nav_off_loop(ls, rename.prepare_rename, doc, ls.index, p.line, p.character,
-                                  ls.options.encoding, nav_others(ls, doc.uri))
+        uri, p = params.text_document.uri, params.position
+        others = nav_others(ls, uri)
+        return await nav_compute(
+            ls, uri, ("prepareRename", p.line, p.character, nav_versions(others)),
+            lambda doc, _t: rename.prepare_rename(doc, ls.index, p.line, p.character, ls.options.encoding, others),
+            budget_ms=NAV_BUDGET_MS)
 
     @server.feature(lsp.TEXT_DOCUMENT_RENAME, lsp.RenameOptions(prepare_provider=True))
     async def on_rename(ls: LlmspellServer, params: lsp.RenameParams) -> Any:
-        doc = ls.docs.get(params.text_document.uri)
-        if doc is None:
-            return None
         from pygls.capabilities import get_capability
 
         doc_changes = bool(get_capability(ls.client_capabilities, "workspace.workspace_edit.document_changes",
                                           False))
-        p = params.position
-        return await nav_off_loop(ls, rename.rename, doc, ls.index, p.line, p.character, params.new_name,
-                                  ls.options.encoding, nav_others(ls, doc.uri), doc_changes)
+        uri, p, new_name = params.text_document.uri, params.position, params.new_name
+        others = nav_others(ls, uri)
+        return await nav_compute(
+            ls, uri, ("rename", p.line, p.character, new_name, doc_changes, nav_versions(others)),
+            lambda doc, _t: rename.rename(doc, ls.index, p.line, p.character, new_name, ls.options.encoding, others,
+                                          doc_changes),
+            budget_ms=RENAME_BUDGET_MS)
 
     @server.feature(lsp.TEXT_DOCUMENT_SELECTION_RANGE)
     async def on_selection_range(ls: LlmspellServer, params: lsp.SelectionRangeParams) -> Any:
-        doc = ls.docs.get(params.text_document.uri)
-        if doc is None:
-            return None
-        return await nav_off_loop(ls, selection.selection_ranges, doc, list(params.positions), ls.options.encoding)
+        positions = list(params.positions)
+        key = ("selectionRange", tuple((q.line, q.character) for q in positions))
+        return await nav_compute(
+            ls, params.text_document.uri, key,
+            lambda doc, _t: selection.selection_ranges(doc, positions, ls.options.encoding),
+            budget_ms=NAV_BUDGET_MS)
 
     @server.feature(lsp.WORKSPACE_SYMBOL)
     async def on_workspace_symbol(ls: LlmspellServer, params: lsp.WorkspaceSymbolParams) -> Any:
@@ -253,8 +282,29 @@ def register(server: LlmspellServer) -> None:
         except Exception:
             log.debug("workspace folders", exc_info=True)
         docs = list(getattr(ls.docs, "_docs", {}).values())
-        return await nav_off_loop(ls, workspace_symbols.workspace_symbols, params.query, docs, roots,
-                                  ls.options.encoding)
+        query, enc = params.query, ls.options.encoding
+        # no document to key a cache on: the request pool with a token of its own (cancel + budget)
+        token = Token(WORKSPACE_SYMBOL_BUDGET_MS)
+
+        def work() -> Any:
+            with running(token):
+                try:
+                    token.check()  # cancelled while queued
+                    return workspace_symbols.workspace_symbols(query, docs, roots, enc)
+                except Cancelled:
+                    return None
+
+        afut = asyncio.wrap_future(ls.request_executor.submit(work))
+        try:
+            done, _ = await asyncio.wait({afut}, timeout=2 * WORKSPACE_SYMBOL_BUDGET_MS / 1000.0 + 0.05)
+        except asyncio.CancelledError:
+            token.cancel()
+            raise
+        if not done:
+            token.cancel("over budget")
+            afut.add_done_callback(lambda f: f.exception())  # read the outcome: nothing reported as lost
+            return None
+        return afut.result()
 
     _ = (on_definition, on_references, on_highlight, on_prepare_rename, on_rename, on_selection_range,
          on_workspace_symbol)

@@ -22,8 +22,10 @@ to the client's encoding.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from lsprotocol import types as lsp
 from tree_sitter import Node
@@ -31,11 +33,16 @@ from tree_sitter import Node
 from llmspell_ls.analysis.common import analyze, chain_backward, spec_for, tokenize
 from llmspell_ls.analysis.scopes import NameOcc, name_occurrences
 from llmspell_ls.apimodel import ApiIndex, Field, Function
+from llmspell_ls.budget import checkpoint
 from llmspell_ls.documents import DocState
 from llmspell_ls.features import stub_locations
 from llmspell_ls.features.common import client_to_col, col_to_client, context_window, engine_for
 
+T = TypeVar("T")
 LUA_MEMBER_PARENTS = ("dot_index_expression", "method_index_expression")
+CHECK_EVERY = 256
+"""Loops over matches / occurrences call :func:`~llmspell_ls.budget.checkpoint` this often (a cancelled or
+over-budget request stops there)."""
 
 
 @dataclass(slots=True)
@@ -53,6 +60,14 @@ class Target:
     """``local``: the declaration's index in ``occs``; ``field``: the receiver's binding."""
     owner: str = ""
     """``api_member``: the class or global owning the member; ``field``: the receiver's name."""
+
+
+def checked(items: Iterable[T], every: int = CHECK_EVERY) -> Iterator[T]:
+    """``items``, calling :func:`~llmspell_ls.budget.checkpoint` before the first and every ``every``-th."""
+    for i, x in enumerate(items):
+        if i % every == 0:
+            checkpoint()
+        yield x
 
 
 # ------------------------------------------------------------------------------------------ positions
@@ -147,7 +162,7 @@ def target_at(doc: DocState, index: ApiIndex, line: int, character: int, enc: st
     if is_member_name(node, lua):
         return _member_target(doc, index, node, name)
     occs = name_occurrences(doc, name)
-    i = next((k for k, o in enumerate(occs) if o.start == node.start_byte), -1)
+    i = next((k for k, o in enumerate(checked(occs)) if o.start == node.start_byte), -1)
     if i < 0:
         return None  # a key, a label, a method definition's name in JS ...
     o = occs[i]
@@ -166,7 +181,7 @@ def _member_target(doc: DocState, index: ApiIndex, node: Node, name: str) -> Tar
         return None
     rname = _node_text(doc, recv)
     roccs = name_occurrences(doc, rname)
-    r = next((o for o in roccs if o.start == recv.start_byte), None)
+    r = next((o for o in checked(roccs) if o.start == recv.start_byte), None)
     if r is None or r.binding < 0:
         return None
     return Target("field", name, node.start_byte, node.end_byte, roccs, r.binding, owner=rname)
@@ -255,7 +270,11 @@ def field_occurrences(doc: DocState, t: Target) -> list[tuple[int, int, bool]]:
     out: list[tuple[int, int, bool]] = []
     lua = doc.lang == "lua"
     root = doc.tree.root_node
-    for m in re.finditer(rb"(?<![\w$])" + re.escape(t.name.encode()) + rb"(?![\w$])", doc.source):
+    pat = rb"(?<![\w$])" + re.escape(t.name.encode()) + rb"(?![\w$])"
+    by_start = {o.start: o for o in checked(t.occs)}
+    for i, m in enumerate(re.finditer(pat, doc.source)):
+        if i % CHECK_EVERY == 0:
+            checkpoint()
         node = root.named_descendant_for_byte_range(m.start(), m.end())
         if node is None or node.start_byte != m.start() or node.end_byte != m.end():
             continue
@@ -264,7 +283,7 @@ def field_occurrences(doc: DocState, t: Target) -> list[tuple[int, int, bool]]:
         recv = _receiver(node)
         if recv is None or _node_text(doc, recv) != t.owner:
             continue
-        r = next((o for o in t.occs if o.start == recv.start_byte), None)
+        r = by_start.get(recv.start_byte)
         if r is None or r.binding != t.index:
             continue
         out.append((node.start_byte, node.end_byte, _is_field_write(node.parent)))
@@ -323,7 +342,9 @@ def api_uses(doc: DocState, index: ApiIndex, t: Target) -> list[tuple[int, int]]
         return [(o.start, o.end) for o in name_occurrences(doc, t.name) if o.binding < 0]
     if t.kind == "tool":
         out = []
-        for m in re.finditer(rb"([\"'`])" + re.escape(t.name.encode()) + rb"\1", doc.source):
+        for i, m in enumerate(re.finditer(rb"([\"'`])" + re.escape(t.name.encode()) + rb"\1", doc.source)):
+            if i % CHECK_EVERY == 0:
+                checkpoint()
             out.append((m.start() + 1, m.end() - 1))
         return out
     if t.kind != "api_member":
@@ -331,7 +352,9 @@ def api_uses(doc: DocState, index: ApiIndex, t: Target) -> list[tuple[int, int]]
     lua = doc.lang == "lua"
     root = doc.tree.root_node
     got = []
-    for m in re.finditer(rb"(?<![\w$])" + re.escape(t.name.encode()) + rb"(?![\w$])", doc.source):
+    for i, m in enumerate(re.finditer(rb"(?<![\w$])" + re.escape(t.name.encode()) + rb"(?![\w$])", doc.source)):
+        if i % 16 == 0:  # each candidate types its chain: check often
+            checkpoint()
         node = root.named_descendant_for_byte_range(m.start(), m.end())
         if node is None or node.start_byte != m.start() or node.end_byte != m.end() or not is_member_name(node, lua):
             continue
@@ -363,6 +386,7 @@ def definition(doc: DocState, index: ApiIndex, line: int, character: int, enc: s
         return [lsp.Location(uri=doc.uri, range=byte_range(doc, s, e, enc)) for s, e in writes] or None
     # a user global: where it is assigned, here first, else in the other open documents
     for d in [doc, *_same_lang(doc, others or [], t.name)]:
+        checkpoint()
         sets = [o for o in name_occurrences(d, t.name) if o.binding < 0 and o.write]
         if sets:
             return [lsp.Location(uri=d.uri, range=occ_range(d, o, enc)) for o in sets]
@@ -370,24 +394,34 @@ def definition(doc: DocState, index: ApiIndex, line: int, character: int, enc: s
 
 
 def references(doc: DocState, index: ApiIndex, line: int, character: int, enc: str, include_declaration: bool,
-               others: list[DocState] | None = None) -> list[lsp.Location] | None:
+               others: list[DocState] | None = None,
+               out: list[lsp.Location] | None = None) -> list[lsp.Location] | None:
+    """The locations of the target's uses. They are appended to ``out`` as they are found (pass a list to
+    keep what was found when :class:`~llmspell_ls.budget.Cancelled` stops the walk)."""
     t = target_at(doc, index, line, character, enc)
     if t is None:
         return None
-    out: list[lsp.Location] = []
+    out = [] if out is None else out
     if t.kind == "local":
-        for o in t.occs:
+        for i, o in enumerate(t.occs):
+            if i % CHECK_EVERY == 0:
+                checkpoint()
             if o.binding == t.index and (include_declaration or not o.decl):
                 out.append(lsp.Location(uri=doc.uri, range=occ_range(doc, o, enc)))
         return out
     if t.kind == "field":
-        for s, e, w in field_occurrences(doc, t):
+        for i, (s, e, w) in enumerate(field_occurrences(doc, t)):
+            if i % CHECK_EVERY == 0:
+                checkpoint()
             if include_declaration or not w:
                 out.append(lsp.Location(uri=doc.uri, range=byte_range(doc, s, e, enc)))
         return out
     if t.kind == "global":
         for d in [doc, *_same_lang(doc, others or [], t.name)]:
-            for o in name_occurrences(d, t.name):
+            checkpoint()
+            for i, o in enumerate(name_occurrences(d, t.name)):
+                if i % CHECK_EVERY == 0:
+                    checkpoint()
                 if o.binding < 0 and (include_declaration or not o.write):
                     out.append(lsp.Location(uri=d.uri, range=occ_range(d, o, enc)))
         return out
@@ -396,7 +430,10 @@ def references(doc: DocState, index: ApiIndex, line: int, character: int, enc: s
         if loc is not None:
             out.append(loc)
     for d in [doc, *_same_lang(doc, others or [], t.name)]:
-        for s, e in api_uses(d, index, t):
+        checkpoint()
+        for i, (s, e) in enumerate(api_uses(d, index, t)):
+            if i % CHECK_EVERY == 0:
+                checkpoint()
             out.append(lsp.Location(uri=d.uri, range=byte_range(d, s, e, enc)))
     return out
 
@@ -410,9 +447,10 @@ def highlights(doc: DocState, index: ApiIndex, line: int, character: int,
     if t.kind in ("local", "global", "api_global"):
         want = t.index if t.kind == "local" else -1
         return [lsp.DocumentHighlight(range=occ_range(doc, o, enc), kind=write if o.write else read)
-                for o in t.occs if o.binding == want]
+                for o in checked(t.occs) if o.binding == want]
     if t.kind == "field":
         return [lsp.DocumentHighlight(range=byte_range(doc, s, e, enc), kind=write if w else read)
-                for s, e, w in field_occurrences(doc, t)]
+                for s, e, w in checked(field_occurrences(doc, t))]
     kind = lsp.DocumentHighlightKind.Text if t.kind == "tool" else read
-    return [lsp.DocumentHighlight(range=byte_range(doc, s, e, enc), kind=kind) for s, e in api_uses(doc, index, t)]
+    return [lsp.DocumentHighlight(range=byte_range(doc, s, e, enc), kind=kind)
+            for s, e in checked(api_uses(doc, index, t))]

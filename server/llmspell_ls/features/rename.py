@@ -16,7 +16,7 @@ from lsprotocol import types as lsp
 from llmspell_ls.analysis.scopes import NameOcc, name_occurrences
 from llmspell_ls.apimodel import ApiIndex
 from llmspell_ls.documents import DocState
-from llmspell_ls.features.navigation import Target, cursor_byte, occ_range, target_at
+from llmspell_ls.features.navigation import Target, checked, cursor_byte, occ_range, target_at
 
 LUA_KEYWORDS = frozenset({"and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if",
                           "in", "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while"})
@@ -73,7 +73,7 @@ def _renamable(doc: DocState, index: ApiIndex, line: int, character: int, enc: s
         if t.name in builtins:
             raise RenameError(f"cannot rename the {_lang_name(doc)} builtin '{t.name}'")
         docs = [doc, *(d for d in others if d.lang == doc.lang and d.uri != doc.uri)]
-        if not any(o.write and o.binding < 0 for d in docs for o in name_occurrences(d, t.name)):
+        if not any(o.write and o.binding < 0 for d in docs for o in checked(name_occurrences(d, t.name))):
             raise RenameError(f"cannot rename '{t.name}': it is not assigned in any open document")
     return t
 
@@ -96,7 +96,7 @@ def prepare_rename(doc: DocState, index: ApiIndex, line: int, character: int, en
     t = _renamable(doc, index, line, character, enc, others or [])
     if t is None:
         return None
-    o = next((o for o in t.occs if o.start == t.start), None)
+    o = next((o for o in checked(t.occs) if o.start == t.start), None)
     return occ_range(doc, o, enc) if o is not None else None
 
 
@@ -112,7 +112,7 @@ def check_new_name(doc: DocState, index: ApiIndex, new_name: str) -> None:
 
 def _best(decls: list[NameOcc], at: int) -> NameOcc | None:
     best: NameOcc | None = None
-    for d in decls:
+    for d in checked(decls):
         s0, s1 = d.scope or (0, 0)
         if s0 <= at <= s1 and d.visible_from <= at and (best is None or d.start > best.start):
             best = d
@@ -125,13 +125,13 @@ def _line_of(o: NameOcc) -> int:
 
 def _check_local(doc: DocState, t: Target, new_name: str) -> None:
     decl = t.occs[t.index]
-    group = [o for o in t.occs if o.binding == t.index]
+    group = [o for o in checked(t.occs) if o.binding == t.index]
     new_occs = name_occurrences(doc, new_name)
     new_decls = [o for o in new_occs if o.decl]
     for d in new_decls:
         if d.scope == decl.scope:
             raise RenameError(f"'{new_name}' is already declared in this scope (line {_line_of(d)})")
-    for o in group:  # a use of the renamed binding must not end up bound to another declaration
+    for o in checked(group, 64):  # a use of the renamed binding must not end up bound to another declaration
         if o is decl:
             continue
         b = _best([decl, *new_decls], o.start)
@@ -139,7 +139,7 @@ def _check_local(doc: DocState, t: Target, new_name: str) -> None:
             where = f" (line {_line_of(b)})" if b is not None else ""
             raise RenameError(f"renaming to '{new_name}' would make line {_line_of(o)} refer to another "
                               f"'{new_name}'{where}")
-    for o in new_occs:  # ... and an existing use of the new name must not be captured by it
+    for o in checked(new_occs, 64):  # ... and an existing use of the new name must not be captured by it
         if o.decl:
             continue
         b = _best([decl, *new_decls], o.start)
@@ -154,7 +154,7 @@ def _check_global(docs: list[DocState], t: Target, new_name: str) -> None:
         if any(o.binding < 0 for o in new_occs):
             raise RenameError(f"'{new_name}' is already a global in {d.uri.rsplit('/', 1)[-1]}")
         new_decls = [o for o in new_occs if o.decl]
-        for o in name_occurrences(d, t.name):
+        for o in checked(name_occurrences(d, t.name), 64):
             if o.binding < 0 and _best(new_decls, o.start) is not None:
                 raise RenameError(f"renaming to '{new_name}' would make line {_line_of(o)} of "
                                   f"{d.uri.rsplit('/', 1)[-1]} refer to a local '{new_name}'")
@@ -177,7 +177,8 @@ def rename(doc: DocState, index: ApiIndex, line: int, character: int, new_name: 
         if new_name == t.name:
             return lsp.WorkspaceEdit(changes={})
         _check_local(doc, t, new_name)
-        edits[doc.uri] = (doc, [_edit(doc, o, t.name, new_name, enc) for o in t.occs if o.binding == t.index])
+        edits[doc.uri] = (doc, [_edit(doc, o, t.name, new_name, enc) for o in checked(t.occs)
+                                if o.binding == t.index])
     else:
         builtins = LUA_BUILTINS if doc.lang == "lua" else JS_BUILTINS
         if new_name in builtins:
@@ -187,7 +188,8 @@ def rename(doc: DocState, index: ApiIndex, line: int, character: int, new_name: 
             return lsp.WorkspaceEdit(changes={})
         _check_global(docs, t, new_name)
         for d in docs:
-            es = [_edit(d, o, t.name, new_name, enc) for o in name_occurrences(d, t.name) if o.binding < 0]
+            es = [_edit(d, o, t.name, new_name, enc) for o in checked(name_occurrences(d, t.name))
+                  if o.binding < 0]
             if es:
                 edits[d.uri] = (d, es)
     if document_changes:

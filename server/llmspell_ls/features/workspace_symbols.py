@@ -19,6 +19,7 @@ from pathlib import Path
 from lsprotocol import types as lsp
 from tree_sitter import Node, Query, QueryCursor, Tree
 
+from llmspell_ls.budget import checkpoint
 from llmspell_ls.documents import JS, LUA, DocState, Lang, language_of, parser_for
 from llmspell_ls.features.common import col_to_client
 
@@ -93,7 +94,9 @@ def extract(text: str, source: bytes, tree: Tree, lang: Lang) -> list[Sym]:
 
     caps = QueryCursor(_query(lang)).captures(tree.root_node)
     for cap, nodes in caps.items():
-        for n in nodes:
+        for i, n in enumerate(nodes):
+            if i % 256 == 0:
+                checkpoint()
             name = source[n.start_byte:n.end_byte].decode("utf-8", "replace")
             if cap == "fn":
                 kind: int = lsp.SymbolKind.Function
@@ -110,7 +113,9 @@ def extract(text: str, source: bytes, tree: Tree, lang: Lang) -> list[Sym]:
                 node_sym(n, name, lsp.SymbolKind.Method, _js_container(n, source))
             else:
                 node_sym(n, name, _value_kind(n, lang), "")
-    for m in _NAMED.finditer(text):
+    for i, m in enumerate(_NAMED.finditer(text)):
+        if i % 64 == 0:
+            checkpoint()
         what, kind = _component_before(text, m.start())
         row = text.count("\n", 0, m.start(2))
         col = m.start(2) - (text.rfind("\n", 0, m.start(2)) + 1)
@@ -211,6 +216,7 @@ def workspace_files(roots: Iterable[str], limit: int = MAX_FILES) -> list[Path]:
     out: list[Path] = []
     for root in roots:
         for dirpath, dirnames, filenames in os.walk(root):
+            checkpoint()
             dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
             for f in sorted(filenames):
                 if f.endswith((".lua", ".js", ".mjs", ".cjs")):
@@ -244,8 +250,10 @@ def workspace_symbols(query: str, docs: list[DocState], roots: list[str], enc: s
     found: list[tuple[Sym, str]] = []
     open_uris = {d.uri for d in docs}
     for d in docs:
+        checkpoint()
         found.extend((s, d.uri) for s in doc_symbols(d) if matches(query, s.name))
     for path in workspace_files(roots):
+        checkpoint()
         uri = path.as_uri()
         if uri in open_uris:
             continue
