@@ -60,6 +60,13 @@ MAX_DIAGNOSTIC_PASSES = 60
 YIELD_MAX_S = 0.2
 """How long a background pass waits at a checkpoint for the requests in flight (GIL to requests)."""
 
+INLINE_MAX_DOC_CHARS = 1_000_000
+"""Largest document whose cheap requests (``compute(..., cheap=line)``) run on the loop."""
+INLINE_MAX_LINE_CHARS = 2_000
+"""Longest cursor line for which a cheap request runs on the loop."""
+INLINE_SLOW_MS = 20.0
+"""An inline computation over this sends the rest of the document version's requests off the loop."""
+
 _DROPPED = object()
 """A request answered at deserialization time (invalid params): nothing more to do."""
 
@@ -130,6 +137,50 @@ class LlmspellProtocol(LanguageServerProtocol):
             log.error("client went away")
 
 
+class ChunkReader:
+    """Reads stdin for :func:`pygls.io_.run_async`. pygls's reader does a thread-pool hop per line and
+    per body (three per message: ~0.1-0.3 ms each on a busy machine); this one reads whatever is
+    available in one hop (``read1``) and serves header lines and bodies from a buffer, so a message
+    usually costs one hop and messages that arrive together cost one between them."""
+
+    CHUNK = 1 << 16
+
+    def __init__(self, stdin: Any, executor: Any = None):
+        self.stdin = stdin
+        self.executor = executor
+        self.buf = bytearray()
+        self._read = stdin.read1 if hasattr(stdin, "read1") else stdin.read
+
+    async def _fill(self) -> bool:
+        data = await asyncio.get_running_loop().run_in_executor(self.executor, self._read, self.CHUNK)
+        if not data:
+            return False
+        self.buf += data
+        return True
+
+    async def readline(self) -> bytes:
+        start = 0
+        while True:
+            i = self.buf.find(b"\n", start)
+            if i >= 0:
+                line = bytes(self.buf[:i + 1])
+                del self.buf[:i + 1]
+                return line
+            start = len(self.buf)
+            if not await self._fill():
+                line = bytes(self.buf)
+                self.buf.clear()
+                return line
+
+    async def readexactly(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            if not await self._fill():
+                return b""  # end of input mid-message
+        body = bytes(self.buf[:n])
+        del self.buf[:n]
+        return body
+
+
 class LlmspellServer(LanguageServer):
     def __init__(self, index: ApiIndex | None = None, runner: Any = None, *, debounce: float = DEBOUNCE_S):
         super().__init__("llmspell-ls", __version__, protocol_cls=LlmspellProtocol,
@@ -162,6 +213,27 @@ class LlmspellServer(LanguageServer):
         """Spells on disk analysed for ``workspace/diagnostic`` (path -> (stamp, result id, list))."""
         self._diag_waiters: dict[str, list[asyncio.Future[Any]]] = {}
         self._passes: dict[tuple[str, int], int] = {}
+        self.slow_uris: set[str] = set()
+        """Documents on which a cheap request ran over ``INLINE_SLOW_MS`` on the loop: off the loop now."""
+
+    def _start_io_async(self, stdin: Any = None, stdout: Any = None) -> None:  # type: ignore[override]
+        """As pygls, with :class:`ChunkReader` (one thread hop per read of stdin, not three per message)."""
+        from threading import Event
+
+        from pygls.io_ import StdoutWriter, run_async
+
+        self._stop_event = Event()
+        reader = ChunkReader(stdin or sys.stdin.buffer, self.thread_pool)
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        try:
+            asyncio.run(run_async(stop_event=self._stop_event, reader=reader, protocol=self.protocol,
+                                  logger=logging.getLogger("pygls.server"), error_handler=self.report_server_error))
+        except BrokenPipeError:
+            log.error("connection to the client is lost: shutting down")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()
 
     # ------------------------------------------------------------------ state
     @property
@@ -424,7 +496,8 @@ class LlmspellServer(LanguageServer):
         return got
 
     async def compute(self, uri: str, key: tuple[Any, ...], fn: Callable[[DocState, Token], Any], *,
-                      budget_ms: float = REQUEST_BUDGET_MS, empty: str = "null") -> RawJSON:
+                      budget_ms: float = REQUEST_BUDGET_MS, empty: str = "null",
+                      cheap: int | None = None) -> RawJSON:
         """The serialized result of ``fn(doc, token)`` for the current version of ``uri``, computed off
         the event loop. Use it from an ``async def`` handler: ``return await ls.compute(uri, key, fn)``.
 
@@ -446,6 +519,13 @@ class LlmspellServer(LanguageServer):
           twice the budget (the thread stops at its next check).
         - Any other exception becomes an error response (never a dead server).
         - No document (not open): ``empty``.
+        - ``cheap=line``: the computation is known to be cheap (a bounded text window around the cursor
+          on ``line``, as completion, hover and signature help) unless the input is hostile. It then runs
+          on the loop, skipping the thread hop (the common case: a fraction of a millisecond), when the
+          document is at most ``INLINE_MAX_DOC_CHARS``, the cursor's line at most ``INLINE_MAX_LINE_CHARS``
+          and no inline computation on this document took over ``INLINE_SLOW_MS`` (after one did, the
+          document's requests go off the loop, every version: :attr:`slow_uris`). Otherwise, off the loop
+          as above.
         """
         doc = self.docs.get(uri)
         if doc is None:
@@ -454,6 +534,8 @@ class LlmspellServer(LanguageServer):
         got = doc.cache.get(full)
         if got is not None:
             return got  # type: ignore[no-any-return]
+        if cheap is not None and self._inline_ok(uri, doc, cheap):
+            return self._compute_inline(uri, doc, full, fn, budget_ms, empty)
         token = Token(budget_ms)
         self.inflight += 1
         try:
@@ -478,6 +560,31 @@ class LlmspellServer(LanguageServer):
             return RawJSON(empty)
         if not token.cancelled:
             doc.cache[full] = res
+        return res  # type: ignore[no-any-return]
+
+    def _inline_ok(self, uri: str, doc: DocState, line: int) -> bool:
+        if len(doc.text) > INLINE_MAX_DOC_CHARS or uri in self.slow_uris:
+            return False
+        try:
+            return len(doc.line(line)) <= INLINE_MAX_LINE_CHARS
+        except Exception:  # past the end: the pool answers (and handles it)
+            return False
+
+    def _compute_inline(self, uri: str, doc: DocState, full: tuple[Any, ...],
+                        fn: Callable[[DocState, Token], Any], budget_ms: float, empty: str) -> RawJSON:
+        """:meth:`compute` on the loop (see ``cheap``); marks the document slow when it was not."""
+        t0 = time.perf_counter()
+        token = Token(budget_ms)
+        try:
+            res = self._compute_in_worker(fn, doc, token)
+        finally:
+            if (time.perf_counter() - t0) * 1000.0 > INLINE_SLOW_MS:
+                self.slow_uris.add(uri)
+                log.info("%s: a request took over %.0f ms on the loop: its requests go off the loop",
+                         uri, INLINE_SLOW_MS)
+        if res is _CANCELLED:
+            return RawJSON(empty)
+        doc.cache[full] = res
         return res  # type: ignore[no-any-return]
 
     def _compute_in_worker(self, fn: Callable[[DocState, Token], Any], doc: DocState, token: Token) -> Any:

@@ -1,0 +1,157 @@
+"""The fast path of ``ls.compute``: cheap requests (completion, hover, signature help) answer on the event
+loop when the input is ordinary, and go to the request pool when it is not (a long line, a huge document,
+a document on which an inline answer was slow); the chunked stdin reader."""
+
+from __future__ import annotations
+
+import io
+import threading
+from typing import Any
+
+import pytest
+from lsp_helpers import REAL_MODEL
+
+from llmspell_ls import server as server_mod
+from llmspell_ls.apimodel import load_index
+from llmspell_ls.budget import Cancelled, Token
+from llmspell_ls.server import ChunkReader, create_server
+
+URI = "file:///a.lua"
+
+
+@pytest.fixture
+def server() -> Any:
+    ls = create_server(load_index(REAL_MODEL))
+    yield ls
+    ls.shutdown_work()
+
+
+def where(seen: list[str]) -> Any:
+    def fn(doc: Any, token: Token) -> Any:
+        seen.append(threading.current_thread().name)
+        return {"version": doc.version}
+    return fn
+
+
+async def test_a_cheap_request_answers_on_the_loop_and_is_cached(server: Any) -> None:
+    server.docs.open(URI, "Agent.\n", 1, "lua")
+    seen: list[str] = []
+    got = await server.compute(URI, ("t", 0, 6), where(seen), cheap=0)
+    assert got.value() == {"version": 1}
+    assert (await server.compute(URI, ("t", 0, 6), where(seen), cheap=0)).value() == {"version": 1}
+    assert seen == [threading.current_thread().name]  # once, on the loop's thread: no pool
+
+
+async def test_without_cheap_the_pool_computes(server: Any) -> None:
+    server.docs.open(URI, "Agent.\n", 1, "lua")
+    seen: list[str] = []
+    await server.compute(URI, ("t",), where(seen))
+    assert seen[0].startswith("llmspell-request")
+
+
+async def test_a_cheap_request_on_a_long_line_goes_to_the_pool(server: Any) -> None:
+    long_line = "local x = " + "Agent.builder()" * (server_mod.INLINE_MAX_LINE_CHARS // 10)
+    server.docs.open(URI, "Agent.\n" + long_line + "\n", 1, "lua")
+    seen: list[str] = []
+    await server.compute(URI, ("t", 1, 5), where(seen), cheap=1)
+    await server.compute(URI, ("t", 0, 6), where(seen), cheap=0)  # a short line of the same document
+    assert seen[0].startswith("llmspell-request")
+    assert seen[1] == threading.current_thread().name
+
+
+async def test_a_cheap_request_on_a_huge_document_goes_to_the_pool(server: Any,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server_mod, "INLINE_MAX_DOC_CHARS", 100)
+    server.docs.open(URI, "Agent.\n" + "local a = 1\n" * 20, 1, "lua")
+    seen: list[str] = []
+    await server.compute(URI, ("t", 0, 6), where(seen), cheap=0)
+    assert seen[0].startswith("llmspell-request")
+
+
+async def test_after_a_slow_inline_answer_the_document_goes_to_the_pool(server: Any,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server_mod, "INLINE_SLOW_MS", -1.0)  # every inline answer counts as slow
+    server.docs.open(URI, "Agent.\n", 1, "lua")
+    seen: list[str] = []
+    await server.compute(URI, ("t", 0, 1), where(seen), cheap=0)
+    server.docs.change(URI, "Agent.b\n", 2)  # a new version of the same document: still off the loop
+    await server.compute(URI, ("t", 0, 2), where(seen), cheap=0)
+    assert seen[0] == threading.current_thread().name
+    assert seen[1].startswith("llmspell-request")
+    assert URI in server.slow_uris
+
+
+async def test_a_cancelled_inline_computation_answers_empty_and_is_not_cached(server: Any) -> None:
+    server.docs.open(URI, "Agent.\n", 1, "lua")
+    calls = 0
+
+    def gives_up(doc: Any, token: Token) -> Any:
+        nonlocal calls
+        calls += 1
+        raise Cancelled("over budget")
+
+    assert (await server.compute(URI, ("c", 0, 0), gives_up, empty="[]", cheap=0)).value() == []
+    assert (await server.compute(URI, ("c", 0, 0), gives_up, empty="[]", cheap=0)).value() == []
+    assert calls == 2
+
+
+async def test_inline_errors_propagate_as_errors(server: Any) -> None:
+    server.docs.open(URI, "Agent.\n", 1, "lua")
+
+    def boom(doc: Any, token: Token) -> Any:
+        raise ValueError("bad")
+
+    with pytest.raises(ValueError, match="bad"):
+        await server.compute(URI, ("b", 0, 0), boom, cheap=0)
+
+
+async def test_inline_answers_through_the_server_are_lsp_results(server: Any) -> None:
+    from llmspell_ls.features.completion import completion
+
+    server.docs.open(URI, "local b = Agent.builder()\nAgent.\n", 1, "lua")
+    got = await server.compute(URI, ("completion", 1, 6),
+                               lambda doc, _t: completion(doc, server.index, 1, 6, server.options), cheap=1)
+    res = got.value()
+    items = res["items"] if isinstance(res, dict) else res
+    assert "builder" in [i["label"] for i in items]
+
+
+class Trickle(io.RawIOBase):
+    """A stream that hands out at most ``step`` bytes per read (a pipe delivering a message in pieces)."""
+
+    def __init__(self, data: bytes, step: int):
+        self.data = data
+        self.step = step
+
+    def readable(self) -> bool:
+        return True
+
+    def read1(self, n: int = -1) -> bytes:
+        out, self.data = self.data[:min(n, self.step)], self.data[min(n, self.step):]
+        return out
+
+
+def frame(body: bytes) -> bytes:
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+@pytest.mark.parametrize("step", [1, 7, 1 << 16])
+async def test_chunk_reader_gives_lines_and_bodies_however_the_bytes_arrive(step: int) -> None:
+    a, b = b'{"id":1}', '{"x":"é"}'.encode()
+    r = ChunkReader(Trickle(frame(a) + frame(b) + b"Content-Len", step))
+    assert await r.readline() == b"Content-Length: 8\r\n"
+    assert await r.readline() == b"\r\n"
+    assert await r.readexactly(len(a)) == a
+    assert await r.readline() == b"Content-Length: %d\r\n" % len(b)
+    assert await r.readline() == b"\r\n"
+    assert await r.readexactly(len(b)) == b
+    assert await r.readline() == b"Content-Len"  # the end of input mid-line: what there is
+    assert await r.readline() == b""
+    assert await r.readexactly(3) == b""
+
+
+async def test_chunk_reader_end_of_input_mid_body() -> None:
+    r = ChunkReader(io.BytesIO(b"Content-Length: 10\r\n\r\nabc"))
+    await r.readline()
+    await r.readline()
+    assert await r.readexactly(10) == b""
