@@ -112,3 +112,14 @@ def test_workspace_symbols_stop_when_cancelled(tmp_path: Path) -> None:
     assert sorted(s.name for s in got) == [f"helper{i}" for i in range(5)]
     with running(cancelled()), pytest.raises(Cancelled):
         workspace_symbols.workspace_symbols("helper", [], [str(tmp_path)], ENC, budget_s=60)
+
+
+def test_api_member_references_stopped_midway_keep_the_uses_found(real_index: ApiIndex) -> None:
+    uses = 200
+    doc, line, ch = doc_at("Agent.buil|der()\n" + "Agent.builder()\n" * (uses - 1))
+    assert len(navigation.references(doc, real_index, line, ch, ENC, False) or []) == uses
+    found: list[lsp.Location] = []
+    with running(StopsAfter(6)), pytest.raises(Cancelled):
+        navigation.references(doc, real_index, line, ch, ENC, False, out=found)
+    assert 0 < len(found) < uses
+    assert all(loc.range.start.character == 6 for loc in found)  # each one the ``builder`` of a line

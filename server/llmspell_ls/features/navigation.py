@@ -336,22 +336,22 @@ def _constructor_keys(doc: DocState, decl: NameOcc, name: str) -> list[tuple[int
 
 
 # ------------------------------------------------------------------------------------------ api uses
-def api_uses(doc: DocState, index: ApiIndex, t: Target) -> list[tuple[int, int]]:
-    """Byte ranges in ``doc`` where the API global / member / tool of ``t`` is used."""
+def api_uses(doc: DocState, index: ApiIndex, t: Target) -> Iterator[tuple[int, int]]:
+    """Byte ranges in ``doc`` where the API global / member / tool of ``t`` is used, in document order,
+    yielded as they are found (a caller stopped by :class:`~llmspell_ls.budget.Cancelled` keeps them)."""
     if t.kind == "api_global":
-        return [(o.start, o.end) for o in name_occurrences(doc, t.name) if o.binding < 0]
+        yield from ((o.start, o.end) for o in name_occurrences(doc, t.name) if o.binding < 0)
+        return
     if t.kind == "tool":
-        out = []
         for i, m in enumerate(re.finditer(rb"([\"'`])" + re.escape(t.name.encode()) + rb"\1", doc.source)):
             if i % CHECK_EVERY == 0:
                 checkpoint()
-            out.append((m.start() + 1, m.end() - 1))
-        return out
+            yield m.start() + 1, m.end() - 1
+        return
     if t.kind != "api_member":
-        return []
+        return
     lua = doc.lang == "lua"
     root = doc.tree.root_node
-    got = []
     for i, m in enumerate(re.finditer(rb"(?<![\w$])" + re.escape(t.name.encode()) + rb"(?![\w$])", doc.source)):
         if i % 16 == 0:  # each candidate types its chain: check often
             checkpoint()
@@ -359,8 +359,7 @@ def api_uses(doc: DocState, index: ApiIndex, t: Target) -> list[tuple[int, int]]
         if node is None or node.start_byte != m.start() or node.end_byte != m.end() or not is_member_name(node, lua):
             continue
         if api_member_of(doc, index, node, t.name) == t.owner:
-            got.append((node.start_byte, node.end_byte))
-    return got
+            yield node.start_byte, node.end_byte
 
 
 def _same_lang(doc: DocState, others: list[DocState], name: str) -> list[DocState]:
