@@ -141,18 +141,33 @@ class ChunkReader:
     """Reads stdin for :func:`pygls.io_.run_async`. pygls's reader does a thread-pool hop per line and
     per body (three per message: ~0.1-0.3 ms each on a busy machine); this one reads whatever is
     available in one hop (``read1``) and serves header lines and bodies from a buffer, so a message
-    usually costs one hop and messages that arrive together cost one between them."""
+    usually costs one hop and messages that arrive together cost one between them. With ``pipe`` (stdin
+    is a pipe of its own: :func:`stdin_is_own_pipe`), the event loop watches stdin and there is no hop."""
 
     CHUNK = 1 << 16
 
-    def __init__(self, stdin: Any, executor: Any = None):
+    def __init__(self, stdin: Any, executor: Any = None, *, pipe: bool = False):
         self.stdin = stdin
         self.executor = executor
         self.buf = bytearray()
         self._read = stdin.read1 if hasattr(stdin, "read1") else stdin.read
+        self._pipe = pipe
+        self._stream: asyncio.StreamReader | None = None
 
     async def _fill(self) -> bool:
-        data = await asyncio.get_running_loop().run_in_executor(self.executor, self._read, self.CHUNK)
+        if self._pipe:  # first read: watch the pipe from the loop (no thread hop at all)
+            self._pipe = False
+            try:
+                stream = asyncio.StreamReader(limit=1 << 30)
+                loop = asyncio.get_running_loop()
+                await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stream), self.stdin)
+                self._stream = stream
+            except Exception as exc:  # not a pipe after all: the thread reader
+                log.info("stdin not watched by the event loop (%s): read on a thread", _short(exc))
+        if self._stream is not None:
+            data = await self._stream.read(self.CHUNK)
+        else:
+            data = await asyncio.get_running_loop().run_in_executor(self.executor, self._read, self.CHUNK)
         if not data:
             return False
         self.buf += data
@@ -179,6 +194,21 @@ class ChunkReader:
         body = bytes(self.buf[:n])
         del self.buf[:n]
         return body
+
+
+def stdin_is_own_pipe(stdin: Any, stdout: Any) -> bool:
+    """stdin is a pipe (FIFO) that is not also stdout: the event loop may read it (which makes it
+    non-blocking; a file description shared with stdout would make the blocking writes fail)."""
+    import stat
+
+    if os.name != "posix":
+        return False
+    try:
+        st_in = os.fstat(stdin.fileno())
+        st_out = os.fstat(stdout.fileno())
+    except Exception:
+        return False
+    return stat.S_ISFIFO(st_in.st_mode) and (st_in.st_dev, st_in.st_ino) != (st_out.st_dev, st_out.st_ino)
 
 
 class LlmspellServer(LanguageServer):
@@ -223,8 +253,10 @@ class LlmspellServer(LanguageServer):
         from pygls.io_ import StdoutWriter, run_async
 
         self._stop_event = Event()
-        reader = ChunkReader(stdin or sys.stdin.buffer, self.thread_pool)
-        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        stdin = stdin or sys.stdin.buffer
+        stdout = stdout or sys.stdout.buffer
+        reader = ChunkReader(stdin, self.thread_pool, pipe=stdin_is_own_pipe(stdin, stdout))
+        self.protocol.set_writer(StdoutWriter(stdout))
         try:
             asyncio.run(run_async(stop_event=self._stop_event, reader=reader, protocol=self.protocol,
                                   logger=logging.getLogger("pygls.server"), error_handler=self.report_server_error))

@@ -155,3 +155,36 @@ async def test_chunk_reader_end_of_input_mid_body() -> None:
     await r.readline()
     await r.readline()
     assert await r.readexactly(10) == b""
+
+
+async def test_chunk_reader_on_a_pipe_is_watched_by_the_loop() -> None:
+    import os
+
+    from llmspell_ls.server import stdin_is_own_pipe
+
+    r_fd, w_fd = os.pipe()
+    o_r, o_w = os.pipe()
+    rf, of = os.fdopen(r_fd, "rb"), os.fdopen(o_w, "wb")
+    try:
+        assert stdin_is_own_pipe(rf, of)
+        assert not stdin_is_own_pipe(rf, rf)  # one file description for both: never non-blocking
+        assert not stdin_is_own_pipe(io.BytesIO(b""), of)
+        r = ChunkReader(rf, pipe=True)
+        os.write(w_fd, frame(b'{"id":1}') + b"Content-")
+        assert await r.readline() == b"Content-Length: 8\r\n"
+        assert r._stream is not None  # read by the loop, not a thread
+        assert await r.readline() == b"\r\n"
+        assert await r.readexactly(8) == b'{"id":1}'
+        os.write(w_fd, b"Length: 2\r\n\r\n{}")
+        os.close(w_fd)
+        w_fd = -1
+        assert await r.readline() == b"Content-Length: 2\r\n"
+        assert await r.readline() == b"\r\n"
+        assert await r.readexactly(2) == b"{}"
+        assert await r.readline() == b""
+    finally:
+        if w_fd >= 0:
+            os.close(w_fd)
+        rf.close()
+        of.close()
+        os.close(o_r)
