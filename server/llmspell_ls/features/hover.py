@@ -67,9 +67,10 @@ def hover(doc: DocState, index: ApiIndex, line: int, character: int, opts: Clien
     if s == e:
         return None
     rng = range_of(doc, s, e, opts.encoding)
-    # keys of a tool's parameter table
-    kctx = analyze(engine, s, start)
-    if kctx.kind == "table_key":
+    # keys of a tool's parameter table (a key follows ``{``, ``,`` or ``;``: never right after a member
+    # separator, where the second analysis — a tokenization of the whole window — is saved)
+    kctx = analyze(engine, s, start) if s == 0 or text[s - 1] not in ".:" else None
+    if kctx is not None and kctx.kind == "table_key":
         shape = _table_shape(index, kctx, doc.lang)
         word = text[s:e]
         if shape is not None and shape[0] == "tool":
