@@ -554,7 +554,8 @@ class LlmspellServer(LanguageServer):
         - ``cheap=line``: the computation is known to be cheap (a bounded text window around the cursor
           on ``line``, as completion, hover and signature help) unless the input is hostile. It then runs
           on the loop, skipping the thread hop (the common case: a fraction of a millisecond), when the
-          document is at most ``INLINE_MAX_DOC_CHARS``, the cursor's line at most ``INLINE_MAX_LINE_CHARS``
+          document has a tree (parsed, or the previous tree with the edit applied: nothing to parse), is
+          at most ``INLINE_MAX_DOC_CHARS``, the cursor's line at most ``INLINE_MAX_LINE_CHARS``
           and no inline computation on this document took over ``INLINE_SLOW_MS`` (after one did, the
           document's requests go off the loop, every version: :attr:`slow_uris`). Otherwise, off the loop
           as above.
@@ -597,6 +598,8 @@ class LlmspellServer(LanguageServer):
     def _inline_ok(self, uri: str, doc: DocState, line: int) -> bool:
         if len(doc.text) > INLINE_MAX_DOC_CHARS or uri in self.slow_uris:
             return False
+        if not doc.parsed and doc._pending is None:
+            return False  # the analysis would parse the document (tens of ms): not on the loop
         try:
             return len(doc.line(line)) <= INLINE_MAX_LINE_CHARS
         except Exception:  # past the end: the pool answers (and handles it)

@@ -26,6 +26,11 @@ def server() -> Any:
     ls.shutdown_work()
 
 
+def open_parsed(server: Any, text: str) -> None:
+    server.docs.open(URI, text, 1, "lua", parse=False)
+    assert server.docs.get(URI).tree is not None  # parsed (as the diagnostics pass does after opening)
+
+
 def where(seen: list[str]) -> Any:
     def fn(doc: Any, token: Token) -> Any:
         seen.append(threading.current_thread().name)
@@ -34,7 +39,7 @@ def where(seen: list[str]) -> Any:
 
 
 async def test_a_cheap_request_answers_on_the_loop_and_is_cached(server: Any) -> None:
-    server.docs.open(URI, "Agent.\n", 1, "lua")
+    open_parsed(server, "Agent.\n")
     seen: list[str] = []
     got = await server.compute(URI, ("t", 0, 6), where(seen), cheap=0)
     assert got.value() == {"version": 1}
@@ -42,8 +47,18 @@ async def test_a_cheap_request_answers_on_the_loop_and_is_cached(server: Any) ->
     assert seen == [threading.current_thread().name]  # once, on the loop's thread: no pool
 
 
+async def test_a_cheap_request_on_a_document_never_parsed_goes_to_the_pool(server: Any) -> None:
+    server.docs.open(URI, "Agent.\n", 1, "lua", parse=False)  # as the server opens: answering would parse
+    seen: list[str] = []
+    await server.compute(URI, ("t", 0, 6), where(seen), cheap=0)
+    assert server.docs.get(URI).tree is not None
+    await server.compute(URI, ("t", 0, 5), where(seen), cheap=0)
+    assert seen[0].startswith("llmspell-request")
+    assert seen[1] == threading.current_thread().name
+
+
 async def test_without_cheap_the_pool_computes(server: Any) -> None:
-    server.docs.open(URI, "Agent.\n", 1, "lua")
+    open_parsed(server, "Agent.\n")
     seen: list[str] = []
     await server.compute(URI, ("t",), where(seen))
     assert seen[0].startswith("llmspell-request")
@@ -51,7 +66,7 @@ async def test_without_cheap_the_pool_computes(server: Any) -> None:
 
 async def test_a_cheap_request_on_a_long_line_goes_to_the_pool(server: Any) -> None:
     long_line = "local x = " + "Agent.builder()" * (server_mod.INLINE_MAX_LINE_CHARS // 10)
-    server.docs.open(URI, "Agent.\n" + long_line + "\n", 1, "lua")
+    open_parsed(server, "Agent.\n" + long_line + "\n")
     seen: list[str] = []
     await server.compute(URI, ("t", 1, 5), where(seen), cheap=1)
     await server.compute(URI, ("t", 0, 6), where(seen), cheap=0)  # a short line of the same document
@@ -62,7 +77,7 @@ async def test_a_cheap_request_on_a_long_line_goes_to_the_pool(server: Any) -> N
 async def test_a_cheap_request_on_a_huge_document_goes_to_the_pool(server: Any,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(server_mod, "INLINE_MAX_DOC_CHARS", 100)
-    server.docs.open(URI, "Agent.\n" + "local a = 1\n" * 20, 1, "lua")
+    open_parsed(server, "Agent.\n" + "local a = 1\n" * 20)
     seen: list[str] = []
     await server.compute(URI, ("t", 0, 6), where(seen), cheap=0)
     assert seen[0].startswith("llmspell-request")
@@ -71,7 +86,7 @@ async def test_a_cheap_request_on_a_huge_document_goes_to_the_pool(server: Any,
 async def test_after_a_slow_inline_answer_the_document_goes_to_the_pool(server: Any,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(server_mod, "INLINE_SLOW_MS", -1.0)  # every inline answer counts as slow
-    server.docs.open(URI, "Agent.\n", 1, "lua")
+    open_parsed(server, "Agent.\n")
     seen: list[str] = []
     await server.compute(URI, ("t", 0, 1), where(seen), cheap=0)
     server.docs.change(URI, "Agent.b\n", 2)  # a new version of the same document: still off the loop
@@ -82,7 +97,7 @@ async def test_after_a_slow_inline_answer_the_document_goes_to_the_pool(server: 
 
 
 async def test_a_cancelled_inline_computation_answers_empty_and_is_not_cached(server: Any) -> None:
-    server.docs.open(URI, "Agent.\n", 1, "lua")
+    open_parsed(server, "Agent.\n")
     calls = 0
 
     def gives_up(doc: Any, token: Token) -> Any:
@@ -96,7 +111,7 @@ async def test_a_cancelled_inline_computation_answers_empty_and_is_not_cached(se
 
 
 async def test_inline_errors_propagate_as_errors(server: Any) -> None:
-    server.docs.open(URI, "Agent.\n", 1, "lua")
+    open_parsed(server, "Agent.\n")
 
     def boom(doc: Any, token: Token) -> Any:
         raise ValueError("bad")
@@ -108,7 +123,7 @@ async def test_inline_errors_propagate_as_errors(server: Any) -> None:
 async def test_inline_answers_through_the_server_are_lsp_results(server: Any) -> None:
     from llmspell_ls.features.completion import completion
 
-    server.docs.open(URI, "local b = Agent.builder()\nAgent.\n", 1, "lua")
+    open_parsed(server, "local b = Agent.builder()\nAgent.\n")
     got = await server.compute(URI, ("completion", 1, 6),
                                lambda doc, _t: completion(doc, server.index, 1, 6, server.options), cheap=1)
     res = got.value()
