@@ -339,7 +339,7 @@ class LlmspellServer(LanguageServer):
         if lang is None:
             return
         self.docs.open(uri, text, version, lang, parse=False)  # parsed off the loop, by the first reader
-        self.run_diagnostics.pop(uri, None)
+        self._clear_run_failure(uri)
         self.schedule_diagnostics(uri, delay=0.0)
 
     def change_document(self, uri: str, version: int, changes: list[Any] | None = None) -> None:
@@ -359,7 +359,7 @@ class LlmspellServer(LanguageServer):
             except Exception:
                 log.debug("workspace copy not updated", exc_info=True)
         self.docs.change(uri, text, version)
-        self.run_diagnostics.pop(uri, None)
+        self._clear_run_failure(uri)
         self.schedule_diagnostics(uri)
 
     def close_document(self, uri: str) -> None:
@@ -367,7 +367,7 @@ class LlmspellServer(LanguageServer):
         h = self._pending.pop(uri, None)
         if h is not None:
             h.cancel()
-        self.run_diagnostics.pop(uri, None)
+        self._clear_run_failure(uri)
         self.diag_results.pop(uri, None)
         for w in self._diag_waiters.pop(uri, []):
             if not w.done():
@@ -429,10 +429,21 @@ class LlmspellServer(LanguageServer):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.analysis_executor, work)
 
+    @property
+    def _pushes_run_failures(self) -> bool:
+        """A pull client that cannot be asked to pull again (Neovim 0.11 advertises no
+        ``workspace.diagnostics.refreshSupport``) would never see a run failure, which arrives without
+        an edit: it gets that one diagnostic pushed, and its pulled results leave it out (no duplicate)."""
+        return self.pull_diagnostics and not self.diagnostic_refresh
+
+    def _clear_run_failure(self, uri: str) -> None:
+        if self.run_diagnostics.pop(uri, None) and self._pushes_run_failures:
+            self.protocol.notify_raw("textDocument/publishDiagnostics", {"uri": uri, "diagnostics": []})
+
     def _diagnostics_ready(self, uri: str, version: int, diags: list[dict[str, Any]]) -> None:
         from llmspell_ls.features.pull_diagnostics import result_id
 
-        extra = self.run_diagnostics.get(uri, [])
+        extra = [] if self._pushes_run_failures else self.run_diagnostics.get(uri, [])
         full = [*diags, *extra]
         old = self.diag_results.get(uri)
         rid = result_id(full)
@@ -508,6 +519,9 @@ class LlmspellServer(LanguageServer):
                        "end": {"line": row, "character": col_to_client(text_line, len(text_line), enc)}},
              "severity": 1, "code": "run-failed", "source": "llmspell", "message": f"run failed: {message}"}
         self.run_diagnostics[uri] = [d]
+        if self._pushes_run_failures:
+            self.protocol.notify_raw("textDocument/publishDiagnostics", {"uri": uri, "diagnostics": [d]})
+            return
         if doc is not None:
             self.schedule_diagnostics(uri, delay=0.0)  # republish (analysis thread) with the run's error
         else:
