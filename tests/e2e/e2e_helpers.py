@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from llmspell.messages import Finished
 from llmspell.runner import SpellRunner
 from llmspell.runtime import Runtime
 
 
-async def run_collect(path: Path, workspace: Path) -> tuple[str, Finished]:
-    """Run one spell through the real runner on a fresh runtime in ``workspace``: (stdout text, finished).
+async def run_collect(path: Path, workspace: Path,
+                      runtime: Callable[[], Runtime] | None = None) -> tuple[str, Finished]:
+    """Run one spell through the real runner on a fresh runtime in ``workspace`` (or one made by
+    ``runtime``): (printed text, finished).
 
     The whole message stream is consumed, so a spell that never finishes fails the assert here, by name.
     """
-    runner = SpellRunner(lambda: Runtime(workspace=workspace))
+    runner = SpellRunner(runtime or (lambda: Runtime(workspace=workspace)))
     out: list[str] = []
     fin: Finished | None = None
     async for m in runner.run(path):
@@ -25,6 +29,14 @@ async def run_collect(path: Path, workspace: Path) -> tuple[str, Finished]:
     assert fin is not None, f"{path.name}: the run ended without a finished message"
     return "".join(out), fin
 
+
+
+async def run_source(ws: Path, src: str, name: str = "spell.lua", **overrides: Any) -> tuple[str, Finished]:
+    """Write ``src`` as ``ws/name`` and run it on an in-memory-state runtime with configuration
+    ``overrides`` (``local_llm={...}``, ``limits={...}``): (printed text, finished)."""
+    ws.mkdir(parents=True, exist_ok=True)
+    (ws / name).write_text(src, encoding="utf-8")
+    return await run_collect(ws / name, ws, lambda: Runtime(workspace=ws, state="memory", overrides=overrides))
 
 E2E = Path(__file__).resolve().parent
 

@@ -16,6 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from e2e.e2e_helpers import run_source
 from fakes.ollama_server import FakeOllamaServer
 from fakes.openai_server import FakeOpenAIServer
 from llmspell.config import RuntimeConfig
@@ -23,8 +24,6 @@ from llmspell.core.errors import ConfigurationError, ProviderError
 from llmspell.messages import Finished
 from llmspell.providers import local
 from llmspell.providers.registry import ProviderRegistry
-from llmspell.runner import SpellRunner
-from llmspell.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,18 +45,7 @@ def backends(**named: dict[str, Any]) -> dict[str, Any]:
 
 
 async def run(ws: Path, src: str, name: str = "spell.lua", **overrides: Any) -> tuple[str, Finished]:
-    ws.mkdir(parents=True, exist_ok=True)
-    (ws / name).write_text(src, encoding="utf-8")
-    runner = SpellRunner(lambda: Runtime(workspace=ws, state="memory", overrides=overrides))
-    out: list[str] = []
-    fin: Finished | None = None
-    async for m in runner.run(ws / name):
-        if m.type == "output":
-            out.append(m.text)
-        elif m.type == "finished":
-            fin = m
-    assert fin is not None
-    return "".join(out), fin
+    return await run_source(ws, src, name, **overrides)
 
 
 # ------------------------------------------------------------------------------------------ units

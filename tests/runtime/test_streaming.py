@@ -13,28 +13,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from e2e.e2e_helpers import run_source
 from llmspell.api.decl import ScriptFunction
 from llmspell.api.globals.streaming import StreamingGlobal
 from llmspell.api.streams import AgentSource, CallbackSource, ScriptStream, _Producing
 from llmspell.core.errors import ValidationError
 from llmspell.messages import Finished
-from llmspell.runner import SpellRunner
-from llmspell.runtime import Runtime
 
 
 async def run(ws: Path, src: str, name: str = "spell.lua", **overrides: Any) -> tuple[str, Finished]:
-    ws.mkdir(parents=True, exist_ok=True)
-    (ws / name).write_text(src, encoding="utf-8")
-    runner = SpellRunner(lambda: Runtime(workspace=ws, state="memory", overrides=overrides))
-    out: list[str] = []
-    fin: Finished | None = None
-    async for m in runner.run(ws / name):
-        if m.type == "output":
-            out.append(m.text)
-        elif m.type == "finished":
-            fin = m
-    assert fin is not None
-    return "".join(out), fin
+    return await run_source(ws, src, name, **overrides)
 
 
 class ListSource:
