@@ -554,14 +554,24 @@ def _register_presentation(server: LlmspellServer) -> None:
                                     semantic_tokens.semantic_tokens_range(doc, ls.index, enc, r)),
                                 budget_ms=1000)
 
-    @server.feature(lsp.TEXT_DOCUMENT_INLAY_HINT)
+    def resolves_tooltips(ls: LlmspellServer) -> bool:
+        """The client resolves hints' tooltips itself (VS Code, Neovim 0.10+ list ``tooltip``)."""
+        props = getattr(cap(ls, "text_document.inlay_hint.resolve_support"), "properties", None) or []
+        return "tooltip" in props
+
+    @server.feature(lsp.TEXT_DOCUMENT_INLAY_HINT, lsp.InlayHintOptions(resolve_provider=True))
     async def on_inlay_hint(ls: LlmspellServer, params: lsp.InlayHintParams) -> Any:
         enc = ls.options.encoding
         r = params.range
-        key = ("inlayHint", r.start.line, r.start.character, r.end.line, r.end.character)
+        light = resolves_tooltips(ls)
+        key = ("inlayHint", r.start.line, r.start.character, r.end.line, r.end.character, light)
         return await ls.compute(params.text_document.uri, key,
-                                lambda doc, _t: inlay_hints.inlay_hints(doc, ls.index, enc, r),
+                                lambda doc, _t: inlay_hints.inlay_hints(doc, ls.index, enc, r, light=light),
                                 budget_ms=1000, empty="[]")
 
+    @server.feature(lsp.INLAY_HINT_RESOLVE)
+    def on_inlay_hint_resolve(ls: LlmspellServer, hint: lsp.InlayHint) -> lsp.InlayHint:
+        return inlay_hints.resolve_hint(hint, ls.index)  # a dict lookup in the model: on the loop
+
     _ = (on_folding_range, on_semantic_tokens_full, on_semantic_tokens_delta, on_semantic_tokens_range,
-         on_inlay_hint)
+         on_inlay_hint, on_inlay_hint_resolve)

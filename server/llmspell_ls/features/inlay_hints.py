@@ -10,6 +10,12 @@
 
 Only the top-level statements overlapping the requested range are walked (each with the names bound
 before it, from the semantic-token pass), and only hints inside the range are returned.
+
+Resolve (``inlayHint/resolve``): a client that lists ``tooltip`` in ``inlayHint.resolveSupport.properties``
+(VS Code, Neovim 0.10+) gets light hints — label, position, kind and a small ``data`` naming the API
+function and parameter (or the type) — and :func:`resolve_hint` fills the tooltip from the API model when
+the editor shows it (hover over the hint). Why: a screenful of hints on every scroll then carries no
+documentation text the user never looks at. A client without resolve support gets the tooltip inline.
 """
 
 from __future__ import annotations
@@ -59,7 +65,54 @@ def _says_it(fn: Function, pname: str) -> bool:
     return n == pname.lower() or n.endswith("_" + pname.lower()) or fn.js_name.lower() == pname.replace("_", "").lower()
 
 
-def _arg_hints(doc: DocState, args: Node, fn: Function, enc: str) -> list[lsp.InlayHint]:
+def _param_data(fn: Function, pname: str) -> dict[str, str]:
+    return {"kind": "param", "owner": fn.owner, "fn": fn.name, "param": pname}
+
+
+def _param_tooltip(fn: Function, pname: str, lang: str, index: ApiIndex) -> lsp.MarkupContent | None:
+    """Markdown: the parameter's name, type and doc, and the function it belongs to."""
+    p = next((q for q in fn.params if q.name == pname), None)
+    if p is None:
+        return None
+    sep = ":" if lang == "lua" and fn.owner not in index.globals else "."
+    owner = f"{fn.owner}{sep}" if fn.owner else ""
+    name = fn.lname("lua" if lang == "lua" else "javascript")
+    head = f"`{p.name}{'?' if p.optional else ''}: {p.type}` — parameter of `{owner}{name}`"
+    body = [head]
+    if p.doc:
+        body.append(p.doc)
+    if p.values:
+        body.append("One of: " + ", ".join(f"`{v}`" for v in p.values))
+    return lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value="\n\n".join(body))
+
+
+def _type_tooltip(index: ApiIndex, name: str) -> lsp.MarkupContent | None:
+    c = index.type_(name)
+    if c is None:
+        return None
+    return lsp.MarkupContent(kind=lsp.MarkupKind.Markdown,
+                             value=f"`{name}`" + (f"\n\n{c.doc}" if c.doc else ""))
+
+
+def resolve_hint(hint: lsp.InlayHint, index: ApiIndex, lang: str = "lua") -> lsp.InlayHint:
+    """``inlayHint/resolve``: the hint with its tooltip filled in from ``data`` (unchanged when the data is
+    not ours or names something the model no longer has)."""
+    data = hint.data if isinstance(hint.data, dict) else None
+    if data is None or hint.tooltip is not None:
+        return hint
+    lang = data.get("lang", lang)
+    if data.get("kind") == "param":
+        c = index.type_(str(data.get("owner", "")))
+        fn = next((f for f in (c.functions if c is not None else []) if f.name == data.get("fn")), None)
+        if fn is not None:
+            hint.tooltip = _param_tooltip(fn, str(data.get("param", "")), lang, index)
+    elif data.get("kind") == "type":
+        hint.tooltip = _type_tooltip(index, str(data.get("type", "")))
+    return hint
+
+
+def _arg_hints(doc: DocState, index: ApiIndex, args: Node, fn: Function, enc: str,
+               light: bool = False) -> list[lsp.InlayHint]:
     if args.child_count == 0 or args.children[0].type != "(":
         return []  # ``f{...}`` / ``f"..."``: one obvious argument
     out: list[lsp.InlayHint] = []
@@ -71,9 +124,14 @@ def _arg_hints(doc: DocState, args: Node, fn: Function, enc: str) -> list[lsp.In
             break
         if _obvious(doc, arg, p.name) or _says_it(fn, p.name):
             continue
-        out.append(lsp.InlayHint(position=_pos(doc, arg.start_point, enc), label=f"{p.name}:",
-                                 kind=lsp.InlayHintKind.Parameter, padding_right=True,
-                                 tooltip=p.doc or None))
+        if light:
+            out.append(lsp.InlayHint(position=_pos(doc, arg.start_point, enc), label=f"{p.name}:",
+                                     kind=lsp.InlayHintKind.Parameter, padding_right=True,
+                                     data={**_param_data(fn, p.name), "lang": doc.lang}))
+        else:
+            out.append(lsp.InlayHint(position=_pos(doc, arg.start_point, enc), label=f"{p.name}:",
+                                     kind=lsp.InlayHintKind.Parameter, padding_right=True,
+                                     tooltip=_param_tooltip(fn, p.name, doc.lang, index)))
     return out
 
 
@@ -82,8 +140,9 @@ def _type_label(t: tuple[str, bool], lang: str) -> str:
 
 
 def inlay_hints(doc: DocState, index: ApiIndex, enc: str, rng: lsp.Range,
-                parameter_names: bool = True, types: bool = True) -> list[lsp.InlayHint]:
-    """Hints inside ``rng`` (positions in the client's encoding), in document order."""
+                parameter_names: bool = True, types: bool = True, light: bool = False) -> list[lsp.InlayHint]:
+    """Hints inside ``rng`` (positions in the client's encoding), in document order. ``light``: no
+    tooltips, a ``data`` for :func:`resolve_hint` instead (the client resolves them)."""
     first, last = rng.start.line, rng.end.line
     hints: list[lsp.InlayHint] = []
     for w in walk_rows(doc, index, enc, first, last):
@@ -91,11 +150,16 @@ def inlay_hints(doc: DocState, index: ApiIndex, enc: str, rng: lsp.Range,
             for args, fn in w.calls or []:
                 if args.end_point[0] < first or args.start_point[0] > last:
                     continue
-                hints.extend(_arg_hints(doc, args, fn, enc))
+                hints.extend(_arg_hints(doc, index, args, fn, enc, light))
         if types:
             for name, t in w.decls:
-                hints.append(lsp.InlayHint(position=_pos(doc, name.end_point, enc),
-                                           label=_type_label(t, doc.lang), kind=lsp.InlayHintKind.Type))
+                h = lsp.InlayHint(position=_pos(doc, name.end_point, enc), label=_type_label(t, doc.lang),
+                                  kind=lsp.InlayHintKind.Type)
+                if light:
+                    h.data = {"kind": "type", "type": t[0]}
+                else:
+                    h.tooltip = _type_tooltip(index, t[0])
+                hints.append(h)
 
     def inside(p: lsp.Position) -> bool:
         s, e = rng.start, rng.end

@@ -1,0 +1,95 @@
+"""End to end over stdio (pytest-lsp), as VS Code and as Neovim ask: inlayHint/resolve, ``self`` in
+navigation, field rename, folding across versions.
+
+VS Code: pytest-lsp records VS Code 1.65, which predates inlay hints; VS Code since 1.67 sends
+``inlayHint.resolveSupport.properties = [tooltip, textEdits, label.tooltip, label.location, label.command]``,
+added here so the client is the one users run. Neovim 0.11 (pytest-lsp's record) advertises
+``resolveSupport.properties = [textEdits, tooltip, location, command]``: both get light hints and resolve.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_lsp
+from lsprotocol import types as lsp
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.filterwarnings("error::pytest_lsp.LspSpecificationWarning"),
+]
+
+WORK = Path(tempfile.mkdtemp(prefix="llmspell-ls-depth-"))
+VSCODE_INLAY = lsp.InlayHintClientCapabilities(
+    dynamic_registration=True,
+    resolve_support=lsp.ClientInlayHintResolveOptions(
+        properties=["tooltip", "textEdits", "label.tooltip", "label.location", "label.command"]))
+
+
+def caps(kind: str) -> lsp.ClientCapabilities:
+    c = client_capabilities(kind)
+    if kind == "visual-studio-code":
+        assert c.text_document is not None
+        c.text_document.inlay_hint = VSCODE_INLAY
+    return c
+
+
+@pytest_lsp.fixture(
+    scope="module",
+    params=["visual-studio-code", "neovim"],
+    config=ClientServerConfig(server_command=[sys.executable, "-m", "llmspell_ls"]),
+)
+async def client(request: Any, lsp_client: LanguageClient):
+    lsp_client.init_result = await lsp_client.initialize_session(lsp.InitializeParams(  # type: ignore[attr-defined]
+        capabilities=caps(request.param), root_uri=WORK.as_uri(),
+        workspace_folders=[lsp.WorkspaceFolder(uri=WORK.as_uri(), name="work")]))
+    lsp_client.kind = request.param  # type: ignore[attr-defined]
+    yield
+    await lsp_client.shutdown_session()
+
+
+_counter = iter(range(1_000_000))
+
+
+def open_doc(client: LanguageClient, text: str, ext: str = "lua") -> tuple[str, lsp.Position]:
+    off = text.find("|")
+    if off < 0:
+        off = 0
+        text = "|" + text
+    before = text[:off]
+    pos = lsp.Position(line=before.count("\n"), character=len(before) - before.rfind("\n") - 1)
+    uri = (WORK / f"depth{next(_counter)}.{ext}").as_uri()
+    client.text_document_did_open(lsp.DidOpenTextDocumentParams(text_document=lsp.TextDocumentItem(
+        uri=uri, language_id="lua" if ext == "lua" else "javascript", version=1, text=text.replace("|", "", 1))))
+    return uri, pos
+
+
+def td(uri: str) -> lsp.TextDocumentIdentifier:
+    return lsp.TextDocumentIdentifier(uri=uri)
+
+
+def spots(locs: Any) -> list[tuple[int, int]]:
+    return sorted((x.range.start.line, x.range.start.character) for x in locs or [])
+
+
+# ------------------------------------------------------------------------------------------ inlay hints
+async def test_inlay_hints_are_light_and_resolve_fills_the_tooltip(client: LanguageClient) -> None:
+    ih = client.init_result.capabilities.inlay_hint_provider  # type: ignore[attr-defined]
+    assert isinstance(ih, lsp.InlayHintOptions) and ih.resolve_provider
+    uri, _ = open_doc(client, 'State.save("global", "k", 42)\nlocal a = Agent.builder()\n')
+    rng = lsp.Range(start=lsp.Position(line=0, character=0), end=lsp.Position(line=5, character=0))
+    hints = await client.text_document_inlay_hint_async(lsp.InlayHintParams(text_document=td(uri), range=rng))
+    assert [h.label for h in hints or []] == ["scope:", "key:", "value:", ": AgentBuilder"]
+    assert all(h.tooltip is None and h.data for h in hints or [])  # both clients resolve tooltips
+    assert hints is not None
+    scope = await client.inlay_hint_resolve_async(hints[0])
+    assert isinstance(scope.tooltip, lsp.MarkupContent)
+    assert scope.tooltip.value.startswith("`scope: string` — parameter of `State.save`")
+    assert scope.label == "scope:" and scope.position == hints[0].position
+    typ = await client.inlay_hint_resolve_async(hints[3])
+    assert isinstance(typ.tooltip, lsp.MarkupContent) and typ.tooltip.value.startswith("`AgentBuilder`")
