@@ -408,6 +408,7 @@ class LlmspellServer(LanguageServer):
     async def diagnostics_of(self, doc: DocState) -> tuple[list[dict[str, Any]], bool, bool]:
         """One budgeted diagnostics pass on the analysis thread: (diagnostics, cut short, made progress).
         A pass cut short keeps its per-statement results, so the next one goes further."""
+        from llmspell_ls.features import undefined
         from llmspell_ls.features.diagnostics import analyze_document
 
         index, enc = self.index, self.options.encoding
@@ -416,7 +417,7 @@ class LlmspellServer(LanguageServer):
             doc.tree  # noqa: B018 - the parse (sliced, GIL-friendly) is not part of the pass's budget
             token = _BackgroundToken(self, DIAGNOSTICS_BUDGET_MS)
             chunks = doc.shared.get(("chunks", id(index), enc))
-            before = len(chunks) if chunks is not None else 0
+            before = (len(chunks) if chunks is not None else 0) + undefined.progress(doc)
             with running(token):
                 try:
                     an = analyze_document(doc, index, enc)
@@ -424,7 +425,7 @@ class LlmspellServer(LanguageServer):
                 except Cancelled:
                     diags, partial = [], True
             chunks = doc.shared.get(("chunks", id(index), enc))
-            return diags, partial, (len(chunks) if chunks is not None else 0) > before
+            return diags, partial, (len(chunks) if chunks is not None else 0) + undefined.progress(doc) > before
 
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.analysis_executor, work)

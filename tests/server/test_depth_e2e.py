@@ -93,3 +93,47 @@ async def test_inlay_hints_are_light_and_resolve_fills_the_tooltip(client: Langu
     assert scope.label == "scope:" and scope.position == hints[0].position
     typ = await client.inlay_hint_resolve_async(hints[3])
     assert isinstance(typ.tooltip, lsp.MarkupContent) and typ.tooltip.value.startswith("`AgentBuilder`")
+
+
+# ------------------------------------------------------------------------------------------ undefined globals
+def pulls(client: LanguageClient) -> bool:
+    c = client.capabilities
+    return c is not None and c.text_document is not None and c.text_document.diagnostic is not None
+
+
+async def diagnostics_of(client: LanguageClient, uri: str, want: str, timeout: float = 90.0) -> list[lsp.Diagnostic]:
+    """The document's diagnostics once ``want`` is among their codes (pushed or pulled, as the client does)."""
+    import asyncio
+    import time
+
+    from pygls.exceptions import JsonRpcException
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pulls(client):
+            try:
+                rep = await client.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(text_document=td(uri)))
+            except JsonRpcException:  # still being computed: pull again
+                await asyncio.sleep(0.2)
+                continue
+            items = list(getattr(rep, "items", []) or [])
+        else:
+            items = list(client.diagnostics.get(uri, []))
+        if any(d.code == want for d in items):
+            return items
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no {want} diagnostic for {uri} within {timeout}s")
+
+
+async def test_undefined_globals_on_a_50000_line_spell_and_requests_answer_meanwhile(client: LanguageClient) -> None:
+    block = ('local function step_{i}(x)\n  local t = {{a = x, b = "{i}"}}\n  return t.a + helper_{i}(x)\nend\n'
+             'helper_{i} = function(y) return y * 2 end\n')
+    text = "local a = Agent.builder()\n" + "".join(block.format(i=i) for i in range(10_000)) + "Foo.bar()\n"
+    assert text.count("\n") > 50_000
+    uri, _ = open_doc(client, text)
+    hover = await client.text_document_hover_async(lsp.HoverParams(
+        text_document=td(uri), position=lsp.Position(line=0, character=12)))
+    assert hover is not None and "Agent" in str(hover.contents)  # answered while the pass runs
+    items = await diagnostics_of(client, uri, "undefined-global")
+    assert [(d.range.start.line, d.message) for d in items if d.code == "undefined-global"] == [
+        (50_001, "undefined global 'Foo'")]

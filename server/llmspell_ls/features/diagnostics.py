@@ -658,8 +658,12 @@ def analyze_document(doc: DocState, index: ApiIndex, enc: str) -> Analysis:
     if got is None:
         chunks = doc.shared.setdefault(("chunks", id(index), enc), {})
         got = _Checker(doc, index, enc).run(chunks)
-        got.diagnostics = apply_suppressions(
-            doc.text, with_step_tables(doc, index, enc, with_undefined_globals(doc, index, enc, got.diagnostics)))
+        try:
+            found = with_undefined_globals(doc, index, enc, got.diagnostics)
+        except Cancelled:  # over the pass's budget: its slices done are kept, the next pass continues
+            got.partial = True
+            found = got.diagnostics
+        got.diagnostics = apply_suppressions(doc.text, with_step_tables(doc, index, enc, found))
         _hook_symbols(doc, index, got, enc)
         if got.partial:
             return got  # not cached: the next pass (or request) continues from the statement cache
