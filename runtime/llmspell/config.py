@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import tomllib
 import types
 import typing
@@ -339,6 +340,83 @@ class LocalLLMConfig(_Strict):
         return self
 
 
+_MCP_SERVER_NAME = r"^[A-Za-z0-9_-]{1,64}$"
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class MCPServerSettings(_Strict):
+    """``[mcp.servers.<name>]``: one Model Context Protocol server whose tools spells see as
+    ``mcp.<name>.<tool>``. Either ``command`` (a stdio server this runtime starts) or ``url``
+    (a Streamable HTTP endpoint)."""
+
+    command: str | None = None
+    """The program to start (a plain name found on PATH, or an absolute path); it must also be listed
+    in ``mcp.process_allow``."""
+    args: list[str] = Field(default_factory=list)
+    """Arguments of ``command``."""
+    env: list[str] = Field(default_factory=list)
+    """Names of environment variables passed to the server with their values from the environment
+    llmspell-ls was started in (kept in the runtime's secret vault, never visible to spells). Beyond
+    these the server sees only HOME, LOGNAME, PATH, SHELL, TERM and USER."""
+    url: str | None = None
+    """A Streamable HTTP endpoint (``http://host:port/mcp``); reaching it goes through the network
+    policy (``security.network_allow``, ``security.allow_private_network``)."""
+    timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    """How long starting the server and each tool call may take."""
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.lower().startswith(("http://", "https://")):
+            raise ValueError(f"expected an http:// or https:// URL, got {json.dumps(v)}")
+        return v
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if not re.match(_ENV_NAME, name):
+                raise ValueError(f"expected environment variable names, got {json.dumps(name)}")
+        return v
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> MCPServerSettings:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("give either command (a stdio server) or url (Streamable HTTP), not both or neither")
+        if self.command is not None and not self.command.strip():
+            raise ValueError("command must not be empty")
+        return self
+
+
+class MCPConfig(_Strict):
+    """``[mcp]``: Model Context Protocol servers whose tools spells and agents may call.
+
+    Example::
+
+        [mcp]
+        process_allow = ["python3"]
+
+        [mcp.servers.notes]
+        command = "python3"
+        args = ["notes_server.py"]
+    """
+
+    servers: dict[str, MCPServerSettings] = Field(default_factory=dict)
+    """Servers by name (letters, digits, ``_`` and ``-``): tool ``t`` of server ``s`` is ``mcp.s.t``."""
+    process_allow: list[str] = Field(default_factory=list)
+    """Programs stdio servers may be started with (plain names or absolute paths). Separate from
+    ``security.process_allow``, so that allowing ``python3`` for a server does not let spells run it."""
+
+    @field_validator("servers")
+    @classmethod
+    def _names(cls, v: dict[str, MCPServerSettings]) -> dict[str, MCPServerSettings]:
+        for name in v:
+            if not re.match(_MCP_SERVER_NAME, name):
+                raise ValueError(f"server name {json.dumps(name)}: expected letters, digits, _ or - (it becomes "
+                                 "part of the tool names mcp.<server>.<tool>)")
+        return v
+
+
 class RuntimeConfig(_Strict):
     default_model: str = DEFAULT_MODEL
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
@@ -349,6 +427,7 @@ class RuntimeConfig(_Strict):
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
     artifacts: ArtifactsConfig = Field(default_factory=ArtifactsConfig)
     local_llm: LocalLLMConfig = Field(default_factory=LocalLLMConfig)
+    mcp: MCPConfig = Field(default_factory=MCPConfig)
     workspace: str | None = None
     record_path: str | None = None
     """When set, real provider calls are recorded to this file (JSON Lines)."""

@@ -152,6 +152,9 @@ class Runtime:
         self._started = False
         await self.events.publish("system.shutdown", {}, source="runtime")
         await self.hooks.execute(HookContext(point="SystemShutdown", component_id=ComponentId(type="System")))
+        aclose = getattr(self.tools, "aclose", None)
+        if aclose is not None:
+            await aclose()  # MCP server connections
         self.close_services()
         self.state.close()
 

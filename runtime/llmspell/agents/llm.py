@@ -379,6 +379,9 @@ class LLMAgent(Agent):
 
     async def _turn(self, inp: AgentInput, on_chunk: ChunkCallback | None, cid: str, start: float) -> AgentOutput:
         messages = self._messages(inp.text)
+        prepare = getattr(getattr(self.runtime, "tools", None), "prepare", None)
+        if prepare is not None and self.config.allowed_tools:
+            await prepare(self.config.allowed_tools)  # tools that appear on first use (MCP servers')
         specs, names, missing = self.tool_specs()
         turn: list[ChatMessage] = []
         usage = Usage()

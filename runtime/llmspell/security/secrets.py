@@ -91,6 +91,9 @@ def secret_names(config: Any) -> list[str]:
     sec = getattr(config, "security", None)
     tool_env = getattr(sec, "tool_env", None) if sec is not None else None
     names.extend(TOOL_ENV if tool_env is None else [str(n) for n in tool_env])
+    mcp = getattr(config, "mcp", None)
+    for server in (getattr(mcp, "servers", None) or {}).values():  # [mcp.servers.<name>] env: for the server only
+        names.extend(str(n) for n in (getattr(server, "env", None) or []))
     return list(dict.fromkeys(names))
 
 

@@ -118,6 +118,14 @@ class ToolRegistry:
         sec = getattr(getattr(runtime, "config", None), "security", None)
         self.max_security_level: str = str(getattr(sec, "max_tool_security_level", "privileged"))
         """Tools above this level are refused (``safe`` < ``restricted`` < ``privileged``)."""
+        self.mcp: Any = None
+        """:class:`llmspell.mcp.tools.MCPTools` when ``[mcp.servers]`` is configured: their tools
+        (``mcp.<server>.<tool>``) are registered here when a server is first used."""
+        mcp_cfg = getattr(getattr(runtime, "config", None), "mcp", None)
+        if mcp_cfg is not None and getattr(mcp_cfg, "servers", None):
+            from llmspell.mcp.tools import MCPTools
+
+            self.mcp = MCPTools(self, mcp_cfg)
 
     # ------------------------------------------------------------------------------ names
 
@@ -132,6 +140,9 @@ class ToolRegistry:
         """
         if name in self._custom or name in self._specs:
             return name
+        if self.mcp is not None and name.startswith("mcp."):
+            self.mcp.prepare_sync(name)  # a spell thread's Tool.get: start that server and list its tools
+            return name if name in self._custom else None
         if self._norm_index is None:
             self._norm_index = {_norm(n): n for n in self.names()}
         return self._norm_index.get(_norm(name))
@@ -204,6 +215,19 @@ class ToolRegistry:
         self._norm_index = None
         return True
 
+    async def prepare(self, names: builtins.list[str]) -> None:
+        """Make tools that appear on first use (MCP servers' ``mcp.<server>.<tool>``) known before a
+        synchronous lookup (an agent's tool specs) needs them."""
+        if self.mcp is not None:
+            for n in names:
+                if isinstance(n, str) and n.startswith("mcp.") and n not in self._custom:
+                    await self.mcp.prepare(n)
+
+    async def aclose(self) -> None:
+        """Stop what tools started (MCP server connections); the runtime calls it at shutdown."""
+        if self.mcp is not None:
+            await self.mcp.aclose()
+
     # ------------------------------------------------------------------------------ discovery
 
     def _manifest_entries(self) -> dict[str, dict[str, Any]]:
@@ -259,6 +283,8 @@ class ToolRegistry:
         A Before hook may modify the filter (``data.category``/``data.tag``) or cancel; an After hook
         may modify the list (``data.tools``).
         """
+        if self.mcp is not None:
+            await self.mcp.prepare_all()
         hooks = getattr(self.runtime, "hooks", None)
         if hooks is None:
             return self.discover(category, tag)
@@ -308,6 +334,8 @@ class ToolRegistry:
         the bad parameter, :class:`SecurityViolationError`, :class:`HookCancelledError`, or the
         tool's own :class:`ToolError`.
         """
+        if self.mcp is not None and name not in self._instances and name.startswith("mcp."):
+            await self.mcp.prepare(name)
         tool = self._instances.get(name) or self.require(name)
         tname = tool.name
         rt = self.runtime
