@@ -16,6 +16,7 @@ from llmspell.core.errors import ToolError, ValidationError
 from llmspell.core.types import ToolOutput
 from llmspell.tools.base import envelope_output, text_output
 
+
 def _short(value: Any) -> str:
     try:
         s = json.dumps(value, ensure_ascii=False, default=str)
