@@ -137,3 +137,80 @@ async def test_undefined_globals_on_a_50000_line_spell_and_requests_answer_meanw
     items = await diagnostics_of(client, uri, "undefined-global")
     assert [(d.range.start.line, d.message) for d in items if d.code == "undefined-global"] == [
         (50_001, "undefined global 'Foo'")]
+
+
+# ------------------------------------------------------------------------------------------ self and fields
+OBJ = """\
+local obj = {name = "x", agent = Agent.builder()}
+function obj:greet(who)
+  return self.name .. who
+end
+function obj:run()
+  local f = function() return self:greet("a") end
+  return f() .. obj:greet("b")
+end
+"""
+
+
+def cursor(text: str, needle: str, nth: int = 0, shift: int = 1) -> str:
+    k = -1
+    for _ in range(nth + 1):
+        k = text.index(needle, k + 1)
+    return text[:k + shift] + "|" + text[k + shift:]
+
+
+async def test_self_definition_references_hover_and_completion(client: LanguageClient) -> None:
+    uri, pos = open_doc(client, cursor(OBJ, "self:greet"))
+    res = await client.text_document_definition_async(lsp.DefinitionParams(text_document=td(uri), position=pos))
+    assert spots(res) == [(0, 6)]
+    uri, pos = open_doc(client, cursor(OBJ, "greet", nth=2))
+    refs = await client.text_document_references_async(lsp.ReferenceParams(
+        text_document=td(uri), position=pos, context=lsp.ReferenceContext(include_declaration=True)))
+    assert spots(refs) == [(1, 13), (5, 35), (6, 20)]
+    uri, pos = open_doc(client, cursor(OBJ, "self.name"))
+    h = await client.text_document_hover_async(lsp.HoverParams(text_document=td(uri), position=pos))
+    assert h is not None and "`self` is `obj`" in str(h.contents)
+    uri, pos = open_doc(client, OBJ.replace("self.name ..", "self.|"))
+    got = await client.text_document_completion_async(lsp.CompletionParams(text_document=td(uri), position=pos))
+    items = got.items if isinstance(got, lsp.CompletionList) else got or []
+    assert {"name", "agent"} <= {i.label for i in items}
+
+
+async def _edits(client: LanguageClient, uri: str, edit: lsp.WorkspaceEdit | None) -> list[tuple[int, int, str]]:
+    assert edit is not None
+    if edit.document_changes is not None:
+        (doc_edit,) = edit.document_changes
+        assert isinstance(doc_edit, lsp.TextDocumentEdit)
+        es = doc_edit.edits
+    else:
+        assert edit.changes is not None
+        es = edit.changes[uri]
+    return sorted((e.range.start.line, e.range.start.character, e.new_text) for e in es)  # type: ignore[union-attr]
+
+
+async def test_field_and_method_rename(client: LanguageClient) -> None:
+    uri, pos = open_doc(client, 'local cfg = { name = "x" }\nprint(cfg.na|me)\n')
+    rng = await client.text_document_prepare_rename_async(lsp.PrepareRenameParams(text_document=td(uri),
+                                                                                 position=pos))
+    assert isinstance(rng, lsp.Range) and (rng.start.line, rng.start.character, rng.end.character) == (1, 10, 14)
+    edit = await client.text_document_rename_async(lsp.RenameParams(text_document=td(uri), position=pos,
+                                                                    new_name="title"))
+    assert await _edits(client, uri, edit) == [(0, 14, "title"), (1, 10, "title")]
+    uri, pos = open_doc(client, cursor(OBJ, "greet", nth=2))
+    edit = await client.text_document_rename_async(lsp.RenameParams(text_document=td(uri), position=pos,
+                                                                    new_name="hello"))
+    assert await _edits(client, uri, edit) == [(1, 13, "hello"), (5, 35, "hello"), (6, 20, "hello")]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("local a = Agent.builder()\nprint(a.fo|o)\n", "'a' is not a table constructed in this file"),
+    ("M = {k = 1}\nprint(M.|k)\n", "'M' is a global table"),
+    ("local obj = {}\nfunction obj:m() return se|lf end\n", "cannot rename 'self'"),
+])
+async def test_field_rename_refusals_reach_the_client(client: LanguageClient, text: str, message: str) -> None:
+    from pygls.exceptions import JsonRpcException
+
+    uri, pos = open_doc(client, text)
+    with pytest.raises(JsonRpcException, match=message):
+        await client.text_document_prepare_rename_async(lsp.PrepareRenameParams(text_document=td(uri),
+                                                                                position=pos))

@@ -93,7 +93,7 @@ def test_prepare_rename_on_whitespace_is_null(index: ApiIndex) -> None:
     ('Tool.execute("calcul|ator", {})', "cannot rename a builtin tool name"),
     ("pri|nt(1)", "cannot rename the Lua builtin 'print'"),
     ("lo|cal x = 1", "cannot rename the Lua keyword 'local'"),
-    ("local M = {}\nfunction M.go() end\nM.g|o()", "cannot rename the field 'go'"),
+    ("local M = make()\nfunction M.go() end\nM.g|o()", "cannot rename the field 'go' of 'M'"),
     ("print(undefi|ned_thing)", "not assigned in any open document"),
 ])
 def test_prepare_rename_refuses(real_index: ApiIndex, src: str, message: str) -> None:

@@ -304,8 +304,16 @@ class TypeEngine:
         result: TypeRef | None = None
         if self._depth < 8:
             if self.scopes is not None:
-                _, occ = self.scopes.resolve(name, before)
+                found, occ = self.scopes.resolve(name, before)
                 result = self.type_occ(occ)
+                if not found and name == "self":  # ``function T:m()``: ``self`` is ``T``
+                    st = self.scopes.self_table(before)
+                    if st is not None:
+                        self._depth += 1
+                        try:
+                            result = self.var_type(*st)
+                        finally:
+                            self._depth -= 1
             else:
                 at = self._last_assignment(name, before)
                 if at is not None:

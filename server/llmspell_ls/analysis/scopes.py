@@ -237,6 +237,16 @@ class ScopeResolver:
                 if s0 <= a[0].at <= s1 and a[0].at >= occ.at:
                     a[2] = True
 
+    def self_table(self, before: int) -> tuple[str, int] | None:
+        """(name, string offset) of the table an implicit ``self`` at ``before`` stands for (Lua
+        ``function T:m()``; see :func:`method_receiver`), or None."""
+        if not self.lua:
+            return None
+        t = method_receiver(self.root, self.to_byte(before))
+        if t is None:
+            return None
+        return self.text[self.to_offset(t.start_byte):self.to_offset(t.end_byte)], self.to_offset(t.start_byte)
+
     def _safe_below(self, at: int, ub: int) -> int:
         """-1 if every scope around byte ``at`` also holds ``ub``; else the string offset where the
         outermost scope around ``at`` that does not hold ``ub`` starts."""
@@ -504,6 +514,54 @@ class ScopeResolver:
         if open_at < 0:
             return {}
         return {m.group(2): m.group(1).strip() for m in _JSDOC_PARAM.finditer(head, open_at)}
+
+
+# ====================================================================================== self
+_LUA_FUNCTIONS = frozenset({"function_declaration", "function_definition"})
+
+
+def method_receiver(root: Node, byte: int) -> Node | None:
+    """The table a Lua ``self`` at ``byte`` stands for: the ``T`` identifier of the nearest enclosing
+    ``function T:m()`` (through anonymous functions inside it: ``self`` is then an upvalue). None when a
+    function on the way declares ``self`` itself (``function T.m(self)``: an ordinary parameter), when
+    the method's table is not a plain name (``function a.b:m()``), or outside any method."""
+    node: Node | None = root.descendant_for_byte_range(byte, byte)
+    while node is not None:
+        checkpoint()
+        if node.type in _LUA_FUNCTIONS:
+            params = node.child_by_field_name("parameters")
+            if params is not None and any(c.type == "identifier" and c.text == b"self" for c in params.named_children):
+                return None
+            name = node.child_by_field_name("name") if node.type == "function_declaration" else None
+            if name is not None and name.type == "method_index_expression":
+                table = name.child_by_field_name("table")
+                return table if table is not None and table.type == "identifier" else None
+        elif node.type == "ERROR":  # a line being typed broke the method's node: read its pieces
+            got = _method_in_error(node, byte)
+            if got is not None:
+                return got
+        node = node.parent
+    return None
+
+
+def _method_in_error(error: Node, byte: int) -> Node | None:
+    """In an ERROR node: the ``T`` of the last ``function T:m(`` before ``byte`` not closed by an ``end``
+    at the same level (tree-sitter leaves the pieces of a broken method side by side there)."""
+    open_: list[Node | None] = []
+    kids = error.children
+    for i, c in enumerate(kids):
+        if c.start_byte >= byte:
+            break
+        if c.type == "function":
+            nxt = kids[i + 1] if i + 1 < len(kids) else None
+            t = nxt.child_by_field_name("table") if nxt is not None and nxt.type == "method_index_expression" \
+                else None
+            open_.append(t if t is not None and t.type == "identifier" else None)
+        elif c.type in ("if", "do"):
+            open_.append(None)
+        elif c.type == "end" and open_:
+            open_.pop()
+    return open_[-1] if open_ else None
 
 
 # ====================================================================================== navigation

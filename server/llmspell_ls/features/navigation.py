@@ -11,7 +11,10 @@ What the cursor is on decides the answer (:func:`target_at`):
 * a **user global** (``function helper() end`` without ``local``): its assignments; its uses across the
   open documents of the same language;
 * a **field of a local table** (``M.run`` / ``M:run`` / ``function M:run()``): the ``function M:run()``
-  / ``M.run = …`` / ``{run = …}`` that set it on the same binding;
+  / ``M.run = …`` / ``{run = …}`` that set it on the same binding; ``self.run`` / ``self:run()`` inside
+  ``function M:m()`` count as ``M``'s (a user global table's fields are found the same way);
+* Lua **``self``** inside ``function M:m()`` (also in functions nested in it): it stands for ``M`` —
+  definition goes to ``M``'s declaration, references are ``M``'s uses plus the ``self`` of ``M``'s methods;
 * a **tool name** in a string where a tool is expected (``Tool.execute("calculator", …)``): the tool's
   entry in the stub; its other mentions as strings.
 
@@ -31,7 +34,7 @@ from lsprotocol import types as lsp
 from tree_sitter import Node
 
 from llmspell_ls.analysis.common import analyze, chain_backward, spec_for, tokenize
-from llmspell_ls.analysis.scopes import NameOcc, name_occurrences
+from llmspell_ls.analysis.scopes import NameOcc, method_receiver, name_occurrences
 from llmspell_ls.apimodel import ApiIndex, Field, Function
 from llmspell_ls.budget import checkpoint
 from llmspell_ls.documents import DocState
@@ -50,16 +53,18 @@ class Target:
     """What a position refers to."""
 
     kind: str
-    """``local`` | ``global`` | ``api_global`` | ``api_member`` | ``field`` | ``tool``"""
+    """``local`` | ``global`` | ``api_global`` | ``api_member`` | ``field`` | ``tool`` | ``self``"""
     name: str
     start: int = 0
     """Byte range of the name (or the string's value) under the cursor."""
     end: int = 0
     occs: list[NameOcc] = field(default_factory=list)
     index: int = -1
-    """``local``: the declaration's index in ``occs``; ``field``: the receiver's binding."""
+    """``local``: the declaration's index in ``occs``; ``field`` / ``self``: the receiver's binding (-1: a
+    global table)."""
     owner: str = ""
-    """``api_member``: the class or global owning the member; ``field``: the receiver's name."""
+    """``api_member``: the class or global owning the member; ``field`` / ``self``: the receiver's name
+    (``M`` for ``self.x`` in ``function M:m()``)."""
 
 
 def checked(items: Iterable[T], every: int = CHECK_EVERY) -> Iterator[T]:
@@ -168,8 +173,49 @@ def target_at(doc: DocState, index: ApiIndex, line: int, character: int, enc: st
     o = occs[i]
     if o.binding >= 0:
         return Target("local", name, o.start, o.end, occs, o.binding)
+    if lua and name == "self":
+        recv = self_receiver(doc, index, node.start_byte)
+        if recv is None:
+            return None
+        rname, roccs, rb = recv
+        return Target("self", "self", o.start, o.end, roccs, rb, owner=rname)
     kind = "api_global" if name in index.globals else "global"
     return Target(kind, name, o.start, o.end, occs)
+
+
+_NOT_TABLES = frozenset({"string", "table", "math", "os", "io", "coroutine", "debug", "utf8", "package", "_G",
+                         "_ENV", "arg", "bit32", "jit", "console", "JSON", "Math", "Object", "Array", "globalThis",
+                         "Promise", "Reflect", "Number", "String", "Date"})
+"""Library tables: their members are not the spell's fields."""
+
+
+def self_receiver(doc: DocState, index: ApiIndex, byte: int) -> tuple[str, list[NameOcc], int] | None:
+    """(name, its occurrences, binding) of the table an implicit ``self`` at ``byte`` stands for."""
+    t = method_receiver(doc.tree.root_node, byte)
+    if t is None:
+        return None
+    rname = _node_text(doc, t)
+    roccs = name_occurrences(doc, rname)
+    r = next((o for o in checked(roccs) if o.start == t.start_byte), None)
+    if r is None or (r.binding < 0 and (rname in index.globals or rname in _NOT_TABLES)):
+        return None
+    return rname, roccs, r.binding
+
+
+def _table_of(doc: DocState, index: ApiIndex, recv: Node) -> tuple[str, list[NameOcc], int] | None:
+    """The table a receiver names: a local's (or a user global's) binding, or ``self``'s table."""
+    rname = _node_text(doc, recv)
+    roccs = name_occurrences(doc, rname)
+    r = next((o for o in checked(roccs) if o.start == recv.start_byte), None)
+    if r is None:
+        return None
+    if r.binding >= 0:
+        return rname, roccs, r.binding
+    if rname == "self" and doc.lang == "lua":
+        return self_receiver(doc, index, recv.start_byte)
+    if rname in index.globals or rname in _NOT_TABLES:
+        return None
+    return rname, roccs, -1
 
 
 def _member_target(doc: DocState, index: ApiIndex, node: Node, name: str) -> Target | None:
@@ -179,12 +225,11 @@ def _member_target(doc: DocState, index: ApiIndex, node: Node, name: str) -> Tar
     recv = _receiver(node)
     if recv is None:
         return None
-    rname = _node_text(doc, recv)
-    roccs = name_occurrences(doc, rname)
-    r = next((o for o in checked(roccs) if o.start == recv.start_byte), None)
-    if r is None or r.binding < 0:
+    got = _table_of(doc, index, recv)
+    if got is None:
         return None
-    return Target("field", name, node.start_byte, node.end_byte, roccs, r.binding, owner=rname)
+    rname, roccs, rb = got
+    return Target("field", name, node.start_byte, node.end_byte, roccs, rb, owner=rname)
 
 
 def _receiver(node: Node) -> Node | None:
@@ -265,8 +310,8 @@ def stub_location(t: Target, lang: str) -> lsp.Location | None:
 
 # ------------------------------------------------------------------------------------------ fields
 def field_occurrences(doc: DocState, t: Target) -> list[tuple[int, int, bool]]:
-    """(start byte, end byte, is a write) of every ``recv.name`` on the same binding as ``t``, plus the
-    keys of the table the binding was declared with."""
+    """(start byte, end byte, is a write) of every ``recv.name`` on the same binding as ``t`` (``self.name``
+    in the table's methods included), plus the keys of the table the binding was declared with."""
     out: list[tuple[int, int, bool]] = []
     lua = doc.lang == "lua"
     root = doc.tree.root_node
@@ -281,10 +326,16 @@ def field_occurrences(doc: DocState, t: Target) -> list[tuple[int, int, bool]]:
         if not is_member_name(node, lua):
             continue
         recv = _receiver(node)
-        if recv is None or _node_text(doc, recv) != t.owner:
+        if recv is None:
             continue
-        r = by_start.get(recv.start_byte)
-        if r is None or r.binding != t.index:
+        rtext = _node_text(doc, recv)
+        if rtext == t.owner:
+            r = by_start.get(recv.start_byte)
+            if r is None or r.binding != t.index:
+                continue
+        elif rtext == "self" and lua and not _self_is(doc, recv, t):
+            continue
+        elif rtext != "self" or not lua:
             continue
         out.append((node.start_byte, node.end_byte, _is_field_write(node.parent)))
     decl = t.occs[t.index] if 0 <= t.index < len(t.occs) else None
@@ -292,6 +343,30 @@ def field_occurrences(doc: DocState, t: Target) -> list[tuple[int, int, bool]]:
         out.extend(_constructor_keys(doc, decl, t.name))
     out.sort()
     return out
+
+
+def _self_is(doc: DocState, recv: Node, t: Target) -> bool:
+    """Is the ``self`` at ``recv`` the table of ``t`` (same name, same binding)?"""
+    occ = next((o for o in name_occurrences(doc, "self") if o.start == recv.start_byte), None)
+    if occ is None or occ.binding >= 0:
+        return False  # an explicit ``self`` parameter: not the method's table
+    m = method_receiver(doc.tree.root_node, recv.start_byte)
+    if m is None or _node_text(doc, m) != t.owner:
+        return False
+    r = next((o for o in t.occs if o.start == m.start_byte), None)
+    return r is not None and r.binding == t.index
+
+
+def self_occurrences(doc: DocState, t: Target) -> list[NameOcc]:
+    """The implicit ``self`` occurrences that stand for the table of ``t``."""
+    return [o for o in checked(name_occurrences(doc, "self"), 64)
+            if o.binding < 0 and _self_is(doc, _node_at(doc, o.start, o.end), t)]
+
+
+def _node_at(doc: DocState, start: int, end: int) -> Node:
+    node = doc.tree.root_node.named_descendant_for_byte_range(start, end)
+    assert node is not None
+    return node
 
 
 def _is_field_write(member: Node | None) -> bool:
@@ -383,10 +458,14 @@ def definition(doc: DocState, index: ApiIndex, line: int, character: int, enc: s
     if t.kind == "field":
         writes = [(s, e) for s, e, w in field_occurrences(doc, t) if w]
         return [lsp.Location(uri=doc.uri, range=byte_range(doc, s, e, enc)) for s, e in writes] or None
-    # a user global: where it is assigned, here first, else in the other open documents
-    for d in [doc, *_same_lang(doc, others or [], t.name)]:
+    if t.kind == "self" and t.index >= 0:
+        return [lsp.Location(uri=doc.uri, range=occ_range(doc, t.occs[t.index], enc))]
+    # a user global (or the global table ``self`` stands for): where it is assigned, here first, else in
+    # the other open documents
+    name = t.owner if t.kind == "self" else t.name
+    for d in [doc, *_same_lang(doc, others or [], name)]:
         checkpoint()
-        sets = [o for o in name_occurrences(d, t.name) if o.binding < 0 and o.write]
+        sets = [o for o in name_occurrences(d, name) if o.binding < 0 and o.write]
         if sets:
             return [lsp.Location(uri=d.uri, range=occ_range(d, o, enc)) for o in sets]
     return None
@@ -415,6 +494,11 @@ def references(doc: DocState, index: ApiIndex, line: int, character: int, enc: s
             if include_declaration or not w:
                 out.append(lsp.Location(uri=doc.uri, range=byte_range(doc, s, e, enc)))
         return out
+    if t.kind == "self":
+        for o in _self_refs(doc, t):
+            if include_declaration or not o.decl:
+                out.append(lsp.Location(uri=doc.uri, range=occ_range(doc, o, enc)))
+        return out
     if t.kind == "global":
         for d in [doc, *_same_lang(doc, others or [], t.name)]:
             checkpoint()
@@ -437,12 +521,21 @@ def references(doc: DocState, index: ApiIndex, line: int, character: int, enc: s
     return out
 
 
+def _self_refs(doc: DocState, t: Target) -> list[NameOcc]:
+    """``self``'s table: its occurrences on the same binding and the ``self`` of its methods, in order."""
+    mine = [o for o in checked(t.occs) if o.binding == t.index]
+    return sorted([*mine, *self_occurrences(doc, t)], key=lambda o: o.start)
+
+
 def highlights(doc: DocState, index: ApiIndex, line: int, character: int,
                enc: str) -> list[lsp.DocumentHighlight] | None:
     t = target_at(doc, index, line, character, enc)
     if t is None:
         return None
     read, write = lsp.DocumentHighlightKind.Read, lsp.DocumentHighlightKind.Write
+    if t.kind == "self":
+        return [lsp.DocumentHighlight(range=occ_range(doc, o, enc), kind=write if o.write else read)
+                for o in _self_refs(doc, t)]
     if t.kind in ("local", "global", "api_global"):
         want = t.index if t.kind == "local" else -1
         return [lsp.DocumentHighlight(range=occ_range(doc, o, enc), kind=write if o.write else read)

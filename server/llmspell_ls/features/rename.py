@@ -1,10 +1,20 @@
 """textDocument/prepareRename and textDocument/rename for locals, parameters and a spell's own globals.
 
 Refused with a message the editor shows (:class:`RenameError`): llmspell API globals and members, tool
-names, the language's keywords and builtins (``print``, ``console`` …), fields of tables, a new name
-that is not an identifier or is a keyword, and a new name that would change what a name refers to
-(declared in the same scope already, capturing a use of the renamed binding, or being captured by it).
-JS shorthand properties keep their key: ``{name}`` becomes ``{name: renamed}``.
+names, the language's keywords and builtins (``print``, ``console`` …), a new name that is not an
+identifier or is a keyword, and a new name that would change what a name refers to (declared in the
+same scope already, capturing a use of the renamed binding, or being captured by it). JS shorthand
+properties keep their key: ``{name}`` becomes ``{name: renamed}``.
+
+Fields (Lua): a field of a **local table built in this document** (``local cfg = {name = "x"}`` or
+``local M = {}`` then ``M.k = …`` / ``function M:m()``) is renamed in the constructor's key and every
+``cfg.name`` / ``cfg:name`` / ``function cfg:name()`` on the same binding, ``self.name`` / ``self:name()``
+in ``cfg``'s methods included. Refused, each with its reason: a receiver that may hold an API object or a
+value from elsewhere (a parameter, a call's result, a table not built here), a global table (other files
+may use it), a table the chunk returns (a module: other files may use its fields), a table reassigned
+after its declaration, a field also spelled as a string key (``cfg["name"]``, ``{["name"] = …}``), and a
+new name the table already has. Uses through another variable (``local c = cfg; c.name``) are not
+followed: they are outside the one binding the rename is scoped to.
 """
 
 from __future__ import annotations
@@ -12,11 +22,21 @@ from __future__ import annotations
 import re
 
 from lsprotocol import types as lsp
+from tree_sitter import Node
 
 from llmspell_ls.analysis.scopes import NameOcc, name_occurrences
 from llmspell_ls.apimodel import ApiIndex
+from llmspell_ls.budget import checkpoint
 from llmspell_ls.documents import DocState
-from llmspell_ls.features.navigation import Target, checked, cursor_byte, occ_range, target_at
+from llmspell_ls.features.navigation import (
+    Target,
+    byte_range,
+    checked,
+    cursor_byte,
+    field_occurrences,
+    occ_range,
+    target_at,
+)
 
 LUA_KEYWORDS = frozenset({"and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if",
                           "in", "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while"})
@@ -66,8 +86,10 @@ def _renamable(doc: DocState, index: ApiIndex, line: int, character: int, enc: s
         raise RenameError(f"cannot rename an llmspell API member ('{t.owner}.{t.name}')")
     if t.kind == "tool":
         raise RenameError(f"cannot rename a builtin tool name ('{t.name}')")
+    if t.kind == "self":
+        raise RenameError(f"cannot rename 'self': it stands for '{t.owner}' in this method (rename '{t.owner}')")
     if t.kind == "field":
-        raise RenameError(f"cannot rename the field '{t.name}': only locals, parameters and globals can be renamed")
+        _check_field_target(doc, index, t)
     if t.kind == "global":
         builtins = LUA_BUILTINS if doc.lang == "lua" else JS_BUILTINS
         if t.name in builtins:
@@ -76,6 +98,94 @@ def _renamable(doc: DocState, index: ApiIndex, line: int, character: int, enc: s
         if not any(o.write and o.binding < 0 for d in docs for o in checked(name_occurrences(d, t.name))):
             raise RenameError(f"cannot rename '{t.name}': it is not assigned in any open document")
     return t
+
+
+def _field_refusal(doc: DocState, t: Target, why: str) -> RenameError:
+    return RenameError(f"cannot rename the field '{t.name}' of '{t.owner}': {why}")
+
+
+def _check_field_target(doc: DocState, index: ApiIndex, t: Target) -> None:
+    """Raise unless ``t`` is a field of a local table built in this document (see the module docstring)."""
+    if doc.lang != "lua":
+        raise RenameError(f"cannot rename the field '{t.name}': renaming fields is supported in Lua spells only")
+    if t.index < 0:
+        raise _field_refusal(doc, t, f"'{t.owner}' is a global table, other files may use its fields")
+    decl = t.occs[t.index]
+    if decl.kind != "local":
+        what = {"param": "a parameter", "for": "a loop variable"}.get(decl.kind, "not a table built here")
+        raise _field_refusal(doc, t, f"'{t.owner}' is {what}: its value (and fields) come from elsewhere")
+    value = _decl_value(doc, decl)
+    if value is None or value.type != "table_constructor":
+        raise _field_refusal(doc, t, f"'{t.owner}' is not a table constructed in this file "
+                                     f"(line {decl.row + 1}); its fields may belong to an llmspell API object "
+                                     "or another module")
+    for o in checked(t.occs):
+        if o.binding == t.index and o.write and not o.decl:
+            raise _field_refusal(doc, t, f"'{t.owner}' is assigned again on line {o.row + 1}")
+    if _returned_by_chunk(doc, t):
+        raise _field_refusal(doc, t, f"the chunk returns '{t.owner}' (a module): other files may use its fields")
+    line = _string_key_use(doc, t, t.name)
+    if line is not None:
+        raise _field_refusal(doc, t, f"line {line} spells it as a string key "
+                                     f"('{t.owner}[\"{t.name}\"]' or '[\"{t.name}\"] ='): only identifier "
+                                     "forms are renamed")
+
+
+def _decl_value(doc: DocState, decl: NameOcc) -> Node | None:
+    """The expression a ``local name = <value>`` declaration gives ``name``."""
+    node = doc.tree.root_node.named_descendant_for_byte_range(decl.start, decl.end)
+    vl = node.parent if node is not None else None
+    st = vl.parent if vl is not None else None
+    if node is None or vl is None or st is None or st.type != "assignment_statement":
+        return None
+    idx = next((i for i, c in enumerate(vl.named_children) if c.id == node.id), 0)
+    exprs = next((c for c in st.named_children if c.type == "expression_list"), None)
+    vals = exprs.named_children if exprs is not None else []
+    return vals[idx] if idx < len(vals) else None
+
+
+def _returned_by_chunk(doc: DocState, t: Target) -> bool:
+    root = doc.tree.root_node
+    for st in root.named_children:
+        if st.type == "return_statement":
+            for e in st.named_children:
+                for x in e.named_children if e.type == "expression_list" else [e]:
+                    if x.type == "identifier" and any(o.start == x.start_byte and o.binding == t.index
+                                                      for o in t.occs):
+                        return True
+    return False
+
+
+def _string_key_use(doc: DocState, t: Target, name: str) -> int | None:
+    """Line (1-based) where the table of ``t`` is indexed or constructed with the string ``"name"``."""
+    root = doc.tree.root_node
+    rx = re.compile(rb"""(["'])""" + re.escape(name.encode()) + rb"\1")
+    for i, m in enumerate(rx.finditer(doc.source)):
+        if i % 64 == 0:
+            checkpoint()
+        node = root.named_descendant_for_byte_range(m.start(), m.end())
+        while node is not None and node.type in ("string_content", "string"):
+            if node.type == "string":
+                break
+            node = node.parent
+        if node is None or node.type != "string" or node.parent is None:
+            continue
+        holder = node.parent
+        if holder.type == "bracket_index_expression":
+            recv = holder.child_by_field_name("table")
+            if recv is not None and recv.type == "identifier":
+                occ = next((o for o in t.occs if o.start == recv.start_byte), None)
+                if occ is not None and occ.binding == t.index:
+                    return holder.start_point[0] + 1
+                if _node_text(doc, recv) == "self":
+                    return holder.start_point[0] + 1  # ``self["name"]``: could be this table: refuse
+        if holder.type == "field" and holder.child_by_field_name("name") == node:
+            return holder.start_point[0] + 1
+    return None
+
+
+def _node_text(doc: DocState, node: Node) -> str:
+    return doc.source[node.start_byte:node.end_byte].decode("utf-8", "replace")
 
 
 def _word_at(doc: DocState, line: int, character: int, enc: str) -> str:
@@ -96,6 +206,8 @@ def prepare_rename(doc: DocState, index: ApiIndex, line: int, character: int, en
     t = _renamable(doc, index, line, character, enc, others or [])
     if t is None:
         return None
+    if t.kind == "field":
+        return byte_range(doc, t.start, t.end, enc)
     o = next((o for o in checked(t.occs) if o.start == t.start), None)
     return occ_range(doc, o, enc) if o is not None else None
 
@@ -173,7 +285,20 @@ def rename(doc: DocState, index: ApiIndex, line: int, character: int, new_name: 
         return None
     check_new_name(doc, index, new_name)
     edits: dict[str, tuple[DocState, list[lsp.TextEdit]]] = {}
-    if t.kind == "local":
+    if t.kind == "field":
+        if new_name == t.name:
+            return lsp.WorkspaceEdit(changes={})
+        occs = field_occurrences(doc, t)
+        clash = field_occurrences(doc, Target("field", new_name, occs=t.occs, index=t.index, owner=t.owner))
+        if clash:
+            raise _field_refusal(doc, t, f"'{t.owner}' already has a field '{new_name}' (line "
+                                         f"{byte_range(doc, clash[0][0], clash[0][1], enc).start.line + 1})")
+        key_line = _string_key_use(doc, t, new_name)
+        if key_line is not None:
+            raise _field_refusal(doc, t, f"line {key_line} uses '{new_name}' as a string key")
+        edits[doc.uri] = (doc, [lsp.TextEdit(range=byte_range(doc, s, e, enc), new_text=new_name)
+                                for s, e, _ in occs])
+    elif t.kind == "local":
         if new_name == t.name:
             return lsp.WorkspaceEdit(changes={})
         _check_local(doc, t, new_name)
