@@ -84,7 +84,15 @@ class Finished(_Msg):
     cost_usd: float | None = None
 
 
+class Spans(_Msg):
+    """Finished OpenTelemetry spans of a traced run, each in the OTLP JSON encoding (see
+    :mod:`llmspell.tracing`). Only traced runs send them; renderers that do not trace ignore them."""
+
+    type: Literal["spans"] = "spans"
+    spans: list[dict[str, Any]] = Field(default_factory=list)
+
+
 RunMessage = Annotated[
-    Started | Output | EventMessage | HookResultMessage | Progress | Finished, Field(discriminator="type")
+    Started | Output | EventMessage | HookResultMessage | Progress | Spans | Finished, Field(discriminator="type")
 ]
 RUN_MESSAGE_ADAPTER: TypeAdapter[RunMessage] = TypeAdapter(RunMessage)

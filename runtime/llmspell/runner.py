@@ -40,6 +40,7 @@ from llmspell.messages import (
     Output,
     Progress,
     RunStatus,
+    Spans,
     Started,
 )
 from llmspell.sessions import SESSION_KEY
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from llmspell.config import RuntimeConfig
     from llmspell.messages import RunMessage
     from llmspell.runtime import Runtime
+    from llmspell.tracing import TraceOptions
 
 ENGINES: dict[str, tuple[str, str]] = {
     ".lua": ("lua", "llmspell.engines.lua"),
@@ -86,8 +88,11 @@ class SpellRunner:
         *,
         config: RuntimeConfig | None = None,
         runtime: Runtime | None = None,
+        trace_processors: list[Any] | None = None,
     ):
         self._factory = runtime_factory
+        self._trace_processors = list(trace_processors or [])
+        """Extra OpenTelemetry span processors for traced runs (tests: an InMemorySpanExporter's)."""
         self._config = config
         self._shared = runtime
         self._runs: dict[str, _Run] = {}
@@ -124,8 +129,12 @@ class SpellRunner:
         source: str | None = None,
         args: list[str] | None = None,
         run_id: str | None = None,
+        trace: TraceOptions | None = None,
     ) -> AsyncIterator[RunMessage]:
-        """Run the spell at ``path`` (``source`` overrides the file's text, e.g. an unsaved editor buffer)."""
+        """Run the spell at ``path`` (``source`` overrides the file's text, e.g. an unsaved editor buffer).
+
+        ``trace``: make OpenTelemetry spans of the run (:mod:`llmspell.tracing`) and stream them as
+        ``spans`` messages; without it nothing imports OpenTelemetry."""
         path = Path(path)
         args = list(args or [])
         run_id = run_id or uuid.uuid4().hex[:12]
@@ -151,7 +160,7 @@ class SpellRunner:
                     return
             if language == "lua" and source.startswith("#"):
                 source = "--" + source  # a first line "#!/usr/bin/env llmspell" is skipped, as lua(1) does
-            async for msg in self._run_spell(run, path, source, args, language, seq, t0):
+            async for msg in self._run_spell(run, path, source, args, language, seq, t0, trace):
                 yield msg
         finally:
             self._runs.pop(run_id, None)
@@ -178,7 +187,8 @@ class SpellRunner:
         return Runtime(self._config), True
 
     async def _run_spell(self, run: _Run, path: Path, source: str, args: list[str], language: str,
-                         seq: itertools.count[int], t0: float) -> AsyncIterator[RunMessage]:
+                         seq: itertools.count[int], t0: float,
+                         trace: TraceOptions | None = None) -> AsyncIterator[RunMessage]:
         run_id = run.run_id
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -264,6 +274,34 @@ class SpellRunner:
             step = info.get("step_name")
             pos = f" ({int(idx) + 1}/{total})" if total and idx is not None else ""
             put(Progress, message=f"{name}: step {step}{pos} {status}".strip(), percentage=pct)
+
+        span_batch: list[dict[str, Any]] = []
+
+        def flush_spans() -> None:
+            if span_batch:
+                batch = span_batch[:]
+                span_batch.clear()
+                put(Spans, spans=batch)
+
+        def span_sink(span: dict[str, Any]) -> None:  # finished spans, batched per loop iteration
+            if threading.current_thread() is not loop_thread:
+                loop.call_soon_threadsafe(span_sink, span)
+                return
+            if not span_batch:
+                loop.call_soon(flush_spans)
+            span_batch.append(span)
+
+        tracer: Any = None
+        if trace is not None:
+            try:
+                from llmspell.tracing.tracer import RunTracer
+
+                tracer = RunTracer(trace, file=str(path), language=language, run_id=run_id, sink=span_sink,
+                                   processors=self._trace_processors)
+                cleanups.extend(tracer.attach(runtime))
+            except Exception as e:  # tracing is an observer: a run never fails because of it
+                tracer = None
+                put(Output, stream="stderr", text=f"[llmspell] tracing is off for this run: {type(e).__name__}: {e}\n")
 
         status: RunStatus = "error"
         exit_code: int | None = None
@@ -378,6 +416,12 @@ class SpellRunner:
                                                duration_ms=round((time.perf_counter() - t0) * 1000, 3))
             except Exception:  # a broken end hook must not replace the run's own outcome
                 pass
+            if tracer is not None:
+                try:
+                    tracer.finish(status, error)
+                except Exception:
+                    pass
+                flush_spans()
             while not queue.empty():
                 item = queue.get_nowait()
                 if item is not _DONE:
@@ -393,6 +437,8 @@ class SpellRunner:
                     await runtime.shutdown()
                 except Exception:
                     pass
+            if tracer is not None:
+                tracer.shutdown()
         while not queue.empty():  # events published by the shutdown itself are not part of the run
             queue.get_nowait()
         for item in tail:

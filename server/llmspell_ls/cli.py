@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--stubs", metavar="DIR", help="write the API model and LuaCATS/.d.ts stubs into DIR")
     p.add_argument("--json", action="store_true", help="with --run: print every run message as JSON Lines")
     p.add_argument("--model", metavar="M", help="with --run: default model id (e.g. openai/gpt-4o-mini)")
+    p.add_argument("--trace", metavar="FILE",
+                   help="with --run: write the run's OpenTelemetry spans to FILE as OTLP JSON "
+                        "(OTEL_EXPORTER_OTLP_ENDPOINT also exports them over OTLP/HTTP)")
     p.add_argument("--workspace", metavar="DIR", help="workspace root (llmspell.toml, .llmspell/ state)")
     p.add_argument("--tcp", metavar="HOST:PORT", help="serve LSP over TCP instead of stdio (debugging)")
     p.add_argument("--log-file", metavar="FILE", help="write server logs to FILE")
@@ -50,10 +53,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ns.run:
         from llmspell_ls.run_command import run_command
 
-        return run_command(ns.run, script_args, json_lines=ns.json, model=ns.model, workspace=ns.workspace)
-    if ns.json or ns.model or script_args:
+        return run_command(ns.run, script_args, json_lines=ns.json, model=ns.model, workspace=ns.workspace,
+                           trace_file=ns.trace)
+    if ns.json or ns.model or ns.trace or script_args:
         parser.print_usage(sys.stderr)
-        print("llmspell-ls: --json, --model and script arguments need --run FILE", file=sys.stderr)
+        print("llmspell-ls: --json, --model, --trace and script arguments need --run FILE", file=sys.stderr)
         return 2
     if ns.check:
         from llmspell_ls.check_command import check_command

@@ -1,4 +1,4 @@
-"""``llmspell-ls --run FILE [--json] [--model M] [--workspace DIR] [-- ARGS…]``.
+"""``llmspell-ls --run FILE [--json] [--model M] [--workspace DIR] [--trace OUT.json] [-- ARGS…]``.
 
 Human output (default): the spell's printed output as it happens on stdout, then one summary line on
 stderr (status, duration, tokens, cost, and the error with its ``file:line`` when it failed). With
@@ -76,14 +76,24 @@ def _result_line(result: Any) -> str | None:
 
 
 async def _run(path: Path, script_args: list[str], *, json_lines: bool, config: Any, out: TextIO,
-               err: TextIO) -> int:
+               err: TextIO, trace_file: str | None = None) -> int:
     from llmspell.messages import EventMessage, Finished, Output
+    from llmspell.tracing import otlp_endpoint
 
     runner = _make_runner(path, config)
     show_events = os.environ.get("LLMSPELL_EVENTS", "") not in ("", "0", "false")
     code = 1
     at_line_start = True
-    async for msg in runner.run(path, args=script_args):
+    collector: Any = None
+    endpoint = otlp_endpoint()
+    if trace_file or endpoint:  # --trace FILE and/or the standard OTEL_EXPORTER_OTLP_* variables
+        from llmspell.runner import language_for
+        from llmspell.tracing.collect import TraceCollector
+
+        collector = TraceCollector(path, language_for(path) or "lua")
+    async for msg in runner.run(path, args=script_args, **({"trace": collector.options} if collector else {})):
+        if collector is not None and collector.observe(msg) and not json_lines:
+            continue
         if json_lines:
             out.write(msg.model_dump_json() + "\n")
             out.flush()
@@ -109,7 +119,26 @@ async def _run(path: Path, script_args: list[str], *, json_lines: bool, config: 
             err.write(_summary(msg) + "\n")
             err.flush()
             code = _exit_code(msg)
+    if collector is not None:
+        _save_trace(collector, trace_file, endpoint, err)
     return code
+
+
+def _save_trace(collector: Any, trace_file: str | None, endpoint: str | None, err: TextIO) -> None:
+    """Write ``--trace FILE`` and export over OTLP/HTTP; a failure is one line, never the run's status."""
+    if trace_file:
+        try:
+            collector.write(trace_file)
+            err.write(f"[llmspell] trace: {len(collector.spans)} spans written to {trace_file}\n")
+        except OSError as e:
+            err.write(f"llmspell-ls: cannot write the trace to {trace_file}: {e.strerror or e}\n")
+    if endpoint:
+        from llmspell.tracing.export import export_otlp
+
+        problem = export_otlp(collector.otlp_json(), endpoint)
+        if problem:
+            err.write(f"[llmspell] {problem}\n")
+    err.flush()
 
 
 def _make_runner(path: Path, config: Any) -> Any:
@@ -145,6 +174,7 @@ def run_command(
     workspace: str | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
+    trace_file: str | None = None,
 ) -> int:
     """Run one spell from the command line; returns the process exit status."""
     out = out or sys.stdout
@@ -179,7 +209,8 @@ def run_command(
         err.write(f"llmspell-ls: {msg.splitlines()[0] if msg else type(e).__name__}\n")
         return 2
     try:
-        return asyncio.run(_run(p, script_args, json_lines=json_lines, config=config, out=out, err=err))
+        return asyncio.run(_run(p, script_args, json_lines=json_lines, config=config, out=out, err=err,
+                                trace_file=trace_file))
     except KeyboardInterrupt:
         err.write(f"llmspell-ls: {path}: interrupted\n")
         return 130

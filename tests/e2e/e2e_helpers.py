@@ -53,6 +53,7 @@ DEDICATED_EXAMPLES: dict[str, str] = {
     "local_llm": "../runtime/test_local_llm.py",
     "streaming_global": "../runtime/test_streaming.py",
     "rag": "test_rag_e2e.py",
+    "traced_run": "../tracing/test_trace_example.py",
 }
 
 

@@ -254,6 +254,7 @@ class LLMAgent(Agent):
                 component=self.component_id, data=data, operation=op,
                 to_data=output_to_data, from_data=output_from_data,
                 operation_name="execute", correlation_id=cid,
+                scope_info={"agent_id": self.id, "provider": self.provider_name},
             )
             if not isinstance(out, AgentOutput):
                 out = output_from_data(output_to_data(out))
@@ -462,7 +463,16 @@ class LLMAgent(Agent):
         # the agent's recovery loop is the only one: the provider makes one attempt per call
         req = req.model_copy(update={"max_retries": 0})
 
+        hooks = self.runtime.hooks
+
         async def once() -> Completion:
+            # one model call is one scope (a ``chat`` span when tracing); retries are separate calls
+            return await hooks.scoped("chat", self.component_id, {
+                "agent": self.name, "model": req.model, "provider": self.provider_name,
+                "temperature": req.temperature, "max_tokens": req.max_tokens, "stream": req.stream,
+            }, call)
+
+        async def call() -> Completion:
             nonlocal emitted
             emitted = 0
             self.metrics["provider_requests"] += 1
@@ -519,7 +529,7 @@ class LLMAgent(Agent):
             return json.dumps({"success": False, "error": {
                 "message": f"tool '{call.name}' is not available to this agent; available: {sorted(names)}"}})
         try:
-            out = await self.runtime.tools.execute(target, dict(call.arguments), caller=self.name)
+            out = await self.runtime.tools.execute(target, dict(call.arguments), caller=self.name, call_id=call.id)
         except LLMSpellError as e:
             return json.dumps({"success": False, "error": {"message": e.message, "kind": e.kind}})
         if out.text:

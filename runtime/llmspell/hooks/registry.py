@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import difflib
 import inspect
 import itertools
@@ -52,6 +53,10 @@ _POINTS = frozenset(HOOK_POINT_NAMES)
 _PRIORITY_NAMES = {p.name.lower(): int(p.value) for p in Priority}
 _EMIT_POINTS = ("BeforeEventEmit", "AfterEventEmit")
 _NO_EVENT_POINTS = frozenset(("BeforeEventEmit", "AfterEventEmit", "EventHandlerError"))
+
+ScopeObserver = Callable[[str, ComponentId, dict[str, Any]], contextlib.AbstractContextManager[Any] | None]
+"""``fn(kind, component, info)`` -> a context manager entered around one operation (see
+:meth:`HookRegistry.add_scope_observer`)."""
 
 HookMode = Literal["sync", "background"]
 HookFn = Callable[[HookContext], Any]
@@ -192,6 +197,7 @@ class HookRegistry:
         self._lock = threading.Lock()
         self._order = itertools.count()
         self._observers: list[Callable[[HookExecution], Any]] = []
+        self._scope_observers: list[ScopeObserver] = []
         self._recent: deque[HookExecution] = deque(maxlen=recent_limit)
         self._tasks: set[asyncio.Future[Any]] = set()
         self.sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
@@ -350,6 +356,50 @@ class HookRegistry:
         except ValueError:
             pass
 
+    def add_scope_observer(self, fn: ScopeObserver) -> Callable[[], None]:
+        """Watch the runtime's operations as scopes (how tracing sees a run; see :data:`ScopeObserver`).
+
+        ``fn(kind, component, info)`` is called when an operation starts, in the task that runs it;
+        it returns a context manager (or None) that is entered around the whole operation, hooks
+        included, and told the outcome: ``result(value)`` when it has one, ``__exit__`` with the
+        exception otherwise. Kinds: the ``before`` point of :meth:`around` (BeforeAgentExecution,
+        BeforeToolExecution, BeforeWorkflowStage, ...) and the names passed to :meth:`scoped`
+        (``workflow``, ``chat``). Returns a function that removes the observer."""
+        self._scope_observers.append(fn)
+
+        def remove() -> None:
+            try:
+                self._scope_observers.remove(fn)
+            except ValueError:
+                pass
+
+        return remove
+
+    async def scoped(self, kind: str, component: ComponentId, info: dict[str, Any],
+                     operation: Callable[[], Awaitable[Any]]) -> Any:
+        """Await ``operation()`` inside the scopes of the scope observers (just awaits it when none)."""
+        observers = self._scope_observers
+        if not observers:
+            return await operation()
+        with contextlib.ExitStack() as stack:
+            scopes = []
+            for fn in list(observers):
+                try:
+                    cm = fn(kind, component, info)
+                    if cm is not None:
+                        scopes.append(stack.enter_context(cm))
+                except Exception:  # an observer must never break the operation
+                    log.exception("scope observer failed")
+            out = await operation()
+            for sc in scopes:
+                report = getattr(sc, "result", None)
+                if report is not None:
+                    try:
+                        report(out)
+                    except Exception:
+                        log.exception("scope observer failed")
+            return out
+
     def recent(self, limit: int | None = None) -> builtins.list[HookExecution]:
         """The most recent hook runs, oldest first (bounded)."""
         items = list(self._recent)
@@ -467,6 +517,7 @@ class HookRegistry:
         operation_name: str | None = None,
         redirect: Callable[[str, dict[str, Any]], Awaitable[Any]] | None = None,
         correlation_id: str | None = None,
+        scope_info: dict[str, Any] | None = None,
     ) -> Any:
         """Run ``operation(data)`` between the ``before``, ``after`` and ``error`` hook points.
 
@@ -481,7 +532,31 @@ class HookRegistry:
         HookCancelledError; retry -> run the operation again (e.g. an output validator rejecting an
         answer) up to ``max_attempts``; redirect -> ``redirect(target, data)``.
         Non-table hook data arrives as ``{"value": x}``.
+        Scope observers see the whole of it as one scope of kind ``before`` (``data`` plus
+        ``scope_info``, which hooks never see: a tool call id, an agent id).
         """
+        if self._scope_observers:
+            info = {**data, **scope_info} if scope_info else data
+            return await self.scoped(before, component, info, lambda: self._around(
+                before, after, error, component, data, operation, to_data, from_data, operation_name,
+                redirect, correlation_id))
+        return await self._around(before, after, error, component, data, operation, to_data, from_data,
+                                  operation_name, redirect, correlation_id)
+
+    async def _around(
+        self,
+        before: str,
+        after: str,
+        error: str | None,
+        component: ComponentId,
+        data: dict[str, Any],
+        operation: Callable[[dict[str, Any]], Awaitable[Any]],
+        to_data: Callable[[Any], dict[str, Any]],
+        from_data: Callable[[dict[str, Any]], Any],
+        operation_name: str | None,
+        redirect: Callable[[str, dict[str, Any]], Awaitable[Any]] | None,
+        correlation_id: str | None,
+    ) -> Any:
         pts = self._points
         if before not in pts and after not in pts and (error is None or error not in pts):
             return await operation(data)

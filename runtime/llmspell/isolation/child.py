@@ -176,8 +176,13 @@ async def _pump(sock: socket.socket, req: dict[str, Any], config: Any) -> int:
     loop.add_signal_handler(signal.SIGTERM, stop, "cancelled")
     loop.add_signal_handler(signal.SIGUSR1, stop, "timeout")
     try:
+        trace = None
+        if req.get("trace") is not None:
+            from llmspell.tracing import TraceOptions
+
+            trace = TraceOptions.model_validate(req["trace"])
         async for msg in runner.run(Path(req["path"]), source=req.get("source"), args=list(req.get("args") or []),
-                                    run_id=run_id):
+                                    run_id=run_id, trace=trace):
             await loop.sock_sendall(sock, msg.model_dump_json().encode("utf-8") + b"\n")
     except (BrokenPipeError, ConnectionResetError):
         return 0  # the supervisor is gone: nobody to report to

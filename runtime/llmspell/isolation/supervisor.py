@@ -36,6 +36,7 @@ from llmspell.isolation.procs import alive, kill_tree, rss_bytes
 if TYPE_CHECKING:
     from llmspell.config import LimitsConfig, RuntimeConfig
     from llmspell.messages import ErrorInfo, RunMessage
+    from llmspell.tracing import TraceOptions
 
 MEMORY_POLL_S = 0.02
 """How often a run's resident memory is sampled against ``max_memory_mb``."""
@@ -324,7 +325,7 @@ class IsolatedRunner:
         return False
 
     async def run(self, path: Path | str, *, source: str | None = None, args: list[str] | None = None,
-                  run_id: str | None = None) -> AsyncIterator[RunMessage]:
+                  run_id: str | None = None, trace: TraceOptions | None = None) -> AsyncIterator[RunMessage]:
         from llmspell.messages import RUN_MESSAGE_ADAPTER, ErrorInfo, Finished, Output, Started
         from llmspell.runner import language_for
 
@@ -387,6 +388,7 @@ class IsolatedRunner:
                 request = {
                     "run_id": run_id, "path": str(path), "source": source, "args": args, "cwd": os.getcwd(),
                     "config": config.model_dump(mode="json"),
+                    "trace": trace.model_dump(mode="json") if trace is not None else None,
                 }
                 saw_started = False
                 fin: Finished | None = None

@@ -327,7 +327,7 @@ class ToolRegistry:
         return params
 
     async def execute(self, name: str, params: dict[str, Any] | None = None, *, caller: str | None = None,
-                      correlation_id: str | None = None) -> ToolOutput:
+                      correlation_id: str | None = None, call_id: str | None = None) -> ToolOutput:
         """Run a tool through the full lifecycle and return its :class:`ToolOutput`.
 
         Raises :class:`ToolNotFoundError` (with a did-you-mean), :class:`ValidationError` naming
@@ -386,6 +386,7 @@ class ToolRegistry:
                     operation=op,
                     to_data=lambda o: output_to_hook_data(tname, o),
                     from_data=lambda d: output_from_hook_data(tname, d),
+                    scope_info={"call_id": call_id, "description": getattr(tool, "description", "")},
                 )
                 if not isinstance(out, ToolOutput):
                     out = output_from_hook_data(tname, out)

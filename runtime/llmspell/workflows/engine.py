@@ -167,6 +167,15 @@ class WorkflowInstance(Workflow):
     # ------------------------------------------------------------------------------ the run
 
     async def _start(self, input: Any, resume: dict[str, Any] | None) -> dict[str, Any]:
+        hooks = getattr(self.runtime, "hooks", None)
+        if hooks is None or not hasattr(hooks, "scoped"):
+            return await self._start_run(input, resume)
+        # the whole run is one scope (an ``invoke_workflow`` span when tracing); steps nest inside
+        return await hooks.scoped("workflow", self.component, {  # type: ignore[no-any-return]
+            "workflow_id": self.id, "workflow_name": self.name, "workflow_type": self.type,
+            "resumed": resume is not None}, lambda: self._start_run(input, resume))
+
+    async def _start_run(self, input: Any, resume: dict[str, Any] | None) -> dict[str, Any]:
         if self.status == "running":
             raise WorkflowError(f"workflow '{self.name}' is already running")
         d = self.definition
