@@ -1,4 +1,5 @@
-"""Command line: ``llmspell-ls`` (serve over stdio) | ``--run FILE`` | ``--check FILE…`` | ``--stubs DIR``.
+"""Command line: ``llmspell-ls`` (serve over stdio) | ``--run FILE`` | ``--check FILE…`` | ``--stubs DIR`` |
+``--mcp`` (builtin tools over MCP stdio) | ``--mcp-refresh``.
 
 Argument parsing only; each mode lives in its own module and is imported lazily so that ``--run``
 never pays for the language server's imports and the server never imports the engines up front.
@@ -22,6 +23,10 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--run", metavar="FILE", help="run a spell and print its output and a summary")
     mode.add_argument("--check", metavar="FILE", nargs="+", help="print diagnostics for spells, like a linter")
     mode.add_argument("--stubs", metavar="DIR", help="write the API model and LuaCATS/.d.ts stubs into DIR")
+    mode.add_argument("--mcp", action="store_true",
+                      help="serve the builtin tools over MCP stdio (policy and limits: the workspace's llmspell.toml)")
+    mode.add_argument("--mcp-refresh", action="store_true",
+                      help="start the [mcp.servers] of llmspell.toml and write their tools to .llmspell/mcp-tools.json")
     p.add_argument("--json", action="store_true", help="with --run: print every run message as JSON Lines")
     p.add_argument("--model", metavar="M", help="with --run: default model id (e.g. openai/gpt-4o-mini)")
     p.add_argument("--trace", metavar="FILE",
@@ -63,6 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from llmspell_ls.check_command import check_command
 
         return check_command(ns.check, workspace=ns.workspace)
+    if ns.mcp or ns.mcp_refresh:
+        from llmspell_ls.mcp_command import mcp_command
+
+        return mcp_command(refresh=ns.mcp_refresh, workspace=ns.workspace)
     if ns.stubs:
         from llmspell_ls.stubgen import write_stubs
 
