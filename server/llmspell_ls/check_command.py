@@ -17,8 +17,10 @@ def check_command(files: list[str], workspace: str | None = None) -> int:
     from llmspell_ls.apimodel import load_index
     from llmspell_ls.documents import DocState, language_of
     from llmspell_ls.features.diagnostics import diagnostics
+    from llmspell_ls.mcp_catalog import MCPToolsFile
 
     index = load_index()
+    MCPToolsFile().refresh(index, [str(Path(workspace or ".").resolve())], force=True)  # MCP servers' tools
     status = 0
     for name in files:
         path = Path(name)

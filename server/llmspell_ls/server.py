@@ -273,7 +273,27 @@ class LlmspellServer(LanguageServer):
         if self._index is None:
             self._index = load_index()
             log.info("API model: %s", self._index.source)
+        self._refresh_mcp_tools(self._index)
         return self._index
+
+    def _refresh_mcp_tools(self, index: ApiIndex) -> None:
+        """Merge the workspace folders' ``.llmspell/mcp-tools.json`` (MCP servers' tools, written by
+        runs; the server never starts MCP servers itself) into the tool catalogue (llmspell_ls.mcp_catalog)."""
+        files = getattr(self, "_mcp_tools", None)
+        if files is None:
+            from llmspell_ls.mcp_catalog import MCPToolsFile
+
+            files = self._mcp_tools = MCPToolsFile()
+        try:
+            from pygls.uris import to_fs_path
+
+            ws = self.workspace
+            roots = [f for f in (to_fs_path(x.uri) for x in ws.folders.values()) if f]
+            if not roots and ws.root_path:
+                roots = [ws.root_path]
+        except Exception:
+            return
+        files.refresh(index, roots)
 
     def workspace_root(self, uri: str | None = None) -> str | None:
         """The workspace folder holding ``uri`` (the innermost one when folders nest), else the first

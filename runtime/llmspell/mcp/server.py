@@ -43,7 +43,6 @@ class BuiltinToolServer:
         self.config = config
         self.workspace = config.workspace_path
         self._runner = runner
-        self._schemas: dict[str, dict[str, Any]] | None = None
 
     # ------------------------------------------------------------------ listing
 
@@ -51,12 +50,8 @@ class BuiltinToolServer:
         """``[{name, description, input_schema}]`` of every builtin tool, schemas as declared."""
         from llmspell.tools.catalog import builtin_classes
 
-        out = []
-        for cls in builtin_classes():
-            out.append({"name": cls.name, "description": cls.description, "input_schema": cls.parameters_schema()})
-        if self._schemas is None:
-            self._schemas = {t["name"]: t["input_schema"] for t in out}
-        return out
+        return [{"name": cls.name, "description": cls.description, "input_schema": cls.parameters_schema()}
+                for cls in builtin_classes()]
 
     # ------------------------------------------------------------------ calls
 

@@ -537,6 +537,9 @@ class _Checker:
                     return
                 if p.names == "tools" and value in self.registered_tools():
                     return
+                if p.names == "tools" and value.startswith("mcp.") and not any(
+                        n.startswith("mcp." + value[4:].partition(".")[0] + ".") for n in cat):
+                    return  # an MCP server's tools are known once a run listed them (.llmspell/mcp-tools.json)
                 if p.names == "hook_points" and value.startswith("Custom:"):
                     return
                 code, sev, what = CATALOG_CODES.get(p.names, ("unknown-name", WARNING, p.names.replace("_", " ")))
