@@ -92,7 +92,17 @@ class Spans(_Msg):
     spans: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class DebugMessage(_Msg):
+    """Debugger traffic of a debugged run (``stopped``, ``continued``, ``response``, ``output``); only
+    runs started with ``debug=`` produce it, and only the debug adapter reads it."""
+
+    type: Literal["debug"] = "debug"
+    event: str
+    body: dict[str, Any] = Field(default_factory=dict)
+
+
 RunMessage = Annotated[
-    Started | Output | EventMessage | HookResultMessage | Progress | Spans | Finished, Field(discriminator="type")
+    Started | Output | EventMessage | HookResultMessage | Progress | Spans | DebugMessage | Finished,
+    Field(discriminator="type"),
 ]
 RUN_MESSAGE_ADAPTER: TypeAdapter[RunMessage] = TypeAdapter(RunMessage)

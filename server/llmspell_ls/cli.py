@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="serve the builtin tools over MCP stdio (policy and limits: the workspace's llmspell.toml)")
     mode.add_argument("--mcp-refresh", action="store_true",
                       help="start the [mcp.servers] of llmspell.toml and write their tools to .llmspell/mcp-tools.json")
+    mode.add_argument("--dap", action="store_true", help="serve the Debug Adapter Protocol over stdio (spell debugger)")
     p.add_argument("--json", action="store_true", help="with --run: print every run message as JSON Lines")
     p.add_argument("--model", metavar="M", help="with --run: default model id (e.g. openai/gpt-4o-mini)")
     p.add_argument("--trace", metavar="FILE",
@@ -55,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"llmspell-ls {__version__}")
         return 0
+    if ns.dap:
+        from llmspell_ls.dap.server import main as dap_main
+
+        return dap_main()
     if ns.run:
         from llmspell_ls.run_command import run_command
 

@@ -175,6 +175,13 @@ async def _pump(sock: socket.socket, req: dict[str, Any], config: Any) -> int:
 
     loop.add_signal_handler(signal.SIGTERM, stop, "cancelled")
     loop.add_signal_handler(signal.SIGUSR1, stop, "timeout")
+    send_lock = asyncio.Lock()  # one writer at a time: run messages and debugger messages share the socket
+
+    async def send(msg: Any) -> None:
+        async with send_lock:
+            await loop.sock_sendall(sock, msg.model_dump_json().encode("utf-8") + b"\n")
+
+    debug_reader = _start_debugger(sock, req, run_id, send) if req.get("debug") is not None else None
     try:
         trace = None
         if req.get("trace") is not None:
@@ -183,9 +190,67 @@ async def _pump(sock: socket.socket, req: dict[str, Any], config: Any) -> int:
             trace = TraceOptions.model_validate(req["trace"])
         async for msg in runner.run(Path(req["path"]), source=req.get("source"), args=list(req.get("args") or []),
                                     run_id=run_id, trace=trace):
-            await loop.sock_sendall(sock, msg.model_dump_json().encode("utf-8") + b"\n")
+            await send(msg)
     except (BrokenPipeError, ConnectionResetError):
         return 0  # the supervisor is gone: nobody to report to
+    finally:
+        if debug_reader is not None:
+            debug_reader.cancel()
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_WR)
     return 0
+
+
+MAX_DEBUG_LINE_BYTES = 1 << 20
+"""One debug command (an expression, a breakpoint list) from the adapter may be at most this long."""
+
+
+def _start_debugger(sock: socket.socket, req: dict[str, Any], run_id: str,
+                    send: Any) -> asyncio.Task[None]:
+    """A debugged run: the agent the Lua engine attaches to, and a task reading the adapter's commands
+    (JSON Lines, parent -> child, on the same run socket) as validated plain data."""
+    from llmspell.debugger import set_active
+    from llmspell.debugger.agent import DebugAgent
+    from llmspell.debugger.commands import DebugCommand, DebugInit
+    from llmspell.messages import DebugMessage, Output
+
+    loop = asyncio.get_running_loop()
+    pending: set[asyncio.Task[Any]] = set()
+
+    def post(event: str, body: dict[str, Any]) -> None:  # from the spell thread (or the loop)
+        def go() -> None:
+            t = loop.create_task(send(DebugMessage(run_id=run_id, event=event, body=body)))
+            pending.add(t)
+            t.add_done_callback(pending.discard)
+
+        loop.call_soon_threadsafe(go)
+
+    agent = DebugAgent(DebugInit.model_validate(req["debug"]), post)
+    set_active(agent)
+
+    async def read() -> None:
+        buf = bytearray()
+        while True:
+            try:
+                chunk = await loop.sock_recv(sock, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            buf += chunk
+            while b"\n" in buf:
+                i = buf.index(b"\n")
+                line, buf = bytes(buf[:i]), buf[i + 1:]
+                try:
+                    cmd = DebugCommand.model_validate_json(line)
+                except Exception as e:
+                    await send(Output(run_id=run_id, stream="stderr",
+                                      text=f"[llmspell] debugger: a malformed command was ignored: {e}\n"))
+                    continue
+                agent.post(cmd)
+            if len(buf) > MAX_DEBUG_LINE_BYTES:
+                buf.clear()
+                await send(Output(run_id=run_id, stream="stderr",
+                                  text="[llmspell] debugger: a command longer than 1 MB was ignored\n"))
+
+    return loop.create_task(read())

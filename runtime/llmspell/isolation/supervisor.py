@@ -223,13 +223,39 @@ class _Watch:
         self.memory_at = 0
         self._lock = threading.Lock()
         self._timers: list[threading.Timer] = []
+        self._wall: threading.Timer | None = None
+        self._deadline: float | None = None
+        self._left: float | None = None
 
     def arm(self, wall_s: float) -> None:
         if wall_s and wall_s > 0:
-            t = threading.Timer(wall_s, self.stop, args=("timeout",))
-            t.daemon = True
-            t.start()
-            self._timers.append(t)
+            self._deadline = time.monotonic() + wall_s
+            self._wall = threading.Timer(wall_s, self.stop, args=("timeout",))
+            self._wall.daemon = True
+            self._wall.start()
+            self._timers.append(self._wall)
+
+    def hold(self) -> None:
+        """A debugged run stopped at a breakpoint: its wall clock stops with it (the limit is about
+        the spell's running time, not how long a person looks at its variables)."""
+        with self._lock:
+            wall, self._wall = self._wall, None
+            if wall is None or self._deadline is None or self.reason is not None:
+                return
+            wall.cancel()
+            self._left = max(0.0, self._deadline - time.monotonic())
+
+    def release(self) -> None:
+        """The debugged run continues: the wall clock runs again with the time it had left."""
+        with self._lock:
+            if self._wall is not None or self._left is None or self.done.is_set() or self.reason is not None:
+                return
+            left, self._left = self._left, None
+            self._deadline = time.monotonic() + left
+            self._wall = threading.Timer(left, self.stop, args=("timeout",))
+            self._wall.daemon = True
+            self._wall.start()
+            self._timers.append(self._wall)
 
     def watch_memory(self, limit_bytes: int, interval_s: float = MEMORY_POLL_S) -> None:
         """Kill the run as soon as its resident memory passes ``limit_bytes`` (polled from a thread).
@@ -299,6 +325,7 @@ class IsolatedRunner:
         """Runs between ``run()`` and their process existing (waiting for a slot, being spawned)."""
         self._pending_cancel: set[str] = set()
         self._sem: asyncio.Semaphore | None = None
+        self._debug_writers: dict[str, asyncio.StreamWriter] = {}
 
     def set_config(self, config: RuntimeConfig) -> None:
         self._config = config
@@ -324,9 +351,25 @@ class IsolatedRunner:
             return True
         return False
 
+    async def send_debug(self, run_id: str, command: dict[str, Any]) -> bool:
+        """Send one debugger command to a debugged run's process (see :mod:`llmspell.debugger`).
+        False when the run is not (or no longer) there."""
+        writer = self._debug_writers.get(run_id)
+        if writer is None or writer.is_closing():
+            return False
+        try:
+            writer.write(json.dumps(command).encode("utf-8") + b"\n")
+            await writer.drain()
+        except (OSError, RuntimeError):
+            return False
+        return True
+
     async def run(self, path: Path | str, *, source: str | None = None, args: list[str] | None = None,
-                  run_id: str | None = None, trace: TraceOptions | None = None) -> AsyncIterator[RunMessage]:
-        from llmspell.messages import RUN_MESSAGE_ADAPTER, ErrorInfo, Finished, Output, Started
+                  run_id: str | None = None, trace: TraceOptions | None = None,
+                  debug: dict[str, Any] | None = None) -> AsyncIterator[RunMessage]:
+        """``debug`` (a :class:`llmspell.debugger.commands.DebugInit` as data) makes this a debugged
+        run: the stream then also carries ``debug`` messages and :meth:`send_debug` reaches it."""
+        from llmspell.messages import RUN_MESSAGE_ADAPTER, DebugMessage, ErrorInfo, Finished, Output, Started
         from llmspell.runner import language_for
 
         path = Path(path)
@@ -390,6 +433,8 @@ class IsolatedRunner:
                     "config": config.model_dump(mode="json"),
                     "trace": trace.model_dump(mode="json") if trace is not None else None,
                 }
+                if debug is not None:
+                    request["debug"] = debug
                 saw_started = False
                 fin: Finished | None = None
                 protocol_error: str | None = None
@@ -402,6 +447,8 @@ class IsolatedRunner:
                         base = rss_bytes(child.pid)
                         watch.watch_memory(base + ((int(limits.max_memory_mb) + RSS_SLACK_MB) << 20))
                     reader, writer = await asyncio.open_connection(sock=child.sock, limit=MAX_LINE_BYTES)
+                    if debug is not None:
+                        self._debug_writers[run_id] = writer
                     try:
                         while True:
                             try:
@@ -427,9 +474,15 @@ class IsolatedRunner:
                             if isinstance(msg, Finished):
                                 fin = msg
                                 break
+                            if isinstance(msg, DebugMessage):
+                                if msg.event == "stopped":
+                                    watch.hold()
+                                elif msg.event == "continued":
+                                    watch.release()
                             msg.seq = next(seq)
                             yield msg
                     finally:
+                        self._debug_writers.pop(run_id, None)
                         writer.close()
                 except OSError:
                     pass

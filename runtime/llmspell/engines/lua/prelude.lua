@@ -73,19 +73,43 @@ local function kill(kind, message, level)
 end
 M.kill = kill
 
+-- A debugger (llmspell.debugger, only in a debugged run) sets DBG: CHECK may then answer 2 ("the
+-- debugger has commands"), and the debugger may replace the hook of every thread with one that does
+-- this count duty *and* line breakpoints (Lua has one hook per thread, so the two must be composed).
+local DBG = nil
+
 local function hook()
   if KILLED then debug_sethook(killer, "", 1); error(KILL, 0) end
   USED = USED + STEP
   if BUDGET > 0 and USED > BUDGET then
     kill("limit", str_format("instruction budget exceeded (%d instructions)", BUDGET), 2)
   end
-  if CHECK() then kill("cancel", nil, 2) end
+  local c = CHECK()
+  if c then
+    if c == 2 and DBG then DBG.attention() else kill("cancel", nil, 2) end
+  end
 end
+M.count_hook = hook
+M.KILL = KILL
+
+-- the hook new threads arm themselves with (the count hook; a debugger's composed hook while it
+-- needs line events)
+local HOOK_FN, HOOK_MASK = hook, ""
+local function arm_thread(co)
+  if KILLED then
+    if co then debug_sethook(co, killer, "", 1) else debug_sethook(killer, "", 1) end
+  elseif co then debug_sethook(co, HOOK_FN, HOOK_MASK, STEP)
+  else debug_sethook(HOOK_FN, HOOK_MASK, STEP) end
+end
+M.arm_thread = arm_thread
+
+function M.set_debugger(d) DBG = d end
+function M.set_hook(fn, mask) HOOK_FN = fn or hook; HOOK_MASK = mask or "" end
 
 function M.arm()
   -- the main thread is metered too: callbacks the runtime calls run on it, and every coroutine
   -- created from it (the spell's main coroutine, the user's own) inherits this hook
-  debug_sethook(hook, "", STEP)
+  arm_thread(nil)
 end
 
 ------------------------------------------------------------------------------------------ errors
@@ -297,7 +321,7 @@ function M.make_env(api)
   local function metered(f)
     if type(f) ~= "function" then return f end
     return function(...)
-      if KILLED then debug_sethook(killer, "", 1) else debug_sethook(hook, "", STEP) end
+      arm_thread(nil)
       return f(...)
     end
   end
@@ -465,9 +489,11 @@ function M.run_main(code, chunkname, env, ...)
   local fn, err = real_load(code, chunkname, "t", env)
   if not fn then return "syntax", err end
   local co = co_create(fn)
-  debug_sethook(co, hook, "", STEP)
+  arm_thread(co)
+  if DBG then DBG.start(co) end
   local res = tbl_pack(co_resume(co, ...))
   if KILLED then return "killed" end
+  if DBG and not res[1] then DBG.uncaught(co, res[2]) end
   if res[1] then
     if co_status(co) == "suspended" then
       return "error", "coroutine.yield() called outside a coroutine (at the top level of the spell)", "script"
@@ -483,6 +509,7 @@ end
 -- the main thread, which carries the count hook, so it is metered and cancellable like the spell.
 local function handler(e)
   if rawequal(e, KILL) or KILLED then return KILL end
+  if DBG then DBG.callback_error(e) end
   local text, kind, file, line = error_info(e, nil)
   local ok, tb = pcall(debug_traceback, text, 2)
   return {text, kind, file, line, ok and tb or text, e}

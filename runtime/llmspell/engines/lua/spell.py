@@ -120,6 +120,7 @@ class LuaSpell(SpellHost):
         self.spell_dir: Path | None = spell_dir
         self._gate_cache: tuple[Any, Any] | None = None
         self._pending_fd = -1
+        self._debugger: Any = None
 
     # ================================================================== lifecycle (spell thread)
 
@@ -146,8 +147,12 @@ class LuaSpell(SpellHost):
             "budget": int(limits.instruction_budget or 0),
             "package_path": f"{self.spell_dir or '.'}/?.lua;{self.spell_dir or '.'}/?/init.lua",
         })
+        from llmspell.debugger import active as _active_debugger
+
+        dbg = self._debugger = _active_debugger()  # only a debugged run process has one
+        check = self.cancel_flag.is_set if dbg is None else dbg.check_for(self)
         M = lua.execute(
-            _prelude(), self._bridge, self._index, self.cancel_flag.is_set, self._note_kill, self._emit,
+            _prelude(), self._bridge, self._index, check, self._note_kill, self._emit,
             self._open_path, self._read_source, self._getenv, const, name="=[llmspell]",
         )
         self.M = M
@@ -160,6 +165,8 @@ class LuaSpell(SpellHost):
         self._make_function = M.make_function
         lua.globals().python = None  # lupa registers it even with register_builtins=False
         env = M.make_env(self._build_api())
+        if dbg is not None:
+            dbg.attach(self, lua, M, env, const)
         M.arm()
         if self.cancel_flag.is_set():  # cancelled before it started
             raise SpellCancelled(self.cancel_reason)
@@ -220,6 +227,8 @@ class LuaSpell(SpellHost):
             return None
 
     def on_closed(self) -> None:
+        if self._debugger is not None:
+            self._debugger.detach()
         self._release_fd()
         self._objs.clear()
         self._ids.clear()
