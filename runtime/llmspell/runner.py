@@ -59,6 +59,9 @@ ENGINES: dict[str, tuple[str, str]] = {
 """extension -> (language, engine package with ``create_spell(ctx, source)``)."""
 
 _DONE = object()
+SPAN_FLUSH_S = 0.05
+"""A traced run sends its finished spans at most this long after they end (a killed run loses no more)."""
+SPAN_BATCH = 512
 
 
 def language_for(path: Path | str) -> str | None:
@@ -276,20 +279,28 @@ class SpellRunner:
             put(Progress, message=f"{name}: step {step}{pos} {status}".strip(), percentage=pct)
 
         span_batch: list[dict[str, Any]] = []
+        flush_timer: list[asyncio.TimerHandle] = []
 
         def flush_spans() -> None:
+            for h in flush_timer:
+                h.cancel()
+            flush_timer.clear()
             if span_batch:
                 batch = span_batch[:]
                 span_batch.clear()
                 put(Spans, spans=batch)
 
-        def span_sink(span: dict[str, Any]) -> None:  # finished spans, batched per loop iteration
+        def span_sink(span: dict[str, Any]) -> None:
+            """Finished spans leave in batches: at most SPAN_FLUSH_S after the first one, or
+            SPAN_BATCH at once (one message per span would cost a line, a parse and a validation each)."""
             if threading.current_thread() is not loop_thread:
                 loop.call_soon_threadsafe(span_sink, span)
                 return
-            if not span_batch:
-                loop.call_soon(flush_spans)
             span_batch.append(span)
+            if len(span_batch) >= SPAN_BATCH:
+                flush_spans()
+            elif not flush_timer:
+                flush_timer.append(loop.call_later(SPAN_FLUSH_S, flush_spans))
 
         tracer: Any = None
         if trace is not None:

@@ -9,16 +9,24 @@ Per run, the client sees: ``llmspell/runStarted``, ``llmspell/output``, ``llmspe
 ``llmspell/hookResult`` (payload = the RunMessage dumped with ``mode="json"`` plus ``runId`` and
 ``uri``), ``$/progress`` (fresh token, created with ``window/workDoneProgress/create`` when the client
 supports it; cancelling it cancels the run), then progress ``end`` and *last* ``llmspell/runFinished``.
+
+Editor runs are traced (:mod:`llmspell.tracing`; ``LLMSPELL_LS_TRACE=0`` in the server's environment
+turns it off): just before ``runFinished`` the client gets ``llmspell/trace`` (``runId``, ``uri``,
+``spans``: how many) and can fetch the OTLP JSON with the ``llmspell.getTrace`` command (``runId``)
+for the last :data:`KEEP_TRACES` runs ("Show trace" in VS Code). With ``OTEL_EXPORTER_OTLP_ENDPOINT``
+set for the server, the traces are exported over OTLP/HTTP as well.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import inspect
 import logging
 import os
 import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -37,6 +45,10 @@ NOTIFY = {
     "hookResult": "llmspell/hookResult",
     "finished": "llmspell/runFinished",
 }
+TRACE_ENV = "LLMSPELL_LS_TRACE"
+"""``0``/``false`` in the server's environment: editor runs are not traced."""
+KEEP_TRACES = 20
+"""Traces of finished runs kept for ``llmspell.getTrace`` (oldest dropped first)."""
 RUNNER_ENV = "LLMSPELL_LS_RUNNER"
 """``module:callable`` returning a runner object (tests inject a stand-in runner this way)."""
 
@@ -67,6 +79,8 @@ class RunManager:
         self._lock = threading.Lock()
         self.runs: dict[str, RunState] = {}
         self._consumers: set[asyncio.Task[Any]] = set()
+        self.traces: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        """OTLP JSON of the last runs' traces, by run id (see ``llmspell.getTrace``)."""
 
     # ------------------------------------------------------------------ run loop thread
     def _run_loop(self) -> asyncio.AbstractEventLoop:
@@ -193,8 +207,18 @@ class RunManager:
                 task.add_done_callback(self._consumers.discard)
             try:
                 runner = self._get_runner(st.root)
-                async for msg in runner.run(Path(path), source=source, run_id=st.run_id):
+                collector = _collector_for(runner, path)
+                kw: dict[str, Any] = {"trace": collector.options} if collector is not None else {}
+                async for msg in runner.run(Path(path), source=source, run_id=st.run_id, **kw):
+                    if collector is not None and collector.observe(msg):
+                        continue
+                    otlp = None
+                    if collector is not None and getattr(msg, "type", None) == "finished":
+                        otlp = collector.otlp_json()
+                        put(_TraceReady(otlp, len(collector.spans)))
                     put(msg)
+                    if otlp is not None:
+                        await _export(otlp)  # after runFinished: a slow collector never delays the editor
             except BaseException as e:
                 put(e)
             finally:
@@ -210,6 +234,10 @@ class RunManager:
                 if not got_finished:
                     self._finish(st, _synthetic_finished(st.run_id, item))
                     got_finished = True
+                continue
+            if isinstance(item, _TraceReady):
+                self.keep_trace(st.run_id, item.otlp)
+                ls.protocol.notify_raw("llmspell/trace", {"runId": st.run_id, "uri": st.uri, "spans": item.count})
                 continue
             kind = getattr(item, "type", None)
             if kind == "finished":
@@ -227,6 +255,19 @@ class RunManager:
         if not got_finished:
             self._finish(st, _synthetic_finished(st.run_id, RuntimeError("the run ended without a result")))
 
+    def keep_trace(self, run_id: str, otlp: dict[str, Any]) -> None:
+        self.traces[run_id] = otlp
+        while len(self.traces) > KEEP_TRACES:
+            self.traces.popitem(last=False)
+
+    def trace_of(self, run_id: str) -> dict[str, Any]:
+        """The OTLP JSON trace of a finished editor run (``llmspell.getTrace``)."""
+        otlp = self.traces.get(run_id)
+        if otlp is None:
+            known = "no run has a trace yet" if not self.traces else f"traced runs: {', '.join(self.traces)}"
+            raise ValueError(f"llmspell.getTrace: no trace for run '{run_id}' ({known})")
+        return otlp
+
     def _finish(self, st: RunState, msg: Any) -> None:
         ls = self.server
         st.finished = True
@@ -238,6 +279,40 @@ class RunManager:
             ls.set_run_failure(st.uri, st.version, err.line, err.column, err.message)
         ls.protocol.notify_raw(NOTIFY["finished"], _payload(msg, st))
         ls.refresh_code_lens()
+
+
+@dataclass
+class _TraceReady:
+    otlp: dict[str, Any]
+    count: int
+
+
+def _collector_for(runner: Any, path: str) -> Any:
+    """A TraceCollector for this run, or None (tracing off, or a runner that cannot trace)."""
+    if os.environ.get(TRACE_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    try:
+        if "trace" not in inspect.signature(runner.run).parameters:
+            return None
+        from llmspell.runner import language_for
+        from llmspell.tracing.collect import TraceCollector
+    except (TypeError, ValueError, ImportError):
+        return None
+    return TraceCollector(path, language_for(path) or "lua")
+
+
+async def _export(otlp: dict[str, Any]) -> None:
+    """OTLP/HTTP export when the server's environment names an endpoint (off the run loop)."""
+    from llmspell.tracing import otlp_endpoint
+
+    endpoint = otlp_endpoint()
+    if not endpoint:
+        return
+    from llmspell.tracing.export import export_otlp
+
+    problem = await asyncio.to_thread(export_otlp, otlp, endpoint)
+    if problem:
+        log.warning("%s", problem)
 
 
 def _payload(msg: Any, st: RunState) -> dict[str, Any]:

@@ -326,8 +326,16 @@ def register(server: LlmspellServer) -> None:
             raise ValueError("llmspell.cancelSpell expects the runId as its argument")
         return {"cancelled": await ls.runs.cancel(run_id)}
 
+    @server.command("llmspell.getTrace")
+    async def get_trace(ls: LlmspellServer, *args: Any) -> Any:
+        """The OTLP JSON trace of a finished editor run ("Show trace")."""
+        run_id = _first_str(args, "runId")
+        if run_id is None:
+            raise ValueError("llmspell.getTrace expects the runId as its argument")
+        return ls.runs.trace_of(run_id)
+
     _ = (did_open, did_change, did_close, did_save, on_completion, on_hover, on_signature, on_code_action,
-         on_code_lens, on_symbols, run_spell, cancel_spell, on_initialize, on_resolve, RawJSON)
+         on_code_lens, on_symbols, run_spell, cancel_spell, get_trace, on_initialize, on_resolve, RawJSON)
 
 
 def _setup_diagnostics_mode(ls: LlmspellServer, caps: lsp.ClientCapabilities) -> None:

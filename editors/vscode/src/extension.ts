@@ -32,9 +32,11 @@ import {
 import { registerNotificationProgress } from './progress.ts';
 import { RunRegistry } from './runs.ts';
 import { buildInitOptions, isServerCommandError, resolveServerCommand } from './settings.ts';
+import { SHOW_TRACE_COMMAND, TraceViewer } from './trace.ts';
 
 const RUN_COMMAND = 'llmspell.runSpell';
 const CANCEL_COMMAND = 'llmspell.cancelSpell';
+const GET_TRACE_COMMAND = 'llmspell.getTrace';
 
 export interface LlmspellApi {
   readonly runs: RunRegistry;
@@ -53,6 +55,7 @@ let statusItem: vscode.StatusBarItem;
 let statusTimer: NodeJS.Timeout | undefined;
 const runs = new RunRegistry();
 const transcript: string[] = [];
+let traceViewer: TraceViewer | undefined;
 
 function cfg(): vscode.WorkspaceConfiguration { return vscode.workspace.getConfiguration('llmspell'); }
 
@@ -101,6 +104,8 @@ function onRunFinished(p: RunFinishedParams): void {
   const id = runIdOf(p);
   const info = runs.finish(id, p.status ?? 'unknown');
   for (const line of formatFinished(p)) writeLine(line);
+  const traced = info.traceSpans !== undefined;
+  if (traced) writeLine(`Trace: ${info.traceSpans} spans · "llmspell: Show Trace" opens the timeline`);
   writeLine('');
   if (runs.active().length) { refreshStatus(); return; }
   const icon = p.status === 'success' ? '$(check)' : p.status === 'cancelled' ? '$(debug-stop)' : '$(error)';
@@ -108,8 +113,15 @@ function onRunFinished(p: RunFinishedParams): void {
   statusTimer = setTimeout(() => statusItem.hide(), 15_000);
   if (p.status && p.status !== 'success' && p.status !== 'cancelled') {
     const where = p.error?.line ? ` (line ${p.error.line})` : '';
-    void vscode.window.showErrorMessage(`llmspell: ${info.name ?? 'spell'} ${p.status}${where}: ${p.error?.message ?? ''}`, 'Show Output')
-      .then((choice) => { if (choice) runChannel.show(true); });
+    const buttons = traced ? ['Show Output', 'Show Trace'] : ['Show Output'];
+    void vscode.window.showErrorMessage(`llmspell: ${info.name ?? 'spell'} ${p.status}${where}: ${p.error?.message ?? ''}`, ...buttons)
+      .then((choice) => {
+        if (choice === 'Show Trace') void vscode.commands.executeCommand(SHOW_TRACE_COMMAND, id);
+        else if (choice) runChannel.show(true);
+      });
+  } else if (traced && cfg().get<boolean>('trace.notify', false)) {
+    void vscode.window.showInformationMessage(`llmspell: ${info.name ?? 'spell'} ${p.status ?? 'finished'} · ${info.traceSpans} spans traced`, 'Show Trace')
+      .then((choice) => { if (choice) void vscode.commands.executeCommand(SHOW_TRACE_COMMAND, id); });
   }
 }
 
@@ -166,6 +178,9 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
       if (cfg().get<boolean>('output.showEvents', true)) writeLine(formatEvent(p));
     }),
     c.onNotification('llmspell/hookResult', (p: HookResultParams) => writeLine(formatHookResult(p))),
+    c.onNotification('llmspell/trace', (p: { runId?: string; uri?: string; spans?: number }) => {
+      runs.touch(runIdOf(p), { uri: p.uri, traceSpans: p.spans ?? 0 });
+    }),
     c.onNotification('llmspell/runFinished', onRunFinished),
     c.onDidChangeState((e) => {
       // A server that stops mid-run never sends runFinished: close those runs so nothing spins forever.
@@ -213,6 +228,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<Llmspe
   statusItem = vscode.window.createStatusBarItem('llmspell.status', vscode.StatusBarAlignment.Left, 50);
   statusItem.name = 'llmspell';
   context.subscriptions.push(logChannel, runChannel, statusItem);
+  traceViewer = new TraceViewer(async (runId) => {
+    if (!client) throw new Error('the language server is not running');
+    return client.sendRequest(ExecuteCommandRequest.type, { command: GET_TRACE_COMMAND, arguments: [runId] });
+  });
+  context.subscriptions.push(traceViewer);
 
   context.subscriptions.push(
     vscode.commands.registerCommand('llmspell.run', async (uri?: vscode.Uri | string) => {
@@ -232,6 +252,19 @@ export async function activate(context: vscode.ExtensionContext): Promise<Llmspe
       await cancelRun(target.runId);
     }),
     vscode.commands.registerCommand('llmspell.showOutput', () => runChannel.show(false)),
+    vscode.commands.registerCommand(SHOW_TRACE_COMMAND, async (runId?: string) => {
+      const target = typeof runId === 'string' ? runs.get(runId) ?? runs.touch(runId)
+        : runs.traceTarget(vscode.window.activeTextEditor?.document.uri.toString());
+      if (!target || (typeof runId !== 'string' && target.traceSpans === undefined)) {
+        void vscode.window.showInformationMessage('llmspell: no traced run yet. Run a spell first ("llmspell: Run Spell").');
+        return;
+      }
+      try {
+        await traceViewer?.show(target.runId, target.name ?? target.runId, target.status);
+      } catch (e) {
+        void vscode.window.showErrorMessage(`llmspell: cannot show the trace: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }),
     vscode.commands.registerCommand('llmspell.openSettings', () =>
       vscode.commands.executeCommand('workbench.action.openSettings', 'llmspell')),
     vscode.commands.registerCommand('llmspell.restartServer', () => restart(context)),

@@ -10,6 +10,8 @@ export interface RunInfo {
   finished: boolean;
   status?: string;
   lines: number;
+  /** Spans the server traced for this run (llmspell/trace); "Show Trace" needs them. */
+  traceSpans?: number;
 }
 
 export class RunRegistry {
@@ -53,6 +55,12 @@ export class RunRegistry {
   /** The run that "Cancel Run" should stop: the newest active run of `uri`, else the newest active run. */
   cancelTarget(uri?: string): RunInfo | undefined {
     return (uri !== undefined ? this.active(uri)[0] : undefined) ?? this.active()[0];
+  }
+
+  /** The run "Show Trace" opens: the newest traced run of `uri`, else the newest traced run. */
+  traceTarget(uri?: string): RunInfo | undefined {
+    const traced = this.order.map((id) => this.runs.get(id)!).filter((r) => r && r.traceSpans !== undefined).reverse();
+    return (uri !== undefined ? traced.find((r) => r.uri === uri) : undefined) ?? traced[0];
   }
 
   private trim(): void {

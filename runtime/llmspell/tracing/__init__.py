@@ -32,6 +32,8 @@ class TraceOptions(BaseModel):
     trace_id: str = Field(default_factory=lambda: secrets.token_hex(16), pattern=r"^[0-9a-f]{32}$")
     root_span_id: str = Field(default_factory=lambda: secrets.token_hex(8), pattern=r"^[0-9a-f]{16}$")
     start_ns: int = Field(default_factory=time.time_ns)
+    """When the parent asked for the run: where a root the run's process never sent starts, when no span
+    arrived either (the process's own root starts when the run does, after the spawn)."""
     service_name: str = "llmspell"
     spell_events: bool = True
     """Events a spell publishes (``Event.publish``) become span events of the span they happen in."""

@@ -79,10 +79,13 @@ class TraceCollector:
             end = self.options.start_ns + int(float(getattr(fin, "duration_ms", 0.0) or 0.0) * 1e6)
             # the parent's clock started before the child's: never end before a span it already sent
             end = max([end, *(int(sp.get("endTimeUnixNano") or 0) for sp in self.spans)])
+            # ... and start where the run's process started (its first span), not at the spawn request
+            start = min([self.options.start_ns if not self.spans else end,
+                         *(int(sp.get("startTimeUnixNano") or end) for sp in self.spans)])
             root = {
                 "traceId": self.options.trace_id, "spanId": root_id, "name": f"run {Path(self.file).name}",
-                "kind": 1, "startTimeUnixNano": str(self.options.start_ns),
-                "endTimeUnixNano": str(max(end, self.options.start_ns)),
+                "kind": 1, "startTimeUnixNano": str(start),
+                "endTimeUnixNano": str(max(end, start)),
                 "attributes": [_attr("llmspell.spell.file", self.file),
                                _attr("llmspell.spell.language", self.language),
                                _attr("llmspell.run.id", getattr(fin, "run_id", "") or self.run_id or "")],

@@ -219,7 +219,7 @@ class RunTracer:
             self.provider.add_span_processor(p)
         self.tracer = self.provider.get_tracer(SCOPE_NAME, __version__)
         self.root = self.tracer.start_span(
-            f"run {Path(file).name}", kind=SpanKind.INTERNAL, start_time=options.start_ns,
+            f"run {Path(file).name}", kind=SpanKind.INTERNAL,
             attributes={"llmspell.spell.file": str(file), "llmspell.spell.language": language,
                         "llmspell.run.id": run_id},
         )
