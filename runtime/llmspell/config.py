@@ -363,6 +363,10 @@ class MCPServerSettings(_Strict):
     policy (``security.network_allow``, ``security.allow_private_network``)."""
     timeout_s: float = Field(default=30.0, gt=0, le=3600)
     """How long starting the server and each tool call may take."""
+    trust_workspace_files: bool = False
+    """Start the server even though its program or a file its arguments name lies inside the allowed
+    paths (the workspace). Off by default: spells can write there, and the server runs outside the
+    sandbox, so a spell could change what the next start runs."""
 
     @field_validator("url")
     @classmethod

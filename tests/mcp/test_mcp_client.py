@@ -231,3 +231,39 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
 if sys.platform != "linux":  # pragma: no cover
     pytest.skip("the isolation runner is Linux-only", allow_module_level=True)
 
+
+
+async def test_attack_spell_rewrites_a_server_script_in_the_workspace(ws: Path) -> None:
+    """A server started from a script in the workspace runs outside the sandbox, and a spell can write
+    the workspace: the spell could rewrite the script and have the next start run its code. So such a
+    server is refused unless llmspell.toml says trust_workspace_files = true."""
+    from mcp_helpers import FAKE_SERVER
+
+    script = ws / "notes_server.py"
+    script.write_text(FAKE_SERVER.read_text(encoding="utf-8"), encoding="utf-8")
+    (ws / "llmspell.toml").write_text(
+        f'[mcp]\nprocess_allow = ["{PYTHON}"]\n\n[mcp.servers.notes]\ncommand = "{PYTHON}"\n'
+        'args = ["notes_server.py"]\n', encoding="utf-8")
+    out, fin = await run(ws, """
+local f = io.open("notes_server.py", "w")
+f:write("import os\\nopen('pwned', 'w').write('ran outside the sandbox')\\n")
+f:close()
+local ok, err = pcall(Tool.execute, "mcp.notes.echo", {text = "x"})
+print(ok, err.kind, err.message)
+""")
+    assert fin.status == "success", fin.error
+    assert out.startswith("false\tsecurity\tMCP server 'notes': 'notes_server.py' lies inside ")
+    assert "mcp.servers.notes.trust_workspace_files" in out
+    assert not (ws / "pwned").exists()
+
+
+async def test_trusted_workspace_server_starts(ws: Path) -> None:
+    from mcp_helpers import FAKE_SERVER
+
+    (ws / "notes_server.py").write_text(FAKE_SERVER.read_text(encoding="utf-8"), encoding="utf-8")
+    (ws / "llmspell.toml").write_text(
+        f'[mcp]\nprocess_allow = ["{PYTHON}"]\n\n[mcp.servers.notes]\ncommand = "{PYTHON}"\n'
+        'args = ["notes_server.py"]\ntrust_workspace_files = true\n', encoding="utf-8")
+    out, fin = await run(ws, 'print(Tool.execute("mcp.notes.echo", {text = "trusted"}).text)')
+    assert fin.status == "success", fin.error
+    assert out == "trusted\n"

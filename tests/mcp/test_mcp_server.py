@@ -120,3 +120,13 @@ async def test_secrets_stay_out_of_tool_calls(tmp_path: Path, monkeypatch: pytes
         assert not r.is_error and "yes" in text_of(r)
         r = await c.call_tool("environment-reader", {"operation": "get", "variable_name": "HIDDEN_TOKEN"})
         assert "s3cret" not in text_of(r)
+
+
+async def test_isolation_none_runs_calls_in_process_under_the_same_policy(tmp_path: Path) -> None:
+    async with serving(tmp_path, '[limits]\nisolation = "none"\n') as client:
+        r = await client.call_tool("calculator", {"input": "2 ** 10"})
+        assert not r.is_error and r.structured_content["result"]["result"] == 1024
+        r = await client.call_tool("file-operations", {"operation": "read", "path": str(tmp_path / "elsewhere")})
+        assert r.is_error and "outside the allowed paths" in text_of(r)
+        r = await client.call_tool("uuid-generator", {"operation": "explode"})
+        assert r.is_error and "parameter 'operation'" in text_of(r)

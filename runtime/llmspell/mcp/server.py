@@ -6,8 +6,9 @@
 * **Arguments** are validated here, before anything runs, with the tool's own validation: a bad call
   is an ``isError`` result whose text names the parameter (``file-operations: parameter 'path' is
   required``).
-* **Each call is one isolated run** (:class:`~llmspell.isolation.IsolatedRunner`, or the in-process
-  runner with ``limits.isolation = "none"``): a two-line JavaScript spell calls ``Tool.execute`` in a
+* **Each call is one isolated run** (:class:`~llmspell.isolation.IsolatedRunner`; with
+  ``limits.isolation = "none"`` calls run on one runtime in this process instead, under the same
+  policy, with the wall time as a timeout and no kill): a two-line JavaScript spell calls ``Tool.execute`` in a
   fresh child process of the zygote. So a call gets exactly what a spell gets from the workspace's
   ``llmspell.toml`` (the current directory's, or ``--workspace``): the path gate over the allowed
   roots, the network and process policies, secrets only through the vault and ``security.env_allow``,
@@ -43,6 +44,7 @@ class BuiltinToolServer:
         self.config = config
         self.workspace = config.workspace_path
         self._runner = runner
+        self._runtime: Any = None
 
     # ------------------------------------------------------------------ listing
 
@@ -57,14 +59,9 @@ class BuiltinToolServer:
 
     def runner(self) -> Any:
         if self._runner is None:
-            if self.config.limits.isolation == "none":
-                from llmspell.runner import SpellRunner
+            from llmspell.isolation import IsolatedRunner, ZygoteSpawner
 
-                self._runner = SpellRunner(config=self.config)
-            else:
-                from llmspell.isolation import IsolatedRunner, ZygoteSpawner
-
-                self._runner = IsolatedRunner(config=self.config, spawner=ZygoteSpawner())
+            self._runner = IsolatedRunner(config=self.config, spawner=ZygoteSpawner())
         return self._runner
 
     def check(self, name: str, arguments: dict[str, Any]) -> str | None:
@@ -93,6 +90,8 @@ class BuiltinToolServer:
         why = self.check(name, arguments)
         if why is not None:
             return True, why, None
+        if self.config.limits.isolation == "none":
+            return await self._call_in_process(name, arguments)
         from llmspell.messages import Finished
 
         fin: Finished | None = None
@@ -110,6 +109,29 @@ class BuiltinToolServer:
                 text = f"{name}: {text} (limits.wall_time_s in llmspell.toml)"
             return True, text, None
         return result_parts(fin.result)
+
+
+    async def _call_in_process(self, name: str, arguments: dict[str, Any]) -> tuple[bool, str, dict[str, Any] | None]:
+        """``limits.isolation = "none"``: one long-lived runtime in this process (its policy still
+        applies; only the process boundary and the kill are gone), the wall time as a timeout."""
+        import asyncio
+
+        from llmspell.api.shapes import output_table
+        from llmspell.core.errors import LLMSpellError
+
+        if self._runtime is None:
+            from llmspell.runtime import Runtime
+
+            self._runtime = Runtime(self.config)
+        try:
+            out = await asyncio.wait_for(self._runtime.tools.execute(name, arguments, caller="mcp"),
+                                         self.config.limits.wall_time_s)
+        except TimeoutError:
+            return True, (f"{name}: wall time limit exceeded ({self.config.limits.wall_time_s:g} s) "
+                          "(limits.wall_time_s in llmspell.toml)"), None
+        except LLMSpellError as e:
+            return True, e.message, None
+        return result_parts(output_table(out.text, out.metadata))
 
 
 def result_parts(r: Any) -> tuple[bool, str, dict[str, Any] | None]:

@@ -214,6 +214,8 @@ class MCPTools:
             conn = MCPConnection(server, url=s.url, timeout_s=s.timeout_s)
         else:
             program = self.check_command(server, str(s.command))
+            if not s.trust_workspace_files:
+                self.check_files(server, program, list(s.args))
             conn = MCPConnection(server, command=program, args=list(s.args), env=self._server_env(server),
                                  cwd=str(getattr(self.runtime, "workspace", None) or os.getcwd()),
                                  timeout_s=s.timeout_s)
@@ -252,6 +254,33 @@ class MCPTools:
             raise ToolError(f"{where}: program '{name}' is allowed but was not found"
                             + ("" if os.sep in name else " on PATH"), details={"server": server})
         return found
+
+    def check_files(self, server: str, program: str, args: list[str]) -> None:
+        """Refuse a server whose program or argument files lie where spells can write (the allowed
+        roots): it runs outside the sandbox, so a spell could otherwise rewrite what the next start runs."""
+        policy = getattr(self.runtime, "policy", None)
+        roots = [os.path.realpath(r) for r in (getattr(policy, "allowed_roots", None) or [])]
+        if not roots:
+            return
+        ws = str(getattr(self.runtime, "workspace", None) or os.getcwd())
+        for cand in [program, *args]:
+            if not cand or cand.startswith("-") and "=" not in cand:
+                continue
+            value = cand.split("=", 1)[1] if cand.startswith("-") else cand
+            path = value if os.path.isabs(value) else os.path.join(ws, value)
+            if not os.path.exists(path):
+                continue
+            real = os.path.realpath(path)
+            root = next((r for r in roots if real == r or real.startswith(r.rstrip(os.sep) + os.sep)), None)
+            if root is None:
+                continue
+            reason = (f"MCP server '{server}': '{value}' lies inside {root}, where spells may write files, and the "
+                      "server runs outside the sandbox (a spell could change what it runs); keep the server's "
+                      f"files outside the allowed paths, or set mcp.servers.{server}.trust_workspace_files = true "
+                      "in llmspell.toml to accept that")
+            if policy is not None and hasattr(policy, "_refuse"):
+                raise policy._refuse("process", reason, program=program, server=server, path=real)
+            raise SecurityViolationError(reason, details={"server": server, "path": real})
 
     def _server_env(self, server: str) -> dict[str, str]:
         """The variables ``mcp.servers.<server>.env`` names, valued from the runtime's vault (the SDK
