@@ -54,6 +54,7 @@ DEDICATED_EXAMPLES: dict[str, str] = {
     "streaming_global": "../runtime/test_streaming.py",
     "rag": "test_rag_e2e.py",
     "traced_run": "../tracing/test_trace_example.py",
+    "mcp_tool": "../mcp/test_mcp_examples.py",
 }
 
 
