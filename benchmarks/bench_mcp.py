@@ -129,7 +129,8 @@ async def main() -> None:
         i_med, i_p95 = line("MCP call, isolation = process (one isolated run per call)", iso)
         first_none, none = await served_calls(served_none, n_mcp)
         n_med, n_p95 = line("MCP call, isolation = none (protocol + runtime only)", none)
-        print(f"  first call (zygote start / imports): process {first_iso * 1e3:.0f} ms, none {first_none * 1e3:.0f} ms")
+        print(f"  first call (zygote start / imports): process {first_iso * 1e3:.0f} ms, "
+              f"none {first_none * 1e3:.0f} ms")
         print(f"  ratio MCP(process)/direct: median {i_med / d_med:8.1f}x   p95 {i_p95 / d_p95:8.1f}x")
         print(f"  ratio MCP(none)/direct:    median {n_med / d_med:8.1f}x   p95 {n_p95 / d_p95:8.1f}x")
 

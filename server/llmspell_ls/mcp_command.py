@@ -51,7 +51,7 @@ async def _refresh(config: object) -> int:
             print(f"[mcp] {server}: {mcp.errors[server]}", file=sys.stderr)
             code = 1
         else:
-            tools = [t.name for t in mcp._listed.get(server, [])]
+            tools = [t.name for t in mcp.listed(server)]
             print(f"[mcp] {server}: {len(tools)} tools ({', '.join(tools)})", file=sys.stderr)
     print(f"[mcp] wrote {rt.workspace / LISTING_PATH}", file=sys.stderr)
     return code

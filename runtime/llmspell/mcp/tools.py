@@ -115,6 +115,10 @@ class MCPTools:
     def known(self, server: str) -> bool:
         return server in self._listed
 
+    def listed(self, server: str) -> list[MCPTool]:
+        """The tools ``server`` listed at its last discovery (empty before it)."""
+        return list(self._listed.get(server, []))
+
     async def prepare(self, name: str) -> None:
         """Discover the server of tool ``name`` (if it names a configured one and is not known yet)."""
         parts = split_name(name)
@@ -264,7 +268,7 @@ class MCPTools:
             return
         ws = str(getattr(self.runtime, "workspace", None) or os.getcwd())
         for cand in [program, *args]:
-            if not cand or cand.startswith("-") and "=" not in cand:
+            if not cand or (cand.startswith("-") and "=" not in cand):
                 continue
             value = cand.split("=", 1)[1] if cand.startswith("-") else cand
             path = value if os.path.isabs(value) else os.path.join(ws, value)
