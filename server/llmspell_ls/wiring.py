@@ -156,7 +156,7 @@ def register(server: LlmspellServer) -> None:
         uri = params.text_document.uri
         if uri not in ls.docs:
             return None
-        return lens.code_lenses(uri, ls.runs.running_for(uri))
+        return lens.code_lenses(uri, ls.runs.running_for(uri), debug=lens.wants_debug_lens(ls.client_capabilities))
 
     @server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     async def on_symbols(ls: LlmspellServer, params: lsp.DocumentSymbolParams) -> Any:
