@@ -50,6 +50,22 @@ print("before the failure")
 error("boom")
 """
 
+#: The spell the debugger suites step through. A breakpoint on DEBUG_BREAK_LINE (1-based) stops
+#: inside add() with the locals a = 41, b = 1, sum = 42; one step over reaches the next line with
+#: label = "sum of 41 and 1"; continuing prints "total is 42" and ends the spell.
+DEBUG_SPELL = """\
+-- llmspell debugger test spell
+local function add(a, b)
+  local sum = a + b
+  local label = "sum of " .. a .. " and " .. b
+  return sum, label
+end
+local x = 41
+local total = add(x, 1)
+print("total is " .. total)
+"""
+DEBUG_BREAK_LINE = 4
+
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -95,6 +111,7 @@ def spell_workspace(tmp_path: Path) -> Path:
     ws.mkdir()
     (ws / "spell.lua").write_text(SPELL, encoding="utf-8")
     (ws / "long.lua").write_text(LONG_SPELL, encoding="utf-8")
+    (ws / "debug.lua").write_text(DEBUG_SPELL, encoding="utf-8")
     return ws
 
 

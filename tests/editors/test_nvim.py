@@ -170,8 +170,9 @@ def test_unknown_member_diagnostic(nv: Any) -> None:
 def test_code_lens_runs_spell_into_run_buffer(nv: Any) -> None:
     # The plugin refreshes lenses itself (on attach, enter, insert-leave, write): no explicit refresh here.
     lenses = wait_for(lambda: lua(nv, "return vim.lsp.codelens.get(0)"), "the Run spell code lens", timeout=10)
-    assert any("Run spell" in ((lens.get("command") or {}).get("title") or "") for lens in lenses), lenses
-    assert lenses[0]["range"]["start"]["line"] == 0
+    titles = [(lens.get("command") or {}).get("title") or "" for lens in lenses]
+    assert titles == ["▶ Run spell", "● Debug spell"], titles  # the plugin asks for the Debug lens
+    assert all(lens["range"]["start"]["line"] == 0 for lens in lenses), lenses
     # The lens is drawn as virtual text above/at line 1.
     virt = wait_for(lambda: [m for m in lua(nv, """
         local out = {}
@@ -184,7 +185,8 @@ def test_code_lens_runs_spell_into_run_buffer(nv: Any) -> None:
     assert virt
     t0 = time.monotonic()
     nv.command("1")
-    lua(nv, "vim.lsp.codelens.run()")
+    # Two lenses on line 1: Neovim asks which one (vim.ui.select); the user picks 1, "Run spell".
+    nv.input(":lua vim.lsp.codelens.run()<CR>1<CR>")
     lines = wait_for(lambda: finished_lines(nv, "spell.lua"), "the run to finish in the run buffer", timeout=30)
     elapsed = time.monotonic() - t0
     text = "\n".join(lines)

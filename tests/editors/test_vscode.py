@@ -20,10 +20,11 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from .conftest import ARTIFACTS, REPO, VENV_BIN, fail, need, server_command
+from .conftest import ARTIFACTS, DEBUG_BREAK_LINE, REPO, VENV_BIN, fail, need, server_command
 
 pytestmark = pytest.mark.editors
 
@@ -86,8 +87,10 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def artifacts() -> Path:
-    d = ARTIFACTS / "vscode"
+def artifacts(request: pytest.FixtureRequest) -> Path:
+    """test-artifacts/vscode for the main suite, test-artifacts/vscode-<name> for the others."""
+    name = request.node.name.removeprefix("test_vscode_")
+    d = ARTIFACTS / ("vscode" if name == "end_to_end" else f"vscode-{name}")
     shutil.rmtree(d, ignore_errors=True)
     d.mkdir(parents=True)
     return d
@@ -177,31 +180,38 @@ def code_server(tmp_path: Path, vsix: Path, spell_workspace: Path, editor_env: d
             shutil.copy(settings_file, artifacts / ("settings-" + "-".join(rel.parts)))
 
 
+def run_driver(script: str, code_server: CodeServer, workspace: Path, editor_env: dict[str, str], artifacts: Path,
+               **extra_env: str) -> dict[str, Any]:
+    """Run one playwright driver (tests/editors/vscode-e2e/<script>) and fail with its failed checks."""
+    node = node_binary()
+    env = dict(editor_env, CS_URL=code_server.url, WORKSPACE=str(workspace), ARTIFACTS=str(artifacts),
+               CHROMIUM=CHROMIUM, STEP_TIMEOUT_MS="25000",
+               USER_SETTINGS=str(code_server.user_data_dir / "User" / "settings.json"), **extra_env)
+    try:
+        proc = subprocess.run([node, str(E2E_DIR / script)], cwd=E2E_DIR, env=env, capture_output=True,
+                              text=True, timeout=170)
+    except subprocess.TimeoutExpired as e:
+        fail(f"the VS Code driver {script} timed out after {e.timeout} s:\n{e.stdout!s}")
+    (artifacts / "driver-stdout.txt").write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
+    result_line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    if result_line is None:
+        fail(f"driver printed no RESULT (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(result_line[len("RESULT "):])
+    (artifacts / "result.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    failed = [c for c in result["checks"] if not c["ok"]]
+    assert not failed, "VS Code checks failed:\n" + "\n".join(f"- {c['name']}: {c['detail']}" for c in failed)
+    return result
+
+
 @pytest.mark.timeout(300)  # build + install + browser; typically 35-50 s, slower on a loaded CI machine
 def test_vscode_end_to_end(code_server: CodeServer, spell_workspace: Path, editor_env: dict[str, str],
                            artifacts: Path) -> None:
     """Open a spell, see the lens and a squiggle, complete `Agent.`, run it, cancel a long run,
     set a wall-time limit in the Settings editor and see it stop the long run, then point the
     settings at a missing server and see the extension say so."""
-    node = node_binary()
-    env = dict(editor_env, CS_URL=code_server.url, WORKSPACE=str(spell_workspace), ARTIFACTS=str(artifacts),
-               CHROMIUM=CHROMIUM, STEP_TIMEOUT_MS="25000",
-               USER_SETTINGS=str(code_server.user_data_dir / "User" / "settings.json"))
     t0 = time.monotonic()
-    try:
-        proc = subprocess.run([node, str(E2E_DIR / "drive.mjs")], cwd=E2E_DIR, env=env, capture_output=True,
-                              text=True, timeout=170)
-    except subprocess.TimeoutExpired as e:
-        fail(f"the VS Code driver timed out after {e.timeout} s:\n{e.stdout!s}")
+    result = run_driver("drive.mjs", code_server, spell_workspace, editor_env, artifacts)
     elapsed = time.monotonic() - t0
-    (artifacts / "driver-stdout.txt").write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
-    result_line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
-    if result_line is None:
-        fail(f"driver printed no RESULT (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    result = json.loads(result_line[len("RESULT "):])
-    (artifacts / "result.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
-    failed = [c for c in result["checks"] if not c["ok"]]
-    assert not failed, "VS Code checks failed:\n" + "\n".join(f"- {c['name']}: {c['detail']}" for c in failed)
     names = [c["name"] for c in result["checks"]]
     assert names == ["workbench", "open-spell", "code-lens", "diagnostic", "completion", "run-lens-output",
                      "cancel-long-run", "palette-cancel-and-show-output", "settings-reach-server",
@@ -232,3 +242,26 @@ def test_vscode_end_to_end(code_server: CodeServer, spell_workspace: Path, edito
     assert final[2].startswith("■ cancelled in "), final  # "llmspell: Cancel Run"
     assert final[3].startswith("✖ timeout in "), final  # llmspell.limits.wallTimeSeconds = 0.5
     print(f"VS Code browser part: {elapsed:.1f} s; llmspell Run channel:\n{text}")
+
+
+@pytest.mark.timeout(300)
+def test_vscode_debug_spell(code_server: CodeServer, spell_workspace: Path, editor_env: dict[str, str],
+                            artifacts: Path) -> None:
+    """The spell debugger as a user drives it: "Debug spell" lens beside "Run spell", a breakpoint
+    set by clicking the gutter, the paused line in the editor and the call stack, the locals in the
+    Variables view, a step over, then continue to the end with the spell's output in the Debug
+    Console. The adapter is the real `llmspell-ls --dap`, started by the extension's factory."""
+    result = run_driver("debug.mjs", code_server, spell_workspace, editor_env, artifacts,
+                        BREAK_LINE=str(DEBUG_BREAK_LINE))
+    checks = {c["name"]: c for c in result["checks"]}
+    assert list(checks) == ["workbench", "open-debug-spell", "debug-lens", "breakpoint-in-gutter",
+                            "debug-lens-pauses-at-breakpoint", "variables-view", "step-over",
+                            "continue-to-end"], list(checks)
+    stack = checks["debug-lens-pauses-at-breakpoint"]["detail"]["stack"]
+    assert any("debug.lua" in row and f"{DEBUG_BREAK_LINE}:" in row for row in stack), stack
+    assert "total is 42" in result["console"], result["console"]
+    # The extension logged which adapter it started: the server executable with --dap.
+    # (a LogOutputChannel is written to <exthost>/<extension id>/llmspell.log)
+    logs = sorted((code_server.user_data_dir / "logs").rglob("llmspell.log"))
+    text = logs[-1].read_text(encoding="utf-8") if logs else ""
+    assert any(ln.endswith(" --dap") and "debug session" in ln for ln in text.splitlines()), text[-2000:]

@@ -29,6 +29,7 @@ import {
   statusText,
   basename,
 } from './format.ts';
+import { debugLensFeature, registerDebugging } from './debug.ts';
 import { registerNotificationProgress } from './progress.ts';
 import { RunRegistry } from './runs.ts';
 import { buildInitOptions, isServerCommandError, resolveServerCommand } from './settings.ts';
@@ -170,6 +171,7 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
     },
   };
   const c = new LanguageClient('llmspell', 'llmspell', serverOptions, clientOptions);
+  c.registerFeature(debugLensFeature());
   client = c;
   clientDisposables = [
     c.onNotification('llmspell/runStarted', onRunStarted),
@@ -276,6 +278,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Llmspe
       }
     }),
   );
+  registerDebugging(context, { setting: userSetting, expandHome, log: logChannel });
   await restart(context);
   return { runs, client: () => client, transcript };
 }

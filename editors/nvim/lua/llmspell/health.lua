@@ -84,6 +84,36 @@ function M.check()
     vim.health.info('no llmspell-ls client is running (it starts when a ' .. table.concat(cfg.filetypes, '/') .. ' file opens)')
   end
 
+  vim.health.start('llmspell: debugger')
+  local dapmod = require('llmspell.dap')
+  local dap = dapmod.nvim_dap()
+  local kind = require('llmspell.debug').client_kind()
+  if dap then
+    local adapter = dap.adapters.llmspell
+    if type(adapter) == 'table' then
+      vim.health.ok(('nvim-dap is installed: adapter "llmspell" = %s %s'):format(adapter.command,
+        table.concat(adapter.args or {}, ' ')))
+    else
+      vim.health.warn('nvim-dap is installed but has no "llmspell" adapter', { 'Call require("llmspell").setup()' })
+    end
+  else
+    vim.health.warn('nvim-dap is not installed: :LlmspellDebug uses the built-in debug client', {
+      'Optional: install mfussenegger/nvim-dap to debug spells with its UI; setup() then registers the adapter',
+    })
+  end
+  vim.health.info(':LlmspellDebug uses ' .. (kind == 'nvim-dap' and 'nvim-dap' or 'the built-in client'))
+  local dap_cmd = dapmod.adapter_cmd(cfg)
+  if vim.fn.exepath(dap_cmd[1]) ~= '' then
+    local help_cmd = vim.list_extend(vim.list_slice(dap_cmd, 1, #dap_cmd - 1), { '--help' })
+    local help = run(help_cmd)
+    if help and help:find('--dap', 1, true) then
+      vim.health.ok('debug adapter: ' .. table.concat(dap_cmd, ' '))
+    else
+      vim.health.error(('the server has no --dap mode (%s)'):format(table.concat(help_cmd, ' ')),
+        { 'Upgrade llmspell-ls: pip install -U llmspell-ls' })
+    end
+  end
+
   vim.health.start('llmspell: Python')
   local py = python_of(cfg, cmd)
   if not py then

@@ -36,6 +36,14 @@ M.defaults = {
   progress = true,
   --- Called as on_attach(client, bufnr) after the plugin's own attach logic.
   on_attach = nil,
+  debug = {
+    --- 'auto': nvim-dap when installed, else the built-in client; 'builtin': always the built-in one.
+    client = 'auto',
+    --- Ask the server for the "Debug spell" code lens beside "Run spell".
+    lens = true,
+    --- Height of the built-in client's llmspell://debug panel.
+    height = 14,
+  },
 }
 
 M.config = nil
@@ -411,6 +419,7 @@ function M.create_commands()
   vim.api.nvim_create_user_command('LlmspellOutput', function()
     M.output()
   end, { force = true, desc = 'Show the run buffer of the current spell' })
+  require('llmspell.debug').create_commands()
 end
 
 local function on_attach(client, bufnr)
@@ -458,6 +467,8 @@ function M.setup(opts)
     init_options = M.config.settings,
     handlers = M.handlers,
     on_attach = on_attach,
+    -- Asks the server for the "Debug spell" lens (features/lens.py); its command is handled below.
+    capabilities = M.config.debug.lens and { experimental = { llmspell = { debugSpell = true } } } or nil,
     on_exit = function()
       -- A server that exits mid-run never sends runFinished: close those runs.
       vim.schedule(function()
@@ -475,6 +486,17 @@ function M.setup(opts)
   vim.lsp.commands['llmspell.runSpell'] = function(command, ctx)
     local uri = command.arguments and command.arguments[1]
     M.run({ bufnr = ctx and ctx.bufnr, uri = type(uri) == 'string' and uri or (type(uri) == 'table' and uri.uri or nil) })
+  end
+
+  -- "Debug spell" lens and :LlmspellDebug: nvim-dap when installed (adapter registered here), else
+  -- the built-in client (llmspell/debug.lua).
+  vim.lsp.commands['llmspell.debugSpell'] = function(command, ctx)
+    local uri = command.arguments and command.arguments[1]
+    require('llmspell.debug').start({ bufnr = ctx and ctx.bufnr, uri = type(uri) == 'string' and uri or nil })
+  end
+  local dap = require('llmspell.dap').nvim_dap()
+  if dap then
+    require('llmspell.dap').register(dap, M.config)
   end
 
   vim.api.nvim_clear_autocmds({ group = group, event = 'LspProgress' })

