@@ -8,6 +8,9 @@
 #   tests/editors/vscode-e2e/...   npm ci (code-server 4.139.1, playwright-core 1.65.1), ~2 min cold
 #   editors/vscode/llmspell.vsix   built with esbuild, packaged with vsce
 #
+# nvim-dap is not installed: it is published on none of the registries CI reaches (PyPI, npm,
+# Debian), so the Neovim debugger suite drives the plugin's built-in DAP client instead.
+#
 # Re-running is cheap: npm ci runs only when a package-lock.json changed since the last install.
 # Environment: PYTHON (default: .venv/bin/python if present, else python3).
 set -euo pipefail

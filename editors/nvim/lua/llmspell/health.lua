@@ -109,8 +109,8 @@ function M.check()
     if help and help:find('--dap', 1, true) then
       vim.health.ok('debug adapter: ' .. table.concat(dap_cmd, ' '))
     else
-      vim.health.error(('the server has no --dap mode (%s)'):format(table.concat(help_cmd, ' ')),
-        { 'Upgrade llmspell-ls: pip install -U llmspell-ls' })
+      vim.health.warn(('the server has no --dap mode (%s): :LlmspellDebug cannot start'):format(
+        table.concat(help_cmd, ' ')), { 'Upgrade llmspell-ls: pip install -U llmspell-ls' })
     end
   end
 
