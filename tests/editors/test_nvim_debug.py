@@ -234,3 +234,59 @@ def test_nvim_dap_registration(tmp_path: Path, ws: Path) -> None:
         text = "\n".join(n.current.buffer[:])
         assert f'nvim-dap is installed: adapter "llmspell" = {server[0]}' in text and "--dap" in text, text
         assert ":LlmspellDebug uses nvim-dap" in text, text
+
+
+TABLE_SPELL = """\
+local config = { name = "writer", tags = { "draft", "final" } }
+print("config is " .. config.name)
+"""
+
+
+def test_expand_a_table_in_the_panel(nv: Any, ws: Path) -> None:
+    """<CR> on a table variable in the panel loads and shows its fields; again collapses it."""
+    (ws / "table.lua").write_text(TABLE_SPELL, encoding="utf-8")
+    nv.command(f"edit {ws / 'table.lua'}")
+    nv.command("2")
+    nv.command("LlmspellBreakpoint")
+    nv.command("LlmspellDebug")
+    wait_for(lambda: session(nv).get("state") == "stopped", "the stop at table.lua:2", timeout=30)
+    lines = wait_for(lambda: panel_with(nv, "▸ config = "), "the collapsed table local", timeout=10)
+    row = next(i for i, x in enumerate(lines) if x.strip().startswith("▸ config = ")) + 1
+    win = lua(nv, "return vim.fn.win_findbuf(vim.fn.bufnr('^llmspell://debug$'))[1]")
+    nv.api.set_current_win(win)
+    nv.api.win_set_cursor(win, [row, 0])
+    nv.input("<CR>")
+    lines = wait_for(lambda: panel_with(nv, "▾ config = "), "the expanded table", timeout=10)
+    inside = lines[row:row + 3]
+    print("\n".join(lines))
+    assert any(x.strip().startswith('name = "writer"') for x in inside), lines
+    assert any(x.strip().startswith("▸ tags = ") for x in inside), lines
+    nv.input("<CR>")
+    wait_for(lambda: panel_with(nv, "▸ config = ") and not panel_with(nv, 'name = "writer"'), "the collapse", timeout=5)
+    nv.command("LlmspellContinue")
+    wait_for(lambda: panel_with(nv, "config is writer"), "the end of the spell", timeout=20)
+
+
+HOOK_SPELL = """\
+Hook.register("BeforeAgentExecution", function(ctx) return "continue" end)
+local agent = Agent.builder():name("writer"):model("offline/scripted"):build()
+local reply = agent:execute({ text = "Say hello" })
+print("agent said: " .. tostring(reply.text))
+"""
+
+
+def test_stop_on_a_hook_point(nv: Any, ws: Path) -> None:
+    """:LlmspellBreakOn hook=BeforeAgentExecution stops the spell at that hook point, with no
+    breakpoint set, and the panel shows the hook's context."""
+    (ws / "hook.lua").write_text(HOOK_SPELL, encoding="utf-8")
+    nv.command(f"edit {ws / 'hook.lua'}")
+    nv.command("LlmspellBreakOn hook=BeforeAgentExecution")
+    nv.command("LlmspellDebug")
+    wait_for(lambda: session(nv).get("state") == "stopped", "the stop at the hook point", timeout=30)
+    assert session(nv)["reason"] == "hook"
+    lines = wait_for(lambda: panel_with(nv, "Hook context:"), "the hook context scope", timeout=10)
+    print("\n".join(lines))
+    assert any(x.strip() == 'point = "BeforeAgentExecution" (string)' for x in lines), lines
+    nv.command("LlmspellContinue")
+    wait_for(lambda: panel_with(nv, "agent said: "), "the spell to finish after the hook stop", timeout=20)
+    nv.command("LlmspellBreakOn")

@@ -353,6 +353,9 @@ function Session:render_lines()
     for _, scope in ipairs(self.scopes or {}) do
       add(scope.name .. ':' .. (not scope.children and ' (<CR> to load)' or ''), scope)
       if scope.children and not scope.collapsed then
+        if #scope.children == 0 then
+          add('    (none)')
+        end
         walk(scope.children, 1)
       end
     end
