@@ -3,7 +3,8 @@
 // beside "Run spell", set a breakpoint by clicking the gutter, click "Debug spell", see the paused
 // line (the debug toolbar, the highlighted stopped line, the call stack naming debug.lua and the
 // line) and the locals in the Variables view, step over to the next line, continue to the end and
-// read the spell's output in the Debug Console.
+// read the spell's output in the Debug Console; then stop on a hook point (the adapter's "Hook
+// points" filter in the Breakpoints view) and see the hook context.
 //
 // Input (environment): CS_URL, WORKSPACE, ARTIFACTS, CHROMIUM, STEP_TIMEOUT_MS, BREAK_LINE.
 // Output: one line per check, `RESULT {...}`, then "N passed, N failed".
@@ -137,6 +138,34 @@ try {
       if (await stoppedLine(page) !== null) throw new Error('the stopped-line decoration is still shown after the end');
       await screenshot(page, 'debug-console');
       return { console: consoleText.slice(-400) };
+    });
+
+    await check(page, 'stop-on-hook-point', async () => {
+      // Runtime-aware stops: tick the adapter's "Hook points" filter in the Breakpoints view and
+      // debug spell.lua (it registers a BeforeAgentExecution hook and runs an agent).
+      const t = Date.now();
+      const times = {};
+      const row = page.locator('.debug-breakpoints .monaco-list-row', { hasText: 'Hook points' }).first();
+      await row.waitFor();
+      // VS Code draws its own checkbox (role=checkbox, aria-checked), not an <input>.
+      const box = row.locator('[role=checkbox], input[type=checkbox]').first();
+      if ((await box.getAttribute('aria-checked')) !== 'true') await box.click();
+      await page.waitForFunction((el) => el?.getAttribute('aria-checked') === 'true', await box.elementHandle(), { timeout: 5000 });
+      times.filter = Date.now() - t;
+      await openFile(page, 'spell.lua', 'Agent');
+      await page.locator('.editor-instance .codelens-decoration a', { hasText: 'Debug spell' }).first().click();
+      await page.locator('.debug-toolbar').first().waitFor();
+      times.started = Date.now() - t;
+      const stack = await waitRows(page, 'debug-call-stack', (r) => r.some((t) => t.includes('spell.lua')),
+        'a call-stack frame in spell.lua');
+      const vars = await waitRows(page, 'debug-variables', (r) => r.some((t) => t.startsWith('Hook context')),
+        'the Hook context scope in the Variables view');
+      times.paused = Date.now() - t;
+      await page.locator('.debug-toolbar .action-item .codicon-debug-stop').first().click();
+      await page.locator('.debug-toolbar').first().waitFor({ state: 'hidden' });
+      times.stopped = Date.now() - t;
+      await box.click(); // leave the filter off
+      return { stack: stack.slice(0, 3), variables: vars.slice(0, 8), times };
     });
   }
 } finally {
