@@ -10,6 +10,7 @@ registration is checked against nvim-dap's documented table API only (last test)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -290,3 +291,22 @@ def test_stop_on_a_hook_point(nv: Any, ws: Path) -> None:
     nv.command("LlmspellContinue")
     wait_for(lambda: panel_with(nv, "agent said: "), "the spell to finish after the hook stop", timeout=20)
     nv.command("LlmspellBreakOn")
+
+
+def test_restart_while_paused(nv: Any) -> None:
+    """:LlmspellDebug while a session is paused ends it and starts a new one that stops again; the old
+    session ending late does not overwrite the new one's panel or stopped line."""
+    nv.command(str(DEBUG_BREAK_LINE))
+    nv.command("LlmspellBreakpoint")
+    nv.command("LlmspellDebug")
+    wait_for(lambda: stopped_at(nv, DEBUG_BREAK_LINE), "the first stop", timeout=30)
+    first = lua(nv, "return tostring(require('llmspell.debug').session)")
+    nv.command("LlmspellDebug")
+    wait_for(lambda: lua(nv, "return tostring(require('llmspell.debug').session)") != first
+             and stopped_at(nv, DEBUG_BREAK_LINE), "the second session's stop", timeout=30)
+    wait_for(lambda: panel_with(nv, "sum = 42"), "the second session's locals", timeout=10)
+    time.sleep(1.0)  # the first adapter has exited by now (disconnect, then a 2 s kill at the latest)
+    assert stopped_at(nv, DEBUG_BREAK_LINE)
+    assert panel(nv)[0].startswith(f"⏸ stopped at debug.lua:{DEBUG_BREAK_LINE}"), panel(nv)
+    nv.command("LlmspellContinue")
+    wait_for(lambda: panel_with(nv, "total is 42"), "the second session to finish", timeout=20)

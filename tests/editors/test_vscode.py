@@ -250,7 +250,8 @@ def test_vscode_debug_spell(code_server: CodeServer, spell_workspace: Path, edit
     """The spell debugger as a user drives it: "Debug spell" lens beside "Run spell", a breakpoint
     set by clicking the gutter, the paused line in the editor and the call stack, the locals in the
     Variables view, a step over, then continue to the end with the spell's output in the Debug
-    Console; then a stop on a hook point (the "Hook points" filter) shows the hook context. The adapter is the real `llmspell-ls --dap`, started by the extension's factory."""
+    Console; then a stop on a hook point (the "Hook points" filter) shows the hook context.
+    The adapter is the real `llmspell-ls --dap`, started by the extension's factory."""
     result = run_driver("debug.mjs", code_server, spell_workspace, editor_env, artifacts,
                         BREAK_LINE=str(DEBUG_BREAK_LINE))
     checks = {c["name"]: c for c in result["checks"]}

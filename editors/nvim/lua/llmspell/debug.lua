@@ -371,6 +371,9 @@ function Session:render_lines()
 end
 
 function Session:render()
+  if M.session ~= self then
+    return -- an older session ending after a new one started must not overwrite the panel
+  end
   local bufnr = panel_buf()
   local lines, nodes = self:render_lines()
   self.line_nodes = nodes
@@ -380,6 +383,9 @@ function Session:render()
 end
 
 function Session:clear_stopped_sign()
+  if M.session ~= self then
+    return
+  end
   for _, b in ipairs(vim.api.nvim_list_bufs()) do
     if vim.api.nvim_buf_is_valid(b) then
       vim.api.nvim_buf_clear_namespace(b, ns_pc, 0, -1)
