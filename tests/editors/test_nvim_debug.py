@@ -310,3 +310,27 @@ def test_restart_while_paused(nv: Any) -> None:
     assert panel(nv)[0].startswith(f"⏸ stopped at debug.lua:{DEBUG_BREAK_LINE}"), panel(nv)
     nv.command("LlmspellContinue")
     wait_for(lambda: panel_with(nv, "total is 42"), "the second session to finish", timeout=20)
+
+
+def test_dap_framing_survives_split_reads(nv: Any) -> None:
+    """Adapter output arrives in arbitrary pipe chunks: a message split inside its header, inside a
+    multi-byte character, or two messages in one read are all decoded whole, in order."""
+    got = lua(nv, r"""
+        local D = require('llmspell.debug')
+        local s = setmetatable({ rbuf = '', log = {}, pending = {} }, D.Session)
+        local seen = {}
+        s.dispatch = function(_, msg) table.insert(seen, msg.body.output) end
+        local function frame(text)
+          local body = vim.json.encode({ type = 'event', event = 'output', body = { output = text } })
+          return ('Content-Length: %d\r\n\r\n%s'):format(#body, body)
+        end
+        local data = frame('héllo → wörld') .. frame('second') .. frame(string.rep('x', 70000))
+        local cuts = { 3, 17, 24, 40, 41, 42, 90, 5000, #data }
+        local at = 1
+        for _, cut in ipairs(cuts) do
+          s:feed(data:sub(at, cut))
+          at = cut + 1
+        end
+        vim.wait(1000, function() return #seen == 3 end)
+        return { seen[1], seen[2], #(seen[3] or ''), s.rbuf }""")
+    assert got == ["héllo → wörld", "second", 70000, ""], got

@@ -191,6 +191,8 @@ end
 
 local Session = {}
 Session.__index = Session
+--- Exposed for tests of the framing (Session:feed) and for other plugins.
+M.Session = Session
 
 function Session:send(msg)
   self.seq = self.seq + 1
