@@ -15,10 +15,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from llmspell_ls.features import lens
 
-pytestmark = [
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.filterwarnings("error::pytest_lsp.LspSpecificationWarning"),
-]
+pytestmark = pytest.mark.filterwarnings("error::pytest_lsp.LspSpecificationWarning")
 
 WORK = Path(tempfile.mkdtemp(prefix="llmspell-ls-debuglens-"))
 
@@ -52,6 +49,7 @@ async def client(request: Any, lsp_client: LanguageClient):
     await lsp_client.shutdown_session()
 
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_debug_lens_beside_run_lens(client: LanguageClient) -> None:
     uri = (WORK / "spell.lua").as_uri()
     client.text_document_did_open(lsp.DidOpenTextDocumentParams(text_document=lsp.TextDocumentItem(
