@@ -12,8 +12,9 @@ Time is measured from ``run()`` until the trace is written / exported (so the pa
 included). Prints median / p95 per mode and the ratio of medians to ``off``, plus spans and bytes.
 Then the same spell in-process (``SpellRunner``) measured in CPU seconds of this process (spell
 thread + loop + trace file), which a loaded machine disturbs much less than wall time.
-The traced modes include importing the OpenTelemetry SDK in each run's process (the zygote does not
-preload it). Noisy on a shared machine: compare ratios within one invocation.
+The zygote preloads the tracer as the language server's does (the CLI, which forks itself, imports
+the SDK in the run's process instead: about 50-150 ms once per traced run). Noisy on a shared machine:
+compare ratios within one invocation.
 
     .venv/bin/python benchmarks/bench_trace.py [--n 9] [--calls 1000]
 """
@@ -120,7 +121,7 @@ async def main(n: int, calls: int) -> None:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     endpoint = f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
-    spawner = ZygoteSpawner()
+    spawner = ZygoteSpawner(preload=("llmspell.tracing.tracer",))  # as the language server does
     try:
         with tempfile.TemporaryDirectory() as d:
             ws = Path(d)
@@ -140,7 +141,7 @@ async def main(n: int, calls: int) -> None:
                     spans = s or spans
                     size = b or size
             print(f"spell: {calls} tool calls (calculator) per run; {n} runs per mode, interleaved; "
-                  f"isolated runner on a warm zygote")
+                  f"isolated runner on a warm zygote (tracer preloaded)")
             base = statistics.median(times["off"])
             labels = {"off": "tracing off", "file": "--trace FILE (OTLP JSON)", "otlp": "OTLP/HTTP to 127.0.0.1"}
             for m in modes:

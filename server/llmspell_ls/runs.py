@@ -122,7 +122,8 @@ class RunManager:
                 # server itself has threads and its stdout is the LSP stream: it never forks)
                 from llmspell.isolation import IsolatedRunner, ZygoteSpawner
 
-                runner = IsolatedRunner(config=config, spawner=ZygoteSpawner())
+                runner = IsolatedRunner(config=config, spawner=ZygoteSpawner(
+                    preload=("llmspell.tracing.tracer",) if _tracing_on() else ()))
             self._runners[root] = runner
         return runner
 
@@ -287,9 +288,13 @@ class _TraceReady:
     count: int
 
 
+def _tracing_on() -> bool:
+    return os.environ.get(TRACE_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
 def _collector_for(runner: Any, path: str) -> Any:
     """A TraceCollector for this run, or None (tracing off, or a runner that cannot trace)."""
-    if os.environ.get(TRACE_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
+    if not _tracing_on():
         return None
     try:
         if "trace" not in inspect.signature(runner.run).parameters:

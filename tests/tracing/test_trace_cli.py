@@ -270,3 +270,37 @@ def test_untraced_runs_never_import_opentelemetry(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code], env=cli_env(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["['success', 'success']", "[]"]
+
+
+async def test_cancelled_run_marks_the_root_cancelled(tmp_path: Path) -> None:
+    spell = tmp_path / "cancel.lua"
+    spell.write_text('Tool.execute("calculator", {input = "1 + 1"})\nwhile true do end\n')
+    runner = IsolatedRunner(config=load_config(tmp_path), spawner=ForkSpawner())
+    collector = TraceCollector(spell, "lua")
+    async for msg in runner.run(spell, trace=collector.options):
+        collector.observe(msg)
+        if isinstance(msg, Spans) and any(s["name"] == "execute_tool calculator" for s in msg.spans):
+            await runner.cancel(msg.run_id)
+    assert collector.status == "cancelled"
+    spans = spans_of(collector.otlp_json())
+    root = one(spans, "run cancel.lua")
+    assert root["status"] == {"code": 2, "message": "the spell was cancelled"}
+    assert attrs(root)["llmspell.run.status"] == "cancelled" and attrs(root)["error.type"] == "cancelled"
+    assert parent_of(spans, one(spans, "execute_tool calculator")) is root
+
+
+def test_collector_bounds_the_spans_it_keeps() -> None:
+    from llmspell.messages import ErrorInfo
+    from llmspell.tracing import collect
+
+    c = TraceCollector("x.lua")
+    span = {"traceId": c.options.trace_id, "spanId": "00000000000000aa", "name": "execute_tool t",
+            "startTimeUnixNano": "1", "endTimeUnixNano": "2", "attributes": []}
+    for _ in range(3):
+        c.add([dict(span)] * (collect.MAX_SPANS // 2))
+    c.finish(Finished(run_id="r", status="error", error=ErrorInfo(message="boom", kind="script")))
+    assert len(c.spans) == collect.MAX_SPANS + 1  # + the root the parent wrote
+    root = c.spans[0]
+    assert root["spanId"] == c.options.root_span_id and root["status"]["message"] == "boom"
+    assert attrs(root)["llmspell.trace.dropped_spans"] == collect.MAX_SPANS // 2
+    assert attrs(root)["error.type"] == "script"

@@ -191,3 +191,79 @@ async def test_spell_events_are_optional(tmp_path: Path, flag: bool) -> None:
 
 def test_status_codes_match_the_sdk() -> None:
     assert StatusCode.ERROR.value == 2 and SpanKind.CLIENT.value + 1 == 3
+
+
+async def test_agent_as_tool_nests_under_the_calling_agents_tool_span(tmp_path: Path) -> None:
+    src = '''
+Agent.builder():name("math-helper"):model("offline/scripted"):allowed_tools({"calculator"}):build()
+local tname = Agent.wrap_as_tool("math-helper", {tool_name = "mathtool"})
+local boss = Agent.builder():name("boss"):model("offline/scripted"):allowed_tools({tname}):build()
+local r = boss:execute({text = "Use mathtool: please calculate 3 * 4"})
+return r.text
+'''
+    spans, fin, _ = await traced(tmp_path, src)
+    assert fin.status == "success", fin.error
+    boss = one(spans, "invoke_agent boss")
+    wrapped = one(spans, "execute_tool mathtool")
+    assert wrapped["parentSpanId"] == boss["spanId"]
+    assert attrs(wrapped)["gen_ai.tool.call.id"].startswith("call_")
+    inner = one(spans, "invoke_agent math-helper")
+    assert inner["parentSpanId"] == wrapped["spanId"]
+    calc = one(spans, "execute_tool calculator")
+    assert calc["parentSpanId"] == inner["spanId"]
+    assert {parent_of(spans, s)["name"] for s in by_name(spans, "chat scripted")} == {  # type: ignore[index]
+        "invoke_agent boss", "invoke_agent math-helper"}
+
+
+async def test_parallel_workflow_branches_keep_their_own_parents(tmp_path: Path) -> None:
+    src = '''
+local wf = Workflow.builder():name("fan"):parallel()
+  :add_step({name = "a", type = "tool", tool = "calculator", input = {input = "1 + 1"}})
+  :add_step({name = "b", type = "tool", tool = "calculator", input = {input = "2 + 2"}})
+  :add_step({name = "c", type = "tool", tool = "hash-calculator", input = {operation = "hash", input = "x"}})
+  :build()
+return wf:execute({}).success
+'''
+    spans, fin, _ = await traced(tmp_path, src)
+    assert fin.status == "success", fin.error
+    wf = one(spans, "invoke_workflow fan")
+    assert attrs(wf)["llmspell.workflow.type"] == "parallel"
+    steps = {s["name"]: s for s in spans if s.get("parentSpanId") == wf["spanId"]}
+    assert sorted(steps) == ["step a", "step b", "step c"]
+    for s in spans:
+        if s["name"].startswith("execute_tool"):
+            assert parent_of(spans, s) in steps.values()
+    assert len({s["parentSpanId"] for s in spans if s["name"].startswith("execute_tool")}) == 3
+
+
+async def test_a_failed_model_call_is_an_error_chat_span_and_the_retry_a_second_one(tmp_path: Path) -> None:
+    from llmspell.providers.scripted import ScriptedProvider
+    from llmspell.runtime import Runtime
+
+    config = load_config(tmp_path)
+
+    def factory() -> Runtime:
+        rt = Runtime(config)
+        rt.providers.register("offline/flaky", ScriptedProvider("offline/flaky", failures=[503]))
+        return rt
+
+    spell = tmp_path / "flaky.lua"
+    spell.write_text('local a = Agent.builder():name("flaky"):model("offline/flaky"):build()\n'
+                     'return a:execute({text = "hello"}).text\n')
+    spans: list[dict[str, Any]] = []
+    fin = None
+    async for msg in SpellRunner(factory).run(spell, trace=TraceOptions()):
+        if isinstance(msg, Spans):
+            spans.extend(msg.spans)
+        elif isinstance(msg, Finished):
+            fin = msg
+    assert fin is not None and fin.status == "success", fin
+    agent = one(spans, "invoke_agent flaky")
+    chats = sorted(by_name(spans, "chat flaky"), key=lambda s: int(s["startTimeUnixNano"]))
+    assert len(chats) == 2 and all(c["parentSpanId"] == agent["spanId"] for c in chats)
+    failed, ok = chats
+    assert failed["status"]["code"] == 2 and attrs(failed)["error.type"] == "provider"
+    assert "gen_ai.usage.input_tokens" not in attrs(failed)
+    assert "status" not in ok and attrs(ok)["gen_ai.usage.output_tokens"] > 0
+    assert attrs(ok)["gen_ai.provider.name"] == "offline"
+    assert "status" not in agent

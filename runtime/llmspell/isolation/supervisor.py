@@ -104,7 +104,10 @@ class ForkSpawner:
 class ZygoteSpawner:
     """Children forked by a pre-imported zygote process (started on first use, restarted if it dies)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, preload: tuple[str, ...] = ()) -> None:
+        self._preload = tuple(preload)
+        """Extra modules the zygote imports before forking (the language server: the tracer, since it
+        traces every editor run; importing the OpenTelemetry SDK in each run would cost more)."""
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._ctl: socket.socket | None = None
@@ -126,7 +129,8 @@ class ZygoteSpawner:
         env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         env.setdefault("HF_HUB_OFFLINE", "1")
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "llmspell.isolation.zygote", str(theirs.fileno())],
+            [sys.executable, "-m", "llmspell.isolation.zygote", str(theirs.fileno()),
+             *(f"--preload={m}" for m in self._preload)],
             pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env,
         )
         theirs.close()

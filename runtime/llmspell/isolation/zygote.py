@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import os
 import select
@@ -177,9 +178,14 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m llmspell.isolation.zygote",
                                 description="Pre-imported fork server for isolated spell runs (internal).")
     p.add_argument("ctl_fd", type=int, help="inherited SOCK_SEQPACKET control socket")
+    p.add_argument("--preload", action="append", default=[], metavar="MODULE",
+                   help="also import MODULE before forking (e.g. llmspell.tracing.tracer)")
     ns = p.parse_args(argv)
     set_parent_death_signal(signal.SIGKILL)
     preload()
+    for name in ns.preload:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
     warm_up()
     return serve(ns.ctl_fd)
 

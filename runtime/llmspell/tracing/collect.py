@@ -20,7 +20,7 @@ from typing import Any
 from llmspell import __version__
 from llmspell.tracing import SCOPE_NAME, TraceOptions, service_name
 
-MAX_SPANS = 200_000
+MAX_SPANS = 50_000
 """Spans kept per run (a runaway loop must not grow the parent without bound); the rest are counted."""
 
 
