@@ -334,3 +334,54 @@ def test_dap_framing_survives_split_reads(nv: Any) -> None:
         vim.wait(1000, function() return #seen == 3 end)
         return { seen[1], seen[2], #(seen[3] or ''), s.rbuf }""")
     assert got == ["héllo → wörld", "second", 70000, ""], got
+
+
+def test_evaluate_in_the_paused_frame(nv: Any) -> None:
+    nv.command(str(DEBUG_BREAK_LINE))
+    nv.command("LlmspellBreakpoint")
+    nv.command("LlmspellDebug")
+    wait_for(lambda: stopped_at(nv, DEBUG_BREAK_LINE), "the stop", timeout=30)
+    nv.command("LlmspellEval a * 2 + b")
+    wait_for(lambda: [m for m in lua(nv, "return _G.msgs") if m == "llmspell: a * 2 + b = 83"],
+             "the evaluated value as a message", timeout=10)
+    assert panel_with(nv, "» a * 2 + b = 83"), panel(nv)
+    nv.command("LlmspellEval nosuch.field")
+    wait_for(lambda: [m for m in lua(nv, "return _G.msgs") if m.startswith("llmspell: nosuch.field → error: ")],
+             "the evaluation error as a message", timeout=10)
+    nv.command("LlmspellContinue")
+    wait_for(lambda: panel_with(nv, "total is 42"), "the end", timeout=20)
+
+
+def test_conditional_breakpoint_and_logpoint(nv: Any) -> None:
+    """A breakpoint whose condition is false does not stop; a logpoint prints its message with the
+    values of {expressions} and does not stop either; a true condition stops."""
+    nv.command("3")
+    nv.command("LlmspellBreakpoint a > 100")
+    nv.command(str(DEBUG_BREAK_LINE))
+    nv.command("LlmspellLogpoint sum is {sum}")
+    assert signs(nv, "breakpoints") == [(3, "●"), (DEBUG_BREAK_LINE, "◆")]
+    nv.command("LlmspellDebug")
+    wait_for(lambda: session(nv).get("state") == "exited", "the spell to run through", timeout=30)
+    lines = wait_for(lambda: panel_with(nv, "total is 42"), "the spell's output", timeout=10)
+    assert any(x.strip() == "sum is 42" for x in lines), lines
+    assert session(nv)["reason"] is None, "the spell stopped"
+    nv.command("3")
+    nv.command("LlmspellBreakpoint a == 41")  # replaces the condition on that line
+    nv.command("LlmspellDebug")
+    wait_for(lambda: stopped_at(nv, 3), "the stop on the true condition", timeout=30)
+    nv.command("LlmspellStop")
+    wait_for(lambda: session(nv).get("state") == "exited", "the end", timeout=15)
+
+
+def test_uncaught_error_stops_with_its_message(nv: Any, ws: Path) -> None:
+    (ws / "fail.lua").write_text('local n = 3\nerror("boom at " .. n)\n', encoding="utf-8")
+    nv.command(f"edit {ws / 'fail.lua'}")
+    nv.command("LlmspellDebug")
+    wait_for(lambda: session(nv).get("state") == "stopped", "the stop on the error", timeout=30)
+    assert session(nv)["reason"] == "exception"
+    assert nv.current.window.cursor[0] == 2
+    lines = wait_for(lambda: panel_with(nv, "boom at 3"), "the error message in the panel", timeout=10)
+    assert lines[0].startswith("⏸ stopped at fail.lua:2 (exception)"), lines
+    assert any(x.strip().startswith("n = 3") for x in lines), lines
+    nv.command("LlmspellContinue")
+    wait_for(lambda: session(nv).get("state") == "exited", "the failed run to end", timeout=20)

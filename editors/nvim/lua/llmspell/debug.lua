@@ -10,7 +10,8 @@
 --   * on a stop the code window jumps to the line (sign "→" and a line highlight) and the panel
 --     buffer llmspell://debug shows the state, the call stack, the frame's scopes with their
 --     variables (<CR> expands a table) and the spell's output;
---   * :LlmspellContinue, :LlmspellStep (over), :LlmspellStepIn, :LlmspellStepOut, :LlmspellStop.
+--   * :LlmspellContinue, :LlmspellStep (over), :LlmspellStepIn, :LlmspellStepOut, :LlmspellStop,
+--     :LlmspellEval {expr}, :LlmspellLogpoint {message}, :LlmspellBreakOn {filters}.
 local M = {}
 
 local ns_bp = vim.api.nvim_create_namespace('llmspell_breakpoints')
@@ -69,9 +70,9 @@ end
 
 local function bp_sign(meta)
   if meta.verified == false then
-    return '○', 'LlmspellBreakpointUnverified'
+    return meta.log and '◇' or '○', 'LlmspellBreakpointUnverified'
   end
-  return '●', 'LlmspellBreakpoint'
+  return meta.log and '◆' or '●', 'LlmspellBreakpoint'
 end
 
 local function set_mark(bufnr, row, meta, id)
@@ -94,7 +95,8 @@ function M.list(bufnr)
   for _, m in ipairs(vim.api.nvim_buf_get_extmarks(bufnr, ns_bp, 0, -1, { details = true })) do
     local meta = metas[m[1]]
     if meta and not (m[4] and m[4].invalid) then
-      table.insert(out, { id = m[1], line = m[2] + 1, condition = meta.condition, verified = meta.verified })
+      table.insert(out, { id = m[1], line = m[2] + 1, condition = meta.condition, log = meta.log,
+                          verified = meta.verified })
     end
   end
   table.sort(out, function(a, b)
@@ -112,7 +114,7 @@ local function send_breakpoints(s, bufnr, cb)
   local bps = M.list(bufnr)
   local args = { source = { path = path, name = vim.fs.basename(path) }, breakpoints = {}, lines = {} }
   for _, bp in ipairs(bps) do
-    table.insert(args.breakpoints, { line = bp.line, condition = bp.condition })
+    table.insert(args.breakpoints, { line = bp.line, condition = bp.condition, logMessage = bp.log })
     table.insert(args.lines, bp.line)
   end
   s:request('setBreakpoints', args, function(err, body)
@@ -141,7 +143,7 @@ function M.toggle_breakpoint(opts)
   opts = opts or {}
   if M.client_kind() == 'nvim-dap' and not opts.builtin then
     local dap = require('dap')
-    dap.toggle_breakpoint(opts.condition)
+    dap.toggle_breakpoint(opts.condition, nil, opts.log)
     return
   end
   local bufnr = opts.bufnr or vim.api.nvim_get_current_buf()
@@ -158,11 +160,13 @@ function M.toggle_breakpoint(opts)
       existing = bp
     end
   end
-  if existing and not (opts.condition and opts.condition ~= existing.condition) then
+  local changed = existing and ((opts.condition and opts.condition ~= existing.condition)
+    or (opts.log and opts.log ~= existing.log))
+  if existing and not changed then
     vim.api.nvim_buf_del_extmark(bufnr, ns_bp, existing.id)
     metas[existing.id] = nil
   else
-    local meta = { condition = opts.condition }
+    local meta = { condition = opts.condition, log = opts.log }
     local id = set_mark(bufnr, line - 1, meta, existing and existing.id or nil)
     metas[id] = meta
   end
@@ -329,6 +333,9 @@ function Session:render_lines()
   if self.state == 'stopped' and self.top then
     add(('⏸ stopped at %s:%d (%s) · c continue · n step · i in · o out · :LlmspellStop'):format(
       self.top.source_name, self.top.line, self.stop_reason or 'pause'))
+    if self.stop_text and self.stop_text ~= '' then
+      add('  ' .. self.stop_text:gsub('\n', ' '))
+    end
   elseif self.state == 'exited' then
     add(('■ %s ended%s'):format(name, self.exit_code and (' (exit code ' .. self.exit_code .. ')') or ''))
   elseif self.state == 'starting' then
@@ -442,6 +449,8 @@ end
 function Session:on_stopped(body)
   self.state = 'stopped'
   self.stop_reason = body.reason
+  -- Why, in words: the error message on an exception stop, the hook point or event on runtime stops.
+  self.stop_text = body.text or (body.reason ~= 'breakpoint' and body.reason ~= 'step' and body.description) or nil
   self.thread_id = body.threadId or self.thread_id or 1
   self.stops = self.stops + 1
   local stop_no = self.stops
@@ -685,6 +694,31 @@ function M.expand_at_cursor()
   end
 end
 
+--- Evaluate a Lua expression in the paused frame (the adapter's evaluate, context "repl"); the
+--- result is shown as a message and kept in the panel's output. cb(err, result) for callers.
+function M.eval(expr, cb)
+  if M.client_kind() == 'nvim-dap' then
+    require('dap').repl.open()
+    require('dap').repl.execute(expr)
+    return
+  end
+  local s = M.session
+  if not s or s.state ~= 'stopped' or not (s.top and s.top.frame) then
+    notify('evaluate needs a paused spell (:LlmspellDebug and a breakpoint)', vim.log.levels.WARN)
+    return
+  end
+  s:request('evaluate', { expression = expr, frameId = s.top.frame.id, context = 'repl' }, function(err, body)
+    local line = err and ('%s → error: %s'):format(expr, err) or ('%s = %s'):format(expr, tostring(body.result))
+    table.insert(s.output, '» ' .. line)
+    s.output_open = false
+    s:render()
+    notify(line, err and vim.log.levels.WARN or vim.log.levels.INFO)
+    if cb then
+      cb(err, body and body.result)
+    end
+  end)
+end
+
 -- Commands ----------------------------------------------------------------------------------------
 
 --- Start debugging a spell: opts.program (a path), else opts.uri, else opts.bufnr / the current buffer.
@@ -896,7 +930,8 @@ function M.stop()
 end
 
 --- :LlmspellDebug, :LlmspellBreakpoint[!] [condition], :LlmspellContinue, :LlmspellStep,
---- :LlmspellStepIn, :LlmspellStepOut, :LlmspellStop, :LlmspellBreakOn [filters].
+--- :LlmspellStepIn, :LlmspellStepOut, :LlmspellStop, :LlmspellBreakOn [filters], :LlmspellLogpoint
+--- {message}, :LlmspellEval {expr}.
 function M.create_commands()
   local cmd = vim.api.nvim_create_user_command
   cmd('LlmspellDebug', function(a)
@@ -914,6 +949,16 @@ function M.create_commands()
   cmd('LlmspellStepIn', function() M.step('stepIn') end, { force = true, desc = 'Step into a call' })
   cmd('LlmspellStepOut', function() M.step('stepOut') end, { force = true, desc = 'Step out of the function' })
   cmd('LlmspellStop', function() M.stop() end, { force = true, desc = 'End the debug session' })
+  cmd('LlmspellLogpoint', function(a)
+    if a.args == '' then
+      notify('usage: :LlmspellLogpoint {message with {expressions}}', vim.log.levels.WARN)
+      return
+    end
+    M.toggle_breakpoint({ log = a.args })
+  end, { force = true, nargs = '*', desc = 'Toggle a logpoint: print the message (with {expr}) instead of stopping' })
+  cmd('LlmspellEval', function(a)
+    M.eval(a.args)
+  end, { force = true, nargs = '+', desc = 'Evaluate a Lua expression in the paused frame' })
   cmd('LlmspellBreakOn', function(a)
     M.break_on(a.fargs)
   end, { force = true, nargs = '*', desc = 'Stop on: error raised hook[=Points] event[=patterns] (none: only breakpoints)' })
