@@ -249,14 +249,16 @@ def test_vscode_debug_spell(code_server: CodeServer, spell_workspace: Path, edit
                             artifacts: Path) -> None:
     """The spell debugger as a user drives it: "Debug spell" lens beside "Run spell", a breakpoint
     set by clicking the gutter, the paused line in the editor and the call stack, the locals in the
-    Variables view, a step over, then continue to the end with the spell's output in the Debug
-    Console; then a stop on a hook point (the "Hook points" filter) shows the hook context.
-    The adapter is the real `llmspell-ls --dap`, started by the extension's factory."""
+    Variables view, an expression evaluated in the Debug Console, a step over, then continue to the
+    end with the spell's output in the Debug Console; then a stop on a hook point (the "Hook points"
+    filter) shows the hook context. The adapter is the real `llmspell-ls --dap`, started by the
+    extension's factory."""
     result = run_driver("debug.mjs", code_server, spell_workspace, editor_env, artifacts,
                         BREAK_LINE=str(DEBUG_BREAK_LINE))
     checks = {c["name"]: c for c in result["checks"]}
     assert list(checks) == ["workbench", "open-debug-spell", "debug-lens", "breakpoint-in-gutter",
-                            "debug-lens-pauses-at-breakpoint", "variables-view", "step-over",
+                            "debug-lens-pauses-at-breakpoint", "variables-view",
+                            "evaluate-in-debug-console", "step-over",
                             "continue-to-end", "stop-on-hook-point"], list(checks)
     stack = checks["debug-lens-pauses-at-breakpoint"]["detail"]["stack"]
     assert any("debug.lua" in row and f"{DEBUG_BREAK_LINE}:" in row for row in stack), stack

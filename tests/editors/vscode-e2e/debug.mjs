@@ -2,7 +2,7 @@
 // started by tests/editors/test_vscode.py) like a user: open debug.lua, see the "Debug spell" lens
 // beside "Run spell", set a breakpoint by clicking the gutter, click "Debug spell", see the paused
 // line (the debug toolbar, the highlighted stopped line, the call stack naming debug.lua and the
-// line) and the locals in the Variables view, step over to the next line, continue to the end and
+// line) and the locals in the Variables view, evaluate an expression in the Debug Console, step over to the next line, continue to the end and
 // read the spell's output in the Debug Console; then stop on a hook point (the adapter's "Hook
 // points" filter in the Breakpoints view) and see the hook context.
 //
@@ -113,6 +113,20 @@ try {
       }
       const vars = await waitRows(page, 'debug-variables', want, 'the locals sum = 42 and a = 41 in the Variables view');
       return { variables: vars.slice(0, 10), expandedBy };
+    });
+
+    await check(page, 'evaluate-in-debug-console', async () => {
+      // The Debug Console evaluates in the paused frame (the adapter's evaluate, context "repl").
+      const panelOpen = await page.locator('.repl-input-wrapper').first().isVisible().catch(() => false);
+      if (!panelOpen) await page.keyboard.press('Control+Shift+KeyY'); // View: Debug Console
+      const input = page.locator('.repl-input-wrapper .monaco-editor').first();
+      await input.waitFor();
+      await input.click();
+      await page.keyboard.type('a * 2 + b', { delay: 20 });
+      await page.keyboard.press('Enter');
+      const answer = page.locator('.repl .monaco-list-row', { hasText: /^\s*83\s*$/ }).first();
+      await answer.waitFor();
+      return { rows: (await page.locator('.repl .monaco-list-row').allTextContents()).slice(-3) };
     });
 
     await check(page, 'step-over', async () => {
