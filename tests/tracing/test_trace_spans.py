@@ -267,3 +267,19 @@ async def test_a_failed_model_call_is_an_error_chat_span_and_the_retry_a_second_
     assert "status" not in ok and attrs(ok)["gen_ai.usage.output_tokens"] > 0
     assert attrs(ok)["gen_ai.provider.name"] == "offline"
     assert "status" not in agent
+
+
+async def test_mcp_tools_are_extension_tools(tmp_path: Path) -> None:
+    """A tool of an MCP server (tests/fakes/mcp_server.py over stdio) is an ``extension`` tool span."""
+    import sys
+
+    fake = Path(__file__).resolve().parents[1] / "fakes" / "mcp_server.py"
+    (tmp_path / "llmspell.toml").write_text(
+        f'[mcp]\nprocess_allow = ["{sys.executable}"]\n\n[mcp.servers.fake]\ncommand = "{sys.executable}"\n'
+        f'args = ["{fake}"]\ntimeout_s = 30\n', encoding="utf-8")
+    spans, fin, _ = await traced(tmp_path, 'return Tool.execute("mcp.fake.add", {a = 2, b = 40}).result.result\n')
+    assert fin.status == "success" and fin.result == 42, fin.error
+    tool = one(spans, "execute_tool mcp.fake.add")
+    ta = attrs(tool)
+    assert ta["gen_ai.tool.type"] == "extension" and ta["gen_ai.tool.name"] == "mcp.fake.add"
+    assert parent_of(spans, tool)["name"] == "run spell.lua"  # type: ignore[index]
