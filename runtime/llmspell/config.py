@@ -361,6 +361,10 @@ class MCPServerSettings(_Strict):
     url: str | None = None
     """A Streamable HTTP endpoint (``http://host:port/mcp``); reaching it goes through the network
     policy (``security.network_allow``, ``security.allow_private_network``)."""
+    headers_env: dict[str, str] = Field(default_factory=dict)
+    """HTTP headers sent to a ``url`` server, each valued from an environment variable (kept in the
+    runtime's secret vault, never visible to spells): ``{Authorization = "NOTES_AUTH"}`` sends
+    ``Authorization: <value of NOTES_AUTH>``."""
     timeout_s: float = Field(default=30.0, gt=0, le=3600)
     """How long starting the server and each tool call may take."""
     trust_workspace_files: bool = False
@@ -383,12 +387,24 @@ class MCPServerSettings(_Strict):
                 raise ValueError(f"expected environment variable names, got {json.dumps(name)}")
         return v
 
+    @field_validator("headers_env")
+    @classmethod
+    def _header_envs(cls, v: dict[str, str]) -> dict[str, str]:
+        for header, name in v.items():
+            if not re.match(r"^[A-Za-z0-9-]+$", header):
+                raise ValueError(f"expected HTTP header names, got {json.dumps(header)}")
+            if not re.match(_ENV_NAME, name):
+                raise ValueError(f"header {header}: expected an environment variable name, got {json.dumps(name)}")
+        return v
+
     @model_validator(mode="after")
     def _one_transport(self) -> MCPServerSettings:
         if (self.command is None) == (self.url is None):
             raise ValueError("give either command (a stdio server) or url (Streamable HTTP), not both or neither")
         if self.command is not None and not self.command.strip():
             raise ValueError("command must not be empty")
+        if self.headers_env and self.url is None:
+            raise ValueError("headers_env applies to url servers only")
         return self
 
 

@@ -4,7 +4,8 @@
 port, prints ``PORT <n>`` on stdout and serves Streamable HTTP at ``/mcp`` (the test starts it and
 stops it). Tools: ``add`` (structured result), ``echo``, ``search`` (an enum and a default),
 ``fail`` (an ``isError`` result), ``getenv`` (what the server's environment holds), ``pid`` and
-``die`` (the process exits, to test restarts).
+``die`` (the process exits, to test restarts). With ``FAKE_MCP_REQUIRE_TOKEN`` set, HTTP requests
+without ``Authorization: Bearer <that token>`` get 401.
 """
 
 from __future__ import annotations
@@ -72,6 +73,18 @@ def serve_http() -> None:
     sock.bind(("127.0.0.1", 0))
     print(f"PORT {sock.getsockname()[1]}", flush=True)
     app = server.streamable_http_app()
+    token = os.environ.get("FAKE_MCP_REQUIRE_TOKEN")
+    if token:  # answer 401 to requests without "Authorization: Bearer <token>"
+        from starlette.responses import PlainTextResponse
+
+        inner = app
+
+        async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+            headers = dict(scope.get("headers") or [])
+            if scope["type"] == "http" and headers.get(b"authorization") != f"Bearer {token}".encode():
+                await PlainTextResponse("missing or wrong token", status_code=401)(scope, receive, send)
+                return
+            await inner(scope, receive, send)
     config = uvicorn.Config(app, log_level="warning", lifespan="on")
     anyio.run(uvicorn.Server(config).serve, [sock])
 

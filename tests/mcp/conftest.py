@@ -4,6 +4,7 @@ over Streamable HTTP on 127.0.0.1, started by the test and stopped after it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Iterator
@@ -22,11 +23,10 @@ def ws(tmp_path: Path) -> Path:
     return w
 
 
-@pytest.fixture
-def http_server() -> Iterator[str]:
-    """The fake server over Streamable HTTP on 127.0.0.1; yields its URL."""
+@contextlib.contextmanager
+def _http(**env: str) -> Iterator[str]:
     proc = subprocess.Popen([PYTHON, str(FAKE_SERVER), "--http"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1", **env})
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -39,3 +39,20 @@ def http_server() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+@pytest.fixture
+def http_server() -> Iterator[str]:
+    """The fake server over Streamable HTTP on 127.0.0.1; yields its URL."""
+    with _http() as url:
+        yield url
+
+
+HTTP_TOKEN = "tok-fixture-7"
+
+
+@pytest.fixture
+def http_server_with_token() -> Iterator[str]:
+    """The same, answering 401 unless ``Authorization: Bearer <HTTP_TOKEN>`` is sent."""
+    with _http(FAKE_MCP_REQUIRE_TOKEN=HTTP_TOKEN) as url:
+        yield url

@@ -223,6 +223,9 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
     (tmp_path / "llmspell.toml").write_text('[mcp.servers.x]\ncommand = "a"\nargz = []\n')
     with pytest.raises(ConfigurationError, match=r"mcp\.servers\.x\.argz: unknown key \(did you mean args\?\)"):
         load_config(tmp_path, environ={})
+    (tmp_path / "llmspell.toml").write_text('[mcp.servers.x]\ncommand = "a"\nheaders_env = {Authorization = "T"}\n')
+    with pytest.raises(ConfigurationError, match=r"mcp\.servers\.x: headers_env applies to url servers only"):
+        load_config(tmp_path, environ={})
     (tmp_path / "llmspell.toml").write_text('[mcp.servers."a.b"]\ncommand = "a"\n')
     with pytest.raises(ConfigurationError, match=r"server name \"a\.b\""):
         load_config(tmp_path, environ={})
@@ -267,3 +270,24 @@ async def test_trusted_workspace_server_starts(ws: Path) -> None:
     out, fin = await run(ws, 'print(Tool.execute("mcp.notes.echo", {text = "trusted"}).text)')
     assert fin.status == "success", fin.error
     assert out == "trusted\n"
+
+
+async def test_http_headers_from_the_vault(ws: Path, http_server_with_token: str,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """``headers_env``: a remote server's credentials come from a variable the spell never sees."""
+    monkeypatch.setenv("FAKE_MCP_AUTH", "Bearer tok-fixture-7")
+    (ws / "llmspell.toml").write_text(
+        f'[security]\nallow_private_network = true\n\n[mcp.servers.web]\nurl = "{http_server_with_token}"\n'
+        'headers_env = {Authorization = "FAKE_MCP_AUTH"}\n\n'
+        f'[mcp.servers.anon]\nurl = "{http_server_with_token}"\n', encoding="utf-8")
+    out, fin = await run(ws, """
+print(Tool.execute("mcp.web.echo", {text = "authorised"}).text)
+print(os.getenv("FAKE_MCP_AUTH"))
+local ok, err = pcall(Tool.execute, "mcp.anon.echo", {text = "x"})
+print(ok, err.message)
+""")
+    assert fin.status == "success", fin.error
+    lines = out.splitlines()
+    assert lines[:2] == ["authorised", "nil"]
+    assert lines[2].startswith("false\tMCP server 'anon' could not be started (http://127.0.0.1:")
+    assert lines[2].endswith("(HTTP 401)"), lines[2]

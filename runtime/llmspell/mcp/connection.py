@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import os
 import tempfile
+from collections.abc import AsyncIterator
 from typing import Any
 
 from llmspell.core.errors import ToolError
@@ -34,13 +35,16 @@ class MCPConnection:
 
     def __init__(self, name: str, *, command: str | None = None, args: list[str] | None = None,
                  env: dict[str, str] | None = None, cwd: str | None = None, url: str | None = None,
-                 timeout_s: float = 30.0):
+                 headers: dict[str, str] | None = None, timeout_s: float = 30.0):
         self.name = name
         self.command = command
         self.args = list(args or [])
         self.env = dict(env or {})
         self.cwd = cwd
         self.url = url
+        self.headers = dict(headers or {})
+        self.http_status: int | None = None
+        """The last HTTP error status the server answered (named in error messages)."""
         self.timeout_s = timeout_s
         self._client: Any = None
         self._task: asyncio.Task[None] | None = None
@@ -62,7 +66,8 @@ class MCPConnection:
         from mcp.client.stdio import StdioServerParameters, stdio_client
 
         if self.url is not None:
-            return self.url
+            self.http_status = None
+            return _http_transport(self.url, self.headers, self)
         self._errlog = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
         self._stderr_mark = 0
         params = StdioServerParameters(command=str(self.command), args=self.args, env=self.env, cwd=self.cwd)
@@ -111,6 +116,8 @@ class MCPConnection:
     def start_failure(self, e: BaseException, note: str) -> str:
         what = f"'{self.command}'" if self.url is None else self.url
         reason = _reason(e)
+        if self.http_status is not None:
+            reason += f" (HTTP {self.http_status})"
         if self.url is None and ("closed" in reason.lower() or isinstance(e, (EOFError, BrokenPipeError))):
             return f"MCP server '{self.name}' exited while starting ({what}): {reason}{note}"
         return f"MCP server '{self.name}' could not be started ({what}): {reason}{note}"
@@ -171,7 +178,8 @@ class MCPConnection:
             from mcp.shared.exceptions import MCPError
 
             if isinstance(e, MCPError) and "closed" not in str(e).lower():
-                raise ToolError(f"MCP server '{self.name}': {what} failed: {e}",
+                status = f" (HTTP {self.http_status})" if self.http_status is not None else ""
+                raise ToolError(f"MCP server '{self.name}': {what} failed: {e}{status}",
                                 details={"server": self.name}) from None
             if isinstance(e, (MCPError, OSError, EOFError)) or type(e).__name__ in (
                     "ClosedResourceError", "BrokenResourceError", "EndOfStream"):
@@ -215,6 +223,24 @@ class MCPConnection:
     def _stderr_note(self) -> str:
         tail = self.stderr_tail()
         return f" (server stderr: {tail})" if tail else ""
+
+
+@contextlib.asynccontextmanager
+async def _http_transport(url: str, headers: dict[str, str], conn: MCPConnection) -> AsyncIterator[Any]:
+    """Streamable HTTP on an httpx2 client of ours: extra headers (credentials from the vault), the
+    SDK's default timeouts (30 s, 300 s to read a stream), and the last error status recorded (the
+    SDK reports a refused request only as "Server returned an error response")."""
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    async def record(response: Any) -> None:
+        if response.status_code >= 400:
+            conn.http_status = response.status_code
+
+    async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0, read=300.0),
+                                  event_hooks={"response": [record]}) as http, \
+            streamable_http_client(url, http_client=http) as streams:
+        yield streams
 
 
 def _reason(e: BaseException) -> str:

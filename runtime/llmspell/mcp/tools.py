@@ -215,7 +215,7 @@ class MCPTools:
                     raise SecurityViolationError(
                         f"MCP server '{server}' (mcp.servers.{server}.url in llmspell.toml): {e.message}",
                         details=e.details) from None
-            conn = MCPConnection(server, url=s.url, timeout_s=s.timeout_s)
+            conn = MCPConnection(server, url=s.url, headers=self._headers(server), timeout_s=s.timeout_s)
         else:
             program = self.check_command(server, str(s.command))
             if not s.trust_workspace_files:
@@ -298,6 +298,18 @@ class MCPTools:
             if v is not None:
                 env[n] = v
         return env
+
+    def _headers(self, server: str) -> dict[str, str]:
+        """``mcp.servers.<server>.headers_env``: header -> value of the named variable (from the vault)."""
+        from llmspell.security.secrets import vault_of
+
+        vault = vault_of(self.runtime)
+        out: dict[str, str] = {}
+        for header, name in self.settings(server).headers_env.items():
+            v = vault.get(name)
+            if v is not None:
+                out[header] = v
+        return out
 
     async def call(self, server: str, tool: str, arguments: dict[str, Any]) -> Any:
         """Call ``tool`` on ``server`` (starting it again if it had died)."""

@@ -94,6 +94,7 @@ def secret_names(config: Any) -> list[str]:
     mcp = getattr(config, "mcp", None)
     for server in (getattr(mcp, "servers", None) or {}).values():  # [mcp.servers.<name>] env: for the server only
         names.extend(str(n) for n in (getattr(server, "env", None) or []))
+        names.extend(str(n) for n in (getattr(server, "headers_env", None) or {}).values())
     return list(dict.fromkeys(names))
 
 
