@@ -435,6 +435,33 @@ class MCPConfig(_Strict):
                 raise ValueError(f"server name {json.dumps(name)}: expected letters, digits, _ or - (it becomes "
                                  "part of the tool names mcp.<server>.<tool>)")
         return v
+class ClusterConfig(_Strict):
+    """``[cluster]``: where map items and parallel branches of workflows run (issue 14).
+
+    ``address = "local:N"`` starts a Dask ``LocalCluster`` of N worker processes inside the run's own
+    process tree (so a cancel or the wall-time kill reaches the workers too);
+    ``address = "tcp://host:8786"`` uses an existing Dask scheduler. Unset: everything runs in the
+    run's process, as without a cluster. Needs the ``cluster`` extra (``pip install 'llmspell-ls[cluster]'``).
+    """
+
+    address: str | None = None
+    rpc_host: str | None = None
+    """The address workers use to reach the run's process (State, events, output). Default: 127.0.0.1
+    for ``local:N``; for ``tcp://`` the local address of the interface that routes to the scheduler."""
+    start_timeout_s: float = Field(default=60.0, gt=0)
+    """How long starting the local cluster, or reaching the scheduler, may take."""
+
+    @field_validator("address", mode="before")
+    @classmethod
+    def _address(cls, v: Any) -> Any:
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return None
+        if not isinstance(v, str):
+            raise ValueError(f"expected local:N or tcp://host:port, got {v!r}")
+        from llmspell.cluster.address import parse_address
+
+        parse_address(v)  # raises ValueError naming what was expected
+        return v.strip()
 
 
 class RuntimeConfig(_Strict):
@@ -448,6 +475,7 @@ class RuntimeConfig(_Strict):
     artifacts: ArtifactsConfig = Field(default_factory=ArtifactsConfig)
     local_llm: LocalLLMConfig = Field(default_factory=LocalLLMConfig)
     mcp: MCPConfig = Field(default_factory=MCPConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     workspace: str | None = None
     record_path: str | None = None
     """When set, real provider calls are recorded to this file (JSON Lines)."""

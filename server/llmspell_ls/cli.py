@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trace", metavar="FILE",
                    help="with --run: write the run's OpenTelemetry spans to FILE as OTLP JSON "
                         "(OTEL_EXPORTER_OTLP_ENDPOINT also exports them over OTLP/HTTP)")
+    p.add_argument("--cluster", metavar="ADDR",
+                   help="with --run: run map items and parallel branches on a Dask cluster: local:N (N worker "
+                        "processes for this run) or tcp://host:port (an existing scheduler); needs the cluster extra")
     p.add_argument("--workspace", metavar="DIR", help="workspace root (llmspell.toml, .llmspell/ state)")
     p.add_argument("--tcp", metavar="HOST:PORT", help="serve LSP over TCP instead of stdio (debugging)")
     p.add_argument("--log-file", metavar="FILE", help="write server logs to FILE")
@@ -64,10 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from llmspell_ls.run_command import run_command
 
         return run_command(ns.run, script_args, json_lines=ns.json, model=ns.model, workspace=ns.workspace,
-                           trace_file=ns.trace)
-    if ns.json or ns.model or ns.trace or script_args:
+                           trace_file=ns.trace, cluster=ns.cluster)
+    if ns.json or ns.model or ns.trace or ns.cluster or script_args:
         parser.print_usage(sys.stderr)
-        print("llmspell-ls: --json, --model, --trace and script arguments need --run FILE", file=sys.stderr)
+        print("llmspell-ls: --json, --model, --trace, --cluster and script arguments need --run FILE", file=sys.stderr)
         return 2
     if ns.check:
         from llmspell_ls.check_command import check_command

@@ -172,6 +172,7 @@ def run_command(
     json_lines: bool = False,
     model: str | None = None,
     workspace: str | None = None,
+    cluster: str | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
     trace_file: str | None = None,
@@ -201,6 +202,8 @@ def run_command(
         overrides: dict[str, Any] = {}
         if model:
             overrides["default_model"] = model
+        if cluster:
+            overrides["cluster"] = {"address": cluster}
         # the workspace is the spell's folder unless given: never the current directory by accident
         # (running from / or $HOME must not make that the allowed file tree)
         config = load_config(workspace or p.resolve().parent, overrides=overrides or None)
@@ -208,6 +211,12 @@ def run_command(
         msg = getattr(e, "message", None) or str(e)
         err.write(f"llmspell-ls: {msg.splitlines()[0] if msg else type(e).__name__}\n")
         return 2
+    if config.cluster.address:
+        from llmspell.cluster import MISSING_EXTRA, dask_available
+
+        if not dask_available():
+            err.write(f"llmspell-ls: --cluster {config.cluster.address}: {MISSING_EXTRA}\n")
+            return 2
     try:
         return asyncio.run(_run(p, script_args, json_lines=json_lines, config=config, out=out, err=err,
                                 trace_file=trace_file))

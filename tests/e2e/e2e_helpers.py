@@ -55,6 +55,7 @@ DEDICATED_EXAMPLES: dict[str, str] = {
     "rag": "test_rag_e2e.py",
     "traced_run": "../tracing/test_trace_example.py",
     "mcp_tool": "../mcp/test_mcp_examples.py",
+    "cluster_map": "../cluster/test_cluster_cli.py",
 }
 
 

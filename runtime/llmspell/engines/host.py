@@ -51,6 +51,8 @@ class SpellHost:
         self.thread: threading.Thread | None = None
         self._closed = threading.Event()
         self.cancel_reason = "cancelled"
+        self._early: set[concurrent.futures.Future[Any]] = set()
+        """Completions a nested :meth:`wait` took from the inbox for a wait further up the stack."""
 
     # -------------------------------------------------------------- spell thread -> loop
 
@@ -65,13 +67,20 @@ class SpellHost:
             if self.cancel_flag.is_set():
                 cfut.cancel()
                 raise SpellCancelled(self.cancel_reason)
-            item = self.inbox.get()
+            if cfut in self._early:
+                # a callback served while this wait was blocked (two map items calling State.set,
+                # say) had its own nested wait, which took this completion off the inbox
+                self._early.discard(cfut)
+                item = ("done", cfut)
+            else:
+                item = self.inbox.get()
             if item[0] == "done":
                 if item[1] is cfut:
                     if cfut.cancelled():
                         raise SpellCancelled(self.cancel_reason)
                     return cfut.result()
-                continue  # a stale completion from an abandoned wait
+                self._early.add(item[1])  # for the wait further up the stack (or an abandoned one)
+                continue
             self._service(item, cfut)
 
     def run_sync(self, coro: Coroutine[Any, Any, Any]) -> Any:

@@ -101,6 +101,9 @@ class WorkflowInstance(Workflow):
         self.session_id: str | None = None
         """The session the workflow was created in (its checkpoints fire SessionCheckpoint there)."""
         self._restore_point: dict[str, Any] = {}
+        self.emit_output: Callable[[str, str], None] | None = None
+        """The run's output sink (set by the Workflow global): printed output of steps that ran on
+        cluster workers is written here."""
 
     # ------------------------------------------------------------------------------ properties
 
@@ -458,7 +461,7 @@ class WorkflowInstance(Workflow):
                     st = b.steps[pos]
                     scope = Scope(self._input, self.outputs, self.shared_data, prev, {"branch": {"name": b.name}})
                     ok, out = await self._run_step(st, step_index[id(st)], scope, total=len(step_index),
-                                                   branch=b.name)
+                                                   branch=b.name, remote=True)
                     if ok:
                         prev = out
                     pos += 1
@@ -520,7 +523,7 @@ class WorkflowInstance(Workflow):
                               {"item": items[i], "map": {"item": items[i], "index": i + 1}})
                 ok, out = await self._run_step(map_step, i, scope, total=len(items),
                                                label=f"{map_step.name}[{i + 1}]", default_input=items[i],
-                                               record=False)
+                                               record=False, remote=True)
                 mapped[str(i)] = out if ok else None
 
         if not self._cursor.get("reduced_input"):
@@ -539,8 +542,12 @@ class WorkflowInstance(Workflow):
 
     async def _run_step(self, step: StepDef, index: int, scope: Scope, *, total: int = 0, label: str | None = None,
                         branch: str | None = None, default_input: Any = MISSING, record: bool = True,
-                        ) -> tuple[bool, Any]:
-        """Run one step with hooks, events, retries and recording. Returns (succeeded, output)."""
+                        remote: bool = False) -> tuple[bool, Any]:
+        """Run one step with hooks, events, retries and recording. Returns (succeeded, output).
+
+        ``remote``: the step may run on a cluster worker (map items, parallel branches) when
+        ``[cluster] address`` is set; the hooks, events, retries and recording stay here either way.
+        """
         if self._cancel:
             raise _Cancelled()
         d = self.definition
@@ -563,13 +570,17 @@ class WorkflowInstance(Workflow):
         if d.error_strategy == "retry":
             attempts = max(attempts, d.retry_attempts)
         attempt_box = [1]
+        cluster = self._cluster_for(step) if remote else None
+        where: dict[str, Any] = {}
+        """``worker``: the cluster worker that ran the step (its events carry it)."""
 
         async def once() -> Any:
             ev_try = {**ev, "retry_attempt": attempt_box[0] - 1}
-            if events is not None:
+            if events is not None and cluster is None:  # on a cluster: published once a worker has it
                 await events.publish("workflow.step.started", ev_try, correlation_id=self.execution_id, source=self.id)
             await self._progress(name, index, total, "started", branch)
-            task = asyncio.ensure_future(self._hooked(step, name, index, step_input, scope, hooks))
+            remote_to = None if cluster is None else (cluster, ev_try, where)
+            task = asyncio.ensure_future(self._hooked(step, name, index, step_input, scope, hooks, remote_to))
             self._tasks.add(task)
             try:
                 return await task
@@ -604,7 +615,8 @@ class WorkflowInstance(Workflow):
             self._record(step, name, index, False, None, msg, t0, branch, attempts=attempt_box[0])
             self.metrics["steps_failed"] += 1
             if events is not None:
-                await events.publish("workflow.step.failed", {**ev, "error": msg, "error_type": type(e).__name__,
+                await events.publish("workflow.step.failed", {**ev, **where, "error": msg,
+                                                              "error_type": type(e).__name__,
                                                               "duration_ms": (time.perf_counter() - t0) * 1000.0},
                                      correlation_id=self.execution_id, source=self.id)
             await self._progress(name, index, total, "failed", branch)
@@ -624,19 +636,36 @@ class WorkflowInstance(Workflow):
             await check_slow(self.runtime, self.component, (time.perf_counter() - t0) * 1000.0,
                              operation="workflow.step", workflow_id=self.id, step_name=name)
         if events is not None:
-            await events.publish("workflow.step.completed", {**ev, "duration_ms": (time.perf_counter() - t0) * 1000.0,
+            await events.publish("workflow.step.completed", {**ev, **where,
+                                                             "duration_ms": (time.perf_counter() - t0) * 1000.0,
                                                              "skipped": skipped},
                                  correlation_id=self.execution_id, source=self.id)
         await self._progress(name, index, total, "completed", branch)
         return True, out
 
-    async def _hooked(self, step: StepDef, name: str, index: int, step_input: Any, scope: Scope, hooks: Any) -> Any:
+    def _cluster_for(self, step: StepDef) -> Any:
+        """The cluster dispatcher when ``[cluster] address`` is set and ``step`` can be shipped, else None."""
+        cfg = getattr(getattr(self.runtime, "config", None), "cluster", None)
+        if cfg is None or not getattr(cfg, "address", None) or step.type not in ("tool", "agent", "function"):
+            return None
+        from llmspell.cluster.dispatch import dispatcher_for
+
+        return dispatcher_for(self.runtime)
+
+    async def _hooked(self, step: StepDef, name: str, index: int, step_input: Any, scope: Scope, hooks: Any,
+                      remote: tuple[Any, dict[str, Any], dict[str, Any]] | None = None) -> Any:
+        async def run(inp: Any) -> Any:
+            if remote is None:
+                return await self._exec(step, inp, scope)
+            cluster, ev, where = remote
+            return await cluster.run_step(self, step, inp, scope, label=name, index=index, ev=ev, where=where)
+
         async def op(data: dict[str, Any]) -> Any:
             inp = data.get("input", step_input) if isinstance(data, dict) else step_input
             if step.timeout_ms:
                 async with asyncio.timeout(step.timeout_ms / 1000.0):
-                    return await self._exec(step, inp, scope)
-            return await self._exec(step, inp, scope)
+                    return await run(inp)
+            return await run(inp)
 
         data = {"workflow_id": self.id, "workflow_name": self.name, "step_name": name, "step_type": step.type,
                 "step_index": index, "input": step_input}

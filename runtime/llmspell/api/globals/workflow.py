@@ -835,6 +835,7 @@ class WorkflowBuilder(ApiObject):
         """
         wf = _ctx_rt(self.ctx).workflows.create(self.definition())
         wf.session_id = self.ctx.extra.get("session_id")
+        wf.emit_output = self.ctx.emit_output
         _forget_at_spell_end(self.ctx, wf.id)
         return WorkflowHandle(self.ctx, wf)
 
@@ -854,6 +855,7 @@ class WorkflowGlobal(ApiGlobal):
             raise ValidationError(f"Workflow.{t}: expected a config table {{name = ..., ...}}")
         wf = _ctx_rt(self.ctx).workflows.create(parse_workflow(cfg, type_=t))
         wf.session_id = self.ctx.extra.get("session_id")
+        wf.emit_output = self.ctx.emit_output
         _forget_at_spell_end(self.ctx, wf.id)
         return WorkflowHandle(self.ctx, wf)
 
