@@ -435,6 +435,8 @@ class MCPConfig(_Strict):
                 raise ValueError(f"server name {json.dumps(name)}: expected letters, digits, _ or - (it becomes "
                                  "part of the tool names mcp.<server>.<tool>)")
         return v
+
+
 class ClusterConfig(_Strict):
     """``[cluster]``: where map items and parallel branches of workflows run (issue 14).
 

@@ -12,10 +12,12 @@ pickled exceptions, so a step's error reads the same whatever the worker's Pytho
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,10 @@ class WorkerRunHost:
         self._spell_file = spell_file
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._fn_tasks: set[str] = set()
+        self._cancelled: set[str] = set()
+        """Tasks cancelled before they reached this worker (a cancel can overtake the task)."""
+        self.dead = False
+        """Set when the run is gone (its socket closed, or the plugin torn down): no new task starts."""
         self.current: str | None = None
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name=f"llmspell-run-{key}", daemon=True)
@@ -117,6 +123,10 @@ class WorkerRunHost:
             self.loop.call_soon_threadsafe(self._cancel, None)
 
     def _cancel(self, ids: list[str] | None) -> None:
+        if ids is None:
+            self.dead = True
+        else:
+            self._cancelled.update(t for t in ids if t not in self._tasks)
         targets = list(self._tasks) if ids is None else [t for t in ids if t in self._tasks]
         kill_lua = False
         for tid in targets:
@@ -129,10 +139,21 @@ class WorkerRunHost:
 
     def run(self, spec: dict[str, Any]) -> dict[str, Any]:
         """Called on the Dask task thread: run ``spec`` on this host's loop and wait for the answer."""
-        return asyncio.run_coroutine_threadsafe(self._execute(spec), self.loop).result()
+        if self.dead or not self.loop.is_running():
+            return {"ok": False, "cancelled": True, "error": "the run has ended", "worker": self.worker}
+        fut = asyncio.run_coroutine_threadsafe(self._execute(spec), self.loop)
+        while True:
+            try:
+                return fut.result(timeout=0.25)
+            except concurrent.futures.TimeoutError:
+                if not self.loop.is_running():  # closed under us: never leave the Dask thread waiting
+                    return {"ok": False, "cancelled": True, "error": "the run has ended", "worker": self.worker}
 
     async def _execute(self, spec: dict[str, Any]) -> dict[str, Any]:
         tid = str(spec["task"])
+        if self.dead or tid in self._cancelled:
+            self._cancelled.discard(tid)
+            return {"ok": False, "cancelled": True, "error": "cancelled", "worker": self.worker}
         self.current = tid
         me = asyncio.current_task()
         assert me is not None
@@ -192,6 +213,12 @@ class WorkerRunHost:
         return out, dict(wf.agent_outputs)
 
     def close(self) -> None:
+        self.dead = True
+        with contextlib.suppress(Exception):
+            self.loop.call_soon_threadsafe(self._cancel, None)
+        deadline = time.monotonic() + 3.0
+        while self._tasks and time.monotonic() < deadline:  # let cancelled tasks hand back their answer
+            time.sleep(0.01)
         with contextlib.suppress(Exception):
             if self.spell is not None:
                 self.spell.cancel("cancelled")
