@@ -114,12 +114,16 @@ async def test_process_policy_refuses_a_program_not_in_mcp_process_allow(ws: Pat
     out, fin = await run(ws, """
 local ok, err = pcall(Tool.execute, "mcp.fake.add", {a = 1, b = 2})
 print(ok, err.kind, err.message)
+local sub = Event.subscribe("tool.failed")
 local listed = 0
 for _, t in ipairs(Tool.list()) do if t.name:sub(1, 4) == "mcp." then listed = listed + 1 end end
 print("listed", listed)
+local ev = Event.receive(sub, 1000)
+print("event", ev.data.tool, ev.data.error_type)
 """)
     assert fin.status == "success", fin.error
-    first, second = out.splitlines()
+    first, second, third = out.splitlines()
+    assert third == "event\tmcp.fake.*\tSecurityViolationError"
     assert first.startswith("false\tsecurity\tMCP server 'fake' (mcp.servers.fake.command): program ")
     assert "is not in mcp.process_allow" in first and "llmspell.toml" in first
     assert second == "listed\t0"
@@ -291,3 +295,11 @@ print(ok, err.message)
     assert lines[:2] == ["authorised", "nil"]
     assert lines[2].startswith("false\tMCP server 'anon' could not be started (http://127.0.0.1:")
     assert lines[2].endswith("(HTTP 401)"), lines[2]
+
+
+async def test_a_directory_argument_in_the_workspace_is_data(ws: Path) -> None:
+    """A filesystem-style server given the workspace as its root still starts (only files are code)."""
+    (ws / "llmspell.toml").write_text(stdio_toml().replace('.py"]', f'.py", "{ws}", "."]', 1), encoding="utf-8")
+    out, fin = await run(ws, 'print(Tool.execute("mcp.fake.echo", {text = "served"}).text)')
+    assert fin.status == "success", fin.error
+    assert out == "served\n"

@@ -132,9 +132,15 @@ class MCPTools:
         if not todo:
             return
         results = await asyncio.gather(*(self.discover(s) for s in todo), return_exceptions=True)
+        events = getattr(self.runtime, "events", None)
         for s, r in zip(todo, results, strict=True):
             if isinstance(r, BaseException):
                 self.errors[s] = str(r)
+                if events is not None and hasattr(events, "publish_nowait"):
+                    # Tool.list leaves the server out; the event says why (--json, LLMSPELL_EVENTS=1, editors)
+                    events.publish_nowait("tool.failed", {"tool": f"mcp.{s}.*", "error": str(r),
+                                                          "error_type": type(r).__name__, "caller": "Tool.list"},
+                                          source="mcp")
 
     def prepare_sync(self, name: str) -> None:
         """:meth:`prepare` from a thread that is not the runtime loop's (a spell's ``Tool.get``)."""
@@ -261,7 +267,8 @@ class MCPTools:
 
     def check_files(self, server: str, program: str, args: list[str]) -> None:
         """Refuse a server whose program or argument files lie where spells can write (the allowed
-        roots): it runs outside the sandbox, so a spell could otherwise rewrite what the next start runs."""
+        roots): it runs outside the sandbox, so a spell could otherwise rewrite what the next start runs.
+        Directory arguments (a filesystem server's root, ``.``) are data and pass."""
         policy = getattr(self.runtime, "policy", None)
         roots = [os.path.realpath(r) for r in (getattr(policy, "allowed_roots", None) or [])]
         if not roots:
@@ -272,7 +279,7 @@ class MCPTools:
                 continue
             value = cand.split("=", 1)[1] if cand.startswith("-") else cand
             path = value if os.path.isabs(value) else os.path.join(ws, value)
-            if not os.path.exists(path):
+            if not os.path.isfile(path):  # files are what runs; a directory argument is data (a root to serve)
                 continue
             real = os.path.realpath(path)
             root = next((r for r in roots if real == r or real.startswith(r.rstrip(os.sep) + os.sep)), None)
