@@ -68,6 +68,19 @@ def panel_with(n: Any, text: str) -> list[str] | None:
     return lines if any(x.strip().startswith(text) or text in x for x in lines) else None
 
 
+def frames(n: Any) -> list[str]:
+    """The call-stack lines of the panel, top frame first."""
+    lines = panel(n)
+    if "Call stack:" not in lines:
+        return []
+    out = []
+    for x in lines[lines.index("Call stack:") + 1:]:
+        if not x.startswith("  "):
+            break
+        out.append(x.strip())
+    return out
+
+
 def signs(n: Any, ns: str) -> list[tuple[int, str]]:
     """(1-based line, sign text) of the plugin's signs in the current buffer."""
     return [(row + 1, text.strip()) for row, text in lua(n, """
@@ -385,3 +398,22 @@ def test_uncaught_error_stops_with_its_message(nv: Any, ws: Path) -> None:
     assert any(x.strip().startswith("n = 3") for x in lines), lines
     nv.command("LlmspellContinue")
     wait_for(lambda: session(nv).get("state") == "exited", "the failed run to end", timeout=20)
+
+
+def test_step_in_and_out(nv: Any) -> None:
+    """:LlmspellStepIn from the call line enters add(); :LlmspellStepOut returns to the main chunk."""
+    call_line = next(i for i, x in enumerate(DEBUG_SPELL.splitlines(), 1) if "add(x, 1)" in x)
+    nv.command(str(call_line))
+    nv.command("LlmspellBreakpoint")
+    nv.command("LlmspellDebug")
+    wait_for(lambda: stopped_at(nv, call_line), "the stop on the call line", timeout=30)
+    nv.command("LlmspellStepIn")
+    wait_for(lambda: stopped_at(nv, 3), "the first line of add()", timeout=15)
+    wait_for(lambda: panel_with(nv, "a = 41"), "add()'s parameters", timeout=10)
+    assert [f.split()[0] for f in frames(nv)] == ["add", "main"], frames(nv)
+    nv.command("LlmspellStepOut")
+    wait_for(lambda: session(nv).get("state") == "stopped" and session(nv)["reason"] == "step"
+             and [f.split()[0] for f in frames(nv)] == ["main"], "the return to the main chunk", timeout=15)
+    assert nv.current.window.cursor[0] in (call_line, call_line + 1)
+    nv.command("LlmspellContinue")
+    wait_for(lambda: panel_with(nv, "total is 42"), "the end", timeout=20)
