@@ -698,8 +698,10 @@ end
 --- result is shown as a message and kept in the panel's output. cb(err, result) for callers.
 function M.eval(expr, cb)
   if M.client_kind() == 'nvim-dap' then
-    require('dap').repl.open()
-    require('dap').repl.execute(expr)
+    -- nvim-dap's documented widget: evaluates in the current frame, shows the value in a float.
+    require('dap.ui.widgets').hover(function()
+      return expr
+    end)
     return
   end
   local s = M.session
