@@ -223,6 +223,10 @@ def test_nvim_dap_registration(tmp_path: Path, ws: Path) -> None:
         "function M.step_over() table.insert(M.calls, { 'step_over' }) end\n"
         "function M.terminate() table.insert(M.calls, { 'terminate' }) end\n"
         "return M\n", encoding="utf-8")
+    (fake / "lua" / "dap" / "ui").mkdir(parents=True)
+    (fake / "lua" / "dap" / "ui" / "widgets.lua").write_text(
+        "return { hover = function(expr) table.insert(require('dap').calls, { 'hover', expr() }) end }\n",
+        encoding="utf-8")
     with fresh_nvim(tmp_path / "home") as n:
         n.command(f"set runtimepath+={fake}")
         lua(n, "require('llmspell').setup({ cmd = ... })", server)
@@ -239,9 +243,12 @@ def test_nvim_dap_registration(tmp_path: Path, ws: Path) -> None:
         n.command("LlmspellDebug")
         n.command("LlmspellContinue")
         n.command("LlmspellStep")
+        n.command("LlmspellEval a + b")
         n.command("LlmspellStop")
         calls = lua(n, "return require('dap').calls")
-        assert [c[0] for c in calls] == ["toggle_breakpoint", "run", "continue", "step_over", "terminate"], calls
+        assert [c[0] for c in calls] == ["toggle_breakpoint", "run", "continue", "step_over", "hover",
+                                         "terminate"], calls
+        assert calls[4][1] == "a + b", calls
         run = calls[1][1]
         assert run["type"] == "llmspell" and run["program"] == str(ws / "debug.lua") and run["cwd"] == str(ws), run
         n.command("checkhealth llmspell")
