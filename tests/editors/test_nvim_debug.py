@@ -92,11 +92,11 @@ def signs(n: Any, ns: str) -> list[tuple[int, str]]:
         return out""", ns)]
 
 
-def stopped_at(n: Any, line: int) -> bool:
-    """The user sees the stop: session paused, the cursor on `line` of debug.lua, the → sign there."""
+def stopped_at(n: Any, line: int, file: str = "debug.lua") -> bool:
+    """The user sees the stop: session paused, the cursor on `line` of `file`, the → sign there."""
     if session(n).get("state") != "stopped":
         return False
-    if not n.current.buffer.name.endswith("debug.lua") or n.current.window.cursor[0] != line:
+    if not n.current.buffer.name.endswith(file) or n.current.window.cursor[0] != line:
         return False
     return (line, "→") in signs(n, "stopped")
 
@@ -397,9 +397,9 @@ def test_uncaught_error_stops_with_its_message(nv: Any, ws: Path) -> None:
     (ws / "fail.lua").write_text('local n = 3\nerror("boom at " .. n)\n', encoding="utf-8")
     nv.command(f"edit {ws / 'fail.lua'}")
     nv.command("LlmspellDebug")
-    wait_for(lambda: session(nv).get("state") == "stopped", "the stop on the error", timeout=30)
+    # (the state turns "stopped" at the event; the jump follows the stackTrace answer)
+    wait_for(lambda: stopped_at(nv, 2, "fail.lua"), "the stop on the error at fail.lua:2", timeout=30)
     assert session(nv)["reason"] == "exception"
-    assert nv.current.window.cursor[0] == 2
     lines = wait_for(lambda: panel_with(nv, "boom at 3"), "the error message in the panel", timeout=10)
     assert lines[0].startswith("⏸ stopped at fail.lua:2 (exception)"), lines
     assert any(x.strip().startswith("n = 3") for x in lines), lines

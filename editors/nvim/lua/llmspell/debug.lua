@@ -336,6 +336,8 @@ function Session:render_lines()
     if self.stop_text and self.stop_text ~= '' then
       add('  ' .. self.stop_text:gsub('\n', ' '))
     end
+  elseif self.state == 'stopped' then
+    add(('⏸ stopped (%s) …'):format(self.stop_reason or 'pause'))
   elseif self.state == 'exited' then
     add(('■ %s ended%s'):format(name, self.exit_code and (' (exit code ' .. self.exit_code .. ')') or ''))
   elseif self.state == 'starting' then
@@ -454,6 +456,8 @@ function Session:on_stopped(body)
   self.thread_id = body.threadId or self.thread_id or 1
   self.stops = self.stops + 1
   local stop_no = self.stops
+  -- Nothing of the previous stop may show as this one's while its stack is on the way.
+  self.frames, self.scopes, self.top = nil, nil, nil
   self:request('stackTrace', { threadId = self.thread_id, startFrame = 0, levels = 20 }, function(err, st)
     if stop_no ~= self.stops then
       return -- a newer stop (fast stepping) superseded this one
