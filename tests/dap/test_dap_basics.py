@@ -186,3 +186,47 @@ def test_js_spell_runs_with_no_debug(dap: DapClient, tmp_path: Path) -> None:
     dap.start(js, noDebug=True)
     dap.wait_event("terminated")
     assert "from js" in dap.output()
+
+
+def test_wall_clock_is_held_while_stopped(dap: DapClient, tmp_path: Path) -> None:
+    (tmp_path / "llmspell.toml").write_text("[limits]\nwall_time_s = 2\n", encoding="utf-8")
+    p = write(tmp_path, "sum.lua", SPELL)
+    dap.start(p, {p: [{"line": 2}]})
+    dap.stopped()
+    time.sleep(3)  # longer than the wall time: a person reading variables
+    assert dap.locals() == {"a": "0", "b": "1"}
+    dap.request("setBreakpoints", {"source": {"path": str(p)}, "breakpoints": []})
+    dap.request("continue", {"threadId": 1})
+    dap.wait_event("terminated")
+    out = dap.output()
+    assert "success" in out and "wall time" not in out
+
+
+def test_wall_clock_still_ends_a_running_spell(dap: DapClient, tmp_path: Path) -> None:
+    (tmp_path / "llmspell.toml").write_text("[limits]\nwall_time_s = 1\n", encoding="utf-8")
+    p = write(tmp_path, "loop.lua", "local n = 0\nwhile true do\n  n = n + 1\nend\n")
+    dap.start(p, {p: [{"line": 3, "condition": "n == 10"}]})
+    dap.stopped()
+    dap.request("setBreakpoints", {"source": {"path": str(p)}, "breakpoints": []})
+    dap.request("continue", {"threadId": 1})
+    dap.wait_event("terminated")
+    assert "wall time limit exceeded" in dap.output()
+
+
+def test_pause_while_the_spell_waits_on_the_runtime(dap: DapClient, tmp_path: Path) -> None:
+    """A spell blocked in an API call (here a sleep) is not running Lua: the pause is served from its
+    inbox and stops on the line of the call."""
+    p = write(tmp_path, "wait.lua", 'local before = 41 + 1\nUtils.sleep(20)\nprint("woke")\n')
+    dap.start(p)
+    time.sleep(0.8)
+    dap.request("pause", {"threadId": 1})
+    stop = dap.stopped()
+    assert stop["reason"] == "pause"
+    f = dap.top_frame()
+    assert (f["line"], f["source"]["path"]) == (2, str(p))
+    assert dap.locals()["before"] == "42"
+    t0 = time.monotonic()
+    dap.request("terminate")
+    dap.wait_event("terminated")
+    assert time.monotonic() - t0 < 10
+    assert "woke" not in dap.output()

@@ -48,21 +48,33 @@ local CUR = {}          -- resume chain: CUR[1] the spell's main coroutine ... C
 local ENV, BASE = nil, {}
 local STOP = nil        -- while stopped: {thread=, frames={}, refs={}, nref=, extra=}
 local BUSY = false      -- inside the debugger itself (evaluate, conditions): no stops, no re-entry
-local HOOKED = false    -- the line hook is installed
+local HOOKED = "none"   -- which hook the threads carry: "none" (count only) | "bp" | "step"
+local NEED = setmetatable({}, {__mode = "k"})  -- function -> has a breakpoint on one of its own lines
 
 ------------------------------------------------------------------------------------ hook install
+--
+-- Three states. "none": the prelude's count hook (an undebugged speed). "step" (stepping or a pause
+-- pending): every line event reaches the hook. "bp" (breakpoints, no stepping): line events only
+-- while the running function has a breakpoint among its own lines; call/return events switch them
+-- on and off per thread, so a loop in a function without breakpoints runs without line events. The
+-- hook function itself records the state of its thread: hook_full (lines wanted) or hook_probe
+-- (not known yet: the first line event decides).
 
-local hook   -- forward
+local hook_full, hook_probe   -- forward
 
-local function want_lines()
-  return NBP > 0 or MODE ~= nil
+local function wanted()
+  if MODE ~= nil then return "step" end
+  if NBP > 0 then return "bp" end
+  return "none"
 end
 
 local function install()
-  local on = want_lines()
-  if on == HOOKED then return end
-  HOOKED = on
-  if on then M.set_hook(hook, "l") else M.set_hook(nil, "") end
+  local want = wanted()
+  if want == HOOKED then return end
+  HOOKED = want
+  if want == "step" then M.set_hook(hook_full, "l")
+  elseif want == "bp" then M.set_hook(hook_probe, "crl")
+  else M.set_hook(nil, "") end
   -- every thread that may run spell code re-arms itself with the new hook; the running one too
   for co in pairs(THREADS) do
     if co_status(co) ~= "dead" then M.arm_thread(co) end
@@ -418,10 +430,92 @@ local function slow(line)
   end
 end
 
-hook = function(event, line)
-  if event == "count" then COUNT_HOOK() return end
+-- does function f (a spell function) have a breakpoint on one of its own lines?
+local function needs(f)
+  local n = NEED[f]
+  if n == nil then
+    n = false
+    local info = debug_getinfo(f, "SL")
+    local bps = info and BPS[info.source]
+    if bps and info.activelines then
+      for line in pairs(info.activelines) do
+        if bps[line] then n = true break end
+      end
+    end
+    NEED[f] = n
+  end
+  return n
+end
+
+-- "bp" mode hooks (levels inside a hook: 2 = the function the event is about, 3 = its caller).
+--   hook_off   mask "c":   no line events; a call into a function that needs them switches to hook_on
+--   hook_on    mask "crl": line events; a return into a Lua function that needs none switches off
+--   hook_probe mask "crl": not known yet (just installed, or returned into C): the first event decides
+-- A call is one getinfo and a table lookup; a loop without calls costs nothing at all.
+local hook_on, hook_off   -- forward
+
+-- does a function from `level` down (as seen by the caller of this function) need line events? Line
+-- events may only go off when none does: hook_off sees no returns, so it could not switch them back
+-- on when control returns into such a function.
+local function below_needs(level)
+  while true do
+    local info = debug_getinfo(level, "f")
+    if not info then return false end
+    if needs(info.func) then return true end
+    level = level + 1
+  end
+end
+
+local function line_event(line)
   if MODE == nil and not LINES[line] then return end
   slow(line)
+end
+
+hook_full = function(event, line)
+  if event == "line" then
+    if MODE == nil and not LINES[line] then return end
+    slow(line)
+  elseif event == "count" then
+    COUNT_HOOK()
+  end
+end
+
+hook_off = function(event)
+  if event == "count" then COUNT_HOOK() return end
+  local info = debug_getinfo(2, "f")
+  if info and needs(info.func) then debug_sethook(hook_on, "crl", STEP) end
+end
+
+hook_on = function(event, line)
+  if event == "line" then
+    if MODE == nil and not LINES[line] then return end
+    slow(line)
+  elseif event == "count" then
+    COUNT_HOOK()
+  elseif event == "return" then
+    local info = debug_getinfo(3, "Sf")
+    if info == nil or info.what == "C" then
+      debug_sethook(hook_probe, "crl", STEP)
+    elseif not needs(info.func) and not below_needs(5) then
+      debug_sethook(hook_off, "c", STEP)
+    end
+  end
+end
+
+hook_probe = function(event, line)
+  if event == "count" then COUNT_HOOK() return end
+  if event == "line" then
+    local info = debug_getinfo(2, "f")
+    if info and needs(info.func) or below_needs(4) then
+      debug_sethook(hook_on, "crl", STEP)
+      line_event(line)
+    else
+      debug_sethook(hook_off, "c", STEP)
+    end
+  elseif event == "call" or event == "tail call" then
+    local info = debug_getinfo(2, "f")
+    if info and needs(info.func) then debug_sethook(hook_on, "crl", STEP) end
+  end
 end
 
 ------------------------------------------------------------------------------------ coroutines
@@ -559,6 +653,8 @@ function D.set_breakpoints(src, list)
     end
   end
   BPS[src] = next(new) and new or nil
+  NEED = setmetatable({}, {__mode = "k"})
+  if HOOKED == "bp" then HOOKED = "rearm" end   -- every thread re-probes its current function
   install()
 end
 

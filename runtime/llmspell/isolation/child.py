@@ -38,6 +38,9 @@ slack. This is the backstop against one huge allocation; the supervisor's RSS wa
 
 THREAD_STACK_BYTES = 4 << 20
 
+DEBUG_WALL_S = 7 * 86400.0
+"""The run process's own wall timer in a debugged run (the supervisor's held clock is the real limit)."""
+
 
 def child_main(sock_fd: int, *, new_session: bool = True) -> NoReturn:
     """Entry point after fork; never returns (``os._exit``: no atexit, no interpreter teardown that a
@@ -163,6 +166,14 @@ async def _pump(sock: socket.socket, req: dict[str, Any], config: Any) -> int:
 
     loop = asyncio.get_running_loop()
     sock.setblocking(False)
+    if req.get("debug") is not None and config is not None and config.limits.wall_time_s:
+        # a debugged run's wall-time limit is the supervisor's clock alone: it stops while the spell
+        # is stopped at a breakpoint (this process's own timer would not), and still ends the run
+        # (SIGUSR1, a cooperative "timeout") once the spell has *run* that long. This process's timer
+        # is pushed out of the way (the largest accepted value) rather than removed, because spells
+        # and tools read the limit (Utils.sleep refuses to sleep past it).
+        config = config.model_copy(update={"limits": config.limits.model_copy(
+            update={"wall_time_s": max(float(config.limits.wall_time_s), DEBUG_WALL_S)})})
     runner = SpellRunner(config=config)
     run_id = str(req["run_id"])
 
