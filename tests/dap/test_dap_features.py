@@ -250,11 +250,16 @@ def test_hook_point_stop_shows_the_hook_context(dap: DapClient, tmp_path: Path) 
 
 
 def test_event_stop_shows_the_event(dap: DapClient, tmp_path: Path) -> None:
-    src = 'Event.publish("order.created", {id = 7})\nlocal x = 1\nprint("published")\n'
+    # subscribers are called asynchronously: the spell stops as soon as it runs Lua again (within
+    # ~10k instructions) or waits on the runtime, whichever comes first
+    src = ('Event.publish("order.created", {id = 7})\nlocal x = 0\nfor i = 1, 1000000 do\n  x = x + i\nend\n'
+           'print("published", x)\n')
     p = write(tmp_path, "ev.lua", src)
     dap.start(p, exceptions={"filters": [], "filterOptions": [{"filterId": "event", "condition": "order.*"}]})
     stop = dap.stopped()
     assert stop["reason"] == "event" and "order.created" in stop["description"]
+    f = dap.top_frame()
+    assert f["source"]["path"] == str(p) and 1 <= f["line"] <= 4
     scopes = dap.request("scopes", {"frameId": dap.top_frame()["id"]})["scopes"]
     assert scopes[0]["name"] == "Event"
     ev = {v["name"]: v for v in dap.request("variables", {"variablesReference": scopes[0]["variablesReference"]})[

@@ -227,7 +227,12 @@ class DebugAgent:
             _finish(st)
             return
         try:
-            D.external_begin(None)
+            if not D.external_begin(None):
+                # nothing of the spell is on a stack any more (it has returned; the runtime is settling)
+                D.external_end("continue")
+                self.send_output(f"[debugger] {st.description}: arrived after the spell's last line; "
+                                 "not stopping\n")
+                return
             self._set_scope(st)
             mode = self._serve_stop(st.reason, st.description, st.text, "")
             D.external_end(mode)

@@ -680,6 +680,7 @@ function D.external_begin(extra)
   local T = CUR[#CUR] or MAIN
   begin_stop(T, extra)
   BUSY = true
+  return #STOP.frames
 end
 
 function D.external_end(mode)
