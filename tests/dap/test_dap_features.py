@@ -240,6 +240,9 @@ def test_hook_point_stop_shows_the_hook_context(dap: DapClient, tmp_path: Path) 
             "variables", {"variablesReference": ctx["data"]["variablesReference"]})["variables"]
         if v["name"] == "parameters")})["variables"]}
     assert params["input"]["value"] == '"1 + 2"'
+    msg = dap.request_error("setVariable", {"variablesReference": ctx["data"]["variablesReference"],
+                                            "name": "tool", "value": '"other"'})
+    assert "copy" in msg
     # the spell's own frame is shown where it called the tool, with its scopes after the context
     assert [s["name"] for s in scopes] == ["Hook context", "Locals", "Upvalues", "Globals"]
     # nothing ran yet: the tool waits for the user
@@ -327,3 +330,23 @@ print("E", E(), co())
     dap.request("continue", {"threadId": 1})
     dap.wait_event("terminated")
     assert "E\t10\t10" in dap.output()
+
+
+def test_raised_filter_stops_where_a_coroutine_dies(dap: DapClient, tmp_path: Path) -> None:
+    src = """\
+local co = coroutine.create(function(n)
+  local half = n / 2
+  error("bad half " .. half)
+end)
+local ok, err = coroutine.resume(co, 8)
+print("resumed", ok)
+"""
+    p = write(tmp_path, "coerr.lua", src)
+    dap.start(p, exceptions={"filters": ["raised"]})
+    stop = dap.stopped()
+    assert stop["reason"] == "exception" and "bad half 4" in stop["text"]
+    f = dap.top_frame()
+    assert f["line"] == 3 and dap.locals()["half"] == "4.0"
+    dap.request("continue", {"threadId": 1})
+    dap.wait_event("terminated")
+    assert "resumed\tfalse" in dap.output()

@@ -693,8 +693,19 @@ function D.is_stopped() return STOP ~= nil end
 function D.noop() end
 
 -- the scope a runtime-aware stop shows first ("Hook context", "Event")
+local READONLY = setmetatable({}, {__mode = "k"})   -- tables of a Hook context / Event scope (copies)
+
+local function mark_readonly(t, depth)
+  if type(t) ~= "table" or READONLY[t] or depth > 100 then return end
+  READONLY[t] = true
+  for _, v in next, t do mark_readonly(v, depth + 1) end
+end
+
 function D.set_stop_scope(name, value)
-  if STOP and type(value) == "table" then STOP.extra = {name = name, value = value} end
+  if STOP and type(value) == "table" then
+    mark_readonly(value, 0)
+    STOP.extra = {name = name, value = value}
+  end
 end
 
 function D.clear_pause()
@@ -794,6 +805,9 @@ function D.set_variable(ref, name, value)
     if BASE[name] then return nil, name .. " is part of the llmspell API and cannot be replaced" end
     rawset(ENV, name, value)
   elseif entry.kind == "table" then
+    if READONLY[entry.t] then
+      return nil, "the hook context / event shown here is a copy for reading; changing it would change nothing"
+    end
     rawset(entry.t, parse_key(name), value)
   end
   return var(name, value)
