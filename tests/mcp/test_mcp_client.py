@@ -61,9 +61,12 @@ const r = await Tool.execute("mcp.fake.add", {a: 20, b: 22});
 console.log("js add", r.result.result);
 const names = Tool.list().map(t => t.name).filter(n => n.startsWith("mcp.fake."));
 console.log("js list", names.length > 5, names.includes("mcp.fake.echo"));
+const h = Tool.get("mcp.fake.search");
+const hit = (await h.execute({query: "q", kind: "tasks"})).result.hits[0];
+console.log("js get", h.name, Tool.exists("mcp.fake.nope"), hit);
 """, "spell.js")
     assert fin.status == "success", fin.error
-    assert out.splitlines() == ["js add 42", "js list true true"]
+    assert out.splitlines() == ["js add 42", "js list true true", "js get mcp.fake.search false tasks-0: q"]
 
 
 async def test_bad_arguments_name_the_parameter_before_anything_is_sent(ws: Path) -> None:
