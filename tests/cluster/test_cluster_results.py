@@ -221,3 +221,63 @@ async def test_state_writes_from_two_workers_go_through_the_run(tmp_path: Path, 
     assert len(workers) == 2, workers  # both workers wrote
     changed = [m.data for m in remote.events("state.changed")]
     assert len(changed) >= 24 and {c.get("worker") for c in changed} == workers
+
+
+AGENT_MAP = """
+local agent = Agent.builder():name("summariser"):model("offline/scripted")
+  :system_prompt("You summarise."):build()
+local wf = Workflow.builder():name("ask-all"):map_reduce()
+  :items({"alpha", "beta", "gamma"})
+  :map_step({name = "ask", type = "agent", agent = "summariser"})
+  :build()
+local r = wf:execute({})
+return {answers = r.outputs.ask, ok = r.success}
+"""
+
+
+async def test_agent_map_equals_in_process(tmp_path: Path, shared_cluster: Shared) -> None:
+    """The agent is rebuilt on the workers from its configuration (no api_key) and answers the same.
+    Its conversation history is per process (each worker's copy remembers only its own turns), so the
+    offline reply's turn counter is left out of the comparison."""
+    import re
+
+    local = await run_spell(tmp_path / "a", AGENT_MAP, cluster=None)
+    remote = await run_spell(tmp_path / "b", AGENT_MAP, cluster=shared_cluster.address)
+    assert local.fin.status == "success", local.fin.error
+    assert remote.fin.status == "success", remote.fin.error
+
+    def strip(r: dict[str, object]) -> str:
+        return re.sub(r" \(Turn \d+ of our conversation\.\)", "", json.dumps(r))
+
+    assert strip(remote.fin.result) == strip(local.fin.result)
+    assert len(local.fin.result["answers"]) == 3 and all("gamma" in a or "alpha" in a or "beta" in a
+                                                         for a in local.fin.result["answers"])
+    agent_events = [m for m in remote.messages if m.type == "event" and m.event_type.startswith("agent.")]
+    assert agent_events and all(m.data.get("worker") in shared_cluster.worker_pids() for m in agent_events)
+
+
+HOOKED = """
+Hook.register("BeforeWorkflowStage", function(ctx)
+  if ctx.data.step_type ~= "function" then return "continue" end
+  local data = {}
+  for k, v in pairs(ctx.data) do data[k] = v end
+  data.input = ctx.data.input * 100
+  return {type = "modified", data = data}
+end)
+local wf = Workflow.builder():name("hooked"):map_reduce():items({1, 2, 3})
+  :map_step({name = "plus", type = "function", fn = function(item) return item + 1 end})
+  :build()
+return wf:execute({}).outputs.plus
+"""
+
+
+async def test_stage_hooks_apply_to_shipped_steps(tmp_path: Path, shared_cluster: Shared) -> None:
+    """The spell's BeforeWorkflowStage hook runs in the run's process around each shipped item and its
+    modified input is what the worker gets; its executions stream as hookResult messages."""
+    local = await run_spell(tmp_path / "a", HOOKED, cluster=None)
+    remote = await run_spell(tmp_path / "b", HOOKED, cluster=shared_cluster.address)
+    assert local.fin.result == [101, 201, 301], local.fin.error
+    assert remote.fin.status == "success", remote.fin.error
+    assert remote.fin.result == local.fin.result
+    hooks = [m for m in remote.messages if m.type == "hookResult" and m.point == "BeforeWorkflowStage"]
+    assert len(hooks) == 3 and all(h.result == "modified" for h in hooks)

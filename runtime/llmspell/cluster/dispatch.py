@@ -25,6 +25,7 @@ import secrets
 import socket
 import time
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,6 +124,7 @@ class ClusterDispatcher:
 
         a = self.address
         timeout = float(self.cfg.start_timeout_s)
+        warnings.filterwarnings("ignore", message=r"Port \d+ is already in use", category=UserWarning)
         if a.kind == "local":
             # a worker that dies under a task fails it now; the step's retry policy decides what next
             dask.config.set({"distributed.scheduler.allowed-failures": 0})

@@ -17,7 +17,6 @@ import contextlib
 import json
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -213,21 +212,29 @@ class WorkerRunHost:
         return out, dict(wf.agent_outputs)
 
     def close(self) -> None:
+        """Cancel what runs, end the interpreter and the runtime on the loop, then stop the loop."""
         self.dead = True
-        with contextlib.suppress(Exception):
-            self.loop.call_soon_threadsafe(self._cancel, None)
-        deadline = time.monotonic() + 3.0
-        while self._tasks and time.monotonic() < deadline:  # let cancelled tasks hand back their answer
-            time.sleep(0.01)
-        with contextlib.suppress(Exception):
-            if self.spell is not None:
-                self.spell.cancel("cancelled")
+        if self.loop.is_running():
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(self._aclose(), self.loop).result(10)
+        self.link.close()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+    async def _aclose(self) -> None:
+        self._cancel(None)
+        for _ in range(300):  # cancelled tasks hand back their answer first
+            if not self._tasks:
+                break
+            await asyncio.sleep(0.01)
+        if self.spell is not None:
+            self.spell.cancel("cancelled")
+        if self._spell_task is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(self._spell_task), 3)
         rt = getattr(self, "runtime", None)
         if rt is not None:
             with contextlib.suppress(Exception):
-                asyncio.run_coroutine_threadsafe(rt.shutdown(), self.loop).result(5)
-        self.link.close()
-        self.loop.call_soon_threadsafe(self.loop.stop)
+                await asyncio.wait_for(rt.shutdown(), 5)
 
 
 def _error_of(e: BaseException) -> dict[str, Any]:
