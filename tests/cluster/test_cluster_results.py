@@ -247,7 +247,7 @@ async def test_agent_map_equals_in_process(tmp_path: Path, shared_cluster: Share
     assert remote.fin.status == "success", remote.fin.error
 
     def strip(r: dict[str, object]) -> str:
-        return re.sub(r" \(Turn \d+ of our conversation\.\)", "", json.dumps(r))
+        return re.sub(r" \(Turn \d+ of our conversation\.\)", "", json.dumps(r, sort_keys=True))
 
     assert strip(remote.fin.result) == strip(local.fin.result)
     assert len(local.fin.result["answers"]) == 3 and all("gamma" in a or "alpha" in a or "beta" in a
