@@ -424,3 +424,16 @@ def test_step_in_and_out(nv: Any) -> None:
     assert nv.current.window.cursor[0] in (call_line, call_line + 1)
     nv.command("LlmspellContinue")
     wait_for(lambda: panel_with(nv, "total is 42"), "the end", timeout=20)
+
+
+def test_debug_lens_can_be_left_out(tmp_path: Path, ws: Path) -> None:
+    """setup({ debug = { lens = false } }): the plugin does not ask for the Debug lens, so line 1
+    has only "Run spell" and codelens.run() runs it without asking."""
+    server = server_command()
+    with fresh_nvim(tmp_path / "home") as n:
+        n.command(f"cd {ws}")
+        lua(n, "require('llmspell').setup({ cmd = ..., debug = { lens = false } })", server)
+        n.command(f"edit {ws / 'debug.lua'}")
+        wait_for(lambda: client_ready(n), "llmspell-ls to attach", timeout=20)
+        lenses = wait_for(lambda: lua(n, "return vim.lsp.codelens.get(0)"), "the code lenses", timeout=10)
+        assert [(lens.get("command") or {}).get("title") for lens in lenses] == ["▶ Run spell"], lenses
