@@ -19,7 +19,6 @@ import asyncio
 import os
 import re
 import shutil
-import threading
 from typing import TYPE_CHECKING, Any
 
 from llmspell.core.errors import SecurityViolationError, ToolError, ToolNotFoundError
@@ -154,7 +153,7 @@ class MCPTools:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
-        if running is loop or threading.current_thread() is getattr(loop, "_thread", None):
+        if running is loop:
             return  # on the loop itself: cannot wait; async callers use prepare()
         fut = asyncio.run_coroutine_threadsafe(self.prepare(name), loop)
         try:
