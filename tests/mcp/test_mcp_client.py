@@ -306,3 +306,16 @@ async def test_a_directory_argument_in_the_workspace_is_data(ws: Path) -> None:
     out, fin = await run(ws, 'print(Tool.execute("mcp.fake.echo", {text = "served"}).text)')
     assert fin.status == "success", fin.error
     assert out == "served\n"
+
+
+async def test_workflow_tool_steps_use_mcp_tools(ws: Path) -> None:
+    out, fin = await run(ws, """
+local wf = Workflow.builder():name("mcp-steps"):sequential()
+  :add_step({name = "sum", type = "tool", tool = "mcp.fake.add", input = {a = 4, b = 5}})
+  :add_step({name = "say", type = "tool", tool = "mcp.fake.echo", input = {text = "done"}})
+  :build()
+local r = wf:execute({})
+print(r.success, r.outputs.sum.result.result, r.outputs.say.text)
+""")
+    assert fin.status == "success", fin.error
+    assert out == "true\t9\tdone\n"
