@@ -230,3 +230,18 @@ def test_pause_while_the_spell_waits_on_the_runtime(dap: DapClient, tmp_path: Pa
     dap.wait_event("terminated")
     assert time.monotonic() - t0 < 10
     assert "woke" not in dap.output()
+
+
+def test_cli_flag_starts_the_same_adapter(tmp_path: Path) -> None:
+    import sys
+
+    c = DapClient(cwd=tmp_path, argv=[sys.executable, "-m", "llmspell_ls", "--dap"])
+    try:
+        p = write(tmp_path, "hi.lua", 'print("hi from --dap")\n')
+        caps = c.start(p)
+        assert caps["supportsConfigurationDoneRequest"] is True
+        c.wait_event("terminated")
+        assert "hi from --dap" in c.output()
+    finally:
+        c.close()
+    assert c.proc.returncode == 0
