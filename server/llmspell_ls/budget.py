@@ -31,10 +31,13 @@ class Cancelled(Exception):
 class Token:
     """Cancellation flag plus an optional deadline (``time.monotonic()`` seconds)."""
 
-    __slots__ = ("cancelled", "deadline", "reason")
+    __slots__ = ("cancelled", "deadline", "inline", "reason")
 
     def __init__(self, budget_ms: float | None = None):
         self.cancelled = False
+        self.inline = False
+        """The computation runs on the event loop with a short budget: over it, it is re-run on the
+        request pool, so a computation that could answer partially must not (it raises instead)."""
         self.deadline = None if budget_ms is None else time.monotonic() + budget_ms / 1000.0
         self.reason = ""
 

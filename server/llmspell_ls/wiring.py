@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from lsprotocol import types as lsp
@@ -31,7 +33,7 @@ from llmspell_ls.features.common import RawJSON
 from llmspell_ls.features.completion import completion, resolve_item
 from llmspell_ls.features.hover import hover
 from llmspell_ls.features.signature import signature_help
-from llmspell_ls.server import LlmspellServer, client_options
+from llmspell_ls.server import REQUEST_BUDGET_MS, LlmspellServer, client_options, text_position
 
 log = logging.getLogger("llmspell_ls")
 
@@ -122,27 +124,39 @@ def register(server: LlmspellServer) -> None:
     def on_resolve(ls: LlmspellServer, item: lsp.CompletionItem) -> lsp.CompletionItem:
         return resolve_item(item, ls.options)
 
+    # cursor requests: one job builder per method, used by the async handler and by the fast path
+    # (``ls.fast_paths``: answered from the raw params, without a task, when cached or cheap)
+    def completion_job(ls: LlmspellServer, line: int, ch: int) -> Job:
+        return Job(("completion", line, ch), lambda doc, _t: completion(doc, ls.index, line, ch, ls.options),
+                   cheap=line)
+
+    def hover_job(ls: LlmspellServer, line: int, ch: int) -> Job:
+        return Job(("hover", line, ch), lambda doc, _t: hover(doc, ls.index, line, ch, ls.options), cheap=line)
+
+    def signature_job(ls: LlmspellServer, line: int, ch: int) -> Job:
+        return Job(("signature", line, ch), lambda doc, _t: signature_help(doc, ls.index, line, ch, ls.options),
+                   cheap=line)
+
     @server.feature(lsp.TEXT_DOCUMENT_COMPLETION,
                     lsp.CompletionOptions(trigger_characters=COMPLETION_TRIGGERS, resolve_provider=True))
     async def on_completion(ls: LlmspellServer, params: lsp.CompletionParams) -> Any:
         p = params.position
-        return await ls.compute(params.text_document.uri, ("completion", p.line, p.character),
-                                lambda doc, _t: completion(doc, ls.index, p.line, p.character, ls.options),
-                                cheap=p.line)
+        return await completion_job(ls, p.line, p.character).run(ls, params.text_document.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_HOVER)
     async def on_hover(ls: LlmspellServer, params: lsp.HoverParams) -> Any:
         p = params.position
-        return await ls.compute(params.text_document.uri, ("hover", p.line, p.character),
-                                lambda doc, _t: hover(doc, ls.index, p.line, p.character, ls.options), cheap=p.line)
+        return await hover_job(ls, p.line, p.character).run(ls, params.text_document.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_SIGNATURE_HELP,
                     lsp.SignatureHelpOptions(trigger_characters=SIGNATURE_TRIGGERS, retrigger_characters=[","]))
     async def on_signature(ls: LlmspellServer, params: lsp.SignatureHelpParams) -> Any:
         p = params.position
-        return await ls.compute(params.text_document.uri, ("signature", p.line, p.character),
-                                lambda doc, _t: signature_help(doc, ls.index, p.line, p.character, ls.options),
-                                cheap=p.line)
+        return await signature_job(ls, p.line, p.character).run(ls, params.text_document.uri)
+
+    server.fast_paths[lsp.TEXT_DOCUMENT_COMPLETION] = fast_position(completion_job)
+    server.fast_paths[lsp.TEXT_DOCUMENT_HOVER] = fast_position(hover_job)
+    server.fast_paths[lsp.TEXT_DOCUMENT_SIGNATURE_HELP] = fast_position(signature_job)
 
     @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION,
                     lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.QuickFix]))
@@ -198,42 +212,60 @@ def register(server: LlmspellServer) -> None:
         except rename.RenameError as e:
             raise JsonRpcException(str(e), code=-32803) from None  # RequestFailed: the editor shows the message
 
-    @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
-    async def on_definition(ls: LlmspellServer, params: lsp.DefinitionParams) -> Any:
-        uri, p = params.text_document.uri, params.position
+    def definition_job(ls: LlmspellServer, uri: str, line: int, ch: int) -> Job:
         others = nav_others(ls, uri)
-        return await nav_compute(
-            ls, uri, ("definition", p.line, p.character, nav_versions(others)),
-            lambda doc, _t: navigation.definition(doc, ls.index, p.line, p.character, ls.options.encoding, others),
-            budget_ms=NAV_BUDGET_MS)
+        return Job(("definition", line, ch, nav_versions(others)),
+                   lambda doc, _t: navigation.definition(doc, ls.index, line, ch, ls.options.encoding, others),
+                   budget_ms=NAV_BUDGET_MS, cheap=line, tree=True)
 
-    @server.feature(lsp.TEXT_DOCUMENT_REFERENCES)
-    async def on_references(ls: LlmspellServer, params: lsp.ReferenceParams) -> Any:
-        uri, p = params.text_document.uri, params.position
-        incl = params.context.include_declaration
+    def references_job(ls: LlmspellServer, uri: str, line: int, ch: int, incl: bool) -> Job:
         others = nav_others(ls, uri)
 
         def refs(doc: Any, token: Token) -> Any:
             found: list[lsp.Location] = []
             try:
-                return navigation.references(doc, ls.index, p.line, p.character, ls.options.encoding, incl, others,
-                                             out=found)
+                return navigation.references(doc, ls.index, line, ch, ls.options.encoding, incl, others, out=found)
             except Cancelled:
-                if token.cancelled:  # $/cancelRequest: the client wants nothing
+                if token.cancelled or token.inline:  # $/cancelRequest (nothing wanted), or retried off the loop
                     raise
                 token.cancel("over budget")  # answer what was found so far, but do not cache it
                 return found
 
-        return await nav_compute(ls, uri, ("references", p.line, p.character, incl, nav_versions(others)), refs,
-                                 budget_ms=REFERENCES_BUDGET_MS, empty="[]")
+        return Job(("references", line, ch, incl, nav_versions(others)), refs, budget_ms=REFERENCES_BUDGET_MS,
+                   empty="[]", cheap=line, tree=True)
+
+    def highlight_job(ls: LlmspellServer, line: int, ch: int) -> Job:
+        return Job(("documentHighlight", line, ch),
+                   lambda doc, _t: navigation.highlights(doc, ls.index, line, ch, ls.options.encoding),
+                   budget_ms=NAV_BUDGET_MS, cheap=line, tree=True)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
+    async def on_definition(ls: LlmspellServer, params: lsp.DefinitionParams) -> Any:
+        uri, p = params.text_document.uri, params.position
+        return await definition_job(ls, uri, p.line, p.character).run(ls, uri)
+
+    @server.feature(lsp.TEXT_DOCUMENT_REFERENCES)
+    async def on_references(ls: LlmspellServer, params: lsp.ReferenceParams) -> Any:
+        uri, p = params.text_document.uri, params.position
+        return await references_job(ls, uri, p.line, p.character, params.context.include_declaration).run(ls, uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_HIGHLIGHT)
     async def on_highlight(ls: LlmspellServer, params: lsp.DocumentHighlightParams) -> Any:
         uri, p = params.text_document.uri, params.position
-        return await nav_compute(
-            ls, uri, ("documentHighlight", p.line, p.character),
-            lambda doc, _t: navigation.highlights(doc, ls.index, p.line, p.character, ls.options.encoding),
-            budget_ms=NAV_BUDGET_MS)
+        return await highlight_job(ls, p.line, p.character).run(ls, uri)
+
+    def fast_references(ls: LlmspellServer, params: Any) -> RawJSON | None:
+        got = text_position(params)
+        incl = params.get("context", {}).get("includeDeclaration") if got is not None else None
+        if got is None or type(incl) is not bool:
+            return None
+        uri, line, ch = got
+        return references_job(ls, uri, line, ch, incl).now(ls, uri)
+
+    server.fast_paths[lsp.TEXT_DOCUMENT_DEFINITION] = fast_position(
+        lambda ls, line, ch, uri: definition_job(ls, uri, line, ch), with_uri=True)
+    server.fast_paths[lsp.TEXT_DOCUMENT_REFERENCES] = fast_references
+    server.fast_paths[lsp.TEXT_DOCUMENT_DOCUMENT_HIGHLIGHT] = fast_position(highlight_job)
 
     @server.feature(lsp.TEXT_DOCUMENT_PREPARE_RENAME)
     async def on_prepare_rename(ls: LlmspellServer, params: lsp.PrepareRenameParams) -> Any:
@@ -336,6 +368,40 @@ def register(server: LlmspellServer) -> None:
 
     _ = (did_open, did_change, did_close, did_save, on_completion, on_hover, on_signature, on_code_action,
          on_code_lens, on_symbols, run_spell, cancel_spell, get_trace, on_initialize, on_resolve, RawJSON)
+
+
+@dataclass(slots=True)
+class Job:
+    """One request's computation for :meth:`LlmspellServer.compute` (key, function and options)."""
+
+    key: tuple[Any, ...]
+    fn: Callable[[Any, Any], Any]
+    budget_ms: float = REQUEST_BUDGET_MS
+    empty: str = "null"
+    cheap: int | None = None
+    tree: bool = False
+
+    async def run(self, ls: LlmspellServer, uri: str) -> RawJSON:
+        return await ls.compute(uri, self.key, self.fn, budget_ms=self.budget_ms, empty=self.empty,
+                                cheap=self.cheap, tree=self.tree)
+
+    def now(self, ls: LlmspellServer, uri: str) -> RawJSON | None:
+        return ls.compute_now(uri, self.key, self.fn, budget_ms=self.budget_ms, empty=self.empty,
+                              cheap=self.cheap, tree=self.tree)
+
+
+def fast_position(job: Callable[..., Job], *, with_uri: bool = False) -> Callable[[LlmspellServer, Any], Any]:
+    """A fast path (:attr:`LlmspellServer.fast_paths`) for a request with a text position."""
+
+    def fast(ls: LlmspellServer, params: Any) -> RawJSON | None:
+        got = text_position(params)
+        if got is None:
+            return None
+        uri, line, ch = got
+        j = job(ls, line, ch, uri) if with_uri else job(ls, line, ch)
+        return j.now(ls, uri)
+
+    return fast
 
 
 def _setup_diagnostics_mode(ls: LlmspellServer, caps: lsp.ClientCapabilities) -> None:
@@ -535,13 +601,24 @@ def _register_presentation(server: LlmspellServer) -> None:
         return await ls.compute(params.text_document.uri, ("foldingRange", opts),
                                 lambda doc, _t: folding.folding_ranges(doc, enc, opts), budget_ms=1000, empty="[]")
 
+    def semantic_full_job(ls: LlmspellServer) -> Job:
+        enc = ls.options.encoding
+        return Job(("semanticTokens/full",),
+                   lambda doc, _t: semantic_tokens.as_json(semantic_tokens.semantic_tokens_full(doc, ls.index, enc)),
+                   budget_ms=1000)
+
     @server.feature(lsp.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL, semantic_tokens.LEGEND)
     async def on_semantic_tokens_full(ls: LlmspellServer, params: lsp.SemanticTokensParams) -> Any:
-        enc = ls.options.encoding
-        return await ls.compute(params.text_document.uri, ("semanticTokens/full",),
-                                lambda doc, _t: semantic_tokens.as_json(
-                                    semantic_tokens.semantic_tokens_full(doc, ls.index, enc)),
-                                budget_ms=1000)
+        return await semantic_full_job(ls).run(ls, params.text_document.uri)
+
+    def fast_semantic_full(ls: LlmspellServer, params: Any) -> RawJSON | None:
+        try:
+            uri = params["textDocument"]["uri"]
+        except (KeyError, TypeError):
+            return None
+        return semantic_full_job(ls).now(ls, uri) if type(uri) is str else None
+
+    server.fast_paths[lsp.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL] = fast_semantic_full
 
     @server.feature(lsp.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL_DELTA)
     async def on_semantic_tokens_delta(ls: LlmspellServer, params: lsp.SemanticTokensDeltaParams) -> Any:

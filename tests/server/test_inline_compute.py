@@ -96,18 +96,40 @@ async def test_after_a_slow_inline_answer_the_document_goes_to_the_pool(server: 
     assert URI in server.slow_uris
 
 
-async def test_a_cancelled_inline_computation_answers_empty_and_is_not_cached(server: Any) -> None:
+async def test_a_cancelled_inline_computation_is_retried_on_the_pool_and_not_cached(server: Any) -> None:
     open_parsed(server, "Agent.\n")
-    calls = 0
+    seen: list[str] = []
 
     def gives_up(doc: Any, token: Token) -> Any:
-        nonlocal calls
-        calls += 1
+        seen.append(threading.current_thread().name)
         raise Cancelled("over budget")
 
     assert (await server.compute(URI, ("c", 0, 0), gives_up, empty="[]", cheap=0)).value() == []
     assert (await server.compute(URI, ("c", 0, 0), gives_up, empty="[]", cheap=0)).value() == []
-    assert calls == 2
+    # on the loop once (stopped there: the document's requests now go to the pool), then the pool each time
+    assert seen[0] == threading.current_thread().name
+    assert len(seen) == 3 and all(t.startswith("llmspell-request") for t in seen[1:])
+    assert URI in server.slow_uris
+
+
+async def test_an_inline_computation_over_its_budget_answers_from_the_pool(server: Any,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A walk stopped by the short on-loop budget is not answered empty: the pool re-runs it with the
+    request's whole budget."""
+    import time as _time
+
+    monkeypatch.setattr(server_mod, "INLINE_BUDGET_MS", 1.0)
+    open_parsed(server, "Agent.\n")
+    seen: list[str] = []
+
+    def walk(doc: Any, token: Token) -> Any:
+        seen.append(threading.current_thread().name)
+        _time.sleep(0.005)
+        token.check()
+        return {"done": True}
+
+    assert (await server.compute(URI, ("w", 0, 0), walk, cheap=0)).value() == {"done": True}
+    assert seen[0] == threading.current_thread().name and seen[1].startswith("llmspell-request")
 
 
 async def test_inline_errors_propagate_as_errors(server: Any) -> None:

@@ -14,6 +14,7 @@ in JS.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -845,21 +846,35 @@ def in_comment(spec: ModuleType, text: str, start: int, offset: int, toks: list[
     return False
 
 
-def analyze(engine: TypeEngine, offset: int, start: int) -> Context:
+def analyze(engine: TypeEngine, offset: int, start: int, toks: list[Tok] | None = None) -> Context:
     """The completion/signature context at string offset ``offset``.
 
     ``ctx.enclosing`` is the innermost call around the cursor whatever the context kind (signature help).
+    ``toks``: the tokens of ``text[start:offset]`` when the caller has them (:func:`tokens_before`).
     """
     holder: list[CallSite | None] = [None]
-    ctx = _analyze(engine, offset, start, holder)
+    ctx = _analyze(engine, offset, start, holder, toks)
     ctx.enclosing = holder[0]
     return ctx
 
 
-def _analyze(engine: TypeEngine, offset: int, start: int, holder: list[CallSite | None]) -> Context:
+def tokens_before(spec: ModuleType, text: str, toks: list[Tok], offset: int) -> list[Tok]:
+    """``tokenize(spec, text, start, offset)`` from the tokens of a longer window from the same
+    ``start`` (hover tokenizes up to the end of the word and analyses up to the cursor: once, not twice).
+    Tokens that end before ``offset`` are the same either way (a token's match never reads past its own
+    end); the one that straddles ``offset`` is re-read up to it."""
+    i = bisect.bisect_right([t.end for t in toks], offset)
+    out = toks[:i]
+    if i < len(toks) and toks[i].start < offset:
+        out = out + tokenize(spec, text, toks[i].start, offset)
+    return out
+
+
+def _analyze(engine: TypeEngine, offset: int, start: int, holder: list[CallSite | None],
+             pre: list[Tok] | None = None) -> Context:
     spec = engine.spec
     text = engine.text
-    toks = tokenize(spec, text, start, offset)
+    toks = pre if pre is not None else tokenize(spec, text, start, offset)
     if in_comment(spec, text, start, offset, toks):
         return Context("comment")
     # is the cursor inside (or right after the opening quote of) a string token?

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -595,8 +595,40 @@ class NameOcc:
     """Index (in the same list) of the declaration this occurrence refers to; -1: a global."""
 
 
-def _ident_rx(name: str) -> re.Pattern[bytes]:
-    return re.compile(rb"(?<![\w$\x80-\xff])" + re.escape(name.encode("utf-8")) + rb"(?![\w$\x80-\xff])")
+WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$")
+IDENT_BYTES = WORD_BYTES | frozenset(range(0x80, 0x100))
+"""Bytes that continue an identifier (ASCII word characters, ``$``, any byte of a non-ASCII character)."""
+
+
+def ident_spans(source: bytes, name: str | bytes, before: frozenset[int] = IDENT_BYTES,
+                after: bytes = rb"[\w$\x80-\xff]") -> Iterator[tuple[int, int]]:
+    r"""(start, end) byte offsets of every whole-word ``name`` in ``source``.
+
+    Why not one regular expression with a look-behind (``(?<![\w$])name(?![\w$])``): a pattern that
+    starts with a look-behind gets no literal-prefix search from ``re`` and is tried at every byte, ~15×
+    slower (3 ms instead of 0.2 ms on a 5,000-line spell, paid by every definition and references
+    request); the byte before a match is checked here instead. A match rejected that way never hides a
+    valid one (a valid start inside it would follow a byte of the name, an identifier byte)."""
+    raw = name.encode("utf-8") if isinstance(name, str) else name
+    rx = _span_rx(raw, after)
+    for m in rx.finditer(source):
+        s = m.start()
+        if s > 0 and source[s - 1] in before:
+            continue
+        yield s, m.end()
+
+
+_SPAN_RX: dict[tuple[bytes, bytes], re.Pattern[bytes]] = {}
+
+
+def _span_rx(raw: bytes, after: bytes) -> re.Pattern[bytes]:
+    key = (raw, after)
+    rx = _SPAN_RX.get(key)
+    if rx is None:
+        if len(_SPAN_RX) > 512:
+            _SPAN_RX.clear()
+        rx = _SPAN_RX[key] = re.compile(re.escape(raw) + rb"(?!" + after + rb")")
+    return rx
 
 
 def name_occurrences(doc: ScopedDoc, name: str) -> list[NameOcc]:
@@ -610,8 +642,9 @@ def name_occurrences(doc: ScopedDoc, name: str) -> list[NameOcc]:
     if name:
         root = doc.tree.root_node
         lua = doc.lang == "lua"
-        for m in _ident_rx(name).finditer(doc.source):
-            s, e = m.start(), m.end()
+        for i, (s, e) in enumerate(ident_spans(doc.source, name)):
+            if i % 256 == 255:
+                checkpoint()
             node = root.named_descendant_for_byte_range(s, e)
             if node is None or node.start_byte != s or node.end_byte != e:
                 continue

@@ -142,18 +142,45 @@ def statement_start(doc: DocState, offset: int) -> int | None:
         offs = doc.cache["_line_offsets"]
         row = max(0, bisect.bisect_right(offs, offset) - 1)
     col_b = doc.col_to_byte(row, offset - doc.offset(row, 0))
-    node = root.descendant_for_point_range((row, col_b), (row, col_b))
-    if node is None or node == root:
+    leaf = root.descendant_for_point_range((row, col_b), (row, col_b))
+    if leaf is None or leaf == root:
         return None
     # the top-level statement holding it, found from the root down (``node.parent`` costs the node's
     # depth each time: climbing from inside 10,000 nested tables was quadratic)
-    node = root.child_with_descendant(node)
+    node = root.child_with_descendant(leaf)
     # a statement with an error inside may be a misreading (tree-sitter-lua lets an unterminated string
     # run over the next lines): the text window is the better guide then
     if node is None or node.type == "ERROR" or node == root or node.has_error:
         return None
+    node = _innermost_statement(node, leaf)
     r, c = node.start_point
     return doc.offset(r, doc.byte_to_col(r, c))
+
+
+_BODIES = frozenset({"block", "chunk", "program", "statement_block"})
+"""Nodes whose children are statements."""
+_EXPRESSIONS = frozenset({"function_definition", "arguments", "table_constructor", "arrow_function",
+                          "function_expression", "object", "array", "template_string", "string"})
+"""Where the descent stops: a statement inside an anonymous function (a call's argument, a table value)
+keeps the statement around it as its window, so the call's signature and table keys stay in view."""
+MAX_DESCENT = 64
+
+
+def _innermost_statement(stmt: Any, leaf: Any) -> Any:
+    """The innermost statement holding ``leaf`` inside the top-level statement ``stmt`` (a body of
+    ``do``/``if``/``for``/``while``/named ``function``): the window to tokenize shrinks from a whole
+    block (a spell wrapped in ``do … end``, a long function) to the statement being edited."""
+    best, cur = stmt, stmt
+    for _ in range(MAX_DESCENT):
+        if cur == leaf or cur.type in _EXPRESSIONS:
+            break
+        child = cur.child_with_descendant(leaf)
+        if child is None:
+            break
+        if cur.type in _BODIES and child.type != "ERROR" and child.is_named:
+            best = child
+        cur = child
+    return best
 
 
 def context_window(doc: DocState, offset: int) -> int:

@@ -18,6 +18,7 @@ from llmspell_ls.analysis.common import (
     chain_backward,
     spec_for,
     tokenize,
+    tokens_before,
     word_at,
 )
 from llmspell_ls.apimodel import ApiIndex, Field, Function
@@ -43,10 +44,11 @@ def hover(doc: DocState, index: ApiIndex, line: int, character: int, opts: Clien
     text = doc.text
     start = context_window(doc, offset)
     s, e = word_at(text, offset)
+    spec = spec_for(doc.lang)
+    window = tokenize(spec, text, start, max(e, offset))  # once: each analysis takes its prefix
     # strings: a tool / hook point / template name, or a tool parameter's value
-    ctx = analyze(engine, offset, start)
+    ctx = analyze(engine, offset, start, tokens_before(spec, text, window, offset))
     if ctx.kind in ("string", "table_value", "none") and ctx.string_end:
-        spec = spec_for(doc.lang)
         full = tokenize(spec, text, ctx.prefix_start - 1, min(len(text), ctx.prefix_start + 400))
         if not full or full[0].kind != "string":
             return None
@@ -69,7 +71,8 @@ def hover(doc: DocState, index: ApiIndex, line: int, character: int, opts: Clien
     rng = range_of(doc, s, e, opts.encoding)
     # keys of a tool's parameter table (a key follows ``{``, ``,`` or ``;``: never right after a member
     # separator, where the second analysis — a tokenization of the whole window — is saved)
-    kctx = analyze(engine, s, start) if s == 0 or text[s - 1] not in ".:" else None
+    kctx = analyze(engine, s, start, tokens_before(spec, text, window, s)) if s == 0 or text[s - 1] not in ".:" \
+        else None
     if kctx is not None and kctx.kind == "table_key":
         shape = _table_shape(index, kctx, doc.lang)
         word = text[s:e]
@@ -84,8 +87,7 @@ def hover(doc: DocState, index: ApiIndex, line: int, character: int, opts: Clien
             f = next((f for f in shape[1].fields if f.lname(doc.lang) == word), None)
             if f is not None:
                 return _hover(field_doc(f, shape[1].name, doc.lang), rng, opts)
-    spec = spec_for(doc.lang)
-    toks = tokenize(spec, text, start, e)
+    toks = tokens_before(spec, text, window, e)
     if not toks or toks[-1].kind != "name":
         return None
     segs, _ = chain_backward(spec, toks, len(toks) - 1, text)

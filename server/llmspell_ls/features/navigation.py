@@ -34,7 +34,7 @@ from lsprotocol import types as lsp
 from tree_sitter import Node
 
 from llmspell_ls.analysis.common import analyze, chain_backward, spec_for, tokenize
-from llmspell_ls.analysis.scopes import NameOcc, method_receiver, name_occurrences
+from llmspell_ls.analysis.scopes import WORD_BYTES, NameOcc, ident_spans, method_receiver, name_occurrences
 from llmspell_ls.apimodel import ApiIndex, Field, Function
 from llmspell_ls.budget import checkpoint
 from llmspell_ls.documents import DocState
@@ -315,13 +315,12 @@ def field_occurrences(doc: DocState, t: Target) -> list[tuple[int, int, bool]]:
     out: list[tuple[int, int, bool]] = []
     lua = doc.lang == "lua"
     root = doc.tree.root_node
-    pat = rb"(?<![\w$])" + re.escape(t.name.encode()) + rb"(?![\w$])"
     by_start = {o.start: o for o in checked(t.occs)}
-    for i, m in enumerate(re.finditer(pat, doc.source)):
+    for i, (ms, me) in enumerate(ident_spans(doc.source, t.name, WORD_BYTES, rb"[\w$]")):
         if i % CHECK_EVERY == 0:
             checkpoint()
-        node = root.named_descendant_for_byte_range(m.start(), m.end())
-        if node is None or node.start_byte != m.start() or node.end_byte != m.end():
+        node = root.named_descendant_for_byte_range(ms, me)
+        if node is None or node.start_byte != ms or node.end_byte != me:
             continue
         if not is_member_name(node, lua):
             continue
@@ -427,11 +426,11 @@ def api_uses(doc: DocState, index: ApiIndex, t: Target) -> Iterator[tuple[int, i
         return
     lua = doc.lang == "lua"
     root = doc.tree.root_node
-    for i, m in enumerate(re.finditer(rb"(?<![\w$])" + re.escape(t.name.encode()) + rb"(?![\w$])", doc.source)):
+    for i, (ms, me) in enumerate(ident_spans(doc.source, t.name, WORD_BYTES, rb"[\w$]")):
         if i % 16 == 0:  # each candidate types its chain: check often
             checkpoint()
-        node = root.named_descendant_for_byte_range(m.start(), m.end())
-        if node is None or node.start_byte != m.start() or node.end_byte != m.end() or not is_member_name(node, lua):
+        node = root.named_descendant_for_byte_range(ms, me)
+        if node is None or node.start_byte != ms or node.end_byte != me or not is_member_name(node, lua):
             continue
         if api_member_of(doc, index, node, t.name) == t.owner:
             yield node.start_byte, node.end_byte
