@@ -601,8 +601,8 @@ IDENT_BYTES = WORD_BYTES | frozenset(range(0x80, 0x100))
 
 
 def ident_spans(source: bytes, name: str | bytes, before: frozenset[int] = IDENT_BYTES,
-                after: bytes = rb"[\w$\x80-\xff]") -> Iterator[tuple[int, int]]:
-    r"""(start, end) byte offsets of every whole-word ``name`` in ``source``.
+                after: bytes = rb"[\w$\x80-\xff]", lo: int = 0, hi: int = 1 << 62) -> Iterator[tuple[int, int]]:
+    r"""(start, end) byte offsets of every whole-word ``name`` in ``source`` that starts in ``[lo, hi)``.
 
     Why not one regular expression with a look-behind (``(?<![\w$])name(?![\w$])``): a pattern that
     starts with a look-behind gets no literal-prefix search from ``re`` and is tried at every byte, ~15×
@@ -611,8 +611,10 @@ def ident_spans(source: bytes, name: str | bytes, before: frozenset[int] = IDENT
     valid one (a valid start inside it would follow a byte of the name, an identifier byte)."""
     raw = name.encode("utf-8") if isinstance(name, str) else name
     rx = _span_rx(raw, after)
-    for m in rx.finditer(source):
+    for m in rx.finditer(source, lo):
         s = m.start()
+        if s >= hi:
+            return
         if s > 0 and source[s - 1] in before:
             continue
         yield s, m.end()
@@ -631,10 +633,14 @@ def _span_rx(raw: bytes, after: bytes) -> re.Pattern[bytes]:
     return rx
 
 
-def name_occurrences(doc: ScopedDoc, name: str) -> list[NameOcc]:
+def name_occurrences(doc: ScopedDoc, name: str, lo: int = 0, hi: int | None = None) -> list[NameOcc]:
     """Every use of ``name`` as a variable in ``doc``, in document order, with ``binding`` resolved
-    (the latest declaration whose scope holds the use and that is visible there). Cached per version."""
-    key = ("nav_occ", name)
+    (the latest declaration whose scope holds the use and that is visible there). Cached per version.
+
+    ``lo``/``hi``: only the occurrences starting in that byte range, bound among themselves — exact for
+    the uses of a declaration at ``lo`` whose scope ends at ``hi`` (a declaration before ``lo`` never
+    wins over it inside its scope; every later one that could is in the range)."""
+    key = ("nav_occ", name) if lo == 0 and hi is None else ("nav_occ", name, lo, hi)
     got = doc.cache.get(key)
     if got is not None:
         return got  # type: ignore[no-any-return]
@@ -642,7 +648,8 @@ def name_occurrences(doc: ScopedDoc, name: str) -> list[NameOcc]:
     if name:
         root = doc.tree.root_node
         lua = doc.lang == "lua"
-        for i, (s, e) in enumerate(ident_spans(doc.source, name)):
+        spans = ident_spans(doc.source, name, lo=lo, hi=len(doc.source) + 1 if hi is None else hi)
+        for i, (s, e) in enumerate(spans):
             if i % 256 == 255:
                 checkpoint()
             node = root.named_descendant_for_byte_range(s, e)
@@ -654,6 +661,44 @@ def name_occurrences(doc: ScopedDoc, name: str) -> list[NameOcc]:
         _bind(out)
     doc.cache[key] = out
     return out
+
+
+def lua_declaration_of(doc: ScopedDoc, node: Node, name: str, limit: int = 4096) -> NameOcc | None:
+    """Lua: the declaration the identifier ``node`` (a variable named ``name``) refers to, found by
+    walking the earlier occurrences of ``name`` backwards (the nearest declaration whose scope holds
+    ``node`` and that is visible there wins, as in :func:`_bind`); usually a few lines up, where
+    :func:`name_occurrences` would classify every occurrence in the document. None: no declaration
+    (a global), or more than ``limit`` occurrences looked at (the caller takes the whole-document way)."""
+    occ = _nav_lua(node)
+    if occ is None:
+        return None
+    if occ.decl:
+        return occ
+    src, raw, at = doc.source, name.encode("utf-8"), node.start_byte
+    root = doc.tree.root_node
+    pos, n = at, len(raw)
+    for i in range(limit):
+        if i % 256 == 255:
+            checkpoint()
+        k = src.rfind(raw, 0, pos)
+        if k < 0:
+            return None
+        pos = k
+        if (k > 0 and src[k - 1] in IDENT_BYTES) or src[k + n:k + n + 1] in _IDENT_TAILS:
+            continue
+        cand = root.named_descendant_for_byte_range(k, k + n)
+        if cand is None or cand.start_byte != k or cand.end_byte != k + n:
+            continue
+        d = _nav_lua(cand)
+        if d is None or not d.decl:
+            continue
+        s0, s1 = d.scope or (0, 0)
+        if s0 <= at <= s1 and d.visible_from <= at:
+            return d
+    return None
+
+
+_IDENT_TAILS = frozenset(bytes([b]) for b in IDENT_BYTES)
 
 
 def _bind(occs: list[NameOcc]) -> None:

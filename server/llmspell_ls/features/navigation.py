@@ -34,7 +34,14 @@ from lsprotocol import types as lsp
 from tree_sitter import Node
 
 from llmspell_ls.analysis.common import analyze, chain_backward, spec_for, tokenize
-from llmspell_ls.analysis.scopes import WORD_BYTES, NameOcc, ident_spans, method_receiver, name_occurrences
+from llmspell_ls.analysis.scopes import (
+    WORD_BYTES,
+    NameOcc,
+    ident_spans,
+    lua_declaration_of,
+    method_receiver,
+    name_occurrences,
+)
 from llmspell_ls.apimodel import ApiIndex, Field, Function
 from llmspell_ls.budget import checkpoint
 from llmspell_ls.documents import DocState
@@ -166,6 +173,15 @@ def target_at(doc: DocState, index: ApiIndex, line: int, character: int, enc: st
     name = _node_text(doc, node)
     if is_member_name(node, lua):
         return _member_target(doc, index, node, name)
+    if lua and doc.tree.root_node.has_error is False:
+        # a local: its declaration is usually a few lines up, and its uses are inside its scope
+        d = lua_declaration_of(doc, node, name)
+        if d is not None:
+            scoped = name_occurrences(doc, name, d.start, d.scope[1] if d.scope else None)
+            k = next((k for k, o in enumerate(checked(scoped)) if o.start == node.start_byte), -1)
+            if k >= 0 and scoped[k].binding >= 0 and scoped[scoped[k].binding].start == d.start:
+                o = scoped[k]
+                return Target("local", name, o.start, o.end, scoped, o.binding)
     occs = name_occurrences(doc, name)
     i = next((k for k, o in enumerate(checked(occs)) if o.start == node.start_byte), -1)
     if i < 0:
