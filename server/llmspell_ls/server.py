@@ -249,6 +249,71 @@ class ChunkReader:
         return body
 
 
+class FrameReader(asyncio.Protocol):
+    """Reads LSP frames from a pipe the event loop watches and handles each message in the same
+    callback (``data_received``). pygls's loop (:func:`pygls.io_.run_async` over a stream reader) wakes
+    a coroutine per header line and per body, two loop iterations a message; this is one, and a fast
+    path answer (:attr:`LlmspellServer.fast_paths`) is written before the callback returns."""
+
+    def __init__(self, protocol: LlmspellProtocol, done: asyncio.Future[None],
+                 on_error: Callable[[Exception, Any], Any] | None = None):
+        self.lsp = protocol
+        self.done = done
+        self.on_error = on_error
+        self.buf = bytearray()
+        self.need = -1
+        """Body length of the frame being read (-1: reading its headers)."""
+        self.body_at = 0
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        while True:
+            if self.need < 0:
+                end = buf.find(b"\r\n\r\n")
+                if end < 0:
+                    return
+                length = _content_length(bytes(buf[:end]))
+                if length is None:  # headers without a length: skip them (as pygls does)
+                    del buf[:end + 4]
+                    continue
+                self.need, self.body_at = length, end + 4
+            if len(buf) < self.body_at + self.need:
+                return
+            body = bytes(buf[self.body_at:self.body_at + self.need])
+            del buf[:self.body_at + self.need]
+            self.need = -1
+            self._handle(body)
+
+    def _handle(self, body: bytes) -> None:
+        try:
+            self.lsp.handle_message(json.loads(body, object_hook=self.lsp.structure_message))
+        except Exception as exc:
+            log.exception("Unable to handle message")
+            if self.on_error is not None:
+                self.on_error(exc, JsonRpcException)
+
+    def eof_received(self) -> bool | None:
+        if not self.done.done():
+            self.done.set_result(None)
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+def _content_length(headers: bytes) -> int | None:
+    for line in headers.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            try:
+                return int(value.strip())
+            except ValueError:
+                return None
+    return None
+
+
 def stdin_is_own_pipe(stdin: Any, stdout: Any) -> bool:
     """stdin is a pipe (FIFO) that is not also stdout: the event loop may read it (which makes it
     non-blocking; a file description shared with stdout would make the blocking writes fail)."""
@@ -312,17 +377,38 @@ class LlmspellServer(LanguageServer):
         self._stop_event = Event()
         stdin = stdin or sys.stdin.buffer
         stdout = stdout or sys.stdout.buffer
-        reader = ChunkReader(stdin, self.thread_pool, pipe=stdin_is_own_pipe(stdin, stdout))
         self.protocol.set_writer(StdoutWriter(stdout))
+        if stdin_is_own_pipe(stdin, stdout):
+            main = self._serve_pipe(stdin)
+        else:
+            reader = ChunkReader(stdin, self.thread_pool)
+            main = run_async(stop_event=self._stop_event, reader=reader, protocol=self.protocol,
+                             logger=logging.getLogger("pygls.server"), error_handler=self.report_server_error)
         try:
-            asyncio.run(run_async(stop_event=self._stop_event, reader=reader, protocol=self.protocol,
-                                  logger=logging.getLogger("pygls.server"), error_handler=self.report_server_error))
+            asyncio.run(main)
         except BrokenPipeError:
             log.error("connection to the client is lost: shutting down")
         except (KeyboardInterrupt, SystemExit):
             pass
         finally:
             self.shutdown()
+
+    async def _serve_pipe(self, stdin: Any) -> None:
+        """Serve a stdin pipe watched by the event loop (:class:`FrameReader`) until it closes."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        try:
+            await loop.connect_read_pipe(lambda: FrameReader(self.protocol, done, self.report_server_error), stdin)
+        except Exception as exc:  # not watchable after all: the thread reader
+            log.info("stdin not watched by the event loop (%s): read on a thread", _short(exc))
+            from pygls.io_ import run_async
+
+            assert self._stop_event is not None
+            await run_async(stop_event=self._stop_event, reader=ChunkReader(stdin, self.thread_pool),
+                            protocol=self.protocol, logger=logging.getLogger("pygls.server"),
+                            error_handler=self.report_server_error)
+            return
+        await done
 
     # ------------------------------------------------------------------ state
     @property

@@ -64,7 +64,8 @@ _JS_STRIP = re.compile(r"/\*.*?\*/|//[^\n]*|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\
 # binding forms (generous: every name inside a matched group counts as bound); findall, one group each
 _LUA_BINDS = [
     re.compile(r"(?<![.:\w])([A-Za-z_]\w*)[ \t]*=(?!=)"),  # x = ..., table keys {x = ...}
-    re.compile(r"(?<![.:\w])([A-Za-z_]\w*)[ \t]*,(?=[\w \t,]*=(?!=))"),  # a, b = ...
+    # a, b = ... (the look-ahead is bounded: unbounded, a long comma list without ``=`` is quadratic)
+    re.compile(r"(?<![.:\w])([A-Za-z_]\w*)[ \t]*,(?=[\w \t,]{0,200}=(?!=))"),
     re.compile(r"\blocal[ \t]+(?:function[ \t]+)?([\w \t,<>]*)"),
     re.compile(r"\bfunction[ \t]+([A-Za-z_]\w*)[ \t]*\("),
     re.compile(r"\bfunction\b[^(\n]*\(([^)]*)\)"),
@@ -76,7 +77,7 @@ _JS_BINDS = [
     re.compile(r"\b(?:function\*?|class)\s*([A-Za-z_$][\w$]*)"),
     re.compile(r"\bfunction\b[^(\n]*\(([^)]*)\)"),
     re.compile(r"\(([^()]*)\)\s*=>"),
-    re.compile(r"([A-Za-z_$][\w$]*)\s*=>"),
+    re.compile(r"(?<![\w$])([A-Za-z_$][\w$]*)\s*=>"),  # at a name's start only (else quadratic on long words)
     re.compile(r"\(([^()]*)\)\s*\{"),  # methods `f(a, b) {` and `catch (e) {` (also `if (x) {`: generous)
 ]
 _HEAD = {
@@ -190,6 +191,8 @@ def candidate_names(doc: DocState, index: ApiIndex) -> set[str]:
     used: dict[tuple[int, int], tuple[frozenset[str], frozenset[str]]] = {}
     for s, e in text_slices(doc):
         checkpoint()
+        if e - s > SLICE_SKIP_CHARS:
+            return set()  # one statement of megabytes (generated): no guess (each regex would hold the GIL long)
         piece = text[s:e]
         key = (len(piece), hash(piece))  # no copy of the text kept per document
         got = cache.get(key)
@@ -205,6 +208,9 @@ def candidate_names(doc: DocState, index: ApiIndex) -> set[str]:
 
 
 SLICE_CACHE = "undefined-slices"
+SLICE_SKIP_CHARS = 256 * 1024
+"""A document with a top-level statement longer than this gets no undefined-global warnings: the regex
+passes over it are single calls that hold the GIL (~0.1 s a megabyte each), stalling requests."""
 
 
 def progress(doc: DocState) -> int:
