@@ -350,3 +350,24 @@ print("resumed", ok)
     dap.request("continue", {"threadId": 1})
     dap.wait_event("terminated")
     assert "resumed\tfalse" in dap.output()
+
+
+def test_breakpoint_in_a_hook_callback_shows_the_waiting_call(dap: DapClient, tmp_path: Path) -> None:
+    src = """\
+Hook.register("BeforeToolExecution", function(ctx)
+  local name = ctx.component_id and ctx.component_id.name or "?"
+  return "continue"
+end)
+local r = Tool.execute("calculator", {input = "2 + 2"})
+print("done")
+"""
+    p = write(tmp_path, "cb.lua", src)
+    dap.start(p, {p: [{"line": 3}]})
+    assert dap.stopped()["reason"] == "breakpoint"
+    frames = dap.request("stackTrace", {"threadId": 1})["stackFrames"]
+    assert [(f["name"], f["line"]) for f in frames] == [
+        ("function <cb.lua:1>", 3), ("main chunk  [waiting for the runtime]", 5)]
+    assert dap.locals()["name"] == '"calculator"'
+    dap.request("continue", {"threadId": 1})
+    dap.wait_event("terminated")
+    assert "done" in dap.output() and "[hook] BeforeToolExecution cb.lua:1: continue" in dap.output()

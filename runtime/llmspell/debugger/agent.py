@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import fnmatch
 import os
 import queue
 import threading
@@ -499,7 +498,3 @@ def _py(v: Any, lua_type: Callable[[Any], str | None], depth: int = 0) -> Any:
     if not items:
         return []
     return {str(k): _py(x, lua_type, depth + 1) for k, x in items}
-
-
-def matches(pattern: str, event_type: str) -> bool:
-    return fnmatch.fnmatchcase(event_type, pattern)

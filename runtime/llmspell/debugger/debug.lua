@@ -113,12 +113,28 @@ end
 -- spell frames (top first) over the chain: {co=, b=bottom index}
 local function collect(T)
   local out = {}
-  for _, co in ipairs(chain_of(T)) do
+  local chain = chain_of(T)
+  if T == MAIN then
+    -- a function the runtime called (a hook, an event handler) runs on the main thread while the
+    -- spell waits in the API call that led to it: show that call below
+    for i = #CUR, 1, -1 do chain[#chain + 1] = CUR[i] end
+  end
+  local prev = nil
+  for _, co in ipairs(chain) do
     local n = levels(co)
+    local first = true
     for level = 0, n - 1 do
       local info = debug_getinfo(co, level, "S")
-      if info and is_spell(info) then out[#out + 1] = {co = co, b = n - level} end
+      if info and is_spell(info) then
+        local fr = {co = co, b = n - level}
+        if first and prev ~= nil then
+          fr.note = (prev == MAIN) and "  [waiting for the runtime]" or "  [resumed a coroutine]"
+        end
+        first = false
+        out[#out + 1] = fr
+      end
     end
+    prev = co
   end
   return out
 end
@@ -723,9 +739,7 @@ function D.stack_trace()
         if info.what == "main" then name = "main chunk"
         else name = str_format("function <%s:%d>", info.short_src, info.linedefined) end
       end
-      if fr.co ~= STOP.thread and i > 1 and STOP.frames[i - 1].co ~= fr.co then
-        name = name .. "  [resumed a coroutine]"
-      end
+      if fr.note then name = name .. fr.note end
       out[#out + 1] = {id = i, name = name, source = str_sub(info.source, 2), line = info.currentline}
     end
   end
