@@ -371,3 +371,24 @@ print("done")
     dap.request("continue", {"threadId": 1})
     dap.wait_event("terminated")
     assert "done" in dap.output() and "[hook] BeforeToolExecution cb.lua:1: continue" in dap.output()
+
+
+def test_broken_condition_hit_count_and_log_are_flagged_on_the_breakpoint(dap: DapClient, tmp_path: Path) -> None:
+    p = write(tmp_path, "loop.lua", LOOP)
+    dap.start(p, {p: [{"line": 2, "condition": "i +* 2"}, {"line": 3, "hitCondition": "often"}]}, stopOnEntry=True)
+    dap.stopped()
+    first = dap.wait_event("breakpoint", pred=lambda b: not b["breakpoint"]["verified"])
+    second = dap.wait_event("breakpoint", after=first["_index"] + 1, pred=lambda b: not b["breakpoint"]["verified"])
+    changed = {ev["body"]["breakpoint"]["line"]: ev["body"]["breakpoint"] for ev in (first, second)}
+    assert "condition 'i +* 2'" in changed[2]["message"] and changed[2]["source"]["path"] == str(p)
+    assert "hit count 'often'" in changed[3]["message"]
+    # set while running: the response carries the verdict
+    r = dap.request("setBreakpoints", {"source": {"path": str(p)}, "breakpoints": [
+        {"line": 3, "logMessage": "sq={sq sq}"}, {"line": 2, "condition": "i == 3"}]})
+    assert [b["verified"] for b in r["breakpoints"]] == [False, True]
+    assert "log message part {sq sq}" in r["breakpoints"][0]["message"]
+    dap.request("continue", {"threadId": 1})
+    dap.next_stop()
+    assert dap.locals()["i"] == "3"
+    dap.request("terminate")
+    dap.wait_event("terminated")

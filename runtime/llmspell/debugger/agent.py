@@ -22,6 +22,7 @@ import concurrent.futures
 import contextlib
 import os
 import queue
+import re
 import threading
 import types
 from collections.abc import Callable
@@ -47,6 +48,7 @@ POLL_S = 0.05
 """While stopped, how often the wait for a command also looks at the cancel flag (terminate)."""
 
 Send = Callable[[str, dict[str, Any]], None]
+_HIT = re.compile(r"^\s*(==?|>=?|<=?|%)?\s*\d+\s*$")
 
 
 class _Stop:
@@ -140,7 +142,9 @@ class DebugAgent:
         D.patch_env(env)
         M.set_debugger(table)
         for fb in self.init.breakpoints:
-            self._set_breakpoints(fb)
+            for item in self._set_breakpoints(fb)["breakpoints"]:
+                if not item["verified"]:
+                    self._send("breakpoint", {"reason": "changed", "breakpoint": item})
         self._apply_filters(self.init.filters)
         if self.init.stop_on_entry:
             D.stop_on_entry()
@@ -399,7 +403,29 @@ class DebugAgent:
                   **({"hit": b.hit} if b.hit else {}), **({"log": b.log} if b.log else {})}
                  for b in fb.breakpoints]
         self._D.set_breakpoints(src, self._lua.table_from([self._lua.table_from(i) for i in items]))
-        return {"breakpoints": [{"id": b.id, "verified": True, "line": b.line} for b in fb.breakpoints]}
+        out = []
+        for b in fb.breakpoints:
+            problem = self._breakpoint_problem(b)
+            item: dict[str, Any] = {"id": b.id, "verified": problem is None, "line": b.line}
+            if problem is not None:
+                item["message"] = problem
+            out.append(item)
+        return {"breakpoints": out}
+
+    def _breakpoint_problem(self, b: Any) -> str | None:
+        """Why a breakpoint cannot work as written (shown on it in the editor), or None."""
+        if b.condition:
+            err = self._D.check_expression(b.condition)
+            if err:
+                return f"condition {b.condition!r}: {err}"
+        if b.hit and not _HIT.match(b.hit):
+            return f"hit count {b.hit!r}: expected N, ==N, >N, >=N, <N, <=N or %N (N a whole number)"
+        if b.log:
+            for part in re.findall(r"{(.*?)}", b.log):
+                err = self._D.check_expression(part)
+                if err:
+                    return f"log message part {{{part}}}: {err}"
+        return None
 
     def _apply_filters(self, f: StopFilters) -> list[str]:
         """Exception filters in Lua; hook points and event patterns as a hook / subscription on the

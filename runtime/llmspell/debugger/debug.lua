@@ -674,6 +674,13 @@ function D.set_breakpoints(src, list)
   install()
 end
 
+-- nil when `expr` compiles as an expression, else the compiler's message (conditions, {log} parts)
+function D.check_expression(expr)
+  local fn, err = load("return " .. expr, "=(expression)", "t", {})
+  if fn then return nil end
+  return (str_gsub(tostring(err), "^%(expression%):1: ", ""))
+end
+
 function D.set_filters(error_on, raised_on)
   FILTERS.error = error_on and true or nil
   FILTERS.raised = raised_on and true or nil

@@ -190,7 +190,13 @@ class DebugSession:
             shown.append(item)
         self.breakpoints[path] = specs
         if self._running():
-            await self._child("setBreakpoints", {"path": path, "breakpoints": specs})
+            body = await self._child("setBreakpoints", {"path": path, "breakpoints": specs})
+            checked = {b.get("id"): b for b in body.get("breakpoints") or []}
+            for item in shown:
+                got = checked.get(item["id"])
+                if got is not None and not got.get("verified", True):
+                    item["verified"] = False
+                    item["message"] = got.get("message")
         return {"breakpoints": shown}
 
     async def on_setExceptionBreakpoints(self, req: Request, args: dict[str, Any]) -> Any:
@@ -353,6 +359,13 @@ class DebugSession:
         elif msg.event == "continued":
             self.stopped = False
             self.event("continued", body)
+        elif msg.event == "breakpoint":
+            bp = dict(body.get("breakpoint") or {})
+            path = next((p for p, specs in self.breakpoints.items() if any(s["id"] == bp.get("id") for s in specs)),
+                        None)
+            if path is not None:
+                bp["source"] = {"path": path, "name": os.path.basename(path)}
+            self.event("breakpoint", {"reason": "changed", "breakpoint": bp})
         elif msg.event == "output":
             self.output(str(body.get("output", "")), str(body.get("category") or "console"))
 
