@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,9 @@ class Killer:
         elif (m.event_type == "workflow.step.started" and m.data.get("step_name") == "slow[3]"
               and self.killed is None):
             self.killed = m.data["worker"]
-            os.kill(self.pids[self.killed], signal.SIGKILL)
+            # half a second in: item 3 is spinning, and the worker's earlier results (item 1) have
+            # reached the scheduler (a result still in flight dies with the worker, like any task)
+            threading.Timer(0.5, os.kill, (self.pids[self.killed], signal.SIGKILL)).start()
 
 
 async def test_worker_killed_mid_task_is_retried_on_another(tmp_path: Path, shared_cluster: Shared) -> None:
@@ -130,3 +133,32 @@ def _wait_for_workers(shared: Shared, n: int, timeout: float = 30.0) -> None:
     while len(shared.client.scheduler_info(n_workers=-1)["workers"]) < n and time.monotonic() < deadline:
         time.sleep(0.1)
     assert len(shared.client.scheduler_info(n_workers=-1)["workers"]) >= n
+
+
+STEP_TIMEOUT = """
+local wf = Workflow.builder():name("bounded"):map_reduce():items({1, 2})
+  :map_step({name = "spin", type = "function", timeout_ms = 1500, fn = function(item)
+      local t0 = os.clock()
+      while os.clock() - t0 < 120 do end
+      return item
+    end})
+  :build()
+wf:execute({})
+"""
+
+
+async def test_step_timeout_stops_the_worker_task(tmp_path: Path, shared_cluster: Shared) -> None:
+    """A step's timeout_ms holds on the cluster: the step fails as timed out, naming the item, and the
+    worker's interpreter is stopped (its thread runs the next task at once)."""
+    _wait_for_workers(shared_cluster, 2)
+    run = await asyncio.wait_for(run_spell(tmp_path, STEP_TIMEOUT, cluster=shared_cluster.address), 90)
+    assert run.fin.status == "error"
+    msg = run.fin.error.message
+    assert "failed at step 'spin[" in msg and "timed out" in msg, msg
+    client = shared_cluster.client
+    deadline = time.monotonic() + 15
+    while any(client.processing().values()) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert not any(client.processing().values()), client.processing()
+    for w in shared_cluster.worker_pids():
+        assert client.submit(lambda: 7, workers=[w], pure=False).result(timeout=10) == 7

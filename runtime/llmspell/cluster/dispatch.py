@@ -120,7 +120,7 @@ class ClusterDispatcher:
         import dask
         from distributed import Client, LocalCluster
 
-        from llmspell.cluster.worker import LLMSpellWorkerPlugin
+        from llmspell.cluster.worker import LLMSpellWorkerPlugin, host_status
 
         a = self.address
         timeout = float(self.cfg.start_timeout_s)
@@ -142,12 +142,11 @@ class ClusterDispatcher:
         config = self.runtime.config.model_dump(mode="json")
         config["workspace"] = str(self.runtime.config.workspace_path)
         plugin = LLMSpellWorkerPlugin(self.key, config, link_host, link_port, self.token, spell_file)
-        res = self._client.register_plugin(plugin, name=self._plugin_name)
-        bad = {w: r for w, r in (res or {}).items() if isinstance(r, dict) and r.get("status") not in (None, "OK")}
+        self._client.register_plugin(plugin, name=self._plugin_name)
+        bad = {w: why for w, why in self._client.run(host_status, self.key).items() if why}
         if bad:
-            w, r = next(iter(bad.items()))
-            raise ConfigurationError(f"cluster: the worker {w} could not build the llmspell runtime: "
-                                     f"{r.get('exception_text') or r.get('exception') or r}")
+            w, why = next(iter(bad.items()))
+            raise ConfigurationError(f"cluster: the worker {w} could not build the llmspell runtime: {why}")
         self.workers = {str(k): int(v) for k, v in self._client.run(os.getpid).items()}
         if not self.workers:
             raise ConfigurationError(f"cluster.address = {self.cfg.address!r}: the scheduler has no workers")

@@ -28,6 +28,9 @@ except ImportError:  # pragma: no cover - the module is still importable for typ
 HOSTS: dict[str, WorkerRunHost] = {}
 """Per worker process: the run hosts by run key (one per run that registered its plugin here)."""
 _HOSTS_LOCK = threading.Lock()
+FAILED: dict[str, str] = {}
+"""Runs whose host could not be built here, with why (a plugin's setup never raises: a worker that
+restarts after its run has gone must still start, for the other runs it serves)."""
 
 
 class WorkerRunHost:
@@ -263,9 +266,14 @@ class LLMSpellWorkerPlugin(_PluginBase):  # type: ignore[misc,valid-type]
         self.spell_file = spell_file
 
     def setup(self, worker: Any) -> None:
-        _contain(self.config)
-        host = WorkerRunHost(self.key, self.config, self.link_host, self.link_port, self.token, self.spell_file,
-                             str(worker.address))
+        try:
+            _contain(self.config)
+            host = WorkerRunHost(self.key, self.config, self.link_host, self.link_port, self.token,
+                                 self.spell_file, str(worker.address))
+        except Exception as e:
+            FAILED[self.key] = f"{type(e).__name__}: {e}"
+            return
+        FAILED.pop(self.key, None)
         with _HOSTS_LOCK:
             old = HOSTS.pop(self.key, None)
             HOSTS[self.key] = host
@@ -273,6 +281,7 @@ class LLMSpellWorkerPlugin(_PluginBase):  # type: ignore[misc,valid-type]
             old.close()
 
     def teardown(self, worker: Any) -> None:
+        FAILED.pop(self.key, None)
         with _HOSTS_LOCK:
             host = HOSTS.pop(self.key, None)
         if host is not None:
@@ -298,9 +307,17 @@ def run_task(spec_json: str) -> dict[str, Any]:
     spec = json.loads(spec_json)
     host = HOSTS.get(str(spec.get("run")))
     if host is None:
-        return {"ok": False, "error": "this worker has no llmspell runtime for the run (its plugin did not set up)",
+        why = FAILED.get(str(spec.get("run")), "its plugin did not set up")
+        return {"ok": False, "error": f"this worker could not build the llmspell runtime for the run: {why}",
                 "kind": "internal", "worker": _address()}
     return host.run(spec)
+
+
+def host_status(key: str) -> str | None:
+    """Run on each worker after registration: None when the run's host is up, else why not."""
+    if key in HOSTS:
+        return None
+    return FAILED.get(key, "the llmspell plugin did not run")
 
 
 def _address() -> str:
