@@ -8,7 +8,8 @@ next to it) and the same requests, interleaved so load on a shared machine hits 
 * ``semanticTokens/full`` right after opening (cold: the whole walk), then after each one-line edit (the
   common case: an editor asks again after every change), and repeated on an unchanged version;
 * ``semanticTokens/full/delta`` after an edit (llmspell-ls only when the other server has no delta);
-* ``foldingRange`` and ``inlayHint`` (a 60-line screen) after each edit.
+* ``foldingRange`` on a second copy of the spell right after opening it (the first request of a document),
+  then ``foldingRange`` and ``inlayHint`` (a 60-line screen) after each edit.
 
 Edits are range edits, or the whole text for a server that asks for Full sync (emmylua_ls does): sending
 a range edit to it silently replaces the document with the inserted text (its answers then look
@@ -28,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -125,6 +127,14 @@ def run(samples: int) -> dict[str, Any]:
         out[name]["has_delta"] = bool(((caps.get("semanticTokensProvider") or {}).get("full") or {}) == {"delta": True}
                                       or isinstance((caps.get("semanticTokensProvider") or {}).get("full"), dict))
         out[name]["has_inlay"] = bool(caps.get("inlayHintProvider"))
+        # folding on a second copy just opened: the first request of a document (no earlier request
+        # has parsed or walked it)
+        u2 = u.replace("bench.lua", "bench_fold.lua")
+        if name == "emmylua_ls":
+            Path(unquote(urlparse(u2).path)).write_text(sp.text)
+        c.open(u2, sp.text)
+        ms, _ = timed(c, "textDocument/foldingRange", {"textDocument": {"uri": u2}})
+        out[name]["folding_first_after_open_ms"] = round(ms, 1)
     series: dict[str, dict[str, list[float]]] = {name: {} for name, *_ in servers}
     texts = {name: sp.text.split("\n") for name, *_ in servers}
     full = {name: full_sync(caps) for name, _, _, caps in servers}
@@ -169,10 +179,10 @@ def run(samples: int) -> dict[str, Any]:
                 mine = out["llmspell_ls"][key]
                 ratios[key] = {"median": round(mine["median_ms"] / other["median_ms"], 2),
                                "p95": round(mine["p95_ms"] / other["p95_ms"], 2)}
-        first = out["emmylua_ls"]["semantic_full_first_after_open_ms"]
-        if first:
-            ratios["semantic_full_first_after_open"] = round(out["llmspell_ls"]["semantic_full_first_after_open_ms"]
-                                                             / first, 2)
+        for key in ("semantic_full_first_after_open_ms", "folding_first_after_open_ms"):
+            first = out["emmylua_ls"][key]
+            if first:
+                ratios[key.removesuffix("_ms")] = round(out["llmspell_ls"][key] / first, 2)
         out["ratios_vs_emmylua"] = ratios
     for _, c, _, _ in servers:
         c.close()

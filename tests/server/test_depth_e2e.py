@@ -214,3 +214,28 @@ async def test_field_rename_refusals_reach_the_client(client: LanguageClient, te
     with pytest.raises(JsonRpcException, match=message):
         await client.text_document_prepare_rename_async(lsp.PrepareRenameParams(text_document=td(uri),
                                                                                 position=pos))
+
+
+# ------------------------------------------------------------------------------------------ folding across versions
+async def test_folding_after_edits_shifts_the_unchanged_statements(client: LanguageClient) -> None:
+    text = ("local function a()\n  return 1\nend\n-- one\n-- two\nlocal t = {\n  x = 1,\n}\n"
+            "local function b()\n  return 2\nend\n")
+    uri, _ = open_doc(client, text)
+
+    async def folds() -> set[tuple[int, int]]:
+        res = await client.text_document_folding_range_async(lsp.FoldingRangeParams(text_document=td(uri)))
+        return {(r.start_line, r.end_line) for r in res or []}
+
+    assert await folds() == {(0, 1), (3, 4), (5, 6), (8, 9)}
+    # two lines inserted at the top, one inside ``t``: a, the comment run and b move; t grows
+    client.text_document_did_change(lsp.DidChangeTextDocumentParams(
+        text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[
+            lsp.TextDocumentContentChangePartial(
+                range=lsp.Range(start=lsp.Position(line=6, character=0), end=lsp.Position(line=6, character=0)),
+                text="  y = 2,\n"),
+            lsp.TextDocumentContentChangePartial(
+                range=lsp.Range(start=lsp.Position(line=0, character=0), end=lsp.Position(line=0, character=0)),
+                text="local x = {\n  1 }\n"),
+        ]))
+    assert await folds() == {(0, 1), (2, 3), (5, 6), (7, 9), (11, 12)}

@@ -242,7 +242,7 @@ class ScopeResolver:
         ``function T:m()``; see :func:`method_receiver`), or None."""
         if not self.lua:
             return None
-        t = method_receiver(self.root, self.to_byte(before))
+        t = method_receiver(self.root, self.to_byte(before), self.doc.source)
         if t is None:
             return None
         return self.text[self.to_offset(t.start_byte):self.to_offset(t.end_byte)], self.to_offset(t.start_byte)
@@ -520,7 +520,7 @@ class ScopeResolver:
 _LUA_FUNCTIONS = frozenset({"function_declaration", "function_definition"})
 
 
-def method_receiver(root: Node, byte: int) -> Node | None:
+def method_receiver(root: Node, byte: int, source: bytes) -> Node | None:
     """The table a Lua ``self`` at ``byte`` stands for: the ``T`` identifier of the nearest enclosing
     ``function T:m()`` (through anonymous functions inside it: ``self`` is then an upvalue). None when a
     function on the way declares ``self`` itself (``function T.m(self)``: an ordinary parameter), when
@@ -530,7 +530,8 @@ def method_receiver(root: Node, byte: int) -> Node | None:
         checkpoint()
         if node.type in _LUA_FUNCTIONS:
             params = node.child_by_field_name("parameters")
-            if params is not None and any(c.type == "identifier" and c.text == b"self" for c in params.named_children):
+            if params is not None and any(c.type == "identifier" and source[c.start_byte:c.end_byte] == b"self"
+                                          for c in params.named_children):
                 return None
             name = node.child_by_field_name("name") if node.type == "function_declaration" else None
             if name is not None and name.type == "method_index_expression":

@@ -1,7 +1,12 @@
 """textDocument/foldingRange: blocks, tables/objects, long strings, comments and ``region`` markers.
 
-One walk over the tree that never descends into a node spanning a single line (nothing inside it can
-fold), so the cost follows the number of multi-line constructs, not the size of the file.
+Per top-level statement: a walk that never descends into a node spanning a single line (nothing inside
+it can fold), so the cost follows the number of multi-line constructs. The result of each statement is
+kept (``doc.shared``, keyed by the statement's lines) for the next version: after an edit only the
+edited statement is walked again, the others are shifted to their new rows. Comment runs, regions and
+import runs are joined across statements afterwards (cheap: one pass over the comments). Node texts are
+read from the document's bytes, never ``node.text`` (on a tree from a sliced parse that calls the parse's
+read callback, which sleeps to yield the GIL: it made a 5,000-line spell's folding 34 ms instead of 5).
 
 Folds, Lua: functions, ``if``/``elseif``/``else`` branches (each on its own), ``for``/``while``/
 ``repeat``/``do`` blocks, tables and argument lists spanning lines, long strings, long comments
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from lsprotocol import types as lsp
 from tree_sitter import Node
@@ -63,6 +69,10 @@ class _Fold:
     text: str | None = None
 
 
+_Piece = tuple[list[_Fold], list[tuple[int, int, str]]]
+"""One top-level statement's folds and comments, rows relative to its first line."""
+
+
 class _Folder:
     def __init__(self, doc: DocState, enc: str, opts: FoldOptions):
         self.doc = doc
@@ -75,6 +85,10 @@ class _Folder:
         self.imports: list[tuple[int, int]] = []
 
     # ------------------------------------------------------------------ helpers
+    def _text(self, node: Node) -> str:
+        """A node's text from the source (``node.text`` would call the sliced parse's read callback)."""
+        return self.doc.source[node.start_byte:node.end_byte].decode("utf-8", "replace")
+
     def _col(self, row: int, byte_col: int) -> int:
         return self.doc.byte_to_col(row, byte_col)
 
@@ -100,31 +114,70 @@ class _Folder:
 
     # ------------------------------------------------------------------ walk
     def run(self) -> list[_Fold]:
+        """Folds of every top-level statement (reused from earlier versions when its lines are unchanged),
+        then the comment runs, regions and import runs across them."""
         root = self.doc.tree.root_node
-        stack = [root]
-        n = 0
-        while stack:
-            n += 1
-            if not n & 1023:
+        lines = self.lines
+        cache: dict[Any, _Piece] = self.doc.shared.setdefault(("folding", self.enc, self.opts), {})
+        fresh: dict[Any, _Piece] = {}
+        for i, child in enumerate(root.children):
+            if not i & 255:
                 checkpoint()
-            node = stack.pop()
-            t = node.type
-            single = node.start_point[0] == node.end_point[0]
-            if t == "comment":
-                text = (node.text or b"").decode("utf-8", "replace") if single else ""
-                self.comments.append((node.start_point[0], node.end_point[0], text))
-                if not single:
-                    self.add(node.start_point[0], node.end_point[0], "comment")
+            t = child.type
+            (r0, c0), (r1, _) = child.start_point, child.end_point
+            if r0 == r1:  # a one-line statement folds nothing itself (comments and imports join runs)
+                if t == "comment":
+                    self.comments.append((r0, r1, self._text(child)))
+                elif t == "import_statement":
+                    self.imports.append((r0, r1))
                 continue
-            if single:
-                if t == "import_statement" and node.parent is not None and node.parent.parent is None:
-                    self.imports.append((node.start_point[0], node.end_point[0]))
-                continue
-            self.fold_node(node, t)
-            stack.extend(reversed(node.children))
+            key = (t, c0, hash("\n".join(lines[r0:r1 + 1])), r1 - r0)
+            piece = cache.get(key)
+            if piece is None:
+                piece = self._piece(child, r0)
+            fresh[key] = piece
+            folds, comments = piece
+            for f in folds:
+                self.out.append(_Fold(f.start + r0, f.end + r0, f.kind, f.start_char, f.text))
+            for cr0, cr1, text in comments:
+                self.comments.append((cr0 + r0, cr1 + r0, text))
+            if t == "import_statement":
+                self.imports.append((r0, r1))
+        cache.clear()  # only this version's statements: bounded, and a later version reuses them
+        cache.update(fresh)
+        self.comments.sort(key=lambda c: c[0])
         self.fold_comments()
         self.fold_imports()
         return self.out
+
+    def _piece(self, stmt: Node, base: int) -> _Piece:
+        """The folds and comments of one top-level statement, rows relative to ``base``: a walk that never
+        descends into a node spanning one line (nothing inside it can fold)."""
+        out, self.out = self.out, []
+        comments: list[tuple[int, int, str]] = []
+        try:
+            stack = [stmt]
+            n = 0
+            while stack:
+                n += 1
+                if not n & 1023:
+                    checkpoint()
+                node = stack.pop()
+                t = node.type
+                r0, r1 = node.start_point[0], node.end_point[0]
+                if t == "comment":
+                    comments.append((r0 - base, r1 - base, self._text(node) if r0 == r1 else ""))
+                    if r0 != r1:
+                        self.add(r0, r1, "comment")
+                    continue
+                if r0 == r1:
+                    continue  # nothing inside a one-line node can fold
+                self.fold_node(node, t)
+                stack.extend(reversed(node.children))
+            folds = [_Fold(f.start - base, f.end - base, f.kind, f.start_char, f.text) for f in self.out]
+        finally:
+            self.out = out
+        return folds, comments
 
     def fold_node(self, node: Node, t: str) -> None:
         start = node.start_point[0]

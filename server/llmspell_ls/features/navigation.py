@@ -207,7 +207,7 @@ _NOT_TABLES = frozenset({"string", "table", "math", "os", "io", "coroutine", "de
 
 def self_receiver(doc: DocState, index: ApiIndex, byte: int) -> tuple[str, list[NameOcc], int] | None:
     """(name, its occurrences, binding) of the table an implicit ``self`` at ``byte`` stands for."""
-    t = method_receiver(doc.tree.root_node, byte)
+    t = method_receiver(doc.tree.root_node, byte, doc.source)
     if t is None:
         return None
     rname = _node_text(doc, t)
@@ -365,7 +365,7 @@ def _self_is(doc: DocState, recv: Node, t: Target) -> bool:
     occ = next((o for o in name_occurrences(doc, "self") if o.start == recv.start_byte), None)
     if occ is None or occ.binding >= 0:
         return False  # an explicit ``self`` parameter: not the method's table
-    m = method_receiver(doc.tree.root_node, recv.start_byte)
+    m = method_receiver(doc.tree.root_node, recv.start_byte, doc.source)
     if m is None or _node_text(doc, m) != t.owner:
         return False
     r = next((o for o in t.occs if o.start == m.start_byte), None)
