@@ -14,7 +14,8 @@ which is stricter than lua-language-server, so the stubs are lenient where stric
   (``Streaming.create``); a plain function is accepted there too;
 - return types and the fields of records that only come back from the runtime ("output" records) are
   what a spell reads: ``nil`` is dropped from their unions, plain ``table`` is ``any`` (its shape is in the
-  doc) and an optional field is present (pydantic defaults fill it). Records a spell writes (parameters)
+  doc) and an optional field is present (pydantic defaults fill it) unless its default is ``None`` (then
+  it is ``name?``: the runtime leaves it nil). Records a spell writes (parameters)
   keep their optional fields optional, so a table literal need not spell out every key;
 - names of tools are ``ToolName|string``: a spell may ``Tool.register`` its own tools;
 - the class a builder's ``build()`` returns derives from the builder (``---@class WorkflowInstance:
@@ -225,7 +226,11 @@ def _fields(ctx: _Ctx, fields: list[dict[str, Any]], *, out: bool = True) -> lis
     for f in fields:
         t = "|".join(_lua_str(v) for v in f["values"]) if f.get("values") else ctx.type_(f.get("type", "any"), out=out)
         name = f["name"] if re.match(r"^[A-Za-z_]\w*$", f["name"]) else f"[{_lua_str(f['name'])}]"
-        opt = "?" if f.get("optional") and not out and not name.startswith("[") else ""
+        # an output field the runtime may leave nil (``X | None = None``) is optional: a spell's ``if r.x``
+        # is then a real check, not "unnecessary" (emmylua_ls); one with another default is always there
+        top = parse_type(f.get("type", "any"))
+        nullable = out and top.kind == "union" and any(i.kind == "name" and i.name == "nil" for i in top.items or [])
+        opt = "?" if (f.get("optional") and not out or nullable) and not name.startswith("[") else ""
         doc = (" " + f["doc"].replace("\n", " ")) if f.get("doc") else ""
         lines.append(f"---@field {name}{opt} {t}{doc}")
     return lines

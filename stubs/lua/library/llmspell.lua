@@ -806,7 +806,7 @@ function pcall(f, ...) end
 ---@field ingestion_time string
 ---@field metadata any
 ---@field processed boolean Already consolidated into semantic memory
----@field score number Relevance to the query (absent for an empty query)
+---@field score? number Relevance to the query (absent for an empty query)
 
 ---A semantic-memory entity made by ``Memory.consolidate`` (``Memory.semantic.query`` results).
 ---@class MemoryEntity
@@ -816,7 +816,7 @@ function pcall(f, ...) end
 ---@field properties any mentions, sessions, sources (entry ids), context; value for facts
 ---@field event_time string When it was last mentioned (RFC 3339)
 ---@field ingestion_time string
----@field score number
+---@field score? number
 
 ---``Memory.stats()``.
 ---@class MemoryStats
@@ -828,7 +828,7 @@ function pcall(f, ...) end
 ---@field has_semantic boolean
 ---@field has_consolidation boolean
 ---@field consolidation_status string pending (unprocessed entries exist) or idle
----@field last_consolidation string
+---@field last_consolidation? string
 
 ---``RAG.cleanup_scope{scope=..., scope_id=...}`` (the table form).
 ---@class RagCleanupResult
@@ -868,7 +868,7 @@ function pcall(f, ...) end
 ---@class RagSessionCollection
 ---@field session_id string
 ---@field namespace string
----@field ttl integer
+---@field ttl? integer
 ---@field created boolean
 
 ---``RAG.configure_session``.
