@@ -117,13 +117,34 @@ def test_an_edit_recomputes_only_its_slice(monkeypatch: pytest.MonkeyPatch, real
     first = open_(text)
     U.undefined_globals(first, real_index, "utf-16")
     calls: list[int] = []
-    real = U._slice_facts
-    monkeypatch.setattr(U, "_slice_facts", lambda code, lang: calls.append(len(code)) or real(code, lang))
+    real = U._bound_names
+    monkeypatch.setattr(U, "_bound_names", lambda code, lang: calls.append(len(code)) or real(code, lang))
     at = text.index("helper_1500 = ")
     edited = open_(text[:at] + "local extra = 1\n" + text[at:], 2, first)
     got = U.undefined_globals(edited, real_index, "utf-16")
     assert messages(got) == [(5 * 3000 + 1, "undefined global 'Foo'")]
     assert 1 <= len(calls) <= 2 < len(U.text_slices(edited))
+
+
+def test_bound_names_are_only_looked_for_when_an_indexed_name_is_unknown(monkeypatch: pytest.MonkeyPatch,
+                                                                         real_index: ApiIndex) -> None:
+    calls: list[int] = []
+    real = U._bound_names
+    monkeypatch.setattr(U, "_bound_names", lambda code, lang: calls.append(len(code)) or real(code, lang))
+    text = "".join(f'local a{i} = Agent.builder()\nprint(string.format("%d", {i}))\n' for i in range(8000))
+    doc = open_(text)
+    assert len(U.text_slices(doc)) > 1
+    assert U.undefined_globals(doc, real_index, "utf-16") == []  # only API and library tables indexed
+    assert calls == []
+
+
+@pytest.mark.parametrize("lang", ["lua", "javascript"])
+def test_a_200000_character_name_stays_linear(lang: str) -> None:
+    # every binding pattern is anchored (look-behind or keyword): a long name is not re-scanned from each
+    # of its characters (this would run for hours and hit the test timeout)
+    code = "Agent." + "x" * 200_000 + "\nlocal a = Agent.builder():\n" + "y" * 200_000 + " => 1\n"
+    names = U._bound_names(code, lang)
+    assert "a" in names and "y" * 200_000 in names  # ``y… =>``: a JS arrow parameter, a Lua ``y… =``
 
 
 def test_the_diagnostics_pass_is_partial_when_the_undefined_pass_is_cut(monkeypatch: pytest.MonkeyPatch,

@@ -174,21 +174,18 @@ def text_slices(doc: DocState) -> list[tuple[int, int]]:
     return out
 
 
-def _slice_facts(code: str, lang: str) -> tuple[frozenset[str], frozenset[str]]:
-    """(names indexed as a table, names bound) in one stripped slice."""
-    return frozenset(_HEAD[lang].findall(code)), frozenset(_bound_names(code, lang))
-
-
 def candidate_names(doc: DocState, index: ApiIndex) -> set[str]:
-    """Names indexed somewhere but bound nowhere, neither known globals nor API globals. Slice results
-    are kept in ``doc.shared`` (keyed by the slice's text) for the next pass and the next version."""
+    """Names indexed somewhere but bound nowhere, neither known globals nor API globals. Per slice, the
+    indexed names first and the bound names only when some indexed name is unknown (most spells: none);
+    both are kept in ``doc.shared`` (keyed by the slice's text) for the next pass and the next version."""
     lang = doc.lang
     text = doc.text
     strip = _LUA_STRIP if lang == "lua" else _JS_STRIP
-    cache: dict[tuple[int, int], tuple[frozenset[str], frozenset[str]]] = doc.shared.setdefault(SLICE_CACHE, {})
+    cache: dict[tuple[int, int], list[frozenset[str] | None]] = doc.shared.setdefault(SLICE_CACHE, {})
+    known = LUA_GLOBALS if lang == "lua" else JS_GLOBALS
+    used: dict[tuple[int, int], list[frozenset[str] | None]] = {}
+    pieces: list[tuple[tuple[int, int], int, int]] = []
     heads: set[str] = set()
-    bound: set[str] = set()
-    used: dict[tuple[int, int], tuple[frozenset[str], frozenset[str]]] = {}
     for s, e in text_slices(doc):
         checkpoint()
         if e - s > SLICE_SKIP_CHARS:
@@ -197,14 +194,23 @@ def candidate_names(doc: DocState, index: ApiIndex) -> set[str]:
         key = (len(piece), hash(piece))  # no copy of the text kept per document
         got = cache.get(key)
         if got is None:
-            got = cache[key] = _slice_facts(strip.sub(" ", piece), lang)
+            got = cache[key] = [frozenset(_HEAD[lang].findall(strip.sub(" ", piece))), None]
         used[key] = got
-        heads |= got[0]
-        bound |= got[1]
+        pieces.append((key, s, e))
+        heads |= got[0] or frozenset()
+    words = heads - known - set(index.globals)
+    if words:
+        for key, s, e in pieces:
+            checkpoint()
+            got = used[key]
+            if got[1] is None:
+                got[1] = frozenset(_bound_names(strip.sub(" ", text[s:e]), lang))
+            words -= got[1]
+            if not words:
+                break
     cache.clear()  # complete: keep only this version's slices (bounded memory)
     cache.update(used)
-    known = LUA_GLOBALS if lang == "lua" else JS_GLOBALS
-    return heads - known - set(index.globals) - bound
+    return words
 
 
 SLICE_CACHE = "undefined-slices"

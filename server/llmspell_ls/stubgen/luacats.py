@@ -230,7 +230,7 @@ def _fields(ctx: _Ctx, fields: list[dict[str, Any]], *, out: bool = True) -> lis
         # is then a real check, not "unnecessary" (emmylua_ls); one with another default is always there
         top = parse_type(f.get("type", "any"))
         nullable = out and top.kind == "union" and any(i.kind == "name" and i.name == "nil" for i in top.items or [])
-        opt = "?" if (f.get("optional") and not out or nullable) and not name.startswith("[") else ""
+        opt = "?" if ((f.get("optional") and not out) or nullable) and not name.startswith("[") else ""
         doc = (" " + f["doc"].replace("\n", " ")) if f.get("doc") else ""
         lines.append(f"---@field {name}{opt} {t}{doc}")
     return lines
