@@ -203,9 +203,10 @@ def candidate_names(doc: DocState, index: ApiIndex) -> set[str]:
         for key, s, e in pieces:
             checkpoint()
             got = used[key]
-            if got[1] is None:
-                got[1] = frozenset(_bound_names(strip.sub(" ", text[s:e]), lang))
-            words -= got[1]
+            bound = got[1]
+            if bound is None:
+                bound = got[1] = frozenset(_bound_names(strip.sub(" ", text[s:e]), lang))
+            words -= bound
             if not words:
                 break
     cache.clear()  # complete: keep only this version's slices (bounded memory)
