@@ -75,6 +75,7 @@ def test_same_findings_as_one_piece(monkeypatch: pytest.MonkeyPatch, real_index:
     text = big(1500, head="print(Late.x)\n", tail="Foo.bar()\nLate = {}\n") + big(1500, tail="local z = Bar:baz()\n")
     sliced = U.undefined_globals(open_(text), real_index, "utf-16")
     monkeypatch.setattr(U, "SLICE_MAX_CHARS", 10**9)
+    monkeypatch.setattr(U, "SLICE_SKIP_CHARS", 10**9)
     whole = U.undefined_globals(open_(text), real_index, "utf-16")
     assert len(U.text_slices(open_(text))) == 1
     assert messages(sliced) == messages(whole) == [
