@@ -40,7 +40,7 @@ def dask_cluster(tmp_path: Path) -> Iterator[str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "runtime"), str(ROOT / "server")])}
-    log = open(tmp_path / "dask.log", "wb")  # noqa: SIM115 - closed below
+    log = open(tmp_path / "dask.log", "wb")  # closed in the finally below
     procs = [subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
                               stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)]
     addr = f"tcp://127.0.0.1:{port}"
