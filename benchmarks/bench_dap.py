@@ -10,7 +10,8 @@ process ``--run`` and ``llmspell-ls --dap`` use:
 * ``bp in same function``  a breakpoint in the loop's own function, on a branch never taken (every
                            line of the loop then raises a line event: the fast path's cost);
 * ``calls, bp elsewhere``  the loop calls a small function each iteration, breakpoint elsewhere
-                           (call/return events decide per call whether line events are needed).
+                           (call/return events decide per call whether line events are needed);
+* ``next over heavy(N)``   time for one ``next`` over a call running the same loop.
 
 Prints median / p95 of the loop time per mode and the ratio to ``no debugger``, plus the median wall
 time of the whole run. Goal: <= 1.1x with no breakpoints set.
@@ -81,6 +82,38 @@ async def run_once(path: Path, debug: dict[str, Any] | None, args: list[str]) ->
     return loop_s, time.perf_counter() - t0
 
 
+STEP_SPELL = """\
+local function heavy(n)
+  local x = 0
+  for i = 1, n do x = x + i end
+  return x
+end
+local r = heavy(tonumber(ARGS[1]) or 2000000)
+print(r)
+"""
+
+
+async def step_over_once(path: Path, n: str) -> float:
+    """Seconds from a ``next`` over ``heavy(n)`` (breakpoint on the call) to the stop on the next line."""
+    from llmspell.config import load_config
+    from llmspell.isolation import IsolatedRunner
+
+    runner = IsolatedRunner(config=load_config(path.parent))
+    debug = {"breakpoints": [{"path": str(path), "breakpoints": [{"id": 1, "line": 6}]}]}
+    t_next = took = -1.0
+    stops = 0
+    async for msg in runner.run(path, args=[n], run_id="bench", debug=debug):
+        if msg.type == "debug" and msg.event == "stopped":
+            stops += 1
+            if stops == 1:
+                t_next = time.perf_counter()
+                await runner.send_debug("bench", {"id": 1, "command": "next"})
+            else:
+                took = time.perf_counter() - t_next
+                await runner.send_debug("bench", {"id": 2, "command": "continue"})
+    return took
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=7)
@@ -109,6 +142,9 @@ def main() -> int:
                 loop_s, wall = asyncio.run(run_once(path, debug, args))
                 results[name][0].append(loop_s)
                 results[name][1].append(wall)
+        step_path = Path(d) / "step.lua"
+        step_path.write_text(STEP_SPELL, encoding="utf-8")
+        steps = [asyncio.run(step_over_once(step_path, n)) for _ in range(ns.n)]
     print(f"bench_dap: {ns.iterations} iterations, {ns.n} runs per mode (loop CPU time inside the spell; "
           "machine shared with other jobs, so figures are noisy)")
     base = statistics.median(results["no debugger"][0])
@@ -119,6 +155,8 @@ def main() -> int:
         ref = base_calls if name.startswith("calls") else base
         med = statistics.median(loops)
         print(f"{name:<22} {med:9.4f} {pct(loops, 95):9.4f} {med / ref:6.2f}x {statistics.median(walls):11.3f}")
+    print(f"{'next over heavy(N)':<22} {statistics.median(steps):9.4f} {pct(steps, 95):9.4f}   (from the "
+          "next request to the stop on the following line; line events are off inside the call)")
     return 0
 
 

@@ -392,3 +392,38 @@ def test_broken_condition_hit_count_and_log_are_flagged_on_the_breakpoint(dap: D
     assert dap.locals()["i"] == "3"
     dap.request("terminate")
     dap.wait_event("terminated")
+
+
+def test_step_over_a_call_still_hits_a_breakpoint_inside_it(dap: DapClient, tmp_path: Path) -> None:
+    src = """\
+local function inner(v)
+  local w = v + 1
+  return w
+end
+local function outer(v)
+  local s = 0
+  for i = 1, 50 do s = s + i end
+  return inner(v) + s
+end
+local a = outer(1)
+local b = outer(2)
+print(a, b)
+"""
+    p = write(tmp_path, "over.lua", src)
+    dap.start(p, {p: [{"line": 10}, {"line": 2, "condition": "v == 2"}]})
+    dap.stopped()
+    assert dap.top_frame()["line"] == 10
+    dap.request("next", {"threadId": 1})  # over outer(1): inner's breakpoint condition is false
+    dap.next_stop()
+    assert (dap.top_frame()["name"], dap.top_frame()["line"]) == ("main chunk", 11)
+    dap.request("next", {"threadId": 1})  # over outer(2): the breakpoint in inner hits
+    assert dap.next_stop()["reason"] == "breakpoint"
+    assert (dap.top_frame()["name"], dap.top_frame()["line"]) == ("inner", 2)
+    # out of inner: outer finishes on the same line (Lua raises no new line event there), so the
+    # next line is the main chunk's
+    dap.request("stepOut", {"threadId": 1})
+    dap.next_stop()
+    assert (dap.top_frame()["name"], dap.top_frame()["line"]) == ("main chunk", 12)
+    dap.request("continue", {"threadId": 1})
+    dap.wait_event("terminated")
+    assert "1277\t1278" in dap.output()

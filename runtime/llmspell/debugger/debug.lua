@@ -50,6 +50,7 @@ local STOP = nil        -- while stopped: {thread=, frames={}, refs={}, nref=, e
 local BUSY = false      -- inside the debugger itself (evaluate, conditions): no stops, no re-entry
 local HOOKED = "none"   -- which hook the threads carry: "none" (count only) | "bp" | "step"
 local NEED = setmetatable({}, {__mode = "k"})  -- function -> has a breakpoint on one of its own lines
+local DEEP = setmetatable({}, {__mode = "k"})  -- thread -> depth of the call a step over/out skips
 
 ------------------------------------------------------------------------------------ hook install
 --
@@ -63,6 +64,7 @@ local NEED = setmetatable({}, {__mode = "k"})  -- function -> has a breakpoint o
 local hook_full, hook_probe   -- forward
 
 local function wanted()
+  if MODE == "over" or MODE == "out" then return "stepc" end
   if MODE ~= nil then return "step" end
   if NBP > 0 then return "bp" end
   return "none"
@@ -73,6 +75,7 @@ local function install()
   if want == HOOKED then return end
   HOOKED = want
   if want == "step" then M.set_hook(hook_full, "l")
+  elseif want == "stepc" then M.set_hook(hook_full, "crl")
   elseif want == "bp" then M.set_hook(hook_probe, "crl")
   else M.set_hook(nil, "") end
   -- every thread that may run spell code re-arms itself with the new hook; the running one too
@@ -385,6 +388,8 @@ local function end_stop(mode)
   elseif mode == "stepIn" then MODE = "in"
   elseif mode == "stepOut" then MODE = "out"; MODE_DEPTH = depth
   end
+  DEEP = setmetatable({}, {__mode = "k"})
+  HOOKED = "rearm"   -- every thread starts the new step from a clean hook state
   install()
 end
 
@@ -487,12 +492,49 @@ local function line_event(line)
   slow(line)
 end
 
+-- Stepping over / out of a line: a call into a Lua function can never be where the step ends (the
+-- step ends at the stepping frame's depth or above), so line events go off for the call's duration:
+-- hook_deep (mask "cr") waits for the return to that depth. Depth is counted in stack levels from the
+-- hooked function down; a frame unwound by an error gives no return event, but the next return at or
+-- above the recorded depth (the pcall that caught it) still brings line events back.
+local function depth_here()   -- levels from the hooked function (level 3 seen from here) down
+  local n = 3
+  while debug_getinfo(n, "l") do n = n + 1 end
+  return n - 3
+end
+
+local hook_deep
+
 hook_full = function(event, line)
   if event == "line" then
     if MODE == nil and not LINES[line] then return end
     slow(line)
   elseif event == "count" then
     COUNT_HOOK()
+  elseif (MODE == "over" or MODE == "out") and event ~= "return" then
+    local info = debug_getinfo(2, "Sf")
+    -- a callee with breakpoints of its own keeps its line events (they may hit during the step)
+    if info.what ~= "C" and (NBP == 0 or not needs(info.func)) then
+      DEEP[co_running()] = depth_here()
+      debug_sethook(hook_deep, "cr", STEP)
+    end
+  end
+end
+
+hook_deep = function(event)
+  if event == "count" then COUNT_HOOK() return end
+  if event == "call" or event == "tail call" then
+    if NBP > 0 then
+      local info = debug_getinfo(2, "Sf")
+      if info.what ~= "C" and needs(info.func) then debug_sethook(hook_full, "crl", STEP) end
+    end
+  elseif event == "return" then
+    local co = co_running()
+    local l0 = DEEP[co]
+    if l0 == nil or depth_here() <= l0 then
+      DEEP[co] = nil
+      debug_sethook(hook_full, "crl", STEP)
+    end
   end
 end
 
