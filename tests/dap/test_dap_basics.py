@@ -245,3 +245,19 @@ def test_cli_flag_starts_the_same_adapter(tmp_path: Path) -> None:
     finally:
         c.close()
     assert c.proc.returncode == 0
+
+
+def test_pause_and_terminate_right_after_configuration_done(dap: DapClient, tmp_path: Path) -> None:
+    """Requests that arrive before the run process exists wait for it instead of failing."""
+    p = write(tmp_path, "wait.lua", 'local before = 41 + 1\nUtils.sleep(20)\nprint("woke")\n')
+    dap.request("initialize", {"adapterID": "llmspell"})
+    dap.request("launch", {"program": str(p)})
+    done = dap.send("configurationDone")
+    pause = dap.send("pause", {"threadId": 1})
+    assert dap.response(done)["success"] and dap.response(pause)["success"]
+    assert dap.stopped()["reason"] == "pause"
+    assert dap.top_frame()["line"] in (1, 2)
+    dap.request("continue", {"threadId": 1})
+    dap.request("terminate")
+    dap.wait_event("terminated")
+    assert "woke" not in dap.output()

@@ -89,11 +89,25 @@ class DebugAgent:
         self._poke()
 
     def _poke(self) -> None:
+        """Also offer the queue to the spell's inbox (served if it waits on the runtime). Safe from any
+        thread: commands that arrived before the spell existed are offered when it attaches."""
         spell = self.spell
         if spell is None or spell.loop is None or spell._closed.is_set():
             return
-        fut = asyncio.ensure_future(spell.invoke(self._drain_waiting))
-        fut.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+        def go() -> None:
+            fut = asyncio.ensure_future(spell.invoke(self._drain_waiting))
+            fut.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is spell.loop:
+            go()
+        else:
+            with contextlib.suppress(RuntimeError):
+                spell.loop.call_soon_threadsafe(go)
 
     async def _request_stop(self, reason: str, description: str, text: str, scope: tuple[str, Any]) -> None:
         spell = self.spell
@@ -148,6 +162,8 @@ class DebugAgent:
         self._apply_filters(self.init.filters)
         if self.init.stop_on_entry:
             D.stop_on_entry()
+        if self._attention.is_set():  # commands (a pause) came before the spell existed
+            self._poke()
 
     def detach(self) -> None:
         for h in self._hook_handles:

@@ -35,6 +35,8 @@ from llmspell_ls.dap.protocol import (
 )
 
 THREAD_ID = 1
+START_WAIT_S = 30.0
+"""How long a command may wait for a starting run's process (a cold start under load takes seconds)."""
 JS_NOT_SUPPORTED = "debugging JavaScript spells is not supported yet; use Run spell (or noDebug: true)"
 FORWARDED = {"stackTrace", "scopes", "variables", "evaluate", "setVariable", "exceptionInfo",
              "continue", "next", "stepIn", "stepOut"}
@@ -265,7 +267,7 @@ class DebugSession:
     # ------------------------------------------------------------------ the run
 
     def _running(self) -> bool:
-        return self.run_task is not None and not self.run_task.done() and self.run_id is not None
+        return self.run_task is not None and not self.run_task.done()
 
     def _maybe_start(self) -> None:
         if self.run_task is not None or self.launch is None or not self.config_done:
@@ -276,6 +278,10 @@ class DebugSession:
         if self.run_task is None:
             self._terminated()
             return
+        for _ in range(100):  # the run task has not reached its first line yet
+            if self.run_id is not None or self.run_task.done():
+                break
+            await asyncio.sleep(0.01)
         if not self.run_task.done() and self.runner is not None and self.run_id is not None:
             await self.runner.cancel(self.run_id)
         with contextlib.suppress(Exception):
@@ -291,7 +297,16 @@ class DebugSession:
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[rid] = fut
         try:
-            ok = await self.runner.send_debug(self.run_id, {"id": rid, "command": command, "arguments": args})
+            # a command right after configurationDone may come before the run process exists: wait
+            # for it (bounded), as long as the run is still starting
+            deadline = asyncio.get_running_loop().time() + START_WAIT_S
+            while True:
+                ok = self.runner is not None and self.run_id is not None and await self.runner.send_debug(
+                    self.run_id, {"id": rid, "command": command, "arguments": args})
+                if ok or not self._running() or self.finished.is_set() \
+                        or asyncio.get_running_loop().time() > deadline:
+                    break
+                await asyncio.sleep(0.02)
             if not ok:
                 raise RequestError(f"{command}: the spell has ended")
             reply = await fut
