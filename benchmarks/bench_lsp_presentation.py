@@ -29,7 +29,6 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -113,80 +112,84 @@ def run(samples: int) -> dict[str, Any]:
         ws.mkdir()
         shutil.copyfile(REPO / "stubs" / "lua" / "library" / "llmspell.lua", ws / "llmspell.lua")
         (ws / "bench.lua").write_text(sp.text)
+        # the copy asked for folding first: on disk before the server starts (emmylua_ls 0.22 did not
+        # answer requests on a file created in its workspace after initialize, within 60 s)
+        (ws / "bench_fold.lua").write_text(sp.text)
         em = RpcClient([exe], cwd=str(ws))
         einit = em.initialize(ws, CAPS)
         em.open((ws / "llmspell.lua").as_uri(), (ws / "llmspell.lua").read_text())
         servers.append(("emmylua_ls", em, (ws / "bench.lua").as_uri(), einit["capabilities"]))
-    out: dict[str, Any] = {}
-    for name, c, u, caps in servers:
-        c.open(u, sp.text)
-        doc = {"textDocument": {"uri": u}}
-        ms, res = timed(c, "textDocument/semanticTokens/full", doc)
-        out.setdefault(name, {})["semantic_full_first_after_open_ms"] = round(ms, 1)
-        out[name]["tokens"] = len((res or {}).get("data", [])) // 5
-        out[name]["has_delta"] = bool(((caps.get("semanticTokensProvider") or {}).get("full") or {}) == {"delta": True}
-                                      or isinstance((caps.get("semanticTokensProvider") or {}).get("full"), dict))
-        out[name]["has_inlay"] = bool(caps.get("inlayHintProvider"))
-        # folding on a second copy just opened: the first request of a document (no earlier request
-        # has parsed or walked it)
-        u2 = u.replace("bench.lua", "bench_fold.lua")
-        if name == "emmylua_ls":
-            Path(unquote(urlparse(u2).path)).write_text(sp.text)
-        c.open(u2, sp.text)
-        ms, _ = timed(c, "textDocument/foldingRange", {"textDocument": {"uri": u2}})
-        out[name]["folding_first_after_open_ms"] = round(ms, 1)
-    series: dict[str, dict[str, list[float]]] = {name: {} for name, *_ in servers}
-    texts = {name: sp.text.split("\n") for name, *_ in servers}
-    full = {name: full_sync(caps) for name, _, _, caps in servers}
-    last_id: dict[str, str | None] = {}
-    version = 1
-    for k in range(samples):
-        version += 1
-        line = 100 + (k * 97) % 4800
-        for name, c, u, _ in servers:
+    try:
+        out: dict[str, Any] = {}
+        for name, c, u, caps in servers:
+            c.open(u, sp.text)
             doc = {"textDocument": {"uri": u}}
-            edit(c, u, version, line, "local zz = 1 ", texts[name], full[name])
             ms, res = timed(c, "textDocument/semanticTokens/full", doc)
-            series[name].setdefault("semantic_full_after_edit", []).append(ms)
-            series[name].setdefault("tokens_after_edit", []).append(len((res or {}).get("data", [])) / 5)
-            last_id[name] = (res or {}).get("resultId")
-            ms, _ = timed(c, "textDocument/semanticTokens/full", doc)
-            series[name].setdefault("semantic_full_repeat", []).append(ms)
-            ms, _ = timed(c, "textDocument/foldingRange", doc)
-            series[name].setdefault("folding_first_for_version", []).append(ms)
-            if out[name]["has_inlay"]:
-                rng = {"start": {"line": line, "character": 0}, "end": {"line": line + 60, "character": 0}}
-                ms, _ = timed(c, "textDocument/inlayHint", {**doc, "range": rng})
-                series[name].setdefault("inlay_screen", []).append(ms)
-        version += 1
-        for name, c, u, _ in servers:
-            doc = {"textDocument": {"uri": u}}
-            edit(c, u, version, line + 1, "local yy = 2 ", texts[name], full[name])
-            ms, _ = timed(c, "textDocument/foldingRange", doc)
-            series[name].setdefault("folding_after_edit", []).append(ms)
-            if out[name]["has_delta"] and last_id.get(name):
-                version_doc = {**doc, "previousResultId": last_id[name]}
-                ms, _ = timed(c, "textDocument/semanticTokens/full/delta", version_doc)
-                series[name].setdefault("semantic_delta_after_edit", []).append(ms)
-    for name, per in series.items():
-        for key, xs in per.items():
-            out[name][key] = summary(xs) if key != "tokens_after_edit" else int(statistics.median(xs))
-    if "emmylua_ls" in out:
-        ratios = {}
-        for key in (k for k in series["llmspell_ls"] if k != "tokens_after_edit"):
-            other = out["emmylua_ls"].get(key)
-            if isinstance(other, dict) and other["median_ms"] > 0:
-                mine = out["llmspell_ls"][key]
-                ratios[key] = {"median": round(mine["median_ms"] / other["median_ms"], 2),
-                               "p95": round(mine["p95_ms"] / other["p95_ms"], 2)}
-        for key in ("semantic_full_first_after_open_ms", "folding_first_after_open_ms"):
-            first = out["emmylua_ls"][key]
-            if first:
-                ratios[key.removesuffix("_ms")] = round(out["llmspell_ls"][key] / first, 2)
-        out["ratios_vs_emmylua"] = ratios
-    for _, c, _, _ in servers:
-        c.close()
-    shutil.rmtree(work, ignore_errors=True)
+            out.setdefault(name, {})["semantic_full_first_after_open_ms"] = round(ms, 1)
+            out[name]["tokens"] = len((res or {}).get("data", [])) // 5
+            full_opt = (caps.get("semanticTokensProvider") or {}).get("full")
+            out[name]["has_delta"] = bool((full_opt or {}) == {"delta": True} or isinstance(full_opt, dict))
+            out[name]["has_inlay"] = bool(caps.get("inlayHintProvider"))
+            # folding on a second copy just opened: the first request of a document (no earlier request
+            # has parsed or walked it)
+            u2 = u.replace("bench.lua", "bench_fold.lua")
+            c.open(u2, sp.text)
+            ms, _ = timed(c, "textDocument/foldingRange", {"textDocument": {"uri": u2}})
+            out[name]["folding_first_after_open_ms"] = round(ms, 1)
+            c.notify("textDocument/didClose", {"textDocument": {"uri": u2}})  # one open copy in the rest of the run
+        series: dict[str, dict[str, list[float]]] = {name: {} for name, *_ in servers}
+        texts = {name: sp.text.split("\n") for name, *_ in servers}
+        full = {name: full_sync(caps) for name, _, _, caps in servers}
+        last_id: dict[str, str | None] = {}
+        version = 1
+        for k in range(samples):
+            version += 1
+            line = 100 + (k * 97) % 4800
+            for name, c, u, _ in servers:
+                doc = {"textDocument": {"uri": u}}
+                edit(c, u, version, line, "local zz = 1 ", texts[name], full[name])
+                ms, res = timed(c, "textDocument/semanticTokens/full", doc)
+                series[name].setdefault("semantic_full_after_edit", []).append(ms)
+                series[name].setdefault("tokens_after_edit", []).append(len((res or {}).get("data", [])) / 5)
+                last_id[name] = (res or {}).get("resultId")
+                ms, _ = timed(c, "textDocument/semanticTokens/full", doc)
+                series[name].setdefault("semantic_full_repeat", []).append(ms)
+                ms, _ = timed(c, "textDocument/foldingRange", doc)
+                series[name].setdefault("folding_first_for_version", []).append(ms)
+                if out[name]["has_inlay"]:
+                    rng = {"start": {"line": line, "character": 0}, "end": {"line": line + 60, "character": 0}}
+                    ms, _ = timed(c, "textDocument/inlayHint", {**doc, "range": rng})
+                    series[name].setdefault("inlay_screen", []).append(ms)
+            version += 1
+            for name, c, u, _ in servers:
+                doc = {"textDocument": {"uri": u}}
+                edit(c, u, version, line + 1, "local yy = 2 ", texts[name], full[name])
+                ms, _ = timed(c, "textDocument/foldingRange", doc)
+                series[name].setdefault("folding_after_edit", []).append(ms)
+                if out[name]["has_delta"] and last_id.get(name):
+                    version_doc = {**doc, "previousResultId": last_id[name]}
+                    ms, _ = timed(c, "textDocument/semanticTokens/full/delta", version_doc)
+                    series[name].setdefault("semantic_delta_after_edit", []).append(ms)
+        for name, per in series.items():
+            for key, xs in per.items():
+                out[name][key] = summary(xs) if key != "tokens_after_edit" else int(statistics.median(xs))
+        if "emmylua_ls" in out:
+            ratios = {}
+            for key in (k for k in series["llmspell_ls"] if k != "tokens_after_edit"):
+                other = out["emmylua_ls"].get(key)
+                if isinstance(other, dict) and other["median_ms"] > 0:
+                    mine = out["llmspell_ls"][key]
+                    ratios[key] = {"median": round(mine["median_ms"] / other["median_ms"], 2),
+                                   "p95": round(mine["p95_ms"] / other["p95_ms"], 2)}
+            for key in ("semantic_full_first_after_open_ms", "folding_first_after_open_ms"):
+                first = out["emmylua_ls"][key]
+                if first:
+                    ratios[key.removesuffix("_ms")] = round(out["llmspell_ls"][key] / first, 2)
+            out["ratios_vs_emmylua"] = ratios
+    finally:  # never leave a server running (a request that timed out raised)
+        for _, c, _, _ in servers:
+            c.close()
+        shutil.rmtree(work, ignore_errors=True)
     return out
 
 
