@@ -139,7 +139,7 @@ def _labels(raw: Any) -> list[str]:
 def test_completion_after_self_lists_the_tables_keys_and_types_chains(real_index: ApiIndex) -> None:
     src = 'local obj = {name = "x", agent = Agent.builder()}\nfunction obj:m()\n  return self.|\nend\n'
     doc, line, ch = doc_at(src)
-    assert _labels(completion(doc, real_index, line, ch, OPTS)) == ["name", "agent"]
+    assert _labels(completion(doc, real_index, line, ch, OPTS)) == ["name", "agent", "m"]
     src = 'local obj = {name = "x", agent = Agent.builder()}\nfunction obj:m()\n  local b = self.agent:|\nend\n'
     doc, line, ch = doc_at(src)  # a line being typed (the tree is broken there)
     assert "model" in _labels(completion(doc, real_index, line, ch, OPTS))
@@ -150,7 +150,7 @@ def test_hover_on_self_and_through_it(real_index: ApiIndex) -> None:
     doc, line, ch = doc_at(src)
     h = hover(doc, real_index, line, ch, OPTS)
     body = (h.value() if hasattr(h, "value") else h)["contents"]["value"]  # type: ignore[index]
-    assert "`self` is `obj`" in body and "local obj: table" in body
+    assert "`self` is `obj`: the table this method is defined on" in body and "local obj: table" in body
     doc, line, ch = doc_at(src.replace("se|lf.agent:name", "self.agent:na|me"))
     h = hover(doc, real_index, line, ch, OPTS)
     assert "AgentBuilder:name" in (h.value() if hasattr(h, "value") else h)["contents"]["value"]  # type: ignore[index]
@@ -222,3 +222,19 @@ def test_field_rename_in_javascript_is_refused_with_a_reason(real_index: ApiInde
     doc, line, ch = doc_at("const cfg = {name: 'x'};\nconsole.log(cfg.na|me);\n", "javascript")
     with pytest.raises(RenameError, match="supported in Lua spells only"):
         rename(doc, real_index, line, ch, "title", ENC)
+
+
+def test_completion_after_self_lists_what_the_methods_set(real_index: ApiIndex) -> None:
+    src = ("local obj = {name = 'x'}\nfunction obj:greet() return 1 end\nfunction obj:init() self.count = 0 end\n"
+           "obj.extra = 2\nlocal other = {}\nfunction other:m() self.nope = 1 end\n"
+           "function obj:m()\n  return self:|\nend\n")
+    doc, line, ch = doc_at(src)
+    got = _labels(completion(doc, real_index, line, ch, OPTS))
+    assert set(got) == {"name", "greet", "init", "count", "extra", "m"}  # not ``other``'s ``nope``
+
+
+def test_hover_on_self_of_a_global_table(real_index: ApiIndex) -> None:
+    doc, line, ch = doc_at("M = {}\nfunction M:go()\n  return se|lf\nend\n")
+    h = hover(doc, real_index, line, ch, OPTS)
+    assert "`self` is `M`: the table this method is defined on" in \
+        (h.value() if hasattr(h, "value") else h)["contents"]["value"]  # type: ignore[index]

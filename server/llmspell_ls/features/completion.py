@@ -11,6 +11,7 @@ parse on every keystroke).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from llmspell_ls.analysis import stdlib
@@ -281,13 +282,47 @@ def stdlib_member_items(engine: TypeEngine, name: str, sep: str, offset: int, op
 
 
 def _table_items(engine: TypeEngine, t: TypeRef, opts: ClientOptions) -> list[dict[str, Any]]:
-    """The keys of a table constructor the receiver was assigned (``local t = {agent = …}``; ``t.``)."""
+    """The keys of a table constructor the receiver was assigned (``local t = {agent = …}``; ``t.``), then
+    (Lua) what the spell sets on it later: ``t.k = …``, ``function t:m()`` / ``t.f()``, and ``self.k = …``
+    in ``t``'s methods (so ``self.`` / ``self:`` inside them list the table's fields and methods)."""
     out = []
-    for k, at in engine.table_keys(t).items():
+    keys = engine.table_keys(t)
+    for k, at in keys.items():
         vt = engine._table_field(t, k)
         detail = vt.name if vt is not None and not vt.name.startswith(TABLE_PREFIX) else ""
         out.append(_item(k, K_FIELD, detail, "", opts, sort=f"a{at:08d}"))
+    for k, (kind, at) in _assigned_members(engine, t).items():
+        if k not in keys:
+            out.append(_item(k, kind, "", "", opts, sort=f"a{at:08d}"))
     return out
+
+
+def _assigned_members(engine: TypeEngine, t: TypeRef) -> dict[str, tuple[int, int]]:
+    """name -> (completion kind, offset) of members a Lua spell sets on the table declared by ``t``."""
+    if engine.lang != "lua" or engine.scopes is None:
+        return {}
+    text = engine.text
+    off = int(t.name[len(TABLE_PREFIX):])
+    m = re.search(r"([A-Za-z_]\w*)\s*=\s*(?:setmetatable\s*\(\s*)?$", text[max(0, off - 200):off])
+    if m is None:
+        return {}
+    name = m.group(1)
+    key = ("assigned-members", name, off)
+    got = engine.cache.get(key)
+    if got is not None:
+        return got  # type: ignore[no-any-return]
+    got = {}
+    rn = re.escape(name)
+    for fm in re.finditer(rf"\bfunction\s+{rn}\s*([.:])\s*([A-Za-z_]\w*)", text):
+        got.setdefault(fm.group(2), (K_METHOD if fm.group(1) == ":" else K_FUNCTION, fm.start(2)))
+    for am in re.finditer(rf"(?<![\w.:]){rn}\s*\.\s*([A-Za-z_]\w*)\s*=(?!=)", text):
+        got.setdefault(am.group(1), (K_FIELD, am.start(1)))
+    for sm in re.finditer(r"(?<![\w.:])self\s*\.\s*([A-Za-z_]\w*)\s*=(?!=)", text):
+        st = engine.scopes.self_table(sm.start())
+        if st is not None and st[0] == name:
+            got.setdefault(sm.group(1), (K_FIELD, sm.start(1)))
+    engine.cache[key] = got
+    return got
 
 
 def param_at(call: CallSite) -> Param | None:

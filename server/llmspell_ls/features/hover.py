@@ -134,8 +134,11 @@ def local_hover(engine: TypeEngine, name: str, at: int) -> str | None:
     found, occ = engine.scopes.resolve(name, at)
     if not found and name == "self":  # ``function T:m()``: ``self`` is ``T``
         st = engine.scopes.self_table(at)
-        got = local_hover(engine, *st) if st is not None else None
-        return f"`self` is `{st[0]}` (method of `{st[0]}`)\n\n{got}" if st is not None and got else None
+        if st is None:
+            return None
+        got = local_hover(engine, *st)
+        head = f"`self` is `{st[0]}`: the table this method is defined on"
+        return f"{head}\n\n{got}" if got else head
     if not found or occ is None:
         return None
     lang = engine.lang
