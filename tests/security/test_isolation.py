@@ -269,6 +269,10 @@ def _isolated_run(spell: Path, *, cancel_after: float | None = None) -> tuple[li
             nonlocal gone_after
             assert cancel_after is not None
             await asyncio.sleep(cancel_after)
+            # under load the zygote may still be starting the run: cancel what is running, not a guess
+            deadline = time.monotonic() + 60
+            while run_id not in runner._watches and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
             pid = runner._watches[run_id].pid
             t0 = time.monotonic()
             await runner.cancel(run_id)
