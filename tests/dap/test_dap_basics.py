@@ -254,7 +254,9 @@ def test_pause_and_terminate_right_after_configuration_done(dap: DapClient, tmp_
     dap.request("launch", {"program": str(p)})
     done = dap.send("configurationDone")
     pause = dap.send("pause", {"threadId": 1})
-    assert dap.response(done)["success"] and dap.response(pause)["success"]
+    assert dap.response(done)["success"]
+    r = dap.response(pause)
+    assert r["success"], r.get("message")
     assert dap.stopped()["reason"] == "pause"
     assert dap.top_frame()["line"] in (1, 2)
     dap.request("continue", {"threadId": 1})

@@ -73,7 +73,9 @@ def _close_inherited(keep: int) -> None:
                 os.close(fd)
 
 
-def _read_request(sock: socket.socket) -> dict[str, Any]:
+def _read_request(sock: socket.socket) -> tuple[dict[str, Any], bytes]:
+    """The request line, and any bytes read past it (a debugged run's first commands may share a
+    read with the request)."""
     buf = bytearray()
     while b"\n" not in buf:
         chunk = sock.recv(1 << 20)
@@ -82,11 +84,12 @@ def _read_request(sock: socket.socket) -> dict[str, Any]:
         buf += chunk
         if len(buf) > MAX_REQUEST_BYTES:
             raise ValueError("run request too large")
-    line = bytes(buf[: buf.index(b"\n")])
+    end = buf.index(b"\n")
+    line = bytes(buf[:end])
     data = json.loads(line)
     if not isinstance(data, dict):
         raise ValueError("run request must be an object")
-    return data
+    return data, bytes(buf[end + 1:])
 
 
 def _limits_for(config: Any) -> ProcessLimits:
@@ -113,7 +116,7 @@ def _child(sock_fd: int, *, new_session: bool) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _close_inherited(sock_fd)
     sock = socket.socket(fileno=sock_fd)
-    req = _read_request(sock)
+    req, rest = _read_request(sock)
 
     from llmspell.config import RuntimeConfig
 
@@ -134,7 +137,7 @@ def _child(sock_fd: int, *, new_session: bool) -> int:
 
     with contextlib.suppress(ValueError, RuntimeError):
         threading.stack_size(THREAD_STACK_BYTES)
-    return asyncio.run(_pump(sock, req, config))
+    return asyncio.run(_pump(sock, req, config, rest))
 
 
 def _report_setup_failure(sock: socket.socket, req: dict[str, Any], e: Exception) -> None:
@@ -159,7 +162,7 @@ def _scrub_environment(config: Any) -> None:
         fn(config)
 
 
-async def _pump(sock: socket.socket, req: dict[str, Any], config: Any) -> int:
+async def _pump(sock: socket.socket, req: dict[str, Any], config: Any, rest: bytes = b"") -> int:
     from pathlib import Path
 
     from llmspell.runner import SpellRunner
@@ -192,7 +195,7 @@ async def _pump(sock: socket.socket, req: dict[str, Any], config: Any) -> int:
         async with send_lock:
             await loop.sock_sendall(sock, msg.model_dump_json().encode("utf-8") + b"\n")
 
-    debug_reader = _start_debugger(sock, req, run_id, send) if req.get("debug") is not None else None
+    debug_reader = _start_debugger(sock, req, run_id, send, rest) if req.get("debug") is not None else None
     try:
         trace = None
         if req.get("trace") is not None:
@@ -217,7 +220,7 @@ MAX_DEBUG_LINE_BYTES = 1 << 20
 
 
 def _start_debugger(sock: socket.socket, req: dict[str, Any], run_id: str,
-                    send: Any) -> asyncio.Task[None]:
+                    send: Any, rest: bytes = b"") -> asyncio.Task[None]:
     """A debugged run: the agent the Lua engine attaches to, and a task reading the adapter's commands
     (JSON Lines, parent -> child, on the same run socket) as validated plain data."""
     from llmspell.debugger import set_active
@@ -241,14 +244,17 @@ def _start_debugger(sock: socket.socket, req: dict[str, Any], run_id: str,
 
     async def read() -> None:
         buf = bytearray()
+        chunk = rest  # commands that arrived together with the request
         while True:
-            try:
-                chunk = await loop.sock_recv(sock, 65536)
-            except OSError:
-                return
             if not chunk:
-                return
+                try:
+                    chunk = await loop.sock_recv(sock, 65536)
+                except OSError:
+                    return
+                if not chunk:
+                    return
             buf += chunk
+            chunk = b""
             while b"\n" in buf:
                 i = buf.index(b"\n")
                 line, buf = bytes(buf[:i]), buf[i + 1:]
