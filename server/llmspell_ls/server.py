@@ -43,7 +43,7 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 from llmspell_ls import __version__
 from llmspell_ls.apimodel import ApiIndex, load_index
 from llmspell_ls.budget import Cancelled, Token, running
-from llmspell_ls.documents import DocState, Documents, apply_changes, language_of
+from llmspell_ls.documents import WINDOW_MIN_BYTES, DocState, Documents, apply_changes, language_of
 from llmspell_ls.features.common import ClientOptions, RawJSON
 from llmspell_ls.runs import RunManager
 
@@ -60,6 +60,13 @@ MAX_DIAGNOSTIC_PASSES = 60
 YIELD_MAX_S = 0.2
 """How long a background pass waits at a checkpoint for the requests in flight (GIL to requests)."""
 
+REQUEST_DEADLINE_MS = 170.0
+"""No request computed through :meth:`LlmspellServer.compute` is answered later than this after it is
+read (unless its handler opts out: rename, whose partial answer would be wrong). Its computation gets
+``REQUEST_DEADLINE_MS - DEADLINE_MARGIN_MS`` to answer with what it has; past the deadline the loop
+answers ``empty`` itself."""
+DEADLINE_MARGIN_MS = 60.0
+
 INLINE_MAX_DOC_CHARS = 1_000_000
 """Largest document whose cheap requests (``compute(..., cheap=line)``) run on the loop."""
 INLINE_MAX_LINE_CHARS = 2_000
@@ -71,6 +78,16 @@ INLINE_BUDGET_MS = 20.0
 
 _DROPPED = object()
 """A request answered at deserialization time (invalid params): nothing more to do."""
+
+
+class RpcError:
+    """A handler's *expected* error answer (ServerCancelled while diagnostics are computed), returned
+    rather than raised: pygls logs a raised one with its traceback, at every retry."""
+
+    __slots__ = ("code", "data", "message")
+
+    def __init__(self, code: int, message: str, data: Any = None):
+        self.code, self.message, self.data = code, message, data
 
 
 class _FastRequest:
@@ -113,6 +130,13 @@ class LlmspellProtocol(LanguageServerProtocol):
         return getattr(self._server, "fast_paths", _NO_FAST_PATHS)
 
     def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:  # type: ignore[override]
+        if error is None and isinstance(result, RpcError):
+            self._result_types.pop(msg_id, None)
+            err: dict[str, Any] = {"code": result.code, "message": result.message}
+            if result.data is not None:
+                err["data"] = result.data
+            self._write_raw(json.dumps({"id": msg_id, "jsonrpc": "2.0", "error": err}, separators=(",", ":")))
+            return
         if error is None and isinstance(result, RawJSON):
             self._result_types.pop(msg_id, None)
             body = f'{{"id":{json.dumps(msg_id)},"jsonrpc":"2.0","result":{result.text}}}'
@@ -361,6 +385,8 @@ class LlmspellServer(LanguageServer):
         """Spells on disk analysed for ``workspace/diagnostic`` (path -> (stamp, result id, list))."""
         self._diag_waiters: dict[str, list[asyncio.Future[Any]]] = {}
         self._passes: dict[tuple[str, int], int] = {}
+        self.cancelled_pulls: set[str] = set()
+        """Documents whose pull was answered ServerCancelled (pass not done): refreshed when it is."""
         self.slow_uris: set[str] = set()
         """Documents on which a cheap request ran over ``INLINE_SLOW_MS`` on the loop: off the loop now."""
         self.fast_paths: dict[str, FastPath] = {}
@@ -576,9 +602,16 @@ class LlmspellServer(LanguageServer):
 
         index, enc = self.index, self.options.encoding
 
+        # each pass of a version gets a longer budget: a resumed pass replays the statements already
+        # checked, and with a fixed budget the replay of a huge document eventually left no time to go
+        # further (a 100,000-line spell never finished). Requests do not suffer: the pass yields to
+        # them at every checkpoint, and it stops as soon as the document has a newer version.
+        n = self._passes.get((doc.uri, doc.version), 0)
+        budget = DIAGNOSTICS_BUDGET_MS * 4 ** min(n, 3)
+
         def work() -> tuple[list[dict[str, Any]], bool, bool]:
             doc.tree  # noqa: B018 - the parse (sliced, GIL-friendly) is not part of the pass's budget
-            token = _BackgroundToken(self, DIAGNOSTICS_BUDGET_MS)
+            token = _BackgroundToken(self, budget, doc.uri, doc.version)
             chunks = doc.shared.get(("chunks", id(index), enc))
             before = (len(chunks) if chunks is not None else 0) + undefined.progress(doc)
             with running(token):
@@ -619,8 +652,10 @@ class LlmspellServer(LanguageServer):
         if old is None or old[1] != rid:
             self.diag_changed.set()
         if self.pull_diagnostics:
-            if old is not None and old[1] != rid and not waiting and self.run_diagnostics.get(uri):
-                self._refresh_diagnostics()  # a run failure: the client would not pull on its own
+            retried = uri in self.cancelled_pulls
+            self.cancelled_pulls.discard(uri)
+            if not waiting and (retried or (old is not None and old[1] != rid and self.run_diagnostics.get(uri))):
+                self._refresh_diagnostics()  # a run failure or a pull cut short: the client would not pull again
             return
         self._send_diagnostics(uri, version, diags)
 
@@ -707,7 +742,9 @@ class LlmspellServer(LanguageServer):
 
     async def compute(self, uri: str, key: tuple[Any, ...], fn: Callable[[DocState, Token], Any], *,
                       budget_ms: float = REQUEST_BUDGET_MS, empty: str = "null",
-                      cheap: int | None = None, tree: bool = False) -> RawJSON:
+                      cheap: int | None = None, tree: bool = False,
+                      deadline_ms: float | None = REQUEST_DEADLINE_MS,
+                      window: tuple[int, int, int, int] | None = None) -> RawJSON:
         """The serialized result of ``fn(doc, token)`` for the current version of ``uri``, computed off
         the event loop. Use it from an ``async def`` handler: ``return await ls.compute(uri, key, fn)``.
 
@@ -726,7 +763,12 @@ class LlmspellServer(LanguageServer):
           :class:`~llmspell_ls.budget.Cancelled`) or poll ``token.expired`` and return what they have.
           A computation that raises ``Cancelled`` answers ``empty`` (``"null"``, or e.g. ``"[]"``) and is
           not cached. If ``fn`` does not check in time, the request is answered ``empty`` anyway at
-          twice the budget (the thread stops at its next check).
+          twice the budget (the thread stops at its next check). ``deadline_ms`` caps both: the budget
+          at ``deadline_ms - DEADLINE_MARGIN_MS`` and the answer at ``deadline_ms`` (None: no cap).
+        - ``window=(row, col, before, after)``: on a document of at least ``WINDOW_MIN_BYTES`` that has
+          never been parsed, ``fn`` gets :meth:`DocState.window` (those lines, parsed alone) instead of
+          waiting for the whole parse: the first request after opening a huge file answers at once,
+          correct for what the window covers.
         - Any other exception becomes an error response (never a dead server).
         - No document (not open): ``empty``.
         - ``cheap=line``: the computation is known to be cheap (a bounded text window around the cursor
@@ -747,13 +789,26 @@ class LlmspellServer(LanguageServer):
         if doc is None:
             return RawJSON(empty)
         full = ("resp", *key)
+        if window is not None and doc._tree is None and doc._pending is None and len(doc.source) >= WINDOW_MIN_BYTES:
+            # a huge document never parsed yet (its parse takes seconds): answer from the lines around the
+            # cursor, parsed alone (cached apart: the parsed document's answer replaces it)
+            full = ("window", *full)
+            got = doc.cache.get(full)
+            if got is not None:
+                return got  # type: ignore[no-any-return]
+            whole, w = fn, window
+            fn = lambda d, t: whole(d.window(*w), t)  # noqa: E731
+        wait_ms = 2 * budget_ms + 50
+        if deadline_ms is not None:
+            budget_ms = min(budget_ms, deadline_ms - DEADLINE_MARGIN_MS)
+            wait_ms = min(wait_ms, deadline_ms)
         token = Token(budget_ms)
         self.inflight += 1
         try:
             fut = self.request_executor.submit(self._compute_in_worker, fn, doc, token)
             afut = asyncio.wrap_future(fut)
             try:
-                done, _ = await asyncio.wait({afut}, timeout=2 * budget_ms / 1000.0 + 0.05)
+                done, _ = await asyncio.wait({afut}, timeout=wait_ms / 1000.0)
             except asyncio.CancelledError:
                 token.cancel()
                 afut.add_done_callback(_retrieve)
@@ -857,13 +912,19 @@ class _BackgroundToken(Token):
     """The diagnostics pass's token: over budget after ``budget_ms`` of its own work, and at every check
     it first lets requests in flight run (sleeping releases the GIL), up to ``YIELD_MAX_S``."""
 
-    __slots__ = ("server",)
+    __slots__ = ("server", "uri", "version")
 
-    def __init__(self, server: LlmspellServer, budget_ms: float):
+    def __init__(self, server: LlmspellServer, budget_ms: float, uri: str = "", version: int | None = None):
         super().__init__(budget_ms)
         self.server = server
+        self.uri, self.version = uri, version
 
     def poll(self) -> bool:
+        if self.version is not None:
+            cur = self.server.docs._docs.get(self.uri)
+            if cur is None or cur.version != self.version:
+                self.reason = "outdated"
+                return True  # a newer version is waiting for the analysis thread
         if self.server.inflight > 0:
             waited = 0.0
             while self.server.inflight > 0 and waited < YIELD_MAX_S:

@@ -33,7 +33,14 @@ from llmspell_ls.features.common import RawJSON
 from llmspell_ls.features.completion import completion, resolve_item
 from llmspell_ls.features.hover import hover
 from llmspell_ls.features.signature import signature_help
-from llmspell_ls.server import REQUEST_BUDGET_MS, LlmspellServer, client_options, text_position
+from llmspell_ls.server import (
+    REQUEST_BUDGET_MS,
+    REQUEST_DEADLINE_MS,
+    LlmspellServer,
+    RpcError,
+    client_options,
+    text_position,
+)
 
 log = logging.getLogger("llmspell_ls")
 
@@ -128,14 +135,15 @@ def register(server: LlmspellServer) -> None:
     # (``ls.fast_paths``: answered from the raw params, without a task, when cached or cheap)
     def completion_job(ls: LlmspellServer, line: int, ch: int) -> Job:
         return Job(("completion", line, ch), lambda doc, _t: completion(doc, ls.index, line, ch, ls.options),
-                   cheap=line)
+                   cheap=line, window=around(line, ch))
 
     def hover_job(ls: LlmspellServer, line: int, ch: int) -> Job:
-        return Job(("hover", line, ch), lambda doc, _t: hover(doc, ls.index, line, ch, ls.options), cheap=line)
+        return Job(("hover", line, ch), lambda doc, _t: hover(doc, ls.index, line, ch, ls.options), cheap=line,
+                   window=around(line, ch))
 
     def signature_job(ls: LlmspellServer, line: int, ch: int) -> Job:
         return Job(("signature", line, ch), lambda doc, _t: signature_help(doc, ls.index, line, ch, ls.options),
-                   cheap=line)
+                   cheap=line, window=around(line, ch))
 
     @server.feature(lsp.TEXT_DOCUMENT_COMPLETION,
                     lsp.CompletionOptions(trigger_characters=COMPLETION_TRIGGERS, resolve_provider=True))
@@ -187,7 +195,8 @@ def register(server: LlmspellServer) -> None:
                                           location=lsp.Location(uri=doc.uri, range=s.range),
                                           container_name=s.detail) for s in syms]
 
-        return await ls.compute(params.text_document.uri, ("symbols", hierarchical), compute, budget_ms=1000)
+        return await ls.compute(params.text_document.uri, ("symbols", hierarchical), compute, budget_ms=1000,
+                                deadline_ms=None)
 
     # ---------------------------------------------------------------- navigation (definition, references,
     # highlight, rename, workspace symbols, selection range): computed through ls.compute (request pool,
@@ -206,9 +215,9 @@ def register(server: LlmspellServer) -> None:
         return tuple((d.uri, d.version) for d in others)
 
     async def nav_compute(ls: LlmspellServer, uri: str, key: tuple[Any, ...], fn: Any, *, budget_ms: float,
-                          empty: str = "null") -> Any:
+                          empty: str = "null", deadline_ms: float | None = REQUEST_DEADLINE_MS) -> Any:
         try:
-            return await ls.compute(uri, key, fn, budget_ms=budget_ms, empty=empty)
+            return await ls.compute(uri, key, fn, budget_ms=budget_ms, empty=empty, deadline_ms=deadline_ms)
         except rename.RenameError as e:
             raise JsonRpcException(str(e), code=-32803) from None  # RequestFailed: the editor shows the message
 
@@ -216,7 +225,7 @@ def register(server: LlmspellServer) -> None:
         others = nav_others(ls, uri)
         return Job(("definition", line, ch, nav_versions(others)),
                    lambda doc, _t: navigation.definition(doc, ls.index, line, ch, ls.options.encoding, others),
-                   budget_ms=NAV_BUDGET_MS, cheap=line, tree=True)
+                   budget_ms=NAV_BUDGET_MS, cheap=line, tree=True, window=around(line, ch))
 
     def references_job(ls: LlmspellServer, uri: str, line: int, ch: int, incl: bool) -> Job:
         others = nav_others(ls, uri)
@@ -232,12 +241,12 @@ def register(server: LlmspellServer) -> None:
                 return found
 
         return Job(("references", line, ch, incl, nav_versions(others)), refs, budget_ms=REFERENCES_BUDGET_MS,
-                   empty="[]", cheap=line, tree=True)
+                   empty="[]", cheap=line, tree=True, window=around(line, ch))
 
     def highlight_job(ls: LlmspellServer, line: int, ch: int) -> Job:
         return Job(("documentHighlight", line, ch),
                    lambda doc, _t: navigation.highlights(doc, ls.index, line, ch, ls.options.encoding),
-                   budget_ms=NAV_BUDGET_MS, cheap=line, tree=True)
+                   budget_ms=NAV_BUDGET_MS, cheap=line, tree=True, window=around(line, ch))
 
     @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
     async def on_definition(ls: LlmspellServer, params: lsp.DefinitionParams) -> Any:
@@ -288,7 +297,7 @@ def register(server: LlmspellServer) -> None:
             ls, uri, ("rename", p.line, p.character, new_name, doc_changes, nav_versions(others)),
             lambda doc, _t: rename.rename(doc, ls.index, p.line, p.character, new_name, ls.options.encoding, others,
                                           doc_changes),
-            budget_ms=RENAME_BUDGET_MS)
+            budget_ms=RENAME_BUDGET_MS, deadline_ms=None)  # a partial rename would be wrong
 
     @server.feature(lsp.TEXT_DOCUMENT_SELECTION_RANGE)
     async def on_selection_range(ls: LlmspellServer, params: lsp.SelectionRangeParams) -> Any:
@@ -380,14 +389,26 @@ class Job:
     empty: str = "null"
     cheap: int | None = None
     tree: bool = False
+    window: tuple[int, int, int, int] | None = None
+    """(row, column, lines before, lines after): a huge document not parsed yet answers from them."""
 
     async def run(self, ls: LlmspellServer, uri: str) -> RawJSON:
         return await ls.compute(uri, self.key, self.fn, budget_ms=self.budget_ms, empty=self.empty,
-                                cheap=self.cheap, tree=self.tree)
+                                cheap=self.cheap, tree=self.tree, window=self.window)
 
     def now(self, ls: LlmspellServer, uri: str) -> RawJSON | None:
         return ls.compute_now(uri, self.key, self.fn, budget_ms=self.budget_ms, empty=self.empty,
                               cheap=self.cheap, tree=self.tree)
+
+
+WINDOW_BEFORE, WINDOW_AFTER = 400, 40
+"""Lines around the cursor a request on a huge, not yet parsed document answers from."""
+SEMANTIC_WINDOW_LINES = 3000
+"""Semantic tokens of a huge document not parsed yet: its first lines (parsed alone)."""
+
+
+def around(line: int, ch: int) -> tuple[int, int, int, int]:
+    return (line, ch, WINDOW_BEFORE, WINDOW_AFTER)
 
 
 def fast_position(job: Callable[..., Job], *, with_uri: bool = False) -> Callable[[LlmspellServer, Any], Any]:
@@ -435,10 +456,8 @@ def _register_pull(server: LlmspellServer) -> None:
         if got is None or cur is None or got[0] != cur.version:
             # still being computed (a huge document ahead of it): ask the client to pull again
             # rather than answer an empty or stale list it would keep
-            from pygls.exceptions import JsonRpcException
-
-            raise JsonRpcException("diagnostics are still being computed", code=SERVER_CANCELLED,
-                                   data={"retriggerRequest": True})
+            ls.cancelled_pulls.add(uri)  # refresh-capable clients are asked to pull when the pass is done
+            return RpcError(SERVER_CANCELLED, "diagnostics are still being computed", {"retriggerRequest": True})
         _, rid, items = got
         return pull.document_report(rid, items, params.previous_result_id)
 
@@ -461,8 +480,10 @@ def _register_pull(server: LlmspellServer) -> None:
 
 
 WORKSPACE_HOLD_S = 30.0
-PULL_WAIT_S = 10.0
-"""How long a textDocument/diagnostic waits for the document's pass before answering ServerCancelled."""
+PULL_WAIT_S = 0.1
+"""How long a textDocument/diagnostic waits for the document's pass before answering ServerCancelled with
+``retriggerRequest`` (VS Code and Neovim ask again at once; refresh-capable clients are also asked to
+pull when the pass is done): no pull is held longer, whatever the document's size."""
 SERVER_CANCELLED = -32802
 
 
@@ -599,13 +620,14 @@ def _register_presentation(server: LlmspellServer) -> None:
             collapsed_text=bool(getattr(getattr(fr, "folding_range", None), "collapsed_text", False)))
         enc = ls.options.encoding
         return await ls.compute(params.text_document.uri, ("foldingRange", opts),
-                                lambda doc, _t: folding.folding_ranges(doc, enc, opts), budget_ms=1000, empty="[]")
+                                lambda doc, _t: folding.folding_ranges(doc, enc, opts), budget_ms=1000, empty="[]",
+                                deadline_ms=None)
 
     def semantic_full_job(ls: LlmspellServer) -> Job:
         enc = ls.options.encoding
         return Job(("semanticTokens/full",),
                    lambda doc, _t: semantic_tokens.as_json(semantic_tokens.semantic_tokens_full(doc, ls.index, enc)),
-                   budget_ms=1000)
+                   budget_ms=1000, window=(0, 0, 0, SEMANTIC_WINDOW_LINES))
 
     @server.feature(lsp.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL, semantic_tokens.LEGEND)
     async def on_semantic_tokens_full(ls: LlmspellServer, params: lsp.SemanticTokensParams) -> Any:
@@ -652,7 +674,7 @@ def _register_presentation(server: LlmspellServer) -> None:
         key = ("inlayHint", r.start.line, r.start.character, r.end.line, r.end.character, light)
         return await ls.compute(params.text_document.uri, key,
                                 lambda doc, _t: inlay_hints.inlay_hints(doc, ls.index, enc, r, light=light),
-                                budget_ms=1000, empty="[]")
+                                budget_ms=1000, empty="[]", deadline_ms=None)
 
     @server.feature(lsp.INLAY_HINT_RESOLVE)
     def on_inlay_hint_resolve(ls: LlmspellServer, hint: lsp.InlayHint) -> lsp.InlayHint:

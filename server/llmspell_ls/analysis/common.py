@@ -778,9 +778,17 @@ def window_start(text: str, offset: int, statement_start: int | None) -> int:
             break
         lim = p
     lim = lim + 1 if lim > 0 else 0
-    if statement_start is None:
-        return lim
-    return max(lim, min(statement_start, offset))
+    if statement_start is not None:
+        lim = max(lim, min(statement_start, offset))
+    if lim < floor:
+        # lines (or one statement) of more than MAX_WINDOW_CHARS (10,000 nested tables, a megabyte on
+        # one line): start near the floor, after a separator, so the window stays bounded
+        m = _SEPARATOR.search(text, floor, offset)
+        lim = m.end() if m is not None else floor
+    return lim
+
+
+_SEPARATOR = re.compile(r"[\s,;{(]")
 
 
 _CONTINUATION_WORDS = frozenset({"end", "else", "elseif", "until", "and", "or", "then", "do", "in", "catch",

@@ -33,7 +33,7 @@ from lsprotocol import types as lsp
 from tree_sitter import Node
 
 from llmspell_ls.apimodel import ApiIndex, Field, Function
-from llmspell_ls.budget import checkpoint
+from llmspell_ls.budget import Cancelled, checkpoint, current
 from llmspell_ls.documents import DocState
 from llmspell_ls.features.common import RawJSON, col_to_client
 
@@ -694,8 +694,12 @@ def _groups(root: Node) -> list[tuple[int, int, int, list[Node]]]:
     return out
 
 
-def token_data(doc: DocState, index: ApiIndex, enc: str) -> list[int]:
-    """The full relative-encoded token array of a document version (cached on the snapshot)."""
+def token_data(doc: DocState, index: ApiIndex, enc: str, out: list[int] | None = None) -> list[int]:
+    """The full relative-encoded token array of a document version (cached on the snapshot).
+
+    Stopped by its budget (:class:`~llmspell_ls.budget.Cancelled` from a checkpoint), the groups walked
+    so far are kept for the next pass (their chunks) and their tokens are in ``out`` (a prefix of the
+    document's tokens: correct for the rows it covers)."""
     key = ("semtok", id(index), enc)
     got = doc.cache.get(key)
     if got is not None:
@@ -713,11 +717,18 @@ def token_data(doc: DocState, index: ApiIndex, enc: str) -> list[int]:
     src = doc.source
     layout: list[tuple[int, list[Node], dict[str, Binding]]] = []
     start_env = dict(env)
-    out: list[int] = []
+    out = [] if out is None else out
     prow = pcol = 0
     fresh: dict[Any, _Chunk] = {}
-    for row, s, e, nodes in _groups(root):
-        checkpoint()  # cancelled or over budget: stop (nothing is cached for this version)
+    groups = doc.cache.get("semtok-groups")
+    if groups is None:  # tens of ms on 200,000 lines: once per version, even when the pass stops early
+        groups = doc.cache["semtok-groups"] = _groups(root)
+    for row, s, e, nodes in groups:
+        try:
+            checkpoint()  # cancelled or over budget: stop (the version's tokens are not cached)
+        except Cancelled:
+            cache.update(fresh)  # the chunks walked so far: the next pass starts from them
+            raise
         line_start = src.rfind(b"\n", 0, s) + 1
         piece = src[line_start:e]
         ckey = (len(piece), hash(piece))
@@ -768,18 +779,41 @@ def walk_rows(doc: DocState, index: ApiIndex, enc: str, first: int, last: int) -
     return out
 
 
+MAX_FULL_TOKENS = 100_000
+"""A full answer holds at most this many tokens (the first ones): past it, the JSON alone (5 integers a
+token) takes longer to write and read than a request may; clients ask ``range`` for what they show."""
+
+
 def semantic_tokens_full(doc: DocState, index: ApiIndex, enc: str) -> lsp.SemanticTokens:
-    """Full tokens with a result id the client can ask a delta against."""
+    """Full tokens with a result id the client can ask a delta against.
+
+    Over the request's budget (its token expired, not cancelled by the client), the answer is the tokens
+    of the groups walked so far — a prefix of the document, correct for what it covers — marked by
+    cancelling the token as "over budget" so that it is not cached; the next request continues from
+    the kept chunks."""
     key = ("semtok-full", id(index), enc)
     got = doc.cache.get(key)
     if got is None:
-        data = token_data(doc, index, enc)
-        got = lsp.SemanticTokens(data=data, result_id=f"{doc.version}.{next(_result_ids)}")
-        sent: dict[str, list[int]] = doc.shared.setdefault(("semtok-sent", id(index), enc), {})
-        sent.clear()  # only the latest result can be the base of a delta
-        sent[got.result_id] = data  # type: ignore[index]
+        partial: list[int] = []
+        try:
+            data = token_data(doc, index, enc, partial)
+        except Cancelled:
+            tok = current()
+            if tok is None or tok.cancelled or tok.inline:
+                raise  # the client cancelled (or the loop's short try: the pool re-runs it)
+            tok.cancel("over budget")  # answer the prefix, do not cache it
+            return _sent(doc, index, enc, partial[:5 * MAX_FULL_TOKENS])
+        got = _sent(doc, index, enc, data[:5 * MAX_FULL_TOKENS])
         doc.cache[key] = got
     return got  # type: ignore[no-any-return]
+
+
+def _sent(doc: DocState, index: ApiIndex, enc: str, data: list[int]) -> lsp.SemanticTokens:
+    got = lsp.SemanticTokens(data=data, result_id=f"{doc.version}.{next(_result_ids)}")
+    sent: dict[str, list[int]] = doc.shared.setdefault(("semtok-sent", id(index), enc), {})
+    sent.clear()  # only the latest result can be the base of a delta
+    sent[got.result_id] = data  # type: ignore[index]
+    return got
 
 
 def semantic_tokens_delta(doc: DocState, index: ApiIndex, enc: str,

@@ -188,7 +188,7 @@ def candidate_names(doc: DocState, index: ApiIndex) -> set[str]:
     heads: set[str] = set()
     for s, e in text_slices(doc):
         checkpoint()
-        if e - s > SLICE_SKIP_CHARS:
+        if e - s > max(SLICE_SKIP_CHARS, 2 * SLICE_MAX_CHARS):
             return set()  # one statement of megabytes (generated): no guess (each regex would hold the GIL long)
         piece = text[s:e]
         key = (len(piece), hash(piece))  # no copy of the text kept per document
@@ -220,9 +220,13 @@ SLICE_SKIP_CHARS = 256 * 1024
 passes over it are single calls that hold the GIL (~0.1 s a megabyte each), stalling requests."""
 
 
+NAMES_DONE = "undefined-names-done"
+
+
 def progress(doc: DocState) -> int:
-    """How many slices the pass has behind it (grows while a pass cut short by its budget resumes)."""
-    return len(doc.shared.get(SLICE_CACHE) or ())
+    """How many slices and names the pass has behind it (grows while a pass cut short by its budget
+    resumes: each pass of a version continues where the last one stopped)."""
+    return len(doc.shared.get(SLICE_CACHE) or ()) + len(doc.cache.get(NAMES_DONE) or ())
 
 
 def _find_all(text: str, name: str) -> Iterator[int]:
@@ -254,7 +258,12 @@ def undefined_globals(doc: DocState, index: ApiIndex, enc: str,
             for d in reported or [] if d.get("code") == CODE}
     out: list[dict[str, Any]] = []
     root = doc.tree.root_node
+    done: dict[str, list[dict[str, Any]]] = doc.cache.setdefault(NAMES_DONE, {})
     for name in sorted(words):
+        if name in done:  # checked by an earlier pass of this version (cut short by its budget)
+            out.extend(done[name])
+            continue
+        mark = len(out)
         width = len(name.encode("utf-8"))
         row, row_at = 0, 0
         for i, at in enumerate(_find_all(text, name)):
@@ -277,6 +286,7 @@ def undefined_globals(doc: DocState, index: ApiIndex, enc: str,
                         "message": f"undefined global '{name}'"})
             if len(out) >= MAX_REPORTS:
                 break
+        done[name] = out[mark:]
     out.sort(key=lambda d: (d["range"]["start"]["line"], d["range"]["start"]["character"]))
     return out[:MAX_REPORTS]
 
