@@ -385,6 +385,8 @@ class LlmspellServer(LanguageServer):
         """Spells on disk analysed for ``workspace/diagnostic`` (path -> (stamp, result id, list))."""
         self._diag_waiters: dict[str, list[asyncio.Future[Any]]] = {}
         self._passes: dict[tuple[str, int], int] = {}
+        self._analysing: set[str] = set()
+        """Documents with a diagnostics pass in progress."""
         self.cancelled_pulls: set[str] = set()
         """Documents whose pull was answered ServerCancelled (pass not done): refreshed when it is."""
         self.slow_uris: set[str] = set()
@@ -578,14 +580,25 @@ class LlmspellServer(LanguageServer):
         doc = self.docs.get(uri)
         if doc is None:
             return
-        diags, partial, progressed = await self.diagnostics_of(doc)
+        if uri in self._analysing:
+            # one pass per document at a time (pulls asked again every 100 ms would queue a pass each,
+            # every one starting with the shortest budget); the one in progress reschedules itself if
+            # the document changed meanwhile
+            return
+        self._analysing.add(uri)
+        try:
+            diags, partial, progressed = await self.diagnostics_of(doc)
+        finally:
+            self._analysing.discard(uri)
         cur = self.docs.get(uri)
         if cur is None or cur.version != doc.version:
-            return  # a newer version is on its way
+            if cur is not None:
+                self.schedule_diagnostics(uri, delay=0.0)  # the newer version's pass (maybe dropped above)
+            return
         if partial:
             key = (uri, doc.version)
             n = self._passes[key] = self._passes.get(key, 0) + 1
-            if (progressed or n == 1) and n < MAX_DIAGNOSTIC_PASSES:
+            if (progressed or n <= 4) and n < MAX_DIAGNOSTIC_PASSES:  # budgets grow up to the 4th pass
                 # cut short by its budget: the next pass replays the checked statements and goes further
                 self._pending[uri] = asyncio.get_running_loop().call_later(
                     DIAGNOSTICS_RESUME_S, lambda: self.run_task(self._publish(uri)))
