@@ -20,7 +20,7 @@ local wf = Workflow.builder()
           for j = i * i, n, i do sieve[j] = true end
         end
       end
-      State.set("cluster_map", "count_" .. item, count)
+      State.save("cluster_map", "count_" .. item, count)
       return {n = n, primes = count, text = label .. " " .. n .. ": " .. count}
     end})
   :reduce_step({name = "summary", type = "function", fn = function(results)

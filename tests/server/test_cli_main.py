@@ -13,7 +13,7 @@ import pytest
 from lsp_helpers import REPO
 
 ENTRY_POINTS = ["llmspell_ls", "llmspell_ls.stubgen", "llmspell.api", "llmspell.tools.catalog",
-                "llmspell.isolation.zygote"]
+                "llmspell.isolation.zygote", "llmspell_ls.dap"]
 
 
 def test_every_main_module_is_listed() -> None:
