@@ -24,7 +24,7 @@ from typing import Any
 
 from llmspell.core.errors import ScriptError, WorkflowError
 from llmspell.engines.host import SpellCancelled
-from llmspell.engines.lua.spell import LuaSpell, _prelude, _refuse_attr
+from llmspell.engines.lua.spell import LuaSpell
 
 _FUNCTION = re.compile(r"\bfunction\b")
 _NAMED = re.compile(r"function\s+([A-Za-z_]\w*(?:\s*\.\s*[A-Za-z_]\w*)*)(\s*:\s*[A-Za-z_]\w*)?\s*\(")
@@ -178,35 +178,8 @@ class WorkerLuaSpell(LuaSpell):
         self.ready = False
 
     def body(self) -> Any:
-        from lupa import lua54
-
-        self._lua_error = lua54.LuaError
-        self._lua_memory_error = lua54.LuaMemoryError
-        self._lua_type = lua54.lua_type
-        limits = self.ctx.runtime.config.limits
-        max_mem = int(limits.max_memory_mb) << 20 if limits.max_memory_mb else None
-        lua = lua54.LuaRuntime(register_eval=False, register_builtins=False, unpack_returned_tuples=True,
-                               attribute_filter=_refuse_attr, max_memory=max_mem)
-        self.lua = lua
-        self._table_from = lua.table_from
-        self._lua_table = lua.table
-        const = lua.table_from({
-            "step": 10_000,
-            "budget": int(limits.instruction_budget or 0),
-            "package_path": f"{self.spell_dir or '.'}/?.lua;{self.spell_dir or '.'}/?/init.lua",
-        })
-        M = lua.execute(_prelude(), self._bridge, self._index, self.cancel_flag.is_set, self._note_kill, self._emit,
-                        self._open_path, self._read_source, self._getenv, const, name="=[llmspell]")
-        self.M = M
-        self._make_object = M.make_object
-        self._handle_of = M.handle_of
-        self._invoke = M.invoke
-        self._define_class = M.define_class
-        self._anchor = M.anchor
-        self._defined_at = M.defined_at
-        self._make_function = M.make_function
-        lua.globals().python = None
-        self._env = M.make_env(self._build_api())
+        self._env, _const = self.boot(self.cancel_flag.is_set)  # the same sandbox as a spell's
+        M = self.M
         M.arm()
         self.ready = True
         while True:  # serve run_shipped calls until cancelled (SpellCancelled ends the thread)

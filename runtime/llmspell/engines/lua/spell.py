@@ -22,6 +22,7 @@ import math
 import os
 import re
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +125,13 @@ class LuaSpell(SpellHost):
 
     # ================================================================== lifecycle (spell thread)
 
-    def body(self) -> Any:
+    def boot(self, check: Callable[[], Any]) -> tuple[Any, Any]:
+        """Build the sandboxed interpreter and the spell's environment; returns ``(env, const)``.
+
+        Cluster workers (``llmspell.cluster.lua_ship``) boot through this too, so the sandbox
+        (lupa options, attribute filter, prelude, ``python`` removed) is defined in one place.
+        ``check`` is what the prelude's count hook polls (the cancel flag, or the debugger's check).
+        """
         from lupa import lua54
 
         self._lua_error = lua54.LuaError
@@ -147,10 +154,6 @@ class LuaSpell(SpellHost):
             "budget": int(limits.instruction_budget or 0),
             "package_path": f"{self.spell_dir or '.'}/?.lua;{self.spell_dir or '.'}/?/init.lua",
         })
-        from llmspell.debugger import active as _active_debugger
-
-        dbg = self._debugger = _active_debugger()  # only a debugged run process has one
-        check = self.cancel_flag.is_set if dbg is None else dbg.check_for(self)
         M = lua.execute(
             _prelude(), self._bridge, self._index, check, self._note_kill, self._emit,
             self._open_path, self._read_source, self._getenv, const, name="=[llmspell]",
@@ -164,7 +167,15 @@ class LuaSpell(SpellHost):
         self._defined_at = M.defined_at
         self._make_function = M.make_function
         lua.globals().python = None  # lupa registers it even with register_builtins=False
-        env = M.make_env(self._build_api())
+        return M.make_env(self._build_api()), const
+
+    def body(self) -> Any:
+        from llmspell.debugger import active as _active_debugger
+
+        dbg = self._debugger = _active_debugger()  # only a debugged run process has one
+        check = self.cancel_flag.is_set if dbg is None else dbg.check_for(self)
+        env, const = self.boot(check)
+        lua, M = self.lua, self.M
         if dbg is not None:
             dbg.attach(self, lua, M, env, const)
         M.arm()
