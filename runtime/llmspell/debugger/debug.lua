@@ -23,7 +23,7 @@ local co_running, co_create, co_resume, co_status = coroutine.running, coroutine
   coroutine.status
 local type, pairs, ipairs, next, pcall, xpcall, error, tostring, select, rawget, rawset, rawequal =
   type, pairs, ipairs, next, pcall, xpcall, error, tostring, select, rawget, rawset, rawequal
-local setmetatable, getmetatable, load = setmetatable, getmetatable, load
+local setmetatable, getmetatable, load, rawlen = setmetatable, getmetatable, load, rawlen
 local str_format, str_sub, str_find, str_gsub, str_match = string.format, string.sub, string.find, string.gsub,
   string.match
 local tbl_sort, tbl_concat, tbl_pack, tbl_unpack = table.sort, table.concat, table.pack, table.unpack
@@ -179,6 +179,64 @@ local function count_entries(t, cap)
   return n, false
 end
 
+-- Spell code the debugger runs itself (an evaluate / condition / logpoint expression, a __tostring or
+-- __len metamethod of a value being displayed) runs with the wall clock held (the run is stopped) and
+-- BUSY set (no breakpoint can interrupt it): without a budget, `while true do end` in a __tostring froze
+-- the Variables view and spun a core until the user noticed. Each top-level inspection gets an
+-- instruction budget; once spent, every further instruction raises TOO_LONG (so a pcall inside the
+-- expression cannot swallow it and go on). New coroutines the expression starts arm the same hook.
+local EVAL_STEPS = 20000000
+local TOO_LONG = str_format("stopped: spell code run by the debugger took too long (more than %d instructions)",
+                            EVAL_STEPS)
+local IN_BUDGET = false
+
+local function budgeted(f, ...)
+  if IN_BUDGET then return tbl_pack(pcall(f, ...)) end   -- already metered by the outer inspection
+  -- The code runs in a fresh coroutine: a condition is evaluated inside the line hook, where Lua
+  -- runs no hooks on that thread, so a count hook set there would never fire.
+  local left, tripped, done = EVAL_STEPS, false, false
+  local function budget_hook()
+    if done then M.arm_thread(nil) return end   -- a coroutine the expression left suspended
+    if tripped then error(TOO_LONG, 0) end
+    left = left - STEP
+    if left <= 0 then
+      tripped = true
+      debug_sethook(budget_hook, "", 1)
+      error(TOO_LONG, 0)
+    end
+    COUNT_HOOK()   -- cancel / terminate / kill still reach the run
+  end
+  local args = tbl_pack(...)
+  local co = co_create(function()
+    debug_sethook(budget_hook, "", STEP)
+    return f(tbl_unpack(args, 1, args.n))
+  end)
+  IN_BUDGET = true
+  M.set_hook(budget_hook, "")   -- coroutines the expression starts meter themselves with it
+  local res = tbl_pack(co_resume(co))
+  done = true
+  IN_BUDGET = false
+  HOOKED = "rearm"   -- new threads get the debugger's hook again
+  install()
+  if not res[1] and rawequal(res[2], KILL) then error(KILL, 0) end
+  return res
+end
+
+-- once a displayed value's __tostring ran out of budget, the rest of this stop shows values without
+-- calling metamethods (one budget per value would let 1,000 such fields hold the view for minutes)
+local META_SLOW = false
+
+-- tostring of a value that may carry a spell __tostring (error objects, keys), metered
+local function safe_tostring(v)
+  local mt = getmetatable(v)
+  if mt == nil or type(v) == "string" or type(v) == "number" then return tostring(v) end
+  if META_SLOW then return "(" .. type(v) .. ")" end
+  local res = budgeted(tostring, v)
+  if not res[1] and res[2] == TOO_LONG then META_SLOW = true end
+  if res[1] and type(res[2]) == "string" then return res[2] end
+  return "(" .. type(v) .. ": " .. (res[1] and "__tostring returned no string" or str_format("%s", res[2])) .. ")"
+end
+
 local function describe_fn(f)
   local info = debug_getinfo(f, "S")
   if info and info.what == "Lua" and is_spell(info) then
@@ -194,11 +252,14 @@ local function fmt(v)
   if t == "table" then
     local mt = getmetatable(v)
     if mt ~= nil and (type(mt) ~= "table" or rawget(mt, "__tostring") ~= nil) then
-      local ok, s = pcall(tostring, v)
-      if ok and type(s) == "string" then return s, "table" end
+      if not META_SLOW then
+        local r = budgeted(tostring, v)
+        if r[1] and type(r[2]) == "string" then return r[2], "table" end
+        if not r[1] and r[2] == TOO_LONG then META_SLOW = true end
+      end
     end
     local n, more = count_entries(v, 1000)
-    local len = #v
+    local len = rawlen(v)   -- never the spell's __len (spell code while displaying)
     if n == 0 then return "{}", "table" end
     if len == n then return str_format("table [%d]", len), "table" end
     return str_format("table {%d%s}", n, more and "+" or ""), "table"
@@ -223,7 +284,7 @@ end
 local function key_name(k)
   if type(k) == "string" and str_match(k, "^[%a_][%w_]*$") then return k end
   if type(k) == "string" then return "[" .. short_string(k, 80) .. "]" end
-  return "[" .. tostring(k) .. "]"
+  return "[" .. safe_tostring(k) .. "]"
 end
 
 local function sorted_keys(t, cap)
@@ -241,7 +302,7 @@ local function sorted_keys(t, cap)
     if ta == "string" and tb == "string" then return a < b end
     if ta == "string" then return true end
     if tb == "string" then return false end
-    return tostring(a) < tostring(b)
+    return safe_tostring(a) < safe_tostring(b)
   end)
   return keys, n > cap
 end
@@ -316,13 +377,14 @@ end
 local function eval_in(env, expr)
   local fn, err = compile(expr, env)
   if not fn then return false, err end
+  local was = BUSY
   BUSY = true
-  local res = tbl_pack(pcall(fn))
-  BUSY = false
+  local res = budgeted(fn)
+  BUSY = was
   if not res[1] then
     local e = res[2]
     if rawequal(e, KILL) then error(KILL, 0) end
-    return false, tostring(e)
+    return false, safe_tostring(e)
   end
   return true, res
 end
@@ -376,6 +438,7 @@ end
 
 local function begin_stop(T, extra)
   STOP = {thread = T, refs = {}, nref = 0, extra = extra}
+  META_SLOW = false
   STOP.frames = collect(T)
   STOP.depth = spell_depth(T)
 end
@@ -601,7 +664,7 @@ function D.patch_env(env)
       BUSY = true
       begin_stop(co, nil)
       STOP.error = res[2]
-      local mode = PY.pause("exception", "Error in a coroutine", tostring(res[2]), "")
+      local mode = PY.pause("exception", "Error in a coroutine", safe_tostring(res[2]), "")
       end_stop(mode)
       BUSY = false
       if mode == "kill" then M.kill("cancel", nil, 2) end
@@ -629,7 +692,7 @@ function D.patch_env(env)
       BUSY = true
       begin_stop(co_running(), nil)
       STOP.error = e
-      local mode = PY.pause("exception", "Error (caught by pcall)", tostring(e), "")
+      local mode = PY.pause("exception", "Error (caught by pcall)", safe_tostring(e), "")
       end_stop(mode)
       BUSY = false
       if mode == "kill" then M.kill("cancel", nil, 2) end
@@ -655,7 +718,7 @@ function D.uncaught(co, e)
   CUR = {co}
   begin_stop(co, nil)
   STOP.error = e
-  local mode = PY.pause("exception", "Uncaught error", tostring(e), "")
+  local mode = PY.pause("exception", "Uncaught error", safe_tostring(e), "")
   STOP = nil
   MODE = nil
   BUSY = false
@@ -671,7 +734,7 @@ function D.callback_error(e)
   BUSY = true
   begin_stop(co_running(), nil)
   STOP.error = e
-  local mode = PY.pause("exception", "Error in a callback", tostring(e), "")
+  local mode = PY.pause("exception", "Error in a callback", safe_tostring(e), "")
   end_stop(mode)
   BUSY = false
   if mode == "kill" then M.kill("cancel", nil, 2) end
@@ -836,7 +899,7 @@ end
 function D.variables(ref)
   local entry = STOP.refs[ref]
   if not entry then return nil end
-  return list_vars(entry)
+  return list_vars(entry)   -- each value's __tostring is metered in fmt (one slow value, not the view)
 end
 
 local function parse_key(name)
@@ -885,16 +948,20 @@ function D.evaluate(frame_id, expr)
   else
     env = frame_env({}, {})
   end
-  local ok, res = eval_in(env, expr)
-  if not ok then return nil, res end
-  if res.n < 2 then return var("result", nil) end
-  return var("result", res[2])
+  local r = budgeted(function()
+    local ok, res = eval_in(env, expr)
+    if not ok then return nil, res end
+    if res.n < 2 then return var("result", nil) end
+    return var("result", res[2])
+  end)
+  if not r[1] then return nil, tostring(r[2]) end
+  return r[2], r[3]
 end
 
 function D.exception_info()
   if not STOP or STOP.error == nil then return nil end
   local e = STOP.error
-  local text = tostring(e)
+  local text = safe_tostring(e)
   local tb = ""
   local ok, s = pcall(debug.traceback, STOP.thread, text, 0)
   if ok then tb = s end
