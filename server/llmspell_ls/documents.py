@@ -81,8 +81,15 @@ def parse_source(lang: Lang, source: bytes, old: Tree | None = None,
         sleep(0)  # let the event loop's thread run between slices
         return source[offset:offset + PARSE_SLICE]
 
+    clock = time.monotonic
+    last = [clock()]
+
     def progress(*_state: Any) -> bool:
-        sleep(0)
+        # called every few hundred parse steps: a sleep(0) each time cost more than the parse itself
+        now = clock()
+        if now - last[0] > 0.002:
+            sleep(0)  # let the other threads (the event loop) run
+            last[0] = clock()
         return token is not None and token.poll()
 
     try:
