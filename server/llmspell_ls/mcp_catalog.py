@@ -18,14 +18,27 @@ import os
 import time
 from typing import Any
 
-from llmspell_ls.apimodel import ApiIndex, NameEntry, Tool, ToolParam, _mk
+from llmspell_ls.apimodel import ApiIndex, NameEntry, Tool, ToolParam
 
 LISTING = os.path.join(".llmspell", "mcp-tools.json")
 MAX_BYTES = 8 * 1024 * 1024
 CHECK_EVERY_S = 1.0
 
 
+def _param(p: Any) -> ToolParam | None:
+    """A parameter entry with the field types the completion code relies on (else dropped)."""
+    if not isinstance(p, dict) or not isinstance(p.get("name"), str):
+        return None
+    values = p.get("values")
+    return ToolParam(name=p["name"], type=str(p.get("type") or "any")[:200],
+                     description=str(p.get("description") or "")[:4000], required=p.get("required") is True,
+                     default=p.get("default") if isinstance(p.get("default"), (str, int, float, bool)) else None,
+                     values=[str(v) for v in values][:500] if isinstance(values, list) else None)
+
+
 def _tools_of(data: Any) -> list[Tool]:
+    # Every field is checked for its type: the file is workspace data, and a wrongly typed field
+    # (parameters = 5, a dict as a name) raised in the refresh or later in every completion request.
     out: list[Tool] = []
     if not isinstance(data, dict) or data.get("version") != 1 or not isinstance(data.get("servers"), dict):
         return out
@@ -34,13 +47,40 @@ def _tools_of(data: Any) -> list[Tool]:
         for t in tools if isinstance(tools, list) else []:
             if not isinstance(t, dict) or not isinstance(t.get("name"), str) or not t["name"].startswith("mcp."):
                 continue
-            params = [_mk(ToolParam, p) for p in t.get("parameters") or [] if isinstance(p, dict) and "name" in p]
+            raw_params = t.get("parameters")
+            params = [q for q in (_param(p) for p in (raw_params if isinstance(raw_params, list) else []))
+                      if q is not None]
             raw = t.get("schema")
             schema: dict[str, Any] = raw if isinstance(raw, dict) else {}
-            out.append(Tool(name=t["name"], description=str(t.get("description") or ""), category="mcp",
-                            security_level=str(t.get("security_level") or "privileged"),
+            desc = t.get("description")
+            level = t.get("security_level")
+            out.append(Tool(name=t["name"], description=desc if isinstance(desc, str) else "", category="mcp",
+                            security_level=level if isinstance(level, str) else "privileged",
                             parameters=params, schema=schema))
     return out
+
+
+def _read_regular(path: str) -> bytes | None:
+    """The file's bytes if it is a regular file of at most MAX_BYTES. The listing may be a symlink
+    (git keeps them) to a FIFO or to /dev/stdin, the LSP pipe itself: a plain open() blocked, and a
+    read would have eaten the client's messages. O_NONBLOCK makes the open return; fstat decides."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_BYTES:
+            return None
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(MAX_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 class MCPToolsFile:
@@ -71,10 +111,12 @@ class MCPToolsFile:
         for root, stamp in stamps.items():
             if stamp is None or stamp[1] > MAX_BYTES:
                 continue
+            raw_bytes = _read_regular(os.path.join(root, LISTING))
+            if raw_bytes is None:
+                continue
             try:
-                with open(os.path.join(root, LISTING), "rb") as f:
-                    data = json.loads(f.read(MAX_BYTES + 1))
-            except (OSError, ValueError):
+                data = json.loads(raw_bytes)
+            except (ValueError, RecursionError):  # deep nesting raises RecursionError, not ValueError
                 continue
             for t in _tools_of(data):
                 tools.setdefault(t.name, t)

@@ -83,3 +83,117 @@ def test_debugger_looping_condition_and_logpoint_do_not_stall(dap: DapClient, tm
     out = dap.output()
     assert "n\t6" in out
     assert "took too long" in out.split("breakpoint condition failed")[-1] and "n=6" in out
+
+
+# ------------------------------------------------------------------------------- MCP listing file
+
+def _refresh_in_thread(root: Path) -> tuple[object, bool]:
+    """Run the language server's listing refresh with a deadline; (index, finished)."""
+    import threading
+
+    from llmspell_ls.apimodel import load_index
+    from llmspell_ls.mcp_catalog import MCPToolsFile
+
+    index = load_index()
+    box: dict[str, object] = {}
+
+    def go() -> None:
+        try:
+            box["ok"] = MCPToolsFile().refresh(index, [str(root)], force=True)
+        except BaseException as e:
+            box["err"] = e
+
+    t = threading.Thread(target=go, daemon=True)
+    t.start()
+    t.join(5)
+    assert "err" not in box, f"the refresh raised {box.get('err')!r}"
+    return index, not t.is_alive()
+
+
+GOOD_TOOL = {"name": "mcp.notes.search", "description": "find notes", "parameters": [{"name": "query"}]}
+
+
+def test_mcp_listing_symlinked_to_a_pipe_does_not_hang_the_language_server(tmp_path: Path) -> None:
+    """A workspace's ``.llmspell/mcp-tools.json`` may be a symlink (git keeps them) to a FIFO or
+    ``/dev/stdin`` (the LSP pipe itself): opening and reading it blocked the server for good."""
+    import os
+
+    (tmp_path / ".llmspell").mkdir()
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    (tmp_path / ".llmspell" / "mcp-tools.json").symlink_to(fifo)
+    index, finished = _refresh_in_thread(tmp_path)
+    if not finished:  # unblock the stuck reader so the test process can end
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        os.close(fd)
+    assert finished, "reading the listing blocked on a FIFO"
+    assert not [n for n in index.tools if n.startswith("mcp.")]  # type: ignore[attr-defined]
+
+
+def test_mcp_listing_hostile_json_is_ignored_not_raised(tmp_path: Path) -> None:
+    """Deep nesting (RecursionError, not ValueError) or wrongly typed fields must not break the
+    catalogue: the well-formed tools of the file are kept, the rest dropped."""
+    import json
+
+    (tmp_path / ".llmspell").mkdir()
+    listing = tmp_path / ".llmspell" / "mcp-tools.json"
+    listing.write_text("[" * 200_000 + "]" * 200_000, encoding="utf-8")
+    index, finished = _refresh_in_thread(tmp_path)
+    assert finished
+    bad_tools = [
+        {"name": "mcp.x.a", "parameters": 5},
+        {"name": "mcp.x.b", "parameters": [{"name": {"nested": 1}}, {"name": "ok", "values": 7}]},
+        {"name": "mcp.x.c", "description": ["not", "a string"], "schema": [1]},
+    ]
+    listing.write_text(json.dumps({"version": 1, "servers": {
+        "x": {"tools": [*bad_tools, GOOD_TOOL]}, "y": "not a dict"}}), encoding="utf-8")
+    index, finished = _refresh_in_thread(tmp_path)
+    assert finished
+    tools = index.tools  # type: ignore[attr-defined]
+    assert "mcp.notes.search" in tools and tools["mcp.notes.search"].param("query") is not None
+    for t in tools.values():
+        assert isinstance(t.description, str)
+        assert all(isinstance(p.name, str) for p in t.parameters)
+        assert all(p.values is None or isinstance(p.values, list) for p in t.parameters)
+
+
+# ------------------------------------------------------------------------------- cluster link
+
+def test_cluster_link_closes_an_unauthenticated_flood_early(tmp_path: Path) -> None:
+    """The run's State/events socket reads a hello line before the token is checked: a peer without
+    the token could make the run buffer 64 MB per connection (the authenticated line limit)."""
+    import asyncio
+    import socket
+
+    from llmspell.cluster.link import RunLink
+
+    async def go() -> tuple[float, bool]:
+        async def nothing(_: dict) -> None:
+            return None
+
+        link = RunLink(backend=None, token="t0ken", on_notify=nothing)
+        host, port = await link.start("127.0.0.1")
+        loop = asyncio.get_running_loop()
+
+        def flood() -> tuple[float, bool]:
+            s = socket.create_connection((host, port))
+            s.settimeout(8)
+            t0 = time.monotonic()
+            closed = False
+            try:
+                for _ in range(64):  # 4 MB without a newline
+                    s.sendall(b"x" * 65536)
+                closed = s.recv(1) == b""
+            except OSError:
+                closed = True
+            finally:
+                s.close()
+            return time.monotonic() - t0, closed
+
+        try:
+            return await loop.run_in_executor(None, flood)
+        finally:
+            link.close()
+
+    took, closed = asyncio.run(go())
+    assert closed and took < 5, (took, closed)

@@ -31,6 +31,22 @@ from llmspell.core.errors import StateError
 
 MAX_LINE = 64 << 20
 HELLO_TIMEOUT_S = 10.0
+MAX_HELLO = 4096
+"""Bytes read before the token is checked: a peer without it must not make the run buffer MAX_LINE."""
+
+
+async def _read_hello(reader: asyncio.StreamReader) -> bytes:
+    """The first line, at most MAX_HELLO bytes (the stream's own limit is MAX_LINE, for authenticated
+    lines; ``readuntil`` would buffer up to that before giving up)."""
+    buf = bytearray()
+    while len(buf) < MAX_HELLO:
+        b = await reader.read(1)  # served from the stream's buffer: cheap, and never past the newline
+        if not b:
+            break
+        buf += b
+        if b == b"\n":
+            return bytes(buf)
+    return b""
 
 
 def _line(obj: Any) -> bytes:
@@ -60,7 +76,7 @@ class RunLink:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
         try:
-            line = await asyncio.wait_for(reader.readline(), HELLO_TIMEOUT_S)
+            line = await asyncio.wait_for(_read_hello(reader), HELLO_TIMEOUT_S)
             hello = json.loads(line or b"{}")
             if (not isinstance(hello, dict) or hello.get("op") != "hello"
                     or not hmac.compare_digest(str(hello.get("token", "")), self.token)):
