@@ -197,3 +197,42 @@ def test_cluster_link_closes_an_unauthenticated_flood_early(tmp_path: Path) -> N
 
     took, closed = asyncio.run(go())
     assert closed and took < 5, (took, closed)
+
+
+# ------------------------------------------------------------------------------------------ traces
+
+HUGE_NAMES = """
+local big = string.rep("w", 200000)
+for i = 1, 10 do
+  local wf = Workflow.builder():name(big .. i):sequential()
+    :add_step({name = big, type = "tool", tool = "hash-calculator", input = {operation = "hash", input = "x"}})
+    :build()
+  wf:execute({})
+  Event.publish("user." .. big, {n = i})
+end
+return 1
+"""
+
+
+def test_trace_span_names_and_attributes_are_capped(tmp_path: Path) -> None:
+    """Workflow, step and event names are the spell's strings: uncapped, ten 200 KB names made a
+    16 MB trace (and the parent, which keeps up to 50,000 spans, has no memory limit)."""
+    import json
+
+    from tracing.trace_helpers import run_cli, spans_of
+
+    spell = tmp_path / "names.lua"
+    spell.write_text(HUGE_NAMES, encoding="utf-8")
+    out = tmp_path / "run.json"
+    proc = run_cli(spell, "--trace", str(out))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    size = out.stat().st_size
+    spans = spans_of(json.loads(out.read_text(encoding="utf-8")))
+    assert any(s["name"].startswith("invoke_workflow www") for s in spans)
+    assert size < 1_000_000, f"trace file is {size} bytes"
+    for s in spans:
+        assert len(s["name"]) <= 300
+        for a in s.get("attributes", []):
+            assert len(a["value"].get("stringValue", "")) <= 1100
+        for e in s.get("events", []):
+            assert len(e["name"]) <= 300

@@ -47,6 +47,15 @@ SpanSink = Callable[[dict[str, Any]], None]
 MAX_ATTR_CHARS = 1024
 """Event data copied into a span event is cut here (the trace is a timeline, not a data dump)."""
 
+MAX_NAME_CHARS = 256
+"""Span and span-event names are cut here. Names and string attributes carry the spell's own strings
+(workflow, step, agent, tool and event names): uncapped, a spell's 200 KB names made megabytes per
+span in the trace file and in the parent, which keeps up to 50,000 spans and has no memory limit."""
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
 
 # ---------------------------------------------------------------------------------- OTLP JSON
 
@@ -64,8 +73,8 @@ def any_value(v: Any) -> dict[str, Any]:
     if isinstance(v, bytes):
         import base64
 
-        return {"bytesValue": base64.b64encode(v).decode("ascii")}
-    return {"stringValue": str(v)}
+        return {"bytesValue": base64.b64encode(v[:MAX_ATTR_CHARS]).decode("ascii")}
+    return {"stringValue": _cut(str(v), MAX_ATTR_CHARS)}
 
 
 def attributes_json(attrs: Any) -> list[dict[str, Any]]:
@@ -79,7 +88,7 @@ def span_json(span: ReadableSpan) -> dict[str, Any]:
     out: dict[str, Any] = {
         "traceId": f"{ctx.trace_id:032x}",
         "spanId": f"{ctx.span_id:016x}",
-        "name": span.name,
+        "name": _cut(span.name, MAX_NAME_CHARS),
         "kind": int(span.kind.value) + 1,  # the API's INTERNAL=0; OTLP's SPAN_KIND_INTERNAL=1
         "startTimeUnixNano": str(span.start_time or 0),
         "endTimeUnixNano": str(span.end_time or 0),
@@ -88,13 +97,13 @@ def span_json(span: ReadableSpan) -> dict[str, Any]:
     if span.parent is not None:
         out["parentSpanId"] = f"{span.parent.span_id:016x}"
     if span.events:
-        out["events"] = [{"timeUnixNano": str(e.timestamp), "name": e.name,
+        out["events"] = [{"timeUnixNano": str(e.timestamp), "name": _cut(e.name, MAX_NAME_CHARS),
                           "attributes": attributes_json(e.attributes)} for e in span.events]
     status = span.status
     if status.status_code is not StatusCode.UNSET:
         st: dict[str, Any] = {"code": int(status.status_code.value)}
         if status.description:
-            st["message"] = status.description
+            st["message"] = _cut(status.description, MAX_ATTR_CHARS)
         out["status"] = st
     return out
 
