@@ -77,6 +77,24 @@ def test_references_of_every_local_are_those_of_the_whole_document(index: ApiInd
     assert seen > 3
 
 
+@pytest.mark.parametrize(("name", "text"), cases(), ids=[c[0] for c in cases()])
+def test_definition_of_every_local_is_its_whole_document_binding(index: ApiIndex, name: str, text: str) -> None:
+    doc = Documents().open(f"file:///work/{name}", text, 1, "lua")
+    seen = 0
+    for n in _identifiers(doc.tree.root_node):
+        nm = doc.source[n.start_byte:n.end_byte].decode()
+        occs = name_occurrences(doc, nm)
+        o = next((o for o in occs if o.start == n.start_byte), None)
+        if o is None or o.binding < 0:
+            continue
+        d = occs[o.binding]
+        row, col = n.start_point
+        got = navigation.definition(doc, index, row, col, "utf-8") or []
+        assert [(g.range.start.line, g.range.start.character) for g in got] == [(d.row, d.col)], (nm, row, col)
+        seen += 1
+    assert seen > 3
+
+
 def test_shadowed_names_resolve_to_the_nearest_visible_declaration(index: ApiIndex) -> None:
     doc = Documents().open("file:///work/s.lua", SHADOWING, 1, "lua")
     # ``print(x, y)`` inside ``do``: the block's own ``local x = y`` (line 4)

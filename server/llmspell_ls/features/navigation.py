@@ -462,6 +462,16 @@ def _same_lang(doc: DocState, others: list[DocState], name: str) -> list[DocStat
 # ------------------------------------------------------------------------------------------ requests
 def definition(doc: DocState, index: ApiIndex, line: int, character: int, enc: str,
                others: list[DocState] | None = None) -> list[lsp.Location] | None:
+    checkpoint()
+    if doc.lang == "lua" and doc.tree.root_node.has_error is False:
+        # a Lua local: its declaration is all definition needs (not the uses in its scope, which for a
+        # top-level local are the rest of the document)
+        row, bcol = cursor_byte(doc, line, character, enc)
+        node = ident_at(doc, row, bcol)
+        if node is not None and not is_member_name(node, True):
+            decl = lua_declaration_of(doc, node, _node_text(doc, node))
+            if decl is not None:
+                return [lsp.Location(uri=doc.uri, range=occ_range(doc, decl, enc))]
     t = target_at(doc, index, line, character, enc)
     if t is None:
         return None
