@@ -236,3 +236,55 @@ def test_trace_span_names_and_attributes_are_capped(tmp_path: Path) -> None:
             assert len(a["value"].get("stringValue", "")) <= 1100
         for e in s.get("events", []):
             assert len(e["name"]) <= 300
+
+
+# ------------------------------------------------------------------------------------ MCP client
+
+HOSTILE_SERVER = Path(__file__).with_name("hostile_mcp_server.py")
+
+
+def _run_with_hostile_server(ws: Path, src: str) -> tuple[str, object, float]:
+    import asyncio
+    import sys
+
+    from llmspell.runner import SpellRunner
+    from llmspell.runtime import Runtime
+
+    py = sys.executable
+    (ws / "llmspell.toml").write_text(
+        f'[limits]\nwall_time_s = 60\n[mcp]\nprocess_allow = ["{py}"]\n'
+        f'[mcp.servers.h]\ncommand = "{py}"\nargs = ["{HOSTILE_SERVER}"]\ntimeout_s = 3\n', encoding="utf-8")
+    (ws / "spell.lua").write_text(src, encoding="utf-8")
+
+    async def go() -> tuple[str, object]:
+        runner = SpellRunner(lambda: Runtime(workspace=ws, state="memory"))
+        out, fin = [], None
+        async for m in runner.run(ws / "spell.lua"):
+            if m.type == "output":
+                out.append(m.text)
+            elif m.type == "finished":
+                fin = m
+        return "".join(out), fin
+
+    t0 = time.monotonic()
+    out, fin = asyncio.run(go())
+    return out, fin, time.monotonic() - t0
+
+
+def test_mcp_hostile_server_schemas_and_silence_give_clear_errors(tmp_path: Path) -> None:
+    """A server's schema with a ``$ref`` loop raised a bare RecursionError at the spell; a remote
+    ``$ref`` is never fetched; a call that never answers ends at the server's timeout."""
+    src = """
+for _, t in ipairs({"selfref", "remote", "hang"}) do
+  local ok, e = pcall(function() return Tool.execute("mcp.h." .. t, {a = {b = 1}}) end)
+  print(t, ok, tostring(e))
+end
+return 1
+"""
+    out, fin, took = _run_with_hostile_server(tmp_path, src)
+    assert getattr(fin, "status", None) == "success", fin
+    lines = {ln.split("\t")[0]: ln for ln in out.splitlines() if "\t" in ln}
+    assert "refers to itself without end" in lines["selfref"] and "RecursionError" not in lines["selfref"]
+    assert "cannot be resolved" in lines["remote"] and "not fetched" in lines["remote"]
+    assert "false" in lines["hang"] and "timed out" in lines["hang"]
+    assert took < 30

@@ -62,6 +62,7 @@ def validate_arguments(tool: str, schema: dict[str, Any], params: dict[str, Any]
     parameter (sorted by location, so the message is stable)."""
     from jsonschema import exceptions as js_exc
     from jsonschema import validators
+    from referencing.exceptions import Unresolvable
 
     if not isinstance(params, dict):
         raise ValidationError(f"{tool}: parameters must be a table, got {type(params).__name__}")
@@ -73,6 +74,14 @@ def validate_arguments(tool: str, schema: dict[str, Any], params: dict[str, Any]
         errors = sorted(validator.iter_errors(params), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
     except js_exc.SchemaError as e:
         raise ToolError(f"{tool}: the server's input schema is not a valid JSON schema: {e.message}") from None
+    except RecursionError:
+        # a server's schema is untrusted: {"$ref": "#"} loops in the validator without end
+        raise ToolError(f"{tool}: the server's input schema refers to itself without end ($ref loop); "
+                        "the arguments cannot be checked") from None
+    except Unresolvable as e:
+        # remote $refs are never fetched (no retriever is configured): say so rather than a wrapper's repr
+        raise ToolError(f"{tool}: the server's input schema has a $ref that cannot be resolved "
+                        f"({str(e)[:200]}); references to other documents are not fetched") from None
     if errors:
         problems = list(dict.fromkeys(_problem(tool, e) for e in errors))
         raise ValidationError("; ".join(problems), details={"tool": tool, "problems": problems})
