@@ -85,6 +85,65 @@ def test_debugger_looping_condition_and_logpoint_do_not_stall(dap: DapClient, tm
     assert "took too long" in out.split("breakpoint condition failed")[-1] and "n=6" in out
 
 
+def _tree(pid: int) -> set[int]:
+    import os
+
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    fields = f.read().split(") ")[-1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == parent and int(d) not in found:
+                found.add(int(d))
+                todo.append(int(d))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[-1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("how", ["editor closes the pipe", "adapter killed"])
+def test_debugged_endless_spell_dies_with_its_adapter(tmp_path: Path, how: str) -> None:
+    """A spell stopped at a breakpoint (wall clock held) must not outlive the editor or the adapter."""
+    import os
+    import signal
+
+    p = _write(tmp_path, "loop.lua", "local n = 0\nwhile true do\n  n = n + 1\nend\n")
+    c = DapClient(cwd=tmp_path)
+    try:
+        c.start(p, {p: [{"line": 3}]})
+        c.stopped()
+        run = _tree(c.proc.pid)
+        assert run, "the run should be a child process of the adapter"
+        assert c.proc.stdin is not None
+        if how == "adapter killed":
+            os.kill(c.proc.pid, signal.SIGKILL)
+        else:
+            c.proc.stdin.close()
+        c.proc.wait(timeout=20)
+        deadline = time.monotonic() + 10
+        while any(_alive(k) for k in run) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(k) for k in run), "the debugged run outlived its adapter"
+    finally:
+        for k in _tree(c.proc.pid) if c.proc.poll() is None else set():
+            os.kill(k, signal.SIGKILL)
+        if c.proc.poll() is None:
+            c.proc.kill()
+
+
 # ------------------------------------------------------------------------------- MCP listing file
 
 def _refresh_in_thread(root: Path) -> tuple[object, bool]:
@@ -288,3 +347,50 @@ return 1
     assert "cannot be resolved" in lines["remote"] and "not fetched" in lines["remote"]
     assert "false" in lines["hang"] and "timed out" in lines["hang"]
     assert took < 30
+
+
+# ---------------------------------------------------------------------------------------- cluster
+
+CLUSTER_FLOOD = """
+local wf = Workflow.builder():name("flood"):map_reduce():items({1})
+  :map_step({name = "f", type = "function", fn = function(x)
+      local line = string.rep("y", 1000)
+      for i = 1, 20000 do print(line) end
+      for i = 1, 20000 do Event.publish("user.flood", {i = i}) end
+      return {done = true}
+    end})
+  :build()
+return wf:execute({}).outputs.f
+"""
+
+
+def test_cluster_worker_output_and_events_are_held_to_the_runs_limits(tmp_path: Path) -> None:
+    """A shipped function printing 20 MB and publishing 20,000 events on a worker: the run's stream
+    limits hold for what comes back over the link, with the same notices as in-process."""
+    import asyncio
+    import importlib.util
+    import sys
+
+    pytest.importorskip("distributed")
+    from distributed import LocalCluster
+
+    # the cluster tests' run helper, loaded by path (a bare ``import conftest`` may find another one)
+    spec = importlib.util.spec_from_file_location("_cluster_helpers",
+                                                  Path(__file__).resolve().parents[1] / "cluster" / "conftest.py")
+    assert spec is not None and spec.loader is not None
+    helpers = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = helpers  # its dataclasses look their module up
+    spec.loader.exec_module(helpers)
+    run_spell = helpers.run_spell
+
+    cl = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1")
+    try:
+        run = asyncio.run(run_spell(tmp_path, CLUSTER_FLOOD, cluster=cl.scheduler_address,
+                                    limits={"max_output_bytes": 100_000, "max_stream_events": 1000}))
+    finally:
+        cl.close()
+    assert run.fin.status == "success", run.fin.error
+    assert len(run.out) <= 100_000
+    assert len(run.events("user.flood")) <= 1000
+    notes = "".join(m.text for m in run.messages if m.type == "output" and m.stream != "stdout")
+    assert "limits.max_output_bytes" in notes and "limits.max_stream_events" in notes
