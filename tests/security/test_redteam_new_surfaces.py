@@ -38,6 +38,7 @@ def _write(ws: Path, name: str, src: str) -> Path:
 # ------------------------------------------------------------------------------------------- debugger
 
 LOOPING_TOSTRING = """\
+local big = setmetatable({}, {__tostring = function() return string.rep("z", 20000000) end})
 local evil = setmetatable({1, 2}, {__tostring = function() while true do end end,
                                    __index = function() while true do end end})
 local x = 1
@@ -48,12 +49,13 @@ print(x)
 def test_debugger_inspection_with_looping_metamethod_answers(dap: DapClient, tmp_path: Path) -> None:
     """Showing a table whose ``__tostring`` never returns must not freeze the Variables view."""
     p = _write(tmp_path, "evil.lua", LOOPING_TOSTRING)
-    dap.start(p, {p: [{"line": 4}]})
+    dap.start(p, {p: [{"line": 5}]})
     dap.stopped()
     t0 = time.monotonic()
     loc = dap.locals()  # raises DapError (no response) if the run hangs in __tostring
     assert time.monotonic() - t0 < 15
     assert loc["x"] == "1" and "evil" in loc
+    assert 0 < len(loc["big"]) < 1000  # a 20 MB __tostring result is not sent to the editor whole
     # an evaluate reaching the looping __index / an endless expression is stopped with a message
     fid = dap.top_frame()["id"]
     msg = dap.request_error("evaluate", {"expression": "evil.nothing", "frameId": fid, "context": "hover"})

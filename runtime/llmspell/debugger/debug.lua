@@ -222,6 +222,11 @@ local function budgeted(f, ...)
   return res
 end
 
+local function cut(s, max)
+  if #s > max then return str_sub(s, 1, max) .. "…" end
+  return s
+end
+
 -- once a displayed value's __tostring ran out of budget, the rest of this stop shows values without
 -- calling metamethods (one budget per value would let 1,000 such fields hold the view for minutes)
 local META_SLOW = false
@@ -233,7 +238,7 @@ local function safe_tostring(v)
   if META_SLOW then return "(" .. type(v) .. ")" end
   local res = budgeted(tostring, v)
   if not res[1] and res[2] == TOO_LONG then META_SLOW = true end
-  if res[1] and type(res[2]) == "string" then return res[2] end
+  if res[1] and type(res[2]) == "string" then return cut(res[2], 400) end
   return "(" .. type(v) .. ": " .. (res[1] and "__tostring returned no string" or str_format("%s", res[2])) .. ")"
 end
 
@@ -254,7 +259,8 @@ local function fmt(v)
     if mt ~= nil and (type(mt) ~= "table" or rawget(mt, "__tostring") ~= nil) then
       if not META_SLOW then
         local r = budgeted(tostring, v)
-        if r[1] and type(r[2]) == "string" then return r[2], "table" end
+        -- cut: one instruction (string.rep) can make a 20 MB display text, sent whole to the editor
+        if r[1] and type(r[2]) == "string" then return cut(r[2], 400), "table" end
         if not r[1] and r[2] == TOO_LONG then META_SLOW = true end
       end
     end
