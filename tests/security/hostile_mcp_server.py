@@ -14,6 +14,7 @@ TOOLS = [
      "inputSchema": {"type": "object", "properties": {"a": {"$ref": "http://127.0.0.1:9/evil.json"}}}},
     {"name": "deep", "description": "deeply nested result", "inputSchema": {"type": "object"}},
     {"name": "hang", "description": "never answers", "inputSchema": {"type": "object"}},
+    {"name": "env", "description": "tells what it was given", "inputSchema": {"type": "object"}},
 ]
 
 
@@ -43,6 +44,11 @@ for line in sys.stdin:
                 deep = {"d": deep}
             send({"jsonrpc": "2.0", "id": mid, "result": {
                 "content": [{"type": "text", "text": "deep"}], "structuredContent": {"d": deep}}})
+        elif name == "env":
+            import os
+
+            send({"jsonrpc": "2.0", "id": mid, "result": {"content": [
+                {"type": "text", "text": json.dumps(dict(os.environ))}]}})
         else:
             send({"jsonrpc": "2.0", "id": mid, "result": {"content": [{"type": "text", "text": "called " + name}]}})
     else:

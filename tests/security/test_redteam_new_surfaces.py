@@ -332,6 +332,29 @@ def _run_with_hostile_server(ws: Path, src: str) -> tuple[str, object, float]:
     return out, fin, time.monotonic() - t0
 
 
+def test_mcp_server_gets_no_secret_and_unconfigured_servers_are_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's process sees none of the runtime's secrets (only what ``env`` names, from the
+    vault), and a spell cannot reach a server that llmspell.toml does not configure."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-leak-test-mcp")
+    monkeypatch.setenv("DB_PASS", "hunter2-mcp")
+    src = """
+local r = Tool.execute("mcp.h.env", {})
+print("ENV", r.text)
+for _, name in ipairs({"mcp.other.x", "mcp.h", "mcp..x", "mcp.h.nothere"}) do
+  local ok, e = pcall(function() return Tool.execute(name, {}) end)
+  print("TRY", name, ok, tostring(e))
+end
+return 1
+"""
+    out, fin, _ = _run_with_hostile_server(tmp_path, src)
+    assert getattr(fin, "status", None) == "success", fin
+    assert "sk-leak-test-mcp" not in out and "hunter2-mcp" not in out
+    assert "ENV" in out
+    tries = [ln for ln in out.splitlines() if ln.startswith("TRY")]
+    assert len(tries) == 4 and all("\tfalse\t" in ln and "not found" in ln for ln in tries), tries
+
+
 def test_mcp_hostile_server_schemas_and_silence_give_clear_errors(tmp_path: Path) -> None:
     """A server's schema with a ``$ref`` loop raised a bare RecursionError at the spell; a remote
     ``$ref`` is never fetched; a call that never answers ends at the server's timeout."""
@@ -396,3 +419,47 @@ def test_cluster_worker_output_and_events_are_held_to_the_runs_limits(tmp_path: 
     assert len(run.events("user.flood")) <= 1000
     notes = "".join(m.text for m in run.messages if m.type == "output" and m.stream != "stdout")
     assert "limits.max_output_bytes" in notes and "limits.max_stream_events" in notes
+
+
+CLUSTER_DAG = """
+local t = {1}
+for i = 1, 40 do t = {a = t, b = t} end
+local wf = Workflow.builder():name("dag"):map_reduce():items({1})
+  :map_step({name = "f", type = "function", fn = function(x)
+      return {n = t and 1}
+    end})
+  :build()
+return wf:execute({}).outputs.f
+"""
+
+
+def test_cluster_upvalue_shared_table_bomb_is_refused_at_once(tmp_path: Path) -> None:
+    """An upvalue holding the same table twice at each of 40 levels (2^40 paths, 41 tables): the
+    check of what a shipped function captures walked every path in Python, holding the run until
+    its wall time; it is counted against limits.max_value_items like any value the bridge passes."""
+    import asyncio
+    import importlib.util
+    import sys
+
+    pytest.importorskip("distributed")
+    from distributed import LocalCluster
+
+    spec = importlib.util.spec_from_file_location("_cluster_helpers",
+                                                  Path(__file__).resolve().parents[1] / "cluster" / "conftest.py")
+    assert spec is not None and spec.loader is not None
+    helpers = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = helpers
+    spec.loader.exec_module(helpers)
+
+    cl = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1")
+    try:
+        t0 = time.monotonic()
+        run = asyncio.run(helpers.run_spell(tmp_path, CLUSTER_DAG, cluster=cl.scheduler_address,
+                                            limits={"wall_time_s": 60}))
+        took = time.monotonic() - t0
+    finally:
+        cl.close()
+    assert run.fin.status == "error", run.fin
+    assert "cannot run on the cluster" in run.fin.error.message
+    assert "limits.max_value_items" in run.fin.error.message
+    assert took < 30

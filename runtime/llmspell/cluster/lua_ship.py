@@ -64,7 +64,7 @@ def ship_lua_function(spell: LuaSpell, lua_fn: Any, step: str) -> dict[str, Any]
         name = str(name)
         if name == "_ENV":
             continue
-        _check_plain(spell, val, step, where, name, 0)
+        _check_plain(spell, val, step, where, name, 0, [int(getattr(spell, "_max_items", 0) or 1_000_000)])
         names.append(name)
         values.append(spell.to_py(val) if val is not None else None)
     code = _function_text(lua, lines, ld, lld, int(info["nparams"]), bool(info["isvararg"]))
@@ -91,7 +91,14 @@ def _source_text(spell: LuaSpell, source: str, step: str, where: str) -> tuple[s
     return source, "=(shipped function)"
 
 
-def _check_plain(spell: LuaSpell, v: Any, step: str, where: str, name: str, depth: int) -> None:
+def _check_plain(spell: LuaSpell, v: Any, step: str, where: str, name: str, depth: int, left: list[int]) -> None:
+    # ``left`` counts values visited, as the bridge's to_py does (limits.max_value_items): a table
+    # that holds the same table twice at each of 40 levels is 2^40 visits, and this walk is Python
+    # on the spell's thread (no Lua instruction budget), so it held the run until its wall time.
+    left[0] -= 1
+    if left[0] < 0:
+        raise _refuse(step, f"its function ({where}) uses the local '{name}' from the surrounding code, a value "
+                            "too large to send (more than limits.max_value_items values)")
     lt = spell._lua_type(v)
     if lt is None:
         return
@@ -113,7 +120,7 @@ def _check_plain(spell: LuaSpell, v: Any, step: str, where: str, name: str, dept
                 if kt is not None or isinstance(k, bool):
                     raise _refuse(step, f"its function ({where}) uses the local '{name}' from the surrounding "
                                         "code, a table with a key that is not a string or a number")
-                _check_plain(spell, x, step, where, name, depth + 1)
+                _check_plain(spell, x, step, where, name, depth + 1, left)
             return
     if what is not None:
         raise _refuse(step, f"its function ({where}) uses the local '{name}' from the surrounding code, which "
