@@ -63,6 +63,9 @@ def test_debugger_inspection_with_looping_metamethod_answers(dap: DapClient, tmp
     msg = dap.request_error("evaluate", {"expression": "(function() while true do end end)()", "frameId": fid,
                                          "context": "repl"})
     assert "too long" in msg
+    # the expression runs in a coroutine of its own: a yield is refused, not taken for a result
+    msg = dap.request_error("evaluate", {"expression": "coroutine.yield(5)", "frameId": fid, "context": "repl"})
+    assert "cannot wait or yield here" in msg
     # the session still works afterwards
     assert dap.request("evaluate", {"expression": "x + 1", "frameId": fid})["result"] == "2"
     dap.request("continue", {"threadId": 1})

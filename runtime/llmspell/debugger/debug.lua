@@ -214,6 +214,9 @@ local function budgeted(f, ...)
   IN_BUDGET = true
   M.set_hook(budget_hook, "")   -- coroutines the expression starts meter themselves with it
   local res = tbl_pack(co_resume(co))
+  if res[1] and co_status(co) == "suspended" then   -- it yielded (coroutine.yield, or an API that waits)
+    res = tbl_pack(false, "cannot wait or yield here: the spell is stopped in the debugger")
+  end
   done = true
   IN_BUDGET = false
   HOOKED = "rearm"   -- new threads get the debugger's hook again
