@@ -90,6 +90,38 @@ def test_debugger_looping_condition_and_logpoint_do_not_stall(dap: DapClient, tm
     assert "took too long" in out.split("breakpoint condition failed")[-1] and "n=6" in out
 
 
+def test_debugger_globals_view_of_a_spell_with_300000_globals(dap: DapClient, tmp_path: Path) -> None:
+    """The Globals scope listed every global: 300,000 of them made one response larger than a run
+    message may be, and the supervisor ended the run ("the spell has ended")."""
+    p = _write(tmp_path, "g.lua", 'for i = 1, 300000 do _ENV["g" .. i] = i end\nlocal x = 1\nprint(x)\n')
+    dap.start(p, {p: [{"line": 3}]})
+    dap.stopped()
+    globs = dap.scope_vars("Globals")
+    assert 1000 <= len(globs) <= 1001 and globs[-1]["value"] == "(more globals not shown)"
+    dap.request("continue", {"threadId": 1})
+    dap.wait_event("terminated")
+    assert dap.wait_event("exited")["body"]["exitCode"] == 0
+
+
+def test_debugger_call_stack_of_a_deep_recursion_answers(dap: DapClient, tmp_path: Path) -> None:
+    """Stopped 15,000 calls deep: the Call Stack request walked the whole stack once per frame (225
+    million getinfo calls) and never answered; it now pages (startFrame/levels) and says how many."""
+    p = _write(tmp_path, "d.lua", "local function f(n)\n  if n == 0 then\n    return 0\n  end\n"
+                                  "  return 1 + f(n - 1)\nend\nprint(f(15000))\n")
+    dap.start(p, {p: [{"line": 3}]})
+    dap.stopped()
+    r = dap.request("stackTrace", {"threadId": 1, "startFrame": 0, "levels": 20}, timeout=15)
+    assert len(r["stackFrames"]) == 20 and r["totalFrames"] == 15002
+    assert (r["stackFrames"][0]["name"], r["stackFrames"][0]["line"]) == ("f", 3)
+    tail = dap.request("stackTrace", {"threadId": 1, "startFrame": 14990, "levels": 20}, timeout=15)
+    assert [(f["name"], f["line"]) for f in tail["stackFrames"]][-2:] == [("f", 5), ("main chunk", 7)]
+    assert dap.locals(tail["stackFrames"][-2]["id"])["n"] == "15000"
+    dap.request("setBreakpoints", {"source": {"path": str(p)}, "breakpoints": []})
+    dap.request("continue", {"threadId": 1})
+    dap.wait_event("terminated")
+    assert "15000" in dap.output()
+
+
 def _tree(pid: int) -> set[int]:
     import os
 

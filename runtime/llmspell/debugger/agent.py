@@ -344,11 +344,17 @@ class DebugAgent:
             D = self._D
             if c == "stackTrace":
                 frames = []
-                for f in _py(D.stack_trace(), self._lua_type) or []:
+                raw_start, raw_levels = cmd.arguments.get("startFrame"), cmd.arguments.get("levels")
+                start = raw_start if isinstance(raw_start, int) and raw_start > 0 else 0
+                # at most 1,000 frames per answer (a deep recursion); editors page with startFrame/levels
+                count = raw_levels if isinstance(raw_levels, int) and 0 < raw_levels <= 1000 else 1000
+                got = D.stack_trace(start + 1, start + count)
+                listed, total = (got[0], int(got[1])) if isinstance(got, tuple) else (got, 0)
+                for f in _py(listed, self._lua_type) or []:
                     path = os.path.abspath(str(f["source"]))
                     frames.append({"id": f["id"], "name": f["name"], "line": f.get("line") or 0, "column": 1,
                                    "source": {"path": path, "name": os.path.basename(path)}})
-                self._respond(cmd, {"stackFrames": frames, "totalFrames": len(frames)})
+                self._respond(cmd, {"stackFrames": frames, "totalFrames": total or len(frames)})
             elif c == "scopes":
                 a = FrameArgs.model_validate(cmd.arguments)
                 scopes = _py(D.scopes(a.frameId), self._lua_type)

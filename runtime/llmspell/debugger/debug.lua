@@ -849,11 +849,23 @@ function D.clear_pause()
   if MODE == "pause" then MODE = nil; install() end
 end
 
-function D.stack_trace()
+-- frames [first, last] of the stop (1-based), and how many there are. Depths are counted once per
+-- thread: level_of() walks the whole stack, so a 15,000-deep recursion took 225 million getinfo calls
+-- per request (the Call Stack view never answered); editors ask for 20 frames at a time anyway.
+function D.stack_trace(first, last)
   local out = {}
-  for i, fr in ipairs(STOP.frames) do
-    local lvl = level_of(fr)
-    local info = debug_getinfo(fr.co, lvl + 0, "nSl")
+  local total = #STOP.frames
+  first = math.max(1, math.tointeger(first) or 1)
+  last = math.min(total, math.tointeger(last) or total)
+  local depth = {}
+  for i = first, last do
+    local fr = STOP.frames[i]
+    local n = depth[fr.co]
+    if n == nil then
+      n = levels(fr.co)   -- as seen from here (levels() leaves out its own frame)
+      depth[fr.co] = n
+    end
+    local info = debug_getinfo(fr.co, n - fr.b, "nSl")
     if info then
       local name = info.name
       if not name then
@@ -864,7 +876,7 @@ function D.stack_trace()
       out[#out + 1] = {id = i, name = name, source = str_sub(info.source, 2), line = info.currentline}
     end
   end
-  return out
+  return out, total
 end
 
 function D.scopes(frame_id)
@@ -889,14 +901,20 @@ local function list_vars(entry)
   elseif entry.kind == "upvalues" then
     for _, u in ipairs(upvalues_of(frame_func(entry.fr))) do out[#out + 1] = var(u.name, u.value, u.name) end
   elseif entry.kind == "globals" then
-    local names = {}
+    -- capped like a table's fields: 300,000 globals made a response larger than a run message may
+    -- be, and the supervisor ended the run over it
+    local names, more = {}, false
     if ENV then
       for k in next, ENV do
-        if not BASE[k] and type(k) == "string" then names[#names + 1] = k end
+        if not BASE[k] and type(k) == "string" then
+          if #names >= 1000 then more = true break end
+          names[#names + 1] = k
+        end
       end
     end
     tbl_sort(names)
     for _, k in ipairs(names) do out[#out + 1] = var(k, rawget(ENV, k), k) end
+    if more then out[#out + 1] = {name = "…", value = "(more globals not shown)", variablesReference = 0} end
   elseif entry.kind == "table" then
     local keys, more = sorted_keys(entry.t, 1000)
     for _, k in ipairs(keys) do out[#out + 1] = var(key_name(k), rawget(entry.t, k)) end
