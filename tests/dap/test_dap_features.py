@@ -427,3 +427,21 @@ print(a, b)
     dap.request("continue", {"threadId": 1})
     dap.wait_event("terminated")
     assert "1277\t1278" in dap.output()
+
+
+def test_logpoint_right_after_a_false_condition_in_the_same_function(dap: DapClient, tmp_path: Path) -> None:
+    """Evaluating a condition re-installs the hook; the very next line (a logpoint) must still be seen."""
+    src = """\
+local function add(a, b)
+  local sum = a + b
+  local label = "sum of " .. a .. " and " .. b
+  return sum, label
+end
+print("total is " .. add(41, 1))
+"""
+    p = write(tmp_path, "add.lua", src)
+    dap.start(p, {p: [{"line": 2, "condition": "a > 100"}, {"line": 3, "logMessage": "sum is {sum}"}]})
+    dap.wait_event("terminated")
+    out = dap.output()
+    assert "sum is 42" in out and "total is 42" in out, out
+    assert not [e for e in dap.events if e["event"] == "stopped"]

@@ -559,10 +559,6 @@ local function below_needs(level)
   end
 end
 
-local function line_event(line)
-  if MODE == nil and not LINES[line] then return end
-  slow(line)
-end
 
 -- Stepping over / out of a line: a call into a Lua function can never be where the step ends (the
 -- step ends at the stepping frame's depth or above), so line events go off for the call's duration:
@@ -638,7 +634,10 @@ hook_probe = function(event, line)
     local info = debug_getinfo(2, "f")
     if info and needs(info.func) or below_needs(4) then
       debug_sethook(hook_on, "crl", STEP)
-      line_event(line)
+      -- called from here directly, as hook_on does: slow() reads the spell's frame at a fixed level
+      -- (3), so one extra Lua frame in between made it miss this line (the first line after every
+      -- re-install, e.g. a logpoint right after a breakpoint condition was evaluated)
+      if MODE ~= nil or LINES[line] then slow(line) end
     else
       debug_sethook(hook_off, "c", STEP)
     end
