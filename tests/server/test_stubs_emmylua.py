@@ -19,6 +19,7 @@ import re
 import shutil
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,27 @@ class Emmy:
         caps = {"textDocument": {"diagnostic": {}, "publishDiagnostics": {}},
                 "workspace": {"configuration": True, "workspaceFolders": True}}
         self.client.initialize(self.root, capabilities=caps)
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        """Wait until emmylua_ls reports a known mistake. While it still loads the workspace (the
+        stubs) it answers pulls with no items: a clean verdict would then mean nothing, and under CI
+        load the deliberately wrong spell came back clean that way."""
+        probe = self.root / "ready_probe.lua"
+        text = "Agent.bulder()\n"
+        probe.write_text(text, encoding="utf-8")
+        self.client.open(probe.as_uri(), text)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                res = self.client.request("textDocument/diagnostic", {"textDocument": {"uri": probe.as_uri()}},
+                                          timeout=10)
+            except queue.Empty:
+                continue
+            if any("bulder" in d.get("message", "") for d in res.get("items", [])):
+                return
+            time.sleep(0.5)
+        raise TimeoutError("emmylua_ls never reported the readiness probe's mistake (Agent.bulder)")
 
     def diagnostics(self, name: str, text: str) -> list[dict[str, Any]]:
         path = self.root / name
