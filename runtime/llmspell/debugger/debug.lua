@@ -465,10 +465,17 @@ local function end_stop(mode)
   install()
 end
 
--- stop on the running thread (inside the hook or an error handler); returns after the user resumes
-local function stop_here(reason, description, text, hit_ids)
+-- stop on the running thread (inside the hook or an error handler); returns after the user resumes.
+-- An error stop passes the error value as a 5th argument: it is kept for exceptionInfo and shown as
+-- the stop's text (its __tostring runs here, with BUSY set, so no breakpoint fires inside it).
+local function stop_here(reason, description, text, hit_ids, ...)
   BUSY = true
   begin_stop(co_running(), nil)
+  if select("#", ...) > 0 then
+    local e = ...
+    STOP.error = e
+    text = safe_tostring(e)
+  end
   local mode = PY.pause(reason, description or "", text or "", hit_ids or "")
   end_stop(mode)
   BUSY = false
@@ -697,13 +704,7 @@ function D.patch_env(env)
   -- errors a pcall/xpcall catches: the handler runs where the error was raised (stack intact)
   local function on_raise(e)
     if FILTERS.raised and not BUSY and not rawequal(e, KILL) and not M.is_killed() then
-      BUSY = true
-      begin_stop(co_running(), nil)
-      STOP.error = e
-      local mode = PY.pause("exception", "Error (caught by pcall)", safe_tostring(e), "")
-      end_stop(mode)
-      BUSY = false
-      if mode == "kill" then M.kill("cancel", nil, 2) end
+      stop_here("exception", "Error (caught by pcall)", nil, nil, e)
     end
     return e
   end
@@ -739,13 +740,7 @@ end
 function D.callback_error(e)
   if rawequal(e, KILL) or M.is_killed() or BUSY then return end
   if not (FILTERS.error or FILTERS.raised) then return end
-  BUSY = true
-  begin_stop(co_running(), nil)
-  STOP.error = e
-  local mode = PY.pause("exception", "Error in a callback", safe_tostring(e), "")
-  end_stop(mode)
-  BUSY = false
-  if mode == "kill" then M.kill("cancel", nil, 2) end
+  stop_here("exception", "Error in a callback", nil, nil, e)
 end
 
 -- the count hook found commands waiting (CHECK answered 2): let Python apply them; a pause request
