@@ -10,29 +10,15 @@ spell author (or a hostile workspace file). Each test asserts what a user sees w
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from dap.conftest import dap as dap  # the adapter fixture of tests/dap, requested by name
+from dap.conftest import write
 from dap.dap_client import DapClient
 
 pytestmark = [pytest.mark.timeout(120)]
-
-
-@pytest.fixture
-def dap(tmp_path: Path) -> Iterator[DapClient]:
-    c = DapClient(cwd=tmp_path)
-    try:
-        yield c
-    finally:
-        c.close()
-
-
-def _write(ws: Path, name: str, src: str) -> Path:
-    p = ws / name
-    p.write_text(src, encoding="utf-8")
-    return p
 
 
 # ------------------------------------------------------------------------------------------- debugger
@@ -48,7 +34,7 @@ print(x)
 
 def test_debugger_inspection_with_looping_metamethod_answers(dap: DapClient, tmp_path: Path) -> None:
     """Showing a table whose ``__tostring`` never returns must not freeze the Variables view."""
-    p = _write(tmp_path, "evil.lua", LOOPING_TOSTRING)
+    p = write(tmp_path, "evil.lua", LOOPING_TOSTRING)
     dap.start(p, {p: [{"line": 5}]})
     dap.stopped()
     t0 = time.monotonic()
@@ -76,7 +62,7 @@ def test_debugger_inspection_with_looping_metamethod_answers(dap: DapClient, tmp
 def test_debugger_looping_condition_and_logpoint_do_not_stall(dap: DapClient, tmp_path: Path) -> None:
     """A breakpoint condition / logpoint expression that never ends is stopped and reported (a broken
     condition stops, as a failing one does); the run then goes on to its end."""
-    p = _write(tmp_path, "c.lua", "local n = 0\nfor i = 1, 3 do\n  n = n + i\nend\nprint('n', n)\n")
+    p = write(tmp_path, "c.lua", "local n = 0\nfor i = 1, 3 do\n  n = n + i\nend\nprint('n', n)\n")
     loop = "(function() local k = 0 while true do k = k + 1 end end)()"
     dap.start(p, {p: [{"line": 3, "condition": loop}]})
     dap.stopped()
@@ -93,7 +79,7 @@ def test_debugger_looping_condition_and_logpoint_do_not_stall(dap: DapClient, tm
 def test_debugger_globals_view_of_a_spell_with_300000_globals(dap: DapClient, tmp_path: Path) -> None:
     """The Globals scope listed every global: 300,000 of them made one response larger than a run
     message may be, and the supervisor ended the run ("the spell has ended")."""
-    p = _write(tmp_path, "g.lua", 'for i = 1, 300000 do _ENV["g" .. i] = i end\nlocal x = 1\nprint(x)\n')
+    p = write(tmp_path, "g.lua", 'for i = 1, 300000 do _ENV["g" .. i] = i end\nlocal x = 1\nprint(x)\n')
     dap.start(p, {p: [{"line": 3}]})
     dap.stopped()
     globs = dap.scope_vars("Globals")
@@ -106,7 +92,7 @@ def test_debugger_globals_view_of_a_spell_with_300000_globals(dap: DapClient, tm
 def test_debugger_call_stack_of_a_deep_recursion_answers(dap: DapClient, tmp_path: Path) -> None:
     """Stopped 15,000 calls deep: the Call Stack request walked the whole stack once per frame (225
     million getinfo calls) and never answered; it now pages (startFrame/levels) and says how many."""
-    p = _write(tmp_path, "d.lua", "local function f(n)\n  if n == 0 then\n    return 0\n  end\n"
+    p = write(tmp_path, "d.lua", "local function f(n)\n  if n == 0 then\n    return 0\n  end\n"
                                   "  return 1 + f(n - 1)\nend\nprint(f(15000))\n")
     dap.start(p, {p: [{"line": 3}]})
     dap.stopped()
@@ -157,7 +143,7 @@ def test_debugged_endless_spell_dies_with_its_adapter(tmp_path: Path, how: str) 
     import os
     import signal
 
-    p = _write(tmp_path, "loop.lua", "local n = 0\nwhile true do\n  n = n + 1\nend\n")
+    p = write(tmp_path, "loop.lua", "local n = 0\nwhile true do\n  n = n + 1\nend\n")
     c = DapClient(cwd=tmp_path)
     try:
         c.start(p, {p: [{"line": 3}]})
