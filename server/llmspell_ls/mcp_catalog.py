@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from typing import Any
 
@@ -90,9 +91,17 @@ class MCPToolsFile:
         self._stamps: dict[str, tuple[int, int] | None] = {}
         self._checked = 0.0
         self._merged: set[str] = set()
+        # Requests run on worker threads and each asks for the index. Without the lock, the second of
+        # two concurrent callers saw ``_checked`` just set by the first and went on with the catalogue
+        # the first had not merged yet: a completion right after a refresh missed the new tools.
+        self._lock = threading.Lock()
 
     def refresh(self, index: ApiIndex, roots: list[str], *, force: bool = False) -> bool:
         """Merge the listing files of ``roots`` into ``index`` if they changed; True when it did."""
+        with self._lock:
+            return self._refresh(index, roots, force)
+
+    def _refresh(self, index: ApiIndex, roots: list[str], force: bool) -> bool:
         now = time.monotonic()
         if not force and now - self._checked < CHECK_EVERY_S:
             return False
