@@ -51,7 +51,7 @@ def _rgb(css: str) -> tuple[int, int, int]:
 
 def _pixels_near(img: Any, color: tuple[int, int, int], tol: int = 12) -> int:
     r0, g0, b0 = color
-    return sum(1 for (r, g, b) in img.getdata() if abs(r - r0) <= tol and abs(g - g0) <= tol and abs(b - b0) <= tol)
+    return sum(1 for (r, g, b) in img.get_flattened_data() if abs(r - r0) <= tol and abs(g - g0) <= tol and abs(b - b0) <= tol)
 
 
 @pytest.mark.timeout(300)
@@ -114,7 +114,7 @@ def test_show_trace_timeline(traced_spell: Path, code_server: Any, spell_workspa
     shot = Path(result["shots"]["timeline"])
     assert shot.exists() and Path(result["shots"]["page"]).exists()
     img = Image.open(shot).convert("RGB")
-    assert len(set(img.getdata())) > 20, "the timeline screenshot is blank"
+    assert len(set(img.get_flattened_data())) > 20, "the timeline screenshot is blank"
     background = _rgb(tl["background"])
     colors = {r["category"]: _rgb(r["barColor"]) for r in rows}
     assert len(set(colors.values())) == len(colors), colors
