@@ -51,7 +51,8 @@ def _rgb(css: str) -> tuple[int, int, int]:
 
 def _pixels_near(img: Any, color: tuple[int, int, int], tol: int = 12) -> int:
     r0, g0, b0 = color
-    return sum(1 for (r, g, b) in img.get_flattened_data() if abs(r - r0) <= tol and abs(g - g0) <= tol and abs(b - b0) <= tol)
+    return sum(1 for (r, g, b) in img.get_flattened_data()
+               if abs(r - r0) <= tol and abs(g - g0) <= tol and abs(b - b0) <= tol)
 
 
 @pytest.mark.timeout(300)
