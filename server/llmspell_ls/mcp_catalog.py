@@ -101,11 +101,21 @@ class MCPToolsFile:
         with self._lock:
             return self._refresh(index, roots, force)
 
+    def due(self) -> bool:
+        """A :meth:`refresh` would look at the files (read without the lock: ``_checked`` is only set once
+        a look is over, so a caller told False never sees a catalogue being merged)."""
+        return time.monotonic() - self._checked >= CHECK_EVERY_S
+
     def _refresh(self, index: ApiIndex, roots: list[str], force: bool) -> bool:
         now = time.monotonic()
         if not force and now - self._checked < CHECK_EVERY_S:
             return False
-        self._checked = now
+        try:
+            return self._look(index, roots, force)
+        finally:
+            self._checked = now
+
+    def _look(self, index: ApiIndex, roots: list[str], force: bool) -> bool:
         stamps: dict[str, tuple[int, int] | None] = {}
         for root in roots:
             try:

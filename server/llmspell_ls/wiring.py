@@ -31,6 +31,7 @@ from lsprotocol import types as lsp
 from llmspell_ls.features import actions, lens, symbols
 from llmspell_ls.features.common import RawJSON
 from llmspell_ls.features.completion import completion, resolve_item
+from llmspell_ls.features.hover import as_json as hover_json
 from llmspell_ls.features.hover import hover
 from llmspell_ls.features.signature import signature_help
 from llmspell_ls.server import (
@@ -138,8 +139,8 @@ def register(server: LlmspellServer) -> None:
                    cheap=line, window=around(line, ch))
 
     def hover_job(ls: LlmspellServer, line: int, ch: int) -> Job:
-        return Job(("hover", line, ch), lambda doc, _t: hover(doc, ls.index, line, ch, ls.options), cheap=line,
-                   window=around(line, ch))
+        return Job(("hover", line, ch), lambda doc, _t: RawJSON(hover_json(hover(doc, ls.index, line, ch, ls.options))),
+                   cheap=line, window=around(line, ch))
 
     def signature_job(ls: LlmspellServer, line: int, ch: int) -> Job:
         return Job(("signature", line, ch), lambda doc, _t: signature_help(doc, ls.index, line, ch, ls.options),
@@ -224,28 +225,31 @@ def register(server: LlmspellServer) -> None:
     def definition_job(ls: LlmspellServer, uri: str, line: int, ch: int) -> Job:
         others = nav_others(ls, uri)
         return Job(("definition", line, ch, nav_versions(others)),
-                   lambda doc, _t: navigation.definition(doc, ls.index, line, ch, ls.options.encoding, others),
+                   lambda doc, _t: RawJSON(navigation.locations_json(
+                       navigation.definition_spans(doc, ls.index, line, ch, ls.options.encoding, others))),
                    budget_ms=NAV_BUDGET_MS, cheap=line, tree=True, window=around(line, ch))
 
     def references_job(ls: LlmspellServer, uri: str, line: int, ch: int, incl: bool) -> Job:
         others = nav_others(ls, uri)
 
         def refs(doc: Any, token: Token) -> Any:
-            found: list[lsp.Location] = []
+            found: list[navigation.Loc] = []
             try:
-                return navigation.references(doc, ls.index, line, ch, ls.options.encoding, incl, others, out=found)
+                got = navigation.reference_spans(doc, ls.index, line, ch, ls.options.encoding, incl, others, out=found)
             except Cancelled:
                 if token.cancelled or token.inline:  # $/cancelRequest (nothing wanted), or retried off the loop
                     raise
                 token.cancel("over budget")  # answer what was found so far, but do not cache it
-                return found
+                got = found
+            return RawJSON(navigation.locations_json(got))
 
         return Job(("references", line, ch, incl, nav_versions(others)), refs, budget_ms=REFERENCES_BUDGET_MS,
                    empty="[]", cheap=line, tree=True, window=around(line, ch))
 
     def highlight_job(ls: LlmspellServer, line: int, ch: int) -> Job:
         return Job(("documentHighlight", line, ch),
-                   lambda doc, _t: navigation.highlights(doc, ls.index, line, ch, ls.options.encoding),
+                   lambda doc, _t: RawJSON(navigation.highlights_json(
+                       navigation.highlight_spans(doc, ls.index, line, ch, ls.options.encoding))),
                    budget_ms=NAV_BUDGET_MS, cheap=line, tree=True, window=around(line, ch))
 
     @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)

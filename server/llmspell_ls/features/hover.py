@@ -7,6 +7,7 @@ parameter table shows that parameter.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from llmspell_ls.analysis import stdlib
@@ -46,9 +47,11 @@ def hover(doc: DocState, index: ApiIndex, line: int, character: int, opts: Clien
     s, e = word_at(text, offset)
     spec = spec_for(doc.lang)
     window = tokenize(spec, text, start, max(e, offset))  # once: each analysis takes its prefix
-    # strings: a tool / hook point / template name, or a tool parameter's value
-    ctx = analyze(engine, offset, start, tokens_before(spec, text, window, offset))
-    if ctx.kind in ("string", "table_value", "none") and ctx.string_end:
+    # strings: a tool / hook point / template name, or a tool parameter's value (not looked for when the
+    # parsed tree puts the cursor inside a name)
+    ctx = None if _inside_name(doc, line, offset, s, e) else \
+        analyze(engine, offset, start, tokens_before(spec, text, window, offset))
+    if ctx is not None and ctx.kind in ("string", "table_value", "none") and ctx.string_end:
         full = tokenize(spec, text, ctx.prefix_start - 1, min(len(text), ctx.prefix_start + 400))
         if not full or full[0].kind != "string":
             return None
@@ -117,6 +120,21 @@ def hover(doc: DocState, index: ApiIndex, line: int, character: int, opts: Clien
     return None
 
 
+def _inside_name(doc: DocState, line: int, offset: int, s: int, e: int) -> bool:
+    """The cursor (``offset``, strictly inside the word ``s``..``e``) is on an identifier of the current
+    version's tree: not in a string."""
+    if not (s < offset < e) or not doc.parsed or doc.tree.root_node.has_error:
+        return False
+    row = max(0, min(line, len(doc.lines) - 1))
+    col = offset - doc.offset(row, 0)
+    if not 0 < col < len(doc.line(row)):
+        return False
+    b = doc.col_to_byte(row, col)
+    node = doc.tree.root_node.named_descendant_for_point_range((row, b), (row, b))
+    return node is not None and node.type == "identifier" and node.start_point[0] == row \
+        and node.start_point[1] < b < node.end_point[1]
+
+
 def _type_name(t: TypeRef) -> str:
     if t.name.startswith(TABLE_PREFIX):
         return "table"
@@ -177,3 +195,25 @@ def local_hover(engine: TypeEngine, name: str, at: int) -> str | None:
 
 def _hover(body: str, rng: dict[str, Any], opts: ClientOptions) -> dict[str, Any]:
     return {"contents": markup(body, opts.hover_markdown), "range": rng}
+
+
+_CONTENTS_JSON: dict[tuple[str, str], str] = {}
+"""Serialised hover contents by (kind, text): the same API member's docs are hovered again and again."""
+
+
+def as_json(h: dict[str, Any] | None) -> str:
+    """A :func:`hover` answer as JSON text (as ``json.dumps`` writes it compactly), its contents
+    serialised once per text."""
+    if h is None:
+        return "null"
+    c = h["contents"]
+    key = (c["kind"], c["value"])
+    text = _CONTENTS_JSON.get(key)
+    if text is None:
+        if len(_CONTENTS_JSON) > 2048:
+            _CONTENTS_JSON.clear()
+        text = _CONTENTS_JSON[key] = json.dumps(c, separators=(",", ":"))
+    r = h["range"]
+    a, b = r["start"], r["end"]
+    return (f'{{"contents":{text},"range":{{"start":{{"line":{a["line"]},"character":{a["character"]}}},'
+            f'"end":{{"line":{b["line"]},"character":{b["character"]}}}}}}}')

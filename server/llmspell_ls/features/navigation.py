@@ -24,10 +24,10 @@ to the client's encoding.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TypeVar
 
 from lsprotocol import types as lsp
@@ -43,7 +43,7 @@ from llmspell_ls.analysis.scopes import (
     name_occurrences,
 )
 from llmspell_ls.apimodel import ApiIndex, Field, Function
-from llmspell_ls.budget import checkpoint
+from llmspell_ls.budget import Cancelled, checkpoint
 from llmspell_ls.documents import DocState
 from llmspell_ls.features import stub_locations
 from llmspell_ls.features.common import client_to_col, col_to_client, context_window, engine_for
@@ -104,23 +104,81 @@ def cursor_byte(doc: DocState, line: int, character: int, enc: str) -> tuple[int
     return row, doc.col_to_byte(row, col)
 
 
-def point_pos(doc: DocState, row: int, bcol: int, enc: str) -> lsp.Position:
+Span = tuple[int, int, int, int]
+"""(start line, start character, end line, end character) in the client's encoding."""
+Loc = tuple[str, int, int, int, int]
+"""A location as plain data: (uri, *span)."""
+
+
+def point_at(doc: DocState, row: int, bcol: int, enc: str) -> tuple[int, int]:
     text = doc.line(row)
-    return lsp.Position(line=row, character=col_to_client(text, doc.byte_to_col(row, bcol), enc))
+    return row, col_to_client(text, doc.byte_to_col(row, bcol), enc)
 
 
-def byte_range(doc: DocState, start: int, end: int, enc: str) -> lsp.Range:
-    """LSP range of a byte range of ``doc``."""
+def point_pos(doc: DocState, row: int, bcol: int, enc: str) -> lsp.Position:
+    line, ch = point_at(doc, row, bcol, enc)
+    return lsp.Position(line=line, character=ch)
+
+
+def byte_span(doc: DocState, start: int, end: int, enc: str) -> Span:
+    """LSP range of a byte range of ``doc``, as plain data."""
     import bisect
 
     lb = line_bytes(doc)
     r0 = max(0, bisect.bisect_right(lb, start) - 1)
     r1 = max(0, bisect.bisect_right(lb, end) - 1)
-    return lsp.Range(start=point_pos(doc, r0, start - lb[r0], enc), end=point_pos(doc, r1, end - lb[r1], enc))
+    return (*point_at(doc, r0, start - lb[r0], enc), *point_at(doc, r1, end - lb[r1], enc))
+
+
+def occ_span(doc: DocState, o: NameOcc, enc: str) -> Span:
+    text = doc.line(o.row)
+    c0 = doc.byte_to_col(o.row, o.col)
+    c1 = doc.byte_to_col(o.row, o.col + o.end - o.start)
+    return o.row, col_to_client(text, c0, enc), o.row, col_to_client(text, c1, enc)
+
+
+def to_range(span: Span) -> lsp.Range:
+    return lsp.Range(start=lsp.Position(line=span[0], character=span[1]),
+                     end=lsp.Position(line=span[2], character=span[3]))
+
+
+def byte_range(doc: DocState, start: int, end: int, enc: str) -> lsp.Range:
+    """LSP range of a byte range of ``doc``."""
+    return to_range(byte_span(doc, start, end, enc))
 
 
 def occ_range(doc: DocState, o: NameOcc, enc: str) -> lsp.Range:
-    return lsp.Range(start=point_pos(doc, o.row, o.col, enc), end=point_pos(doc, o.row, o.col + o.end - o.start, enc))
+    return to_range(occ_span(doc, o, enc))
+
+
+def _range_json(a: int, b: int, c: int, d: int) -> str:
+    return f'"range":{{"start":{{"line":{a},"character":{b}}},"end":{{"line":{c},"character":{d}}}}}'
+
+
+def locations_json(locs: list[Loc] | None) -> str:
+    """``Location[]`` (or ``null``) as JSON text, written directly: the same text the lsprotocol types
+    give through cattrs, without building them (most of a navigation request's cost on a small answer)."""
+    if locs is None:
+        return "null"
+    uris: dict[str, str] = {}
+    parts = []
+    for uri, a, b, c, d in locs:
+        u = uris.get(uri)
+        if u is None:
+            u = uris[uri] = json.dumps(uri)
+        parts.append(f'{{"uri":{u},{_range_json(a, b, c, d)}}}')
+    return "[" + ",".join(parts) + "]"
+
+
+def highlights_json(items: list[tuple[int, int, int, int, int]] | None) -> str:
+    """``DocumentHighlight[]`` (or ``null``) as JSON text: (span..., kind) each."""
+    if items is None:
+        return "null"
+    return "[" + ",".join(f'{{{_range_json(a, b, c, d)},"kind":{k}}}' for a, b, c, d, k in items) + "]"
+
+
+def to_locations(locs: list[Loc]) -> list[lsp.Location]:
+    return [lsp.Location(uri=u, range=to_range((a, b, c, d))) for u, a, b, c, d in locs]
 
 
 def str_offset(doc: DocState, byte: int) -> int:
@@ -307,12 +365,7 @@ def _tool_target(doc: DocState, index: ApiIndex, row: int, bcol: int) -> Target 
 
 
 # ------------------------------------------------------------------------------------------ stubs
-def _stub_location(path: Path, line: int, c0: int, c1: int) -> lsp.Location:
-    return lsp.Location(uri=path.as_uri(), range=lsp.Range(start=lsp.Position(line=line, character=c0),
-                                                           end=lsp.Position(line=line, character=c1)))
-
-
-def stub_location(t: Target, lang: str) -> lsp.Location | None:
+def stub_loc(t: Target, lang: str) -> Loc | None:
     if t.kind == "api_global":
         got = stub_locations.find_span(lang, t.name, *stub_locations.global_keys(t.name))
     elif t.kind == "api_member":
@@ -321,7 +374,15 @@ def stub_location(t: Target, lang: str) -> lsp.Location | None:
         got = stub_locations.find_span(lang, t.name, *stub_locations.tool_keys(t.name))
     else:
         return None
-    return _stub_location(*got) if got is not None else None
+    if got is None:
+        return None
+    path, line, c0, c1 = got
+    return path.as_uri(), line, c0, line, c1
+
+
+def stub_location(t: Target, lang: str) -> lsp.Location | None:
+    got = stub_loc(t, lang)
+    return to_locations([got])[0] if got is not None else None
 
 
 # ------------------------------------------------------------------------------------------ fields
@@ -460,8 +521,10 @@ def _same_lang(doc: DocState, others: list[DocState], name: str) -> list[DocStat
 
 
 # ------------------------------------------------------------------------------------------ requests
-def definition(doc: DocState, index: ApiIndex, line: int, character: int, enc: str,
-               others: list[DocState] | None = None) -> list[lsp.Location] | None:
+# Each request has a plain-data form (``*_spans``: what the server serialises with :func:`locations_json`
+# / :func:`highlights_json`) and the lsprotocol form built from it.
+def definition_spans(doc: DocState, index: ApiIndex, line: int, character: int, enc: str,
+                     others: list[DocState] | None = None) -> list[Loc] | None:
     checkpoint()
     if doc.lang == "lua" and doc.tree.root_node.has_error is False:
         # a Lua local: its declaration is all definition needs (not the uses in its scope, which for a
@@ -471,20 +534,20 @@ def definition(doc: DocState, index: ApiIndex, line: int, character: int, enc: s
         if node is not None and not is_member_name(node, True):
             decl = lua_declaration_of(doc, node, _node_text(doc, node))
             if decl is not None:
-                return [lsp.Location(uri=doc.uri, range=occ_range(doc, decl, enc))]
+                return [(doc.uri, *occ_span(doc, decl, enc))]
     t = target_at(doc, index, line, character, enc)
     if t is None:
         return None
     if t.kind == "local":
-        return [lsp.Location(uri=doc.uri, range=occ_range(doc, t.occs[t.index], enc))]
+        return [(doc.uri, *occ_span(doc, t.occs[t.index], enc))]
     if t.kind in ("api_global", "api_member", "tool"):
-        loc = stub_location(t, doc.lang)
+        loc = stub_loc(t, doc.lang)
         return [loc] if loc is not None else None
     if t.kind == "field":
         writes = [(s, e) for s, e, w in field_occurrences(doc, t) if w]
-        return [lsp.Location(uri=doc.uri, range=byte_range(doc, s, e, enc)) for s, e in writes] or None
+        return [(doc.uri, *byte_span(doc, s, e, enc)) for s, e in writes] or None
     if t.kind == "self" and t.index >= 0:
-        return [lsp.Location(uri=doc.uri, range=occ_range(doc, t.occs[t.index], enc))]
+        return [(doc.uri, *occ_span(doc, t.occs[t.index], enc))]
     # a user global (or the global table ``self`` stands for): where it is assigned, here first, else in
     # the other open documents
     name = t.owner if t.kind == "self" else t.name
@@ -492,37 +555,44 @@ def definition(doc: DocState, index: ApiIndex, line: int, character: int, enc: s
         checkpoint()
         sets = [o for o in name_occurrences(d, name) if o.binding < 0 and o.write]
         if sets:
-            return [lsp.Location(uri=d.uri, range=occ_range(d, o, enc)) for o in sets]
+            return [(d.uri, *occ_span(d, o, enc)) for o in sets]
     return None
 
 
-def references(doc: DocState, index: ApiIndex, line: int, character: int, enc: str, include_declaration: bool,
-               others: list[DocState] | None = None,
-               out: list[lsp.Location] | None = None) -> list[lsp.Location] | None:
+def definition(doc: DocState, index: ApiIndex, line: int, character: int, enc: str,
+               others: list[DocState] | None = None) -> list[lsp.Location] | None:
+    got = definition_spans(doc, index, line, character, enc, others)
+    return to_locations(got) if got is not None else None
+
+
+def reference_spans(doc: DocState, index: ApiIndex, line: int, character: int, enc: str,
+                    include_declaration: bool, others: list[DocState] | None = None,
+                    out: list[Loc] | None = None) -> list[Loc] | None:
     """The locations of the target's uses. They are appended to ``out`` as they are found (pass a list to
     keep what was found when :class:`~llmspell_ls.budget.Cancelled` stops the walk)."""
     t = target_at(doc, index, line, character, enc)
     if t is None:
         return None
     out = [] if out is None else out
+    uri = doc.uri
     if t.kind == "local":
         for i, o in enumerate(t.occs):
             if i % CHECK_EVERY == 0:
                 checkpoint()
             if o.binding == t.index and (include_declaration or not o.decl):
-                out.append(lsp.Location(uri=doc.uri, range=occ_range(doc, o, enc)))
+                out.append((uri, *occ_span(doc, o, enc)))
         return out
     if t.kind == "field":
         for i, (s, e, w) in enumerate(field_occurrences(doc, t)):
             if i % CHECK_EVERY == 0:
                 checkpoint()
             if include_declaration or not w:
-                out.append(lsp.Location(uri=doc.uri, range=byte_range(doc, s, e, enc)))
+                out.append((uri, *byte_span(doc, s, e, enc)))
         return out
     if t.kind == "self":
         for o in _self_refs(doc, t):
             if include_declaration or not o.decl:
-                out.append(lsp.Location(uri=doc.uri, range=occ_range(doc, o, enc)))
+                out.append((uri, *occ_span(doc, o, enc)))
         return out
     if t.kind == "global":
         for d in [doc, *_same_lang(doc, others or [], t.name)]:
@@ -531,10 +601,10 @@ def references(doc: DocState, index: ApiIndex, line: int, character: int, enc: s
                 if i % CHECK_EVERY == 0:
                     checkpoint()
                 if o.binding < 0 and (include_declaration or not o.write):
-                    out.append(lsp.Location(uri=d.uri, range=occ_range(d, o, enc)))
+                    out.append((d.uri, *occ_span(d, o, enc)))
         return out
     if include_declaration:
-        loc = stub_location(t, doc.lang)
+        loc = stub_loc(t, doc.lang)
         if loc is not None:
             out.append(loc)
     for d in [doc, *_same_lang(doc, others or [], t.name)]:
@@ -542,7 +612,28 @@ def references(doc: DocState, index: ApiIndex, line: int, character: int, enc: s
         for i, (s, e) in enumerate(api_uses(d, index, t)):
             if i % CHECK_EVERY == 0:
                 checkpoint()
-            out.append(lsp.Location(uri=d.uri, range=byte_range(d, s, e, enc)))
+            out.append((d.uri, *byte_span(d, s, e, enc)))
+    return out
+
+
+def references(doc: DocState, index: ApiIndex, line: int, character: int, enc: str, include_declaration: bool,
+               others: list[DocState] | None = None,
+               out: list[lsp.Location] | None = None) -> list[lsp.Location] | None:
+    """:func:`reference_spans` as lsprotocol locations (``out`` keeps what was found when
+    :class:`~llmspell_ls.budget.Cancelled` stops the walk)."""
+    found: list[Loc] = []
+    try:
+        got = reference_spans(doc, index, line, character, enc, include_declaration, others, found)
+    except Cancelled:
+        if out is not None:
+            out.extend(to_locations(found))
+        raise
+    if got is None:
+        return None
+    locs = to_locations(found)
+    if out is None:
+        return locs
+    out.extend(locs)
     return out
 
 
@@ -552,22 +643,30 @@ def _self_refs(doc: DocState, t: Target) -> list[NameOcc]:
     return sorted([*mine, *self_occurrences(doc, t)], key=lambda o: o.start)
 
 
-def highlights(doc: DocState, index: ApiIndex, line: int, character: int,
-               enc: str) -> list[lsp.DocumentHighlight] | None:
+READ, WRITE, TEXT = (int(lsp.DocumentHighlightKind.Read), int(lsp.DocumentHighlightKind.Write),
+                     int(lsp.DocumentHighlightKind.Text))
+
+
+def highlight_spans(doc: DocState, index: ApiIndex, line: int, character: int,
+                    enc: str) -> list[tuple[int, int, int, int, int]] | None:
+    """(span..., kind) of each highlight."""
     t = target_at(doc, index, line, character, enc)
     if t is None:
         return None
-    read, write = lsp.DocumentHighlightKind.Read, lsp.DocumentHighlightKind.Write
     if t.kind == "self":
-        return [lsp.DocumentHighlight(range=occ_range(doc, o, enc), kind=write if o.write else read)
-                for o in _self_refs(doc, t)]
+        return [(*occ_span(doc, o, enc), WRITE if o.write else READ) for o in _self_refs(doc, t)]
     if t.kind in ("local", "global", "api_global"):
         want = t.index if t.kind == "local" else -1
-        return [lsp.DocumentHighlight(range=occ_range(doc, o, enc), kind=write if o.write else read)
-                for o in checked(t.occs) if o.binding == want]
+        return [(*occ_span(doc, o, enc), WRITE if o.write else READ) for o in checked(t.occs) if o.binding == want]
     if t.kind == "field":
-        return [lsp.DocumentHighlight(range=byte_range(doc, s, e, enc), kind=write if w else read)
-                for s, e, w in checked(field_occurrences(doc, t))]
-    kind = lsp.DocumentHighlightKind.Text if t.kind == "tool" else read
-    return [lsp.DocumentHighlight(range=byte_range(doc, s, e, enc), kind=kind)
-            for s, e in checked(api_uses(doc, index, t))]
+        return [(*byte_span(doc, s, e, enc), WRITE if w else READ) for s, e, w in checked(field_occurrences(doc, t))]
+    kind = TEXT if t.kind == "tool" else READ
+    return [(*byte_span(doc, s, e, enc), kind) for s, e in checked(api_uses(doc, index, t))]
+
+
+def highlights(doc: DocState, index: ApiIndex, line: int, character: int,
+               enc: str) -> list[lsp.DocumentHighlight] | None:
+    got = highlight_spans(doc, index, line, character, enc)
+    if got is None:
+        return None
+    return [lsp.DocumentHighlight(range=to_range(h[:4]), kind=lsp.DocumentHighlightKind(h[4])) for h in got]
