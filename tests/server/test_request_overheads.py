@@ -56,7 +56,7 @@ def test_navigation_json_is_the_lsprotocol_answer_serialised(path: Any, enc: str
                  navigation.references(doc, index, row, col, enc, True), navigation.locations_json),
                 (navigation.highlight_spans(doc, index, row, col, enc),
                  navigation.highlights(doc, index, row, col, enc), navigation.highlights_json)):
-            assert json.loads(dump(spans)) == CONVERTER.unstructure(typed), (row, col)  # type: ignore[operator]
+            assert json.loads(dump(spans)) == CONVERTER.unstructure(typed), (row, col)  # type: ignore
 
 
 def test_json_text_escapes_uris_and_writes_null() -> None:

@@ -10,9 +10,11 @@ What the cursor is on decides the answer (:func:`target_at`):
   documents of the same language;
 * a **user global** (``function helper() end`` without ``local``): its assignments; its uses across the
   open documents of the same language;
-* a **field of a local table** (``M.run`` / ``M:run`` / ``function M:run()``): the ``function M:run()``
-  / ``M.run = …`` / ``{run = …}`` that set it on the same binding; ``self.run`` / ``self:run()`` inside
-  ``function M:m()`` count as ``M``'s (a user global table's fields are found the same way);
+* a **field of a local table** (``M.run`` / ``M:run`` / ``function M:run()``, or the key of
+  ``local M = {run = …}``): the ``function M:run()`` / ``M.run = …`` / ``{run = …}`` that set it on the
+  same table, followed through the variables that provably hold it (``local c = M`` and chains of such
+  aliases: :func:`table_group`); ``self.run`` / ``self:run()`` inside ``function M:m()`` (or a method of
+  an alias) count as ``M``'s (a user global table's fields are found the same way);
 * Lua **``self``** inside ``function M:m()`` (also in functions nested in it): it stands for ``M`` —
   definition goes to ``M``'s declaration, references are ``M``'s uses plus the ``self`` of ``M``'s methods;
 * a **tool name** in a string where a tool is expected (``Tool.execute("calculator", …)``): the tool's
@@ -231,6 +233,8 @@ def target_at(doc: DocState, index: ApiIndex, line: int, character: int, enc: st
     name = _node_text(doc, node)
     if is_member_name(node, lua):
         return _member_target(doc, index, node, name)
+    if lua and node.parent is not None and node.parent.type == "field":
+        return _key_target(doc, node, name)  # ``{name = …}``: a key (None unless of a local's constructor)
     if lua and doc.tree.root_node.has_error is False:
         # a local: its declaration is usually a few lines up, and its uses are inside its scope
         d = lua_declaration_of(doc, node, name)
@@ -304,6 +308,31 @@ def _member_target(doc: DocState, index: ApiIndex, node: Node, name: str) -> Tar
         return None
     rname, roccs, rb = got
     return Target("field", name, node.start_byte, node.end_byte, roccs, rb, owner=rname)
+
+
+def _key_target(doc: DocState, node: Node, name: str) -> Target | None:
+    """The key ``name`` of ``local t = {name = …}``: the field ``name`` of ``t``."""
+    fld = node.parent
+    if fld is None or fld.child_by_field_name("name") != node:
+        return None
+    table = fld.parent
+    exprs = table.parent if table is not None else None
+    st = exprs.parent if exprs is not None else None
+    if table is None or exprs is None or st is None or exprs.type != "expression_list" \
+            or st.type != "assignment_statement" or st.parent is None or st.parent.type != "variable_declaration":
+        return None
+    idx = next((k for k, c in enumerate(exprs.named_children) if c.id == table.id), -1)
+    vl = next((c for c in st.named_children if c.type == "variable_list"), None)
+    names = vl.named_children if vl is not None else []
+    var = names[idx] if 0 <= idx < len(names) else None
+    if var is None or var.type != "identifier":
+        return None
+    vname = _node_text(doc, var)
+    occs = name_occurrences(doc, vname)
+    o = next((o for o in checked(occs) if o.start == var.start_byte), None)
+    if o is None or not o.decl:
+        return None
+    return Target("field", name, node.start_byte, node.end_byte, occs, occs.index(o), owner=vname)
 
 
 def _receiver(node: Node) -> Node | None:
@@ -386,13 +415,224 @@ def stub_location(t: Target, lang: str) -> lsp.Location | None:
 
 
 # ------------------------------------------------------------------------------------------ fields
-def field_occurrences(doc: DocState, t: Target) -> list[tuple[int, int, bool]]:
-    """(start byte, end byte, is a write) of every ``recv.name`` on the same binding as ``t`` (``self.name``
-    in the table's methods included), plus the keys of the table the binding was declared with."""
+# A table's fields are followed through the variables that provably hold it (Lua): the variable it was
+# built in (the *origin*) and its aliases, ``local c = cfg`` and chains of them (``local d = c``); the
+# ``self`` of methods defined on any of them counts too. An alias is only followed through a plain
+# ``local name = var`` whose variables are never assigned again; any other use that lets the table out
+# (passed to a function, stored in another table or variable, returned) is recorded as an *escape*: the
+# fields may be read there under their names, which rename cannot follow (it refuses, naming the place).
+@dataclass(slots=True)
+class TableVar:
+    """A variable holding the table: ``binding`` is its declaration's index in ``occs`` (-1: a global)."""
+
+    name: str
+    occs: list[NameOcc]
+    binding: int
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.name, self.occs[self.binding].start if self.binding >= 0 else -1
+
+    @property
+    def decl(self) -> NameOcc | None:
+        return self.occs[self.binding] if self.binding >= 0 else None
+
+
+@dataclass(slots=True)
+class TableGroup:
+    """The variables that provably hold one table: ``members[0]`` is the origin."""
+
+    members: list[TableVar]
+    keys: set[tuple[str, int]]
+    escapes: list[tuple[int, str]]
+    """(1-based line, what the use does) of each use that lets the table out of the group."""
+    stop: tuple[int, str] | None = None
+    """Why the origin could not be followed further back (line, reason): an alias assigned again, or one
+    taking its value from a global."""
+
+    def holds(self, doc: DocState, recv: Node) -> bool:
+        """Is the plain variable ``recv`` (a receiver) one of the group's, at that place?"""
+        name = _node_text(doc, recv)
+        if not any(k[0] == name for k in self.keys):
+            return False
+        occs = name_occurrences(doc, name)
+        o = _occ_by_start(doc, name, occs).get(recv.start_byte)
+        if o is None:
+            return False
+        return (name, occs[o.binding].start if o.binding >= 0 else -1) in self.keys
+
+
+SAFE_CALLS = frozenset({"print", "tostring", "type", "assert", "ipairs", "rawequal", "rawlen"})
+"""Library functions a table may be passed to without its fields being read by name."""
+_SAFE_PARENTS = frozenset({"binary_expression", "unary_expression", "if_statement", "elseif_statement",
+                           "while_statement", "repeat_statement"})
+
+
+def _occ_by_start(doc: DocState, name: str, occs: list[NameOcc]) -> dict[int, NameOcc]:
+    key = ("_nav_occ_by_start", name)
+    got = doc.cache.get(key)
+    if got is None or got[0] is not occs:
+        got = doc.cache[key] = (occs, {o.start: o for o in checked(occs)})
+    return got[1]  # type: ignore[no-any-return]
+
+
+def decl_value(doc: DocState, decl: NameOcc) -> Node | None:
+    """The expression a ``local name = <value>`` declaration gives ``name``."""
+    node = doc.tree.root_node.named_descendant_for_byte_range(decl.start, decl.end)
+    vl = node.parent if node is not None else None
+    st = vl.parent if vl is not None else None
+    if node is None or vl is None or st is None or st.type != "assignment_statement":
+        return None
+    idx = next((i for i, c in enumerate(vl.named_children) if c.id == node.id), 0)
+    exprs = next((c for c in st.named_children if c.type == "expression_list"), None)
+    vals = exprs.named_children if exprs is not None else []
+    return vals[idx] if idx < len(vals) else None
+
+
+def reassigned(var: TableVar) -> NameOcc | None:
+    """The first assignment to ``var`` after its declaration, if any."""
+    if var.binding < 0:
+        return None
+    return next((o for o in checked(var.occs) if o.binding == var.binding and o.write and not o.decl), None)
+
+
+def table_group(doc: DocState, index: ApiIndex, t: Target) -> TableGroup:
+    """The group of variables holding the table of the field target ``t`` (cached per version)."""
+    start = TableVar(t.owner, t.occs, t.index)
+    key = ("_nav_table_group", start.key)
+    got = doc.cache.get(key)
+    if got is None:
+        got = doc.cache[key] = _group(doc, index, start)
+    return got  # type: ignore[no-any-return]
+
+
+def _group(doc: DocState, index: ApiIndex, var: TableVar) -> TableGroup:
+    if doc.lang != "lua":
+        return TableGroup([var], {var.key}, [])
+    origin, stop = _origin(doc, index, var)
+    members = [origin]
+    keys = {origin.key}
+    escapes: list[tuple[int, str]] = []
+    i = 0
+    while i < len(members):
+        m = members[i]
+        i += 1
+        for o in checked(m.occs):
+            if o.binding != m.binding or o.decl or o.write:
+                continue
+            alias = _use(doc, _node_at(doc, o.start, o.end), m.name, escapes)
+            if alias is not None and alias.key not in keys:
+                keys.add(alias.key)
+                members.append(alias)
+    for m in members:  # ``self`` in the group's methods: the same table (a use of it may let it out too)
+        for o in _self_uses(doc, m):
+            _use(doc, _node_at(doc, o.start, o.end), "self", escapes)
+    escapes.sort()
+    return TableGroup(members, keys, escapes, stop)
+
+
+def _origin(doc: DocState, index: ApiIndex, var: TableVar) -> tuple[TableVar, tuple[int, str] | None]:
+    """Follow ``local c = cfg`` declarations back to the variable the table was made in."""
+    seen = {var.key}
+    for _ in range(64):
+        decl = var.decl
+        if decl is None or decl.kind != "local":
+            break
+        value = decl_value(doc, decl)
+        if value is None or value.type != "identifier":
+            break
+        again = reassigned(var)
+        if again is not None:
+            return var, (again.row + 1, f"'{var.name}' is assigned again on line {again.row + 1}")
+        name = _node_text(doc, value)
+        occs = name_occurrences(doc, name)
+        o = _occ_by_start(doc, name, occs).get(value.start_byte)
+        if o is None:
+            break
+        if o.binding < 0:
+            if name in index.globals or name in _NOT_TABLES:
+                break
+            return var, (decl.row + 1, f"'{var.name}' holds the global '{name}' (line {decl.row + 1})")
+        nxt = TableVar(name, occs, o.binding)
+        if nxt.key in seen:
+            break
+        seen.add(nxt.key)
+        var = nxt
+    return var, None
+
+
+def _use(doc: DocState, node: Node, name: str, escapes: list[tuple[int, str]]) -> TableVar | None:
+    """Classify one use of a variable of the group: an alias it declares (returned), a use that lets the
+    table out (appended to ``escapes``), or a use that does neither (a field read, a comparison …)."""
+    p = node.parent
+    line = node.start_point[0] + 1
+    if p is None:
+        return None
+    pt = p.type
+    if pt in ("dot_index_expression", "method_index_expression", "bracket_index_expression"):
+        if p.child_by_field_name("table") == node:
+            return None
+    elif pt in _SAFE_PARENTS:
+        return None
+    elif pt == "expression_list" and p.parent is not None:
+        st = p.parent
+        idx = next((k for k, c in enumerate(p.named_children) if c.id == node.id), -1)
+        if st.type == "assignment_statement":
+            vl = next((c for c in st.named_children if c.type == "variable_list"), None)
+            targets = vl.named_children if vl is not None else []
+            target = targets[idx] if 0 <= idx < len(targets) else None
+            if target is None:
+                return None  # a value nobody receives
+            if st.parent is not None and st.parent.type == "variable_declaration" and target.type == "identifier":
+                aname = _node_text(doc, target)
+                aoccs = name_occurrences(doc, aname)
+                a = _occ_by_start(doc, aname, aoccs).get(target.start_byte)
+                if a is not None and a.decl:
+                    return TableVar(aname, aoccs, aoccs.index(a))
+            escapes.append((line, f"line {line} assigns '{name}' to '{_node_text(doc, target)}'"))
+            return None
+        if st.type == "return_statement":
+            escapes.append((line, f"line {line} returns '{name}'"))
+            return None
+    elif pt == "arguments" and p.parent is not None:
+        callee = p.parent.child_by_field_name("name")
+        what = _node_text(doc, callee) if callee is not None else "a function"
+        if callee is not None and callee.type == "identifier" and what in SAFE_CALLS:
+            return None
+        escapes.append((line, f"line {line} passes '{name}' to '{what}'"))
+        return None
+    elif pt == "field":
+        escapes.append((line, f"line {line} stores '{name}' in another table"))
+        return None
+    escapes.append((line, f"line {line} uses '{name}' in a way that is not followed"))
+    return None
+
+
+def _self_uses(doc: DocState, var: TableVar) -> list[NameOcc]:
+    """The implicit ``self`` occurrences inside the methods defined on ``var`` (``function var:m()``)."""
+    root = doc.tree.root_node
+    out = []
+    for o in checked(name_occurrences(doc, "self"), 64):
+        if o.binding >= 0:
+            continue
+        m = method_receiver(root, o.start, doc.source)
+        if m is None or _node_text(doc, m) != var.name:
+            continue
+        r = _occ_by_start(doc, var.name, var.occs).get(m.start_byte)
+        if r is not None and r.binding == var.binding:
+            out.append(o)
+    return out
+
+
+def field_occurrences(doc: DocState, index: ApiIndex, t: Target) -> list[tuple[int, int, bool]]:
+    """(start byte, end byte, is a write) of every ``recv.name`` whose receiver holds the table of ``t``
+    (its variable, the variables aliasing it, and ``self`` in the methods of any of them), plus the keys of
+    the constructor the table was made with."""
     out: list[tuple[int, int, bool]] = []
     lua = doc.lang == "lua"
     root = doc.tree.root_node
-    by_start = {o.start: o for o in checked(t.occs)}
+    group = table_group(doc, index, t)
+    names = {k[0] for k in group.keys}
     for i, (ms, me) in enumerate(ident_spans(doc.source, t.name, WORD_BYTES, rb"[\w$]")):
         if i % CHECK_EVERY == 0:
             checkpoint()
@@ -405,32 +645,31 @@ def field_occurrences(doc: DocState, t: Target) -> list[tuple[int, int, bool]]:
         if recv is None:
             continue
         rtext = _node_text(doc, recv)
-        if rtext == t.owner:
-            r = by_start.get(recv.start_byte)
-            if r is None or r.binding != t.index:
+        if rtext in names:
+            if not group.holds(doc, recv):
                 continue
-        elif rtext == "self" and lua and not _self_is(doc, recv, t):
-            continue
-        elif rtext != "self" or not lua:
+        elif rtext != "self" or not lua or not _self_in(doc, recv, group):
             continue
         out.append((node.start_byte, node.end_byte, _is_field_write(node.parent)))
-    decl = t.occs[t.index] if 0 <= t.index < len(t.occs) else None
+    decl = group.members[0].decl
     if decl is not None:
         out.extend(_constructor_keys(doc, decl, t.name))
     out.sort()
     return out
 
 
-def _self_is(doc: DocState, recv: Node, t: Target) -> bool:
-    """Is the ``self`` at ``recv`` the table of ``t`` (same name, same binding)?"""
-    occ = next((o for o in name_occurrences(doc, "self") if o.start == recv.start_byte), None)
+def _self_in(doc: DocState, recv: Node, group: TableGroup) -> bool:
+    """Is the ``self`` at ``recv`` the table of ``group`` (a method defined on one of its variables)?"""
+    occ = _occ_by_start(doc, "self", name_occurrences(doc, "self")).get(recv.start_byte)
     if occ is None or occ.binding >= 0:
         return False  # an explicit ``self`` parameter: not the method's table
     m = method_receiver(doc.tree.root_node, recv.start_byte, doc.source)
-    if m is None or _node_text(doc, m) != t.owner:
-        return False
-    r = next((o for o in t.occs if o.start == m.start_byte), None)
-    return r is not None and r.binding == t.index
+    return m is not None and group.holds(doc, m)
+
+
+def _self_is(doc: DocState, recv: Node, t: Target) -> bool:
+    """Is the ``self`` at ``recv`` the table of ``t`` (same name, same binding)?"""
+    return _self_in(doc, recv, TableGroup([], {TableVar(t.owner, t.occs, t.index).key}, []))
 
 
 def self_occurrences(doc: DocState, t: Target) -> list[NameOcc]:
@@ -544,7 +783,7 @@ def definition_spans(doc: DocState, index: ApiIndex, line: int, character: int, 
         loc = stub_loc(t, doc.lang)
         return [loc] if loc is not None else None
     if t.kind == "field":
-        writes = [(s, e) for s, e, w in field_occurrences(doc, t) if w]
+        writes = [(s, e) for s, e, w in field_occurrences(doc, index, t) if w]
         return [(doc.uri, *byte_span(doc, s, e, enc)) for s, e in writes] or None
     if t.kind == "self" and t.index >= 0:
         return [(doc.uri, *occ_span(doc, t.occs[t.index], enc))]
@@ -583,7 +822,7 @@ def reference_spans(doc: DocState, index: ApiIndex, line: int, character: int, e
                 out.append((uri, *occ_span(doc, o, enc)))
         return out
     if t.kind == "field":
-        for i, (s, e, w) in enumerate(field_occurrences(doc, t)):
+        for i, (s, e, w) in enumerate(field_occurrences(doc, index, t)):
             if i % CHECK_EVERY == 0:
                 checkpoint()
             if include_declaration or not w:
@@ -659,7 +898,8 @@ def highlight_spans(doc: DocState, index: ApiIndex, line: int, character: int,
         want = t.index if t.kind == "local" else -1
         return [(*occ_span(doc, o, enc), WRITE if o.write else READ) for o in checked(t.occs) if o.binding == want]
     if t.kind == "field":
-        return [(*byte_span(doc, s, e, enc), WRITE if w else READ) for s, e, w in checked(field_occurrences(doc, t))]
+        fields = field_occurrences(doc, index, t)
+        return [(*byte_span(doc, s, e, enc), WRITE if w else READ) for s, e, w in checked(fields)]
     kind = TEXT if t.kind == "tool" else READ
     return [(*byte_span(doc, s, e, enc), kind) for s, e in checked(api_uses(doc, index, t))]
 

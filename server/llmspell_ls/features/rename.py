@@ -8,13 +8,16 @@ properties keep their key: ``{name}`` becomes ``{name: renamed}``.
 
 Fields (Lua): a field of a **local table built in this document** (``local cfg = {name = "x"}`` or
 ``local M = {}`` then ``M.k = …`` / ``function M:m()``) is renamed in the constructor's key and every
-``cfg.name`` / ``cfg:name`` / ``function cfg:name()`` on the same binding, ``self.name`` / ``self:name()``
-in ``cfg``'s methods included. Refused, each with its reason: a receiver that may hold an API object or a
-value from elsewhere (a parameter, a call's result, a table not built here), a global table (other files
-may use it), a table the chunk returns (a module: other files may use its fields), a table reassigned
-after its declaration, a field also spelled as a string key (``cfg["name"]``, ``{["name"] = …}``), and a
-new name the table already has. Uses through another variable (``local c = cfg; c.name``) are not
-followed: they are outside the one binding the rename is scoped to.
+``v.name`` / ``v:name`` / ``function v:name()`` where ``v`` provably holds that table: ``cfg`` itself and
+its aliases (``local c = cfg``, chains of them), ``self.name`` / ``self:name()`` in the methods of any of
+them included (see :func:`llmspell_ls.features.navigation.table_group`), from the key or from any use.
+Refused, each with its reason: a receiver that may hold an API object or a value from elsewhere (a
+parameter, a call's result, a table not built here, a global), a global table (other files may use it), a
+table the chunk returns (a module: other files may use its fields), a table or alias reassigned after its
+declaration, a use that lets the table out where its fields may be read by name (passed to a function
+other than ``print``/``tostring``/…, stored in another table or variable, returned: the message names the
+line), a field also spelled as a string key (``cfg["name"]``, ``{["name"] = …}``), and a new name the
+table already has.
 """
 
 from __future__ import annotations
@@ -29,12 +32,16 @@ from llmspell_ls.apimodel import ApiIndex
 from llmspell_ls.budget import checkpoint
 from llmspell_ls.documents import DocState
 from llmspell_ls.features.navigation import (
+    TableGroup,
     Target,
     byte_range,
     checked,
     cursor_byte,
+    decl_value,
     field_occurrences,
     occ_range,
+    reassigned,
+    table_group,
     target_at,
 )
 
@@ -105,59 +112,60 @@ def _field_refusal(doc: DocState, t: Target, why: str) -> RenameError:
 
 
 def _check_field_target(doc: DocState, index: ApiIndex, t: Target) -> None:
-    """Raise unless ``t`` is a field of a local table built in this document (see the module docstring)."""
+    """Raise unless ``t`` is a field of a local table built in this document, held only by variables that
+    provably hold it (see the module docstring)."""
     if doc.lang != "lua":
         raise RenameError(f"cannot rename the field '{t.name}': renaming fields is supported in Lua spells only")
     if t.index < 0:
         raise _field_refusal(doc, t, f"'{t.owner}' is a global table, other files may use its fields")
-    decl = t.occs[t.index]
+    group = table_group(doc, index, t)
+    if group.stop is not None:
+        raise _field_refusal(doc, t, group.stop[1])
+    origin = group.members[0]
+    decl = origin.decl
+    via = f" (through '{origin.name}')" if origin.name != t.owner else ""
+    if decl is None:
+        raise _field_refusal(doc, t, f"'{origin.name}' is a global table{via}, other files may use its fields")
     if decl.kind != "local":
         what = {"param": "a parameter", "for": "a loop variable"}.get(decl.kind, "not a table built here")
-        raise _field_refusal(doc, t, f"'{t.owner}' is {what}: its value (and fields) come from elsewhere")
-    value = _decl_value(doc, decl)
+        raise _field_refusal(doc, t, f"'{origin.name}' is {what}{via}: its value (and fields) come from elsewhere")
+    value = decl_value(doc, decl)
     if value is None or value.type != "table_constructor":
-        raise _field_refusal(doc, t, f"'{t.owner}' is not a table constructed in this file "
-                                     f"(line {decl.row + 1}); its fields may belong to an llmspell API object "
-                                     "or another module")
-    for o in checked(t.occs):
-        if o.binding == t.index and o.write and not o.decl:
-            raise _field_refusal(doc, t, f"'{t.owner}' is assigned again on line {o.row + 1}")
-    if _returned_by_chunk(doc, t):
-        raise _field_refusal(doc, t, f"the chunk returns '{t.owner}' (a module): other files may use its fields")
-    line = _string_key_use(doc, t, t.name)
+        raise _field_refusal(doc, t, f"'{origin.name}' is not a table constructed in this file "
+                                     f"(line {decl.row + 1}){via}; its fields may belong to an llmspell API "
+                                     "object or another module")
+    for m in group.members:
+        again = reassigned(m)
+        if again is not None:
+            alias = f" (an alias of '{origin.name}')" if m is not origin else ""
+            raise _field_refusal(doc, t, f"'{m.name}'{alias} is assigned again on line {again.row + 1}")
+    returned = _returned_by_chunk(doc, group)
+    if returned is not None:
+        raise _field_refusal(doc, t, f"the chunk returns '{returned}' (a module): other files may use its fields")
+    if group.escapes:
+        raise _field_refusal(doc, t, f"{group.escapes[0][1]}, where its fields may be used under their names "
+                                     "(not followed)")
+    line = _string_key_use(doc, group, t.name)
     if line is not None:
         raise _field_refusal(doc, t, f"line {line} spells it as a string key "
                                      f"('{t.owner}[\"{t.name}\"]' or '[\"{t.name}\"] ='): only identifier "
                                      "forms are renamed")
 
 
-def _decl_value(doc: DocState, decl: NameOcc) -> Node | None:
-    """The expression a ``local name = <value>`` declaration gives ``name``."""
-    node = doc.tree.root_node.named_descendant_for_byte_range(decl.start, decl.end)
-    vl = node.parent if node is not None else None
-    st = vl.parent if vl is not None else None
-    if node is None or vl is None or st is None or st.type != "assignment_statement":
-        return None
-    idx = next((i for i, c in enumerate(vl.named_children) if c.id == node.id), 0)
-    exprs = next((c for c in st.named_children if c.type == "expression_list"), None)
-    vals = exprs.named_children if exprs is not None else []
-    return vals[idx] if idx < len(vals) else None
-
-
-def _returned_by_chunk(doc: DocState, t: Target) -> bool:
+def _returned_by_chunk(doc: DocState, group: TableGroup) -> str | None:
+    """The name of a variable of ``group`` the chunk returns (a module table), if any."""
     root = doc.tree.root_node
     for st in root.named_children:
         if st.type == "return_statement":
             for e in st.named_children:
                 for x in e.named_children if e.type == "expression_list" else [e]:
-                    if x.type == "identifier" and any(o.start == x.start_byte and o.binding == t.index
-                                                      for o in t.occs):
-                        return True
-    return False
+                    if x.type == "identifier" and group.holds(doc, x):
+                        return _node_text(doc, x)
+    return None
 
 
-def _string_key_use(doc: DocState, t: Target, name: str) -> int | None:
-    """Line (1-based) where the table of ``t`` is indexed or constructed with the string ``"name"``."""
+def _string_key_use(doc: DocState, group: TableGroup, name: str) -> int | None:
+    """Line (1-based) where the table of ``group`` is indexed or constructed with the string ``"name"``."""
     root = doc.tree.root_node
     rx = re.compile(rb"""(["'])""" + re.escape(name.encode()) + rb"\1")
     for i, m in enumerate(rx.finditer(doc.source)):
@@ -174,8 +182,7 @@ def _string_key_use(doc: DocState, t: Target, name: str) -> int | None:
         if holder.type == "bracket_index_expression":
             recv = holder.child_by_field_name("table")
             if recv is not None and recv.type == "identifier":
-                occ = next((o for o in t.occs if o.start == recv.start_byte), None)
-                if occ is not None and occ.binding == t.index:
+                if group.holds(doc, recv):
                     return holder.start_point[0] + 1
                 if _node_text(doc, recv) == "self":
                     return holder.start_point[0] + 1  # ``self["name"]``: could be this table: refuse
@@ -288,12 +295,12 @@ def rename(doc: DocState, index: ApiIndex, line: int, character: int, new_name: 
     if t.kind == "field":
         if new_name == t.name:
             return lsp.WorkspaceEdit(changes={})
-        occs = field_occurrences(doc, t)
-        clash = field_occurrences(doc, Target("field", new_name, occs=t.occs, index=t.index, owner=t.owner))
+        occs = field_occurrences(doc, index, t)
+        clash = field_occurrences(doc, index, Target("field", new_name, occs=t.occs, index=t.index, owner=t.owner))
         if clash:
             raise _field_refusal(doc, t, f"'{t.owner}' already has a field '{new_name}' (line "
                                          f"{byte_range(doc, clash[0][0], clash[0][1], enc).start.line + 1})")
-        key_line = _string_key_use(doc, t, new_name)
+        key_line = _string_key_use(doc, table_group(doc, index, t), new_name)
         if key_line is not None:
             raise _field_refusal(doc, t, f"line {key_line} uses '{new_name}' as a string key")
         edits[doc.uri] = (doc, [lsp.TextEdit(range=byte_range(doc, s, e, enc), new_text=new_name)
