@@ -139,7 +139,8 @@ class LlmspellProtocol(LanguageServerProtocol):
             return
         if error is None and isinstance(result, RawJSON):
             self._result_types.pop(msg_id, None)
-            body = f'{{"id":{json.dumps(msg_id)},"jsonrpc":"2.0","result":{result.text}}}'
+            rid = str(msg_id) if type(msg_id) is int else json.dumps(msg_id)
+            body = f'{{"id":{rid},"jsonrpc":"2.0","result":{result.text}}}'
             self._write_raw(body)
             return
         super()._send_response(msg_id, result, error)
@@ -207,7 +208,7 @@ class LlmspellProtocol(LanguageServerProtocol):
             raw = head.encode("ascii") + raw
         try:
             res = self.writer.write(raw)
-            if inspect.isawaitable(res):
+            if res is not None and inspect.isawaitable(res):
                 self._pending_writes.add(fut := asyncio.ensure_future(res))
                 fut.add_done_callback(self._pending_writes.discard)
         except BrokenPipeError:
@@ -311,7 +312,9 @@ class FrameReader(asyncio.Protocol):
 
     def _handle(self, body: bytes) -> None:
         try:
-            data = json.loads(body)  # the message is a dict: structured once, not an object hook per dict
+            # one decode (json's encoding detection skipped unless a BOM); a dict: structured once, not
+            # through an object hook called for every nested dict
+            data = json.loads(body.decode("utf-8") if body[:1] != b"\xef" else body)
             msg = self.lsp.structure_message(data) if type(data) is dict \
                 else json.loads(body, object_hook=self.lsp.structure_message)
             self.lsp.handle_message(msg)

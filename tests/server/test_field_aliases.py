@@ -130,3 +130,10 @@ def test_an_alias_that_cannot_be_proven_is_refused_naming_the_place(real_index: 
 def test_a_new_name_the_table_has_through_an_alias_is_refused(real_index: ApiIndex) -> None:
     src = 'local cfg = {model = "x"}\nlocal c = cfg\nc.name = 1\nprint(cfg.mo|del)\n'
     assert "'cfg' already has a field 'name' (line 3)" in refused(src, "name", real_index)
+
+
+def test_a_value_in_a_constructor_is_still_the_local_it_names(real_index: ApiIndex) -> None:
+    doc, line, ch = doc_at("local x = 1\nlocal t = {x = |x}\nprint(t.x, x)\n")
+    assert spots(references(doc, real_index, line, ch, ENC, True)) == [(0, 6), (1, 15), (2, 11)]
+    doc, line, ch = doc_at("local x = 1\nlocal t = {|x = x}\nprint(t.x, x)\n")
+    assert spots(references(doc, real_index, line, ch, ENC, True)) == [(1, 11), (2, 8)]

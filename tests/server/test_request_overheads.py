@@ -150,3 +150,50 @@ def test_the_mcp_listing_is_looked_at_most_once_a_second(server: Any, monkeypatc
     monkeypatch.setattr(files, "_checked", 0.0)
     _ = server.index
     assert calls == [1]
+
+
+# ------------------------------------------------------------------------------------------ frames
+class _Wire:
+    def __init__(self) -> None:
+        self.raw = b""
+
+    def write(self, data: bytes) -> None:
+        self.raw += data
+
+    def messages(self) -> list[dict[str, Any]]:
+        out, rest = [], self.raw
+        while rest:
+            head, _, rest = rest.partition(b"\r\n\r\n")
+            n = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+            out.append(json.loads(rest[:n]))
+            rest = rest[n:]
+        return out
+
+
+def _frame(body: bytes) -> bytes:
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+async def test_frames_are_read_as_before_ids_bom_and_unicode(server: Any) -> None:
+    """The stdin frame reader parses a message once (no object hook per dict): integer and string ids,
+    a body with a UTF-8 BOM and non-ASCII text are answered as the ordinary path answers them."""
+    import asyncio
+
+    from llmspell_ls.server import FrameReader
+
+    wire = _Wire()
+    server.protocol.set_writer(wire)
+    server.docs.open(URI, "local ünï = 1\nprint(ünï)\n", 2, "lua")
+    reader = FrameReader(server.protocol, asyncio.get_running_loop().create_future())
+    params = {"textDocument": {"uri": URI}, "position": {"line": 1, "character": 7}}
+    for mid in (7, "seven"):
+        body = json.dumps({"jsonrpc": "2.0", "id": mid, "method": "textDocument/definition", "params": params},
+                          ensure_ascii=False).encode()
+        reader.data_received(_frame(body))
+    reader.data_received(_frame(b"\xef\xbb\xbf" + json.dumps(
+        {"jsonrpc": "2.0", "id": 9, "method": "textDocument/references",
+         "params": {**params, "context": {"includeDeclaration": True}}}).encode()))
+    got = {m["id"]: m["result"] for m in wire.messages()}
+    want = [{"uri": URI, "range": {"start": {"line": 0, "character": 6}, "end": {"line": 0, "character": 9}}}]
+    assert got[7] == got["seven"] == want
+    assert [r["range"]["start"]["line"] for r in got[9]] == [0, 1]

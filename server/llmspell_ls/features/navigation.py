@@ -233,7 +233,8 @@ def target_at(doc: DocState, index: ApiIndex, line: int, character: int, enc: st
     name = _node_text(doc, node)
     if is_member_name(node, lua):
         return _member_target(doc, index, node, name)
-    if lua and node.parent is not None and node.parent.type == "field":
+    if lua and node.parent is not None and node.parent.type == "field" \
+            and node.parent.child_by_field_name("name") == node:
         return _key_target(doc, node, name)  # ``{name = …}``: a key (None unless of a local's constructor)
     if lua and doc.tree.root_node.has_error is False:
         # a local: its declaration is usually a few lines up, and its uses are inside its scope
@@ -313,9 +314,7 @@ def _member_target(doc: DocState, index: ApiIndex, node: Node, name: str) -> Tar
 def _key_target(doc: DocState, node: Node, name: str) -> Target | None:
     """The key ``name`` of ``local t = {name = …}``: the field ``name`` of ``t``."""
     fld = node.parent
-    if fld is None or fld.child_by_field_name("name") != node:
-        return None
-    table = fld.parent
+    table = fld.parent if fld is not None else None
     exprs = table.parent if table is not None else None
     st = exprs.parent if exprs is not None else None
     if table is None or exprs is None or st is None or exprs.type != "expression_list" \
