@@ -99,7 +99,7 @@ def hover(doc: DocState, index: ApiIndex, line: int, character: int, opts: Clien
     if len(segs) == 1:
         g = index.globals.get(segs[0].name)
         if g is not None and not (doc.lang == "javascript" and g.name == "JSON"):
-            return _hover(class_doc(g, doc.lang), rng, opts)
+            return _hover(_memo(("class", g, doc.lang), lambda: class_doc(g, doc.lang)), rng, opts)
         local = local_hover(engine, segs[0].name, s)
         if local is None:
             e_std = stdlib.std_entry(engine, segs, s)
@@ -108,7 +108,7 @@ def hover(doc: DocState, index: ApiIndex, line: int, character: int, opts: Clien
     res = engine.type_of(segs, s)
     m = res.member
     if isinstance(m, Function):
-        return _hover(function_doc(index, m, doc.lang), rng, opts)
+        return _hover(_memo(("function", m, doc.lang), lambda: function_doc(index, m, doc.lang)), rng, opts)
     if isinstance(m, Field) and res.owner is not None:
         return _hover(field_doc(m, res.owner.name, doc.lang), rng, opts)
     e_std = stdlib.std_entry(engine, segs, s)
@@ -133,6 +133,24 @@ def _inside_name(doc: DocState, line: int, offset: int, s: int, e: int) -> bool:
     node = doc.tree.root_node.named_descendant_for_point_range((row, b), (row, b))
     return node is not None and node.type == "identifier" and node.start_point[0] == row \
         and node.start_point[1] < b < node.end_point[1]
+
+
+_DOCS: dict[tuple[str, int, str], tuple[Any, str]] = {}
+"""Markdown of API functions and globals by (what, id of the model object, language); the object is kept
+with its text, so a reloaded model never reads another object's text."""
+
+
+def _memo(key: tuple[str, Any, str], make: Any) -> str:
+    what, obj, lang = key
+    k = (what, id(obj), lang)
+    got = _DOCS.get(k)
+    if got is not None and got[0] is obj:
+        return got[1]
+    text: str = make()
+    if len(_DOCS) > 4096:
+        _DOCS.clear()
+    _DOCS[k] = (obj, text)
+    return text
 
 
 def _type_name(t: TypeRef) -> str:
