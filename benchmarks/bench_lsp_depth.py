@@ -129,11 +129,12 @@ def emmylua_binary() -> str | None:
 
 
 class Server:
-    def __init__(self, name: str, command: list[str], root: Path):
+    def __init__(self, name: str, command: list[str], root: Path, caps: dict[str, Any] | None = None,
+                 env: dict[str, str] | None = None):
         self.name = name
         self.root = root
-        self.client = Client(command, cwd=str(root))
-        res = self.client.initialize(root, capabilities=CAPS)
+        self.client = Client(command, cwd=str(root), env=env) if env is not None else Client(command, cwd=str(root))
+        res = self.client.initialize(root, capabilities=caps or CAPS)
         self.caps: dict[str, Any] = res.get("capabilities", {}) if isinstance(res, dict) else {}
 
     def advertises(self, method: str) -> bool:
@@ -260,57 +261,265 @@ def bench_diagnostics(servers: list[tuple[Server, str]], edits: int) -> dict[str
     return out
 
 
-HOSTILE_METHODS = ["textDocument/completion", "textDocument/hover", "textDocument/signatureHelp",
-                   "textDocument/definition", "textDocument/references", "textDocument/semanticTokens/full",
-                   "textDocument/diagnostic"]
+HOSTILE_METHODS: dict[str, str] = {
+    # every request the server advertises that takes a document: method -> the provider to look for
+    "textDocument/completion": "completionProvider",
+    "textDocument/hover": "hoverProvider",
+    "textDocument/signatureHelp": "signatureHelpProvider",
+    "textDocument/definition": "definitionProvider",
+    "textDocument/references": "referencesProvider",
+    "textDocument/documentHighlight": "documentHighlightProvider",
+    "textDocument/prepareRename": "renameProvider.prepareProvider",
+    "textDocument/rename": "renameProvider",
+    "textDocument/selectionRange": "selectionRangeProvider",
+    "textDocument/documentSymbol": "documentSymbolProvider",
+    "textDocument/foldingRange": "foldingRangeProvider",
+    "textDocument/inlayHint": "inlayHintProvider",
+    "textDocument/semanticTokens/full": "semanticTokensProvider",
+    "textDocument/semanticTokens/range": "semanticTokensProvider.range",
+    "textDocument/codeLens": "codeLensProvider",
+    "textDocument/codeAction": "codeActionProvider",
+    "textDocument/diagnostic": "diagnosticProvider",
+}
+HOSTILE_CAPS: dict[str, Any] = {
+    **CAPS,
+    "textDocument": {
+        **CAPS["textDocument"],
+        "semanticTokens": {"requests": {"full": {"delta": True}, "range": True}, "tokenTypes": [],
+                           "tokenModifiers": [], "formats": ["relative"]},
+        "documentHighlight": {}, "selectionRange": {}, "codeLens": {},
+        "rename": {"prepareSupport": True},
+        "documentSymbol": {"hierarchicalDocumentSymbolSupport": True},
+        "foldingRange": {"lineFoldingOnly": True},
+        "inlayHint": {"resolveSupport": {"properties": ["tooltip"]}},
+        "signatureHelp": {"signatureInformation": {"documentationFormat": ["markdown"]}},
+        "codeAction": {"codeActionLiteralSupport": {"codeActionKind": {"valueSet": ["quickfix"]}}},
+    },
+}
 
 
-def hostile_inputs() -> dict[str, tuple[str, tuple[int, int]]]:
-    """label -> (text, cursor): 10,000 nested tables, a 1 MB line, a 200,000-line spell."""
+def provided(caps: dict[str, Any], path: str) -> bool:
+    cur: Any = caps
+    for part in path.split("."):
+        if not isinstance(cur, dict):
+            return False
+        cur = cur.get(part)
+    return bool(cur)
+
+
+class HostileInput:
+    """A hostile text with the cursors its requests are asked at (row, column in UTF-16 = code points:
+    the inputs are ASCII)."""
+
+    def __init__(self, text: str, cursor: tuple[int, int], name: tuple[int, int], call: tuple[int, int],
+                 local: tuple[int, int], visible: tuple[int, int]):
+        self.text, self.cursor, self.name, self.call, self.local = text, cursor, name, call, local
+        self.visible = visible
+        """First and last line of the editor's viewport (inlay hints, semantic tokens of a range)."""
+
+
+def hostile_inputs() -> dict[str, HostileInput]:
+    """label -> input: 10,000 nested tables, a 1 MB line, a 200,000-line spell."""
     nest = 10_000
-    deep = "local t = " + "{ a = " * nest + "Agent." + " }" * nest + "\n"
-    col = len("local t = " + "{ a = " * nest + "Agent.")
-    line = "local x = " + "Agent.builder():name('x')" * 40_000
+    head = "local t = " + "{ a = " * nest
+    deep = head + "Agent." + " }" * nest + "\n"
+    col = len(head + "Agent.")
+    unit = "Agent.builder():name('x')"
+    line = "local x = " + unit * 40_000
+    mid = 10 + len(unit) * 20_000  # the start of the unit in the middle of the line
     big = examples_spell(200_000)
     big_lines = big.split("\n")
     row = next(r for r in range(len(big_lines) // 2, len(big_lines)) if "Agent." in big_lines[r])
-    return {"10,000 nested tables": (deep, (0, col)),
-            "1 MB line": (line + "\nAgent.\n", (0, len(line) // 2)),
-            "200,000-line file": (big, (row, big_lines[row].index("Agent.") + 6))}
+    call_row = next(r for r in range(row, len(big_lines)) if re.search(r"\w\(\S", big_lines[r]))
+    call_col = re.search(r"\w\(\S", big_lines[call_row]).start() + 3  # type: ignore[union-attr]
+    local_row = next(r for r in range(row, len(big_lines)) if re.match(r"\s*local \w+ =", big_lines[r]))
+    local_col = big_lines[local_row].index("local ") + 6
+    return {
+        "10,000 nested tables": HostileInput(deep, (0, col), (0, col - 4), (0, col), (0, 6), (0, 1)),
+        "1 MB line": HostileInput(line + "\nAgent.\n", (0, len(line) // 2), (0, mid + 8), (0, mid + 22),
+                                  (0, 6), (0, 2)),
+        "200,000-line file": HostileInput(big, (row, big_lines[row].index("Agent.") + 6),
+                                          (row, big_lines[row].index("Agent.") + 2), (call_row, call_col),
+                                          (local_row, local_col), (max(0, row - 30), row + 30)),
+    }
 
 
-def bench_hostile(s: Server, rounds: int = 3) -> dict[str, Any]:
-    """Each method asked right after opening a fresh copy of the input (the first request meets an
-    unparsed document), then ``rounds - 1`` more times; the worst latency per method and input. A
-    ServerCancelled answer (pull diagnostics still being computed) counts as an answer: it is one."""
+def hostile_params(method: str, uri: str, h: HostileInput) -> dict[str, Any]:
+    td = {"textDocument": {"uri": uri}}
+
+    def at(p: tuple[int, int]) -> dict[str, int]:
+        return {"line": p[0], "character": p[1]}
+
+    visible = {"start": {"line": h.visible[0], "character": 0}, "end": {"line": h.visible[1] + 1, "character": 0}}
+    if method in ("textDocument/completion", "textDocument/hover"):
+        return {**td, "position": at(h.cursor if method.endswith("completion") else h.name)}
+    if method == "textDocument/signatureHelp":
+        return {**td, "position": at(h.call)}
+    if method in ("textDocument/definition", "textDocument/documentHighlight"):
+        return {**td, "position": at(h.name)}
+    if method == "textDocument/references":
+        return {**td, "position": at(h.name), "context": {"includeDeclaration": True}}
+    if method == "textDocument/prepareRename":
+        return {**td, "position": at(h.local)}
+    if method == "textDocument/rename":
+        return {**td, "position": at(h.local), "newName": "renamed_local"}
+    if method == "textDocument/selectionRange":
+        return {**td, "positions": [at(h.cursor)]}
+    if method in ("textDocument/inlayHint", "textDocument/semanticTokens/range"):
+        return {**td, "range": visible}
+    if method == "textDocument/codeAction":
+        return {**td, "range": {"start": at(h.cursor), "end": at(h.cursor)}, "context": {"diagnostics": []}}
+    return td
+
+
+def bench_hostile(s: Server, rounds: int = 3, reference: Server | None = None,
+                  methods: list[str] | None = None) -> dict[str, Any]:
+    """Each method asked first, right after opening a fresh copy of the input (the first request meets an
+    unparsed document), ``rounds`` times; the worst of those first requests per method and input. An
+    error answer counts as an answer (ServerCancelled of a pull still computing, a refused rename): its
+    code is noted. With ``reference`` (the same server without budgets, ``LLMSPELL_LS_UNBOUNDED=1``), each
+    answer is compared to the unbounded one: full (equal), partial (a subset: fewer items, each right),
+    empty, or WRONG (an item the unbounded answer does not have)."""
     out: dict[str, Any] = {}
     worst_all = 0.0
-    for label, (text, pos) in hostile_inputs().items():
+    n = 0
+    for label, h in hostile_inputs().items():
         row: dict[str, Any] = {}
-        for k, method in enumerate(HOSTILE_METHODS):
+        for method, provider in HOSTILE_METHODS.items():
+            if methods and not any(m in method for m in methods):
+                continue
             short = method.split("/", 1)[1]
-            if not s.advertises(method):
+            if not provided(s.caps, provider):
                 row[short] = "not advertised"
                 continue
-            uri = s.open(f"hostile{abs(hash(label)) % 1000}_{k}.lua", text)
-            p = pos if method not in ("textDocument/semanticTokens/full", "textDocument/diagnostic") else None
-            xs, kinds = [], []
+            xs, kinds, answers = [], [], []
             for _ in range(rounds):
+                n += 1
+                uri = s.open(f"hostile{n}.lua", h.text)
+                res: Any = None
                 try:
-                    ms, res = s.timed(method, params_for(method, uri, p), timeout=300)
+                    ms, res = s.timed(method, hostile_params(method, uri, h), timeout=300)
                     kinds.append(answer_kind(res))
                 except RuntimeError as e:  # an error response is an answer too; note it
-                    ms = float("nan")
                     m = re.search(r"'code': (-?\d+)", str(e))
-                    kinds.append(f"error {m.group(1) if m else '?'}")
+                    msg = re.search(r"'message': '([^']{0,40})", str(e))
+                    res = f"error {m.group(1) if m else '?'}" + (f" ({msg.group(1)})" if msg and VERBOSE else "")
+                    kinds.append(res)
                     ms = s.last_ms
+                answers.append(same_uri(res, uri))
                 xs.append(ms)
-            s.client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
-            row[short] = {"first ms": round(xs[0], 1), "worst ms": round(max(xs), 1), "answers": kinds}
+                s.client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+            entry: dict[str, Any] = {"worst first ms": round(max(xs), 1), "firsts ms": [round(x, 1) for x in xs],
+                                     "answers": kinds}
+            if reference is not None and method != "textDocument/diagnostic":
+                entry["vs unbounded"] = compare_to_reference(reference, method, h, answers)
+            row[short] = entry
             worst_all = max(worst_all, max(xs))
+            if VERBOSE:
+                print(f"  {label} {short}: {entry}", file=sys.stderr, flush=True)
         out[label] = row
     out["worst of all (ms)"] = round(worst_all, 1)
     return out
+
+
+_REF_CACHE: dict[tuple[str, str], Any] = {}
+
+
+def compare_to_reference(ref: Server, method: str, h: HostileInput, answers: list[Any]) -> list[str]:
+    key = (method, str(id(h)))
+    if key not in _REF_CACHE:
+        uri = ref.open(f"ref{len(_REF_CACHE)}.lua", h.text)
+        try:
+            _, got = ref.timed(method, hostile_params(method, uri, h), timeout=REFERENCE_TIMEOUT_S)
+            _REF_CACHE[key] = same_uri(got, uri)
+        except Exception as e:  # queue.Empty (no answer in time) or an error
+            _REF_CACHE[key] = f"reference failed: {type(e).__name__}: {str(e)[:80]}"
+        ref.client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+    full = _REF_CACHE[key]
+    if isinstance(full, str):
+        return [full]
+    return [judge(method, a, full) for a in answers]
+
+
+REFERENCE_TIMEOUT_S = 120.0
+
+
+def same_uri(res: Any, uri: str) -> Any:
+    """The answer with the document's URI replaced by ``DOC`` (copies of the input have their own)."""
+    text = json.dumps(res).replace(json.dumps(uri)[1:-1], "DOC")
+    return json.loads(re.sub(r'file://[^"]*?/(stubs|server)/', r"REPO/\1/", text))
+
+
+def _items(method: str, res: Any) -> list[str] | None:
+    """The answer as a list of comparable items (None: compared whole)."""
+    if res is None:
+        return []
+    if isinstance(res, list):
+        if method.endswith("selectionRange"):  # each position's chain of ranges, innermost first
+            out = []
+            for k, sel in enumerate(res):
+                while isinstance(sel, dict):
+                    out.append(json.dumps([k, sel.get("range")], sort_keys=True))
+                    sel = sel.get("parent")
+            return out
+        return [json.dumps(x, sort_keys=True) for x in res]
+    if isinstance(res, dict):
+        if "items" in res and isinstance(res["items"], list):
+            return [json.dumps(x.get("label"), sort_keys=True) for x in res["items"]]
+        if "data" in res:
+            d = res["data"]
+            rows, toks, line, ch = [], [], 0, 0
+            for i in range(0, len(d) - 4, 5):  # absolute tokens
+                line += d[i]
+                ch = d[i + 1] if d[i] else ch + d[i + 1]
+                toks.append(json.dumps([line, ch, d[i + 2], d[i + 3], d[i + 4]]))
+            return toks + rows
+        if "changes" in res or "documentChanges" in res:
+            return None
+    return None
+
+
+def judge(method: str, got: Any, full: Any) -> str:
+    if isinstance(got, str):  # an error answer
+        return got
+    if isinstance(got, dict) and isinstance(full, dict) and "data" in got and "data" in full:
+        got, full = got["data"], full["data"]  # semantic tokens: the result ids differ
+        if got == full:
+            return "full" if full else "full (empty)"
+        got, full = {"data": got}, {"data": full}
+    if got == full:
+        return "full" if full not in (None, [], {}) else "full (empty)"
+    a, b = _items(method, got), _items(method, full)
+    if a is None or b is None:
+        return "empty" if got in (None, []) else "DIFFERENT"
+    if not a:
+        return "empty"
+    extra = set(a) - set(b)
+    if extra:
+        return f"WRONG ({len(extra)} items not in the unbounded answer)"
+    return f"partial ({len(a)}/{len(b)})"
+
+
+def hostile_table(res: dict[str, Any]) -> str:
+    """Method rows, input columns: worst first-request ms and the answers (judged, when judged)."""
+    inputs = [k for k, v in res.items() if isinstance(v, dict)]
+    methods: list[str] = []
+    for k in inputs:
+        methods += [m for m in res[k] if m not in methods]
+    lines = ["| method | " + " | ".join(inputs) + " |", "|---" * (len(inputs) + 1) + "|"]
+    for m in methods:
+        cells = []
+        for k in inputs:
+            e = res[k].get(m)
+            if not isinstance(e, dict):
+                cells.append(str(e or "-"))
+                continue
+            judged = e.get("vs unbounded") or e["answers"]
+            kinds = sorted(set(judged), key=judged.index)
+            cells.append(f"{e['worst first ms']:.0f} ms: {', '.join(kinds)}")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    lines.append(f"worst of all: {res.get('worst of all (ms)')} ms")
+    return "\n".join(lines)
 
 
 def answer_kind(res: Any) -> str:
@@ -328,6 +537,11 @@ def answer_kind(res: Any) -> str:
             return "hover"
         if "signatures" in res:
             return f"{len(res['signatures'])} sig"
+        if "changes" in res or "documentChanges" in res:
+            edits = res.get("changes") or {}
+            return f"edit ({sum(len(v) for v in edits.values())})" if edits else "edit"
+        if "range" in res or "start" in res:
+            return "range"
     return type(res).__name__
 
 
@@ -338,6 +552,10 @@ def main() -> int:
     ap.add_argument("--diag-lines", type=int, default=50_000)
     ap.add_argument("--edits", type=int, default=5)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--rounds", type=int, default=3, help="hostile: first requests per method and input")
+    ap.add_argument("--reference", action="store_true",
+                    help="hostile: judge each answer against an unbounded server's (full / partial / empty)")
+    ap.add_argument("--methods", default="", help="hostile: only methods containing one of these (comma-separated)")
     ap.add_argument("--verbose", action="store_true", help="print every request to stderr")
     ap.add_argument("--sections", default="requests,diagnostics,hostile",
                     help="comma-separated: requests (5,000 lines), diagnostics (50,000 lines), hostile")
@@ -382,7 +600,21 @@ def main() -> int:
                  results["diagnostics on the 50,000-line spell (ms)"])
         if "hostile" in sections:
             label = "hostile inputs, llmspell-ls: first request right after opening, worst of 3 (ms)"
-            results[label] = bench_hostile(servers[0])
+            hs = Server("llmspell-ls", SERVER, ours_root, HOSTILE_CAPS)
+            ref = None
+            if ns.reference:
+                import os
+
+                env = {**os.environ, "LLMSPELL_LS_UNBOUNDED": "1"}
+                if os.environ.get("BENCH_REFERENCE_PYTHONPATH"):  # judge another checkout's answers
+                    env["PYTHONPATH"] = os.environ["BENCH_REFERENCE_PYTHONPATH"]
+                ref = Server("llmspell-ls (unbounded)", SERVER, ours_root, HOSTILE_CAPS, env=env)
+            results[label] = bench_hostile(hs, ns.rounds, ref, ns.methods.split(",") if ns.methods else None)
+            if not ns.json:
+                print(hostile_table(results[label]), flush=True)
+            hs.close()
+            if ref is not None:
+                ref.close()
             show(ns, label, results[label])
         for s in servers:
             s.close()

@@ -88,3 +88,17 @@ def running(token: Token | None) -> Iterator[Token | None]:
         yield token
     finally:
         _local.token = prev
+
+
+def answer_partial() -> None:
+    """Called by a function that caught :class:`Cancelled` and answers with what it has (a correct
+    prefix or subset): the answer is sent but not cached (the next request goes further). Raises
+    :class:`Cancelled` again when nothing partial is wanted: the request was cancelled
+    (``$/cancelRequest``), or the computation runs on the event loop with its short budget (it is
+    re-run on the request pool with the whole budget)."""
+    tok = getattr(_local, "token", None)
+    if tok is None:
+        return
+    if tok.cancelled or tok.inline:
+        raise Cancelled(tok.reason or "cancelled")
+    tok.cancel("over budget: partial answer")

@@ -67,6 +67,10 @@ read (unless its handler opts out: rename, whose partial answer would be wrong).
 answers ``empty`` itself."""
 DEADLINE_MARGIN_MS = 60.0
 
+UNBOUNDED = os.environ.get("LLMSPELL_LS_UNBOUNDED", "") not in ("", "0")
+"""Reference mode (benchmarks, tests): requests computed through :meth:`LlmspellServer.compute` get no
+budget, no deadline and no window: the unbounded answer partial ones are judged against. Never for users."""
+
 INLINE_MAX_DOC_CHARS = 1_000_000
 """Largest document whose cheap requests (``compute(..., cheap=line)``) run on the loop."""
 INLINE_MAX_LINE_CHARS = 2_000
@@ -631,7 +635,13 @@ class LlmspellServer(LanguageServer):
         budget = DIAGNOSTICS_BUDGET_MS * 4 ** min(n, 3)
 
         def work() -> tuple[list[dict[str, Any]], bool, bool]:
-            doc.tree  # noqa: B018 - the parse (sliced, GIL-friendly) is not part of the pass's budget
+            # the parse (sliced) is not part of the pass's budget; it pauses while requests are computed
+            # (they would share the GIL with it: the first requests after opening a huge document)
+            with running(_ParseToken(self, doc)):
+                try:
+                    doc.tree  # noqa: B018
+                except Cancelled:  # the document was closed
+                    return [], True, False
             token = _BackgroundToken(self, budget, doc.uri, doc.version)
             chunks = doc.shared.get(("chunks", id(index), enc))
             before = (len(chunks) if chunks is not None else 0) + undefined.progress(doc)
@@ -803,6 +813,8 @@ class LlmspellServer(LanguageServer):
           is re-run on the pool. ``tree=True``: ``fn`` reads the parsed tree (navigation), so it runs on
           the loop only when the current version is parsed (never a re-parse on the loop).
         """
+        if UNBOUNDED:
+            budget_ms, deadline_ms, window, cheap = 1e9, None, None, None
         now = self.compute_now(uri, key, fn, budget_ms=budget_ms, empty=empty, cheap=cheap, tree=tree)
         if now is not None:
             return now
@@ -958,6 +970,29 @@ class _BackgroundToken(Token):
             if self.deadline is not None:
                 self.deadline += waited  # waiting for requests does not count against the pass
         return super().poll()
+
+
+class _ParseToken(Token):
+    """The token of a background parse (the diagnostics pass's): no budget; while requests are being
+    computed (other than those waiting for this very parse) it pauses at each progress callback, up to
+    ``YIELD_MAX_S`` at a time; it stops when the document is closed."""
+
+    __slots__ = ("doc", "server")
+
+    def __init__(self, server: LlmspellServer, doc: DocState):
+        super().__init__(None)
+        self.server, self.doc = server, doc
+
+    def poll(self) -> bool:
+        server, doc = self.server, self.doc
+        if server.docs._docs.get(doc.uri) is None:
+            self.reason = "closed"
+            return True
+        waited = 0.0
+        while server.inflight > doc.waiting and waited < YIELD_MAX_S:
+            time.sleep(0.002)
+            waited += 0.002
+        return self.cancelled
 
 
 def _is_under(path: str, root: str) -> bool:

@@ -52,7 +52,11 @@ NAV_BUDGET_MS = 300.0
 REFERENCES_BUDGET_MS = 500.0
 """Budget of references (over it: the locations found so far)."""
 RENAME_BUDGET_MS = 1000.0
-"""Budget of rename (over it: ``null``, no edit; a partial rename would be wrong)."""
+"""Budget of rename, capped by the request deadline (over it: an error saying so, no edit; a partial
+rename would be wrong)."""
+RENAME_TOO_SLOW = "the document is too large to rename in time (over {ms:.0f} ms): nothing was renamed"
+_OVER = '"llmspell: over budget"'
+"""The ``empty`` answer of a request that must fail, not answer, when over its budget (rename)."""
 WORKSPACE_SYMBOL_BUDGET_MS = 1000.0
 
 
@@ -196,8 +200,10 @@ def register(server: LlmspellServer) -> None:
                                           location=lsp.Location(uri=doc.uri, range=s.range),
                                           container_name=s.detail) for s in syms]
 
-        return await ls.compute(params.text_document.uri, ("symbols", hierarchical), compute, budget_ms=1000,
-                                deadline_ms=None)
+        # over the deadline: the symbols found so far (a prefix); a huge document not parsed yet: those
+        # of its first lines (a window parsed alone)
+        return await ls.compute(params.text_document.uri, ("symbols", hierarchical), compute, empty="[]",
+                                window=PREFIX_WINDOW)
 
     # ---------------------------------------------------------------- navigation (definition, references,
     # highlight, rename, workspace symbols, selection range): computed through ls.compute (request pool,
@@ -216,11 +222,16 @@ def register(server: LlmspellServer) -> None:
         return tuple((d.uri, d.version) for d in others)
 
     async def nav_compute(ls: LlmspellServer, uri: str, key: tuple[Any, ...], fn: Any, *, budget_ms: float,
-                          empty: str = "null", deadline_ms: float | None = REQUEST_DEADLINE_MS) -> Any:
+                          empty: str = "null", deadline_ms: float | None = REQUEST_DEADLINE_MS,
+                          window: tuple[int, int, int, int] | None = None) -> Any:
         try:
-            return await ls.compute(uri, key, fn, budget_ms=budget_ms, empty=empty, deadline_ms=deadline_ms)
+            res = await ls.compute(uri, key, fn, budget_ms=budget_ms, empty=empty, deadline_ms=deadline_ms,
+                                   window=window)
         except rename.RenameError as e:
             raise JsonRpcException(str(e), code=-32803) from None  # RequestFailed: the editor shows the message
+        if empty == _OVER and res.text == _OVER:
+            raise JsonRpcException(RENAME_TOO_SLOW.format(ms=deadline_ms or budget_ms), code=-32803)
+        return res
 
     def definition_job(ls: LlmspellServer, uri: str, line: int, ch: int) -> Job:
         others = nav_others(ls, uri)
@@ -301,7 +312,7 @@ def register(server: LlmspellServer) -> None:
             ls, uri, ("rename", p.line, p.character, new_name, doc_changes, nav_versions(others)),
             lambda doc, _t: rename.rename(doc, ls.index, p.line, p.character, new_name, ls.options.encoding, others,
                                           doc_changes),
-            budget_ms=RENAME_BUDGET_MS, deadline_ms=None)  # a partial rename would be wrong
+            budget_ms=RENAME_BUDGET_MS, empty=_OVER)  # a partial rename would be wrong: refused
 
     @server.feature(lsp.TEXT_DOCUMENT_SELECTION_RANGE)
     async def on_selection_range(ls: LlmspellServer, params: lsp.SelectionRangeParams) -> Any:
@@ -310,7 +321,7 @@ def register(server: LlmspellServer) -> None:
         return await nav_compute(
             ls, params.text_document.uri, key,
             lambda doc, _t: selection.selection_ranges(doc, positions, ls.options.encoding),
-            budget_ms=NAV_BUDGET_MS)
+            budget_ms=NAV_BUDGET_MS, window=around(positions[0].line, positions[0].character) if positions else None)
 
     @server.feature(lsp.WORKSPACE_SYMBOL)
     async def on_workspace_symbol(ls: LlmspellServer, params: lsp.WorkspaceSymbolParams) -> Any:
@@ -409,6 +420,9 @@ WINDOW_BEFORE, WINDOW_AFTER = 400, 40
 """Lines around the cursor a request on a huge, not yet parsed document answers from."""
 SEMANTIC_WINDOW_LINES = 3000
 """Semantic tokens of a huge document not parsed yet: its first lines (parsed alone)."""
+PREFIX_WINDOW = (0, 0, 0, SEMANTIC_WINDOW_LINES)
+"""Whole-document requests (symbols, folding) on a huge document not parsed yet: its first lines, parsed
+alone; the answer covers the statements they hold (:func:`~llmspell_ls.documents.settled_children`)."""
 
 
 def around(line: int, ch: int) -> tuple[int, int, int, int]:
@@ -624,8 +638,8 @@ def _register_presentation(server: LlmspellServer) -> None:
             collapsed_text=bool(getattr(getattr(fr, "folding_range", None), "collapsed_text", False)))
         enc = ls.options.encoding
         return await ls.compute(params.text_document.uri, ("foldingRange", opts),
-                                lambda doc, _t: folding.folding_ranges(doc, enc, opts), budget_ms=1000, empty="[]",
-                                deadline_ms=None)
+                                lambda doc, _t: folding.folding_ranges(doc, enc, opts), empty="[]",
+                                window=PREFIX_WINDOW)  # over the deadline: the folds of a prefix
 
     def semantic_full_job(ls: LlmspellServer) -> Job:
         enc = ls.options.encoding
@@ -678,7 +692,7 @@ def _register_presentation(server: LlmspellServer) -> None:
         key = ("inlayHint", r.start.line, r.start.character, r.end.line, r.end.character, light)
         return await ls.compute(params.text_document.uri, key,
                                 lambda doc, _t: inlay_hints.inlay_hints(doc, ls.index, enc, r, light=light),
-                                budget_ms=1000, empty="[]", deadline_ms=None)
+                                empty="[]")
 
     @server.feature(lsp.INLAY_HINT_RESOLVE)
     def on_inlay_hint_resolve(ls: LlmspellServer, hint: lsp.InlayHint) -> lsp.InlayHint:

@@ -109,8 +109,15 @@ def test_a_version_cut_short_keeps_the_previous_statements(monkeypatch: pytest.M
     first = _open(LUA)
     _folds(first)
     again = _open(LUA.replace("    return 2", "    return 22"), 2, first)
-    with running(Token(0)), pytest.raises(Cancelled):
-        _folds(again)
+    tok = Token(0)
+    with running(tok):  # over budget at once: a partial answer (nothing yet), marked so (not cached)
+        assert _folds(again) == []
+    assert tok.cancelled
+    with running(Token(None)) as t:  # $/cancelRequest: no partial answer wanted
+        assert t is not None
+        t.cancel()
+        with pytest.raises(Cancelled):
+            _folds(again)
     want = _folds(_open(again.text))
     calls = _walks(monkeypatch)
     assert _folds(again) == want

@@ -30,8 +30,8 @@ from typing import Any
 from lsprotocol import types as lsp
 from tree_sitter import Node
 
-from llmspell_ls.budget import checkpoint
-from llmspell_ls.documents import DocState
+from llmspell_ls.budget import Cancelled, answer_partial, checkpoint
+from llmspell_ls.documents import DocState, settled_children
 from llmspell_ls.features.common import col_to_client
 
 LUA_BLOCKS = frozenset({
@@ -116,39 +116,52 @@ class _Folder:
     def run(self) -> list[_Fold]:
         """Folds of every top-level statement (reused from earlier versions when its lines are unchanged),
         then the comment runs, regions and import runs across them."""
-        root = self.doc.tree.root_node
+        kids, whole = settled_children(self.doc)
         lines = self.lines
         cache: dict[Any, _Piece] = self.doc.shared.setdefault(("folding", self.enc, self.opts), {})
         fresh: dict[Any, _Piece] = {}
-        for i, child in enumerate(root.children):
-            if not i & 255:
-                checkpoint()
-            t = child.type
-            (r0, c0), (r1, _) = child.start_point, child.end_point
-            if r0 == r1:  # a one-line statement folds nothing itself (comments and imports join runs)
-                if t == "comment":
-                    self.comments.append((r0, r1, self._text(child)))
-                elif t == "import_statement":
-                    self.imports.append((r0, r1))
-                continue
-            key = (t, c0, hash("\n".join(lines[r0:r1 + 1])), r1 - r0)
-            piece = cache.get(key)
-            if piece is None:
-                piece = self._piece(child, r0)
-            fresh[key] = piece
-            folds, comments = piece
-            for f in folds:
-                self.out.append(_Fold(f.start + r0, f.end + r0, f.kind, f.start_char, f.text))
-            for cr0, cr1, text in comments:
-                self.comments.append((cr0 + r0, cr1 + r0, text))
-            if t == "import_statement":
-                self.imports.append((r0, r1))
-        cache.clear()  # only this version's statements: bounded, and a later version reuses them
-        cache.update(fresh)
+        cut: int | None = None if whole else (kids[-1].end_point[0] + 1 if kids else 0)
+        """First row the answer does not cover (None: the whole document)."""
+        for i, child in enumerate(kids):
+            try:
+                if not i & 15:
+                    checkpoint()
+                self._statement(child, lines, cache, fresh)
+            except Cancelled:  # over budget: the folds of the statements before this one
+                answer_partial()
+                cut = child.start_point[0]
+                break
+        if cut is None:
+            cache.clear()  # only this version's statements: bounded, and a later version reuses them
+        cache.update(fresh)  # a partial answer keeps its progress: the next request goes further
         self.comments.sort(key=lambda c: c[0])
         self.fold_comments()
         self.fold_imports()
+        if cut is not None:  # a run of comments or imports may go on past the cut: only those ending before
+            self.out = [f for f in self.out if f.end < cut - 1 or f.kind not in ("comment", "imports", "region")]
         return self.out
+
+    def _statement(self, child: Node, lines: list[str], cache: dict[Any, _Piece], fresh: dict[Any, _Piece]) -> None:
+        t = child.type
+        (r0, c0), (r1, _) = child.start_point, child.end_point
+        if r0 == r1:  # a one-line statement folds nothing itself (comments and imports join runs)
+            if t == "comment":
+                self.comments.append((r0, r1, self._text(child)))
+            elif t == "import_statement":
+                self.imports.append((r0, r1))
+            return
+        key = (t, c0, hash("\n".join(lines[r0:r1 + 1])), r1 - r0)
+        piece = cache.get(key)
+        if piece is None:
+            piece = self._piece(child, r0)
+        fresh[key] = piece
+        folds, comments = piece
+        for f in folds:
+            self.out.append(_Fold(f.start + r0, f.end + r0, f.kind, f.start_char, f.text))
+        for cr0, cr1, text in comments:
+            self.comments.append((cr0 + r0, cr1 + r0, text))
+        if t == "import_statement":
+            self.imports.append((r0, r1))
 
     def _piece(self, stmt: Node, base: int) -> _Piece:
         """The folds and comments of one top-level statement, rows relative to ``base``: a walk that never

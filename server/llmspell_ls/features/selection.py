@@ -9,19 +9,43 @@ from llmspell_ls.budget import checkpoint
 from llmspell_ls.documents import DocState
 from llmspell_ls.features.navigation import CHECK_EVERY, checked, cursor_byte, point_pos
 
+MAX_DEPTH = 100
+"""Longest chain of ranges answered: 10,000 nested tables made a chain no JSON reader (or writer: a
+RecursionError) takes; past it, the innermost ranges and the outermost ones are kept (each still
+contains the one before: "expand selection" jumps from the 99th level to the whole statement)."""
+
 
 def selection_range(doc: DocState, line: int, character: int, enc: str) -> lsp.SelectionRange:
     row, bcol = cursor_byte(doc, line, character, enc)
     root = doc.tree.root_node
-    node = root.descendant_for_point_range((row, bcol), (row, bcol))
-    spans: list[tuple[tuple[int, int], tuple[int, int]]] = []
-    while node is not None:
-        if len(spans) % CHECK_EVERY == 0:
+    leaf = root.descendant_for_point_range((row, bcol), (row, bcol))
+    # the chain of ancestors, found from the root down: ``node.parent`` costs the node's depth each time
+    # (climbing out of 10,000 nested tables was quadratic)
+    chain = [root]
+    cur = root
+    while leaf is not None and cur != leaf:
+        if len(chain) % CHECK_EVERY == 0:
             checkpoint()
+        nxt = cur.child_with_descendant(leaf)
+        if nxt is None:
+            chain.append(leaf)
+            break
+        chain.append(nxt)
+        cur = nxt
+    win = doc.cache.get("_window_bytes")
+    if win is not None:
+        # a window of a huge document not parsed yet (:meth:`DocState.window`): only the nodes the text
+        # outside it cannot change (inside it, off its edges, without a syntax error), then the document
+        lo, hi = win
+        chain = [n for n in chain if not n.has_error and (n.start_byte > lo or lo == 0)
+                 and n.end_byte < hi and n != root]
+    spans: list[tuple[tuple[int, int], tuple[int, int]]] = []
+    for node in reversed(chain):
         span = (node.start_point, node.end_point)
         if not spans or spans[-1] != span:
             spans.append((tuple(span[0]), tuple(span[1])))  # type: ignore[arg-type]
-        node = node.parent
+    if len(spans) > MAX_DEPTH:  # the innermost ranges and the outermost: a correct subset of the chain
+        spans = spans[:MAX_DEPTH - 1] + spans[-1:]
     whole = ((0, 0), (len(doc.lines) - 1, len(doc.line(len(doc.lines) - 1).encode("utf-8", "surrogatepass"))))
     if not spans or spans[-1] != whole:
         spans.append(whole)

@@ -34,7 +34,7 @@ from tree_sitter import Node
 
 from llmspell_ls.apimodel import ApiIndex, Field, Function
 from llmspell_ls.budget import Cancelled, checkpoint, current
-from llmspell_ls.documents import DocState
+from llmspell_ls.documents import DocState, settled_children
 from llmspell_ls.features.common import RawJSON, col_to_client
 
 TOKEN_TYPES = ["namespace", "class", "function", "method", "parameter", "variable", "property", "keyword"]
@@ -681,10 +681,10 @@ class _Walker:
 _result_ids = itertools.count(1)
 
 
-def _groups(root: Node) -> list[tuple[int, int, int, list[Node]]]:
+def _groups(children: list[Node]) -> list[tuple[int, int, int, list[Node]]]:
     """Top-level statements grouped to ~CHUNK_BYTES: (first row, start byte, end byte, nodes)."""
     out: list[tuple[int, int, int, list[Node]]] = []
-    for child in root.children:
+    for child in children:
         if out and child.end_byte - out[-1][1] <= CHUNK_BYTES:
             row, s, _, nodes = out[-1]
             nodes.append(child)
@@ -722,7 +722,8 @@ def token_data(doc: DocState, index: ApiIndex, enc: str, out: list[int] | None =
     fresh: dict[Any, _Chunk] = {}
     groups = doc.cache.get("semtok-groups")
     if groups is None:  # tens of ms on 200,000 lines: once per version, even when the pass stops early
-        groups = doc.cache["semtok-groups"] = _groups(root)
+        # on a window of a huge document not parsed yet, the statements the rest cannot change
+        groups = doc.cache["semtok-groups"] = _groups(settled_children(doc)[0])
     for row, s, e, nodes in groups:
         try:
             checkpoint()  # cancelled or over budget: stop (the version's tokens are not cached)

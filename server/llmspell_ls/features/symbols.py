@@ -1,18 +1,26 @@
-"""textDocument/documentSymbol: the agents, workflows, tools and hooks a spell defines or uses."""
+"""textDocument/documentSymbol: the agents, workflows, tools and hooks a spell defines or uses.
+
+Over its budget (a huge document whose analysis takes seconds) the answer is the symbols found so far:
+those of the statements analysed (a prefix of the document; the next request continues from the
+per-statement cache) plus the hooks and tool uses found by a scan of the whole text. On a window of a
+huge document not parsed yet (:meth:`DocState.window` from its first line), the symbols of the
+statements the rest of the document cannot change (:func:`settled_children`)."""
 
 from __future__ import annotations
 
 from lsprotocol import types as lsp
 
 from llmspell_ls.apimodel import ApiIndex
-from llmspell_ls.documents import DocState
+from llmspell_ls.budget import Cancelled, answer_partial
+from llmspell_ls.documents import DocState, settled_children
 from llmspell_ls.features.common import pos_of
-from llmspell_ls.features.diagnostics import analyze_document
+from llmspell_ls.features.diagnostics import Symbol, analyze_document
 
 
 def document_symbols(doc: DocState, index: ApiIndex, enc: str) -> list[lsp.DocumentSymbol]:
+    syms = symbols_of(doc, index, enc)
     out: list[lsp.DocumentSymbol] = []
-    for s in analyze_document(doc, index, enc).symbols:
+    for s in syms:
         def rng(a: int, b: int) -> lsp.Range:
             p, q = pos_of(doc, a, enc), pos_of(doc, b, enc)
             return lsp.Range(start=lsp.Position(**p), end=lsp.Position(**q))
@@ -20,3 +28,22 @@ def document_symbols(doc: DocState, index: ApiIndex, enc: str) -> list[lsp.Docum
         out.append(lsp.DocumentSymbol(name=s.name, detail=s.detail, kind=lsp.SymbolKind(s.kind),
                                       range=rng(s.start, s.end), selection_range=rng(s.sel_start, s.sel_end)))
     return out
+
+
+def symbols_of(doc: DocState, index: ApiIndex, enc: str) -> list[Symbol]:
+    """The document's symbols, or a correct subset of them when over budget (see the module's doc)."""
+    kids, whole = settled_children(doc)
+    try:
+        an = analyze_document(doc, index, enc)
+        syms, partial = an.symbols, an.partial
+    except Cancelled:
+        syms, partial = [], True
+    if partial:
+        answer_partial()
+    if whole:
+        return syms
+    if not kids:
+        return []
+    (r, c) = kids[-1].end_point
+    limit = doc.offset(r, doc.byte_to_col(r, c))
+    return [s for s in syms if s.end <= limit]
