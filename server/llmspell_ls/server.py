@@ -24,6 +24,7 @@ result ids) when the client supports it, else by *push*; never both.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import json
 import logging
@@ -60,12 +61,29 @@ MAX_DIAGNOSTIC_PASSES = 60
 YIELD_MAX_S = 0.2
 """How long a background pass waits at a checkpoint for the requests in flight (GIL to requests)."""
 
-REQUEST_DEADLINE_MS = 170.0
-"""No request computed through :meth:`LlmspellServer.compute` is answered later than this after it is
-read (unless its handler opts out: rename, whose partial answer would be wrong). Its computation gets
-``REQUEST_DEADLINE_MS - DEADLINE_MARGIN_MS`` to answer with what it has; past the deadline the loop
-answers ``empty`` itself."""
-DEADLINE_MARGIN_MS = 60.0
+REQUEST_DEADLINE_MS = 150.0
+"""No request computed through :meth:`LlmspellServer.compute` is answered later than this after its
+bytes were read (:data:`ARRIVED`: the time spent before its handler ran — the loop applying a 10 MB
+``didOpen`` ahead of it — counts), unless its handler opts out. Its computation gets what is left minus
+``DEADLINE_MARGIN_MS`` to answer with what it has; past the deadline the loop answers ``empty`` itself."""
+DEADLINE_MARGIN_MS = 50.0
+MIN_WORK_MS = 20.0
+"""However late a request's handler starts, its computation gets at least this (a cached or cheap
+answer still comes)."""
+
+ARRIVED: contextvars.ContextVar[float] = contextvars.ContextVar("llmspell_arrived", default=0.0)
+"""``time.monotonic()`` when the message being handled was read (set by :class:`FrameReader`; 0: unknown)."""
+
+
+def late_ms() -> float:
+    """Milliseconds since the current request was read (0 when unknown)."""
+    arrived = ARRIVED.get()
+    return (time.monotonic() - arrived) * 1000.0 if arrived else 0.0
+
+
+def time_left_ms(deadline_ms: float) -> float:
+    """``deadline_ms`` minus :func:`late_ms` (at least ``DEADLINE_MARGIN_MS + MIN_WORK_MS``)."""
+    return max(DEADLINE_MARGIN_MS + MIN_WORK_MS, deadline_ms - late_ms())
 
 UNBOUNDED = os.environ.get("LLMSPELL_LS_UNBOUNDED", "") not in ("", "0")
 """Reference mode (benchmarks, tests): requests computed through :meth:`LlmspellServer.compute` get no
@@ -294,7 +312,26 @@ class FrameReader(asyncio.Protocol):
         """Body length of the frame being read (-1: reading its headers)."""
         self.body_at = 0
 
+    BIG_BODY = 1 << 20
+    """A body at least this large is gathered as a list of chunks, joined once (appending 10 MB to a
+    bytearray 64 KB at a time, then copying it out, cost ~20 ms of the loop per huge ``didOpen``)."""
+    parts: list[bytes] | None = None
+    have = 0
+
     def data_received(self, data: bytes) -> None:
+        self.arrived = time.monotonic()
+        if self.parts is not None:  # in the middle of a big body
+            self.parts.append(data)
+            self.have += len(data)
+            if self.have < self.need:
+                return
+            whole = b"".join(self.parts)
+            self.parts = None
+            body, data = (whole, b"") if len(whole) == self.need else (whole[:self.need], whole[self.need:])
+            self.need = -1
+            self._handle(body)
+            if not data:
+                return
         buf = self.buf
         buf += data
         while True:
@@ -308,13 +345,21 @@ class FrameReader(asyncio.Protocol):
                     continue
                 self.need, self.body_at = length, end + 4
             if len(buf) < self.body_at + self.need:
+                if self.need >= self.BIG_BODY:
+                    self.parts = [bytes(buf[self.body_at:])]
+                    self.have = len(self.parts[0])
+                    del buf[:]
                 return
             body = bytes(buf[self.body_at:self.body_at + self.need])
             del buf[:self.body_at + self.need]
             self.need = -1
             self._handle(body)
 
+    arrived = 0.0
+    """When the chunk that completed the frame being handled was read (its request's clock starts then)."""
+
     def _handle(self, body: bytes) -> None:
+        ARRIVED.set(self.arrived)  # a handler's task copies the context: compute() reads it
         try:
             # one decode (json's encoding detection skipped unless a BOM); a dict: structured once, not
             # through an object hook called for every nested dict
@@ -833,6 +878,7 @@ class LlmspellServer(LanguageServer):
             fn = lambda d, t: whole(d.window(*w), t)  # noqa: E731
         wait_ms = 2 * budget_ms + 50
         if deadline_ms is not None:
+            deadline_ms = time_left_ms(deadline_ms)
             budget_ms = min(budget_ms, deadline_ms - DEADLINE_MARGIN_MS)
             wait_ms = min(wait_ms, deadline_ms)
         token = Token(budget_ms)

@@ -35,11 +35,13 @@ from llmspell_ls.features.hover import as_json as hover_json
 from llmspell_ls.features.hover import hover
 from llmspell_ls.features.signature import signature_help
 from llmspell_ls.server import (
+    MIN_WORK_MS,
     REQUEST_BUDGET_MS,
     REQUEST_DEADLINE_MS,
     LlmspellServer,
     RpcError,
     client_options,
+    late_ms,
     text_position,
 )
 
@@ -467,7 +469,8 @@ def _register_pull(server: LlmspellServer) -> None:
     async def on_diagnostic(ls: LlmspellServer, params: lsp.DocumentDiagnosticParams) -> Any:
         uri = params.text_document.uri
         doc = ls.docs.get(uri)
-        got = await ls.current_diagnostics(uri, timeout=PULL_WAIT_S)
+        # the wait counts from when the pull was read (a huge didOpen applied ahead of it took part of it)
+        got = await ls.current_diagnostics(uri, timeout=max(MIN_WORK_MS, PULL_WAIT_S * 1000 - late_ms()) / 1000)
         if doc is None or uri not in ls.docs:  # not open (or closed meanwhile)
             return {"kind": "full", "items": []}
         cur = ls.docs.get(uri)
