@@ -40,7 +40,12 @@ pytestmark = [
 
 WORK = Path(tempfile.mkdtemp(prefix="llmspell-ls-hostile-"))
 REPO = Path(__file__).resolve().parents[2]
-ENC = "utf-16"
+
+
+def enc_of(client: LanguageClient) -> str:
+    """The position encoding the server chose (Neovim offers UTF-8 first): the full answers use it."""
+    pe = client.init_result.capabilities.position_encoding  # type: ignore[attr-defined]
+    return str(getattr(pe, "value", pe) or "utf-16")
 
 
 def caps(kind: str) -> lsp.ClientCapabilities:
@@ -110,6 +115,8 @@ def hostile(label: str) -> Hostile:
     assert m is not None
     local_row = next(r for r in range(row, len(lines)) if re.match(r"\s*local \w+ =", lines[r]))
     at = lines[row].index("Agent.")
+    for r, c in ((row, at + 6), (call_row, m.start() + 3), (local_row, 99)):
+        assert lines[r][:c].isascii()  # the cursors' columns are the same in every encoding
     return Hostile(text, (row, at + 6), (row, at + 2), (call_row, m.start() + 3),
                    (local_row, lines[local_row].index("local ") + 6), (row - 30, row + 30))
 
@@ -184,7 +191,7 @@ async def test_completion(client: LanguageClient, label: str) -> None:
     h = hostile(label)
     uri = open_fresh(client, label)
     want = {i["label"] for i in completion_mod.completion(full_doc(label), index(), *h.cursor,
-                                                          ClientOptions(encoding=ENC)).value()["items"]}
+                                                          ClientOptions(encoding=enc_of(client))).value()["items"]}
 
     async def ask() -> set[str]:
         got = await client.text_document_completion_async(lsp.CompletionParams(text_document=td(uri),
@@ -200,7 +207,7 @@ async def test_completion(client: LanguageClient, label: str) -> None:
 async def test_hover_on_the_agent_global(client: LanguageClient, label: str) -> None:
     h = hostile(label)
     uri = open_fresh(client, label)
-    want = hover(full_doc(label), index(), *h.name, ClientOptions(encoding=ENC))
+    want = hover(full_doc(label), index(), *h.name, ClientOptions(encoding=enc_of(client)))
 
     async def ask() -> Any:
         return await client.text_document_hover_async(lsp.HoverParams(text_document=td(uri), position=pos(h.name)))
@@ -216,7 +223,7 @@ async def test_hover_on_the_agent_global(client: LanguageClient, label: str) -> 
 async def test_signature_help(client: LanguageClient, label: str) -> None:
     h = hostile(label)
     uri = open_fresh(client, label)
-    want = signature_help(full_doc(label), index(), *h.call, ClientOptions(encoding=ENC))
+    want = signature_help(full_doc(label), index(), *h.call, ClientOptions(encoding=enc_of(client)))
 
     async def ask() -> Any:
         return await client.text_document_signature_help_async(lsp.SignatureHelpParams(
@@ -240,7 +247,7 @@ async def test_definition(client: LanguageClient, label: str) -> None:
     got = await client.text_document_definition_async(lsp.DefinitionParams(text_document=td(uri),
                                                                            position=pos(h.name)))
     close(client, uri)
-    want = navigation.definition(full_doc(label), index(), *h.name, ENC)
+    want = navigation.definition(full_doc(label), index(), *h.name, enc_of(client))
     got_l = got if isinstance(got, list) else ([got] if got else [])
     assert {(x.uri, x.range.start.line) for x in got_l} <= {(x.uri, x.range.start.line) for x in want or []}
 
@@ -318,7 +325,7 @@ async def test_selection_range_is_part_of_the_true_chain(client: LanguageClient,
             sel = sel.parent
         return out
 
-    want = chain(selection.selection_range(full_doc(label), *h.cursor, ENC))
+    want = chain(selection.selection_range(full_doc(label), *h.cursor, enc_of(client)))
     if got is None:
         return  # over budget: nothing (a correct empty answer)
     assert set(chain(got[0])) <= set(want)
@@ -332,13 +339,13 @@ async def test_folding_ranges_are_a_prefix_of_the_full_answer(client: LanguageCl
     uri = open_fresh(client, label)
     got = await client.text_document_folding_range_async(lsp.FoldingRangeParams(text_document=td(uri)))
     close(client, uri)
-    want = folding.folding_ranges(full_doc(label), ENC, folding.FoldOptions(line_folding_only=True))
+    want = folding.folding_ranges(full_doc(label), enc_of(client), folding.FoldOptions(line_folding_only=True))
     key = {(f.start_line, f.end_line, f.kind) for f in want}
     assert {(f.start_line, f.end_line, f.kind) for f in got or []} <= key
 
 
 @cache
-def full_symbols_of_prefix(label: str, end_row: int) -> set[tuple[str, int, int]]:
+def full_symbols_of_prefix(label: str, end_row: int, enc: str) -> set[tuple[str, int, int]]:
     """The symbols of the document's top-level statements up to the one holding ``end_row`` (symbols of
     a prefix do not depend on what follows it), plus the hooks and tool uses of the whole text."""
     doc = full_doc(label)
@@ -348,12 +355,12 @@ def full_symbols_of_prefix(label: str, end_row: int) -> set[tuple[str, int, int]
     part = Documents().open(f"file:///full/{label}-prefix.lua", "\n".join(prefix) + "\n", 1, "lua")
 
     def keys(d: DocState) -> set[tuple[str, int, int]]:
-        return {(s.name, s.range.start.line, s.range.end.line) for s in symbols.document_symbols(d, index(), ENC)}
+        return {(s.name, s.range.start.line, s.range.end.line) for s in symbols.document_symbols(d, index(), enc)}
 
     from llmspell_ls.features.diagnostics import Analysis, _hook_symbols
 
     an = Analysis()
-    _hook_symbols(doc, index(), an, ENC)
+    _hook_symbols(doc, index(), an, enc)
     hooks = {(s.name, doc.text.count("\n", 0, s.start), doc.text.count("\n", 0, s.end)) for s in an.symbols}
     return keys(part) | hooks
 
@@ -372,12 +379,12 @@ async def test_document_symbols_are_true_symbols(client: LanguageClient, label: 
         return
     if not keys:
         return  # over budget before any statement: a correct empty answer
-    assert keys <= full_symbols_of_prefix(label, max(k[2] for k in keys))
+    assert keys <= full_symbols_of_prefix(label, max(k[2] for k in keys), enc_of(client))
 
 
 @cache
-def full_tokens(label: str) -> set[tuple[int, ...]]:
-    data = semantic_tokens.token_data(full_doc(label), index(), ENC)
+def full_tokens(label: str, enc: str) -> set[tuple[int, ...]]:
+    data = semantic_tokens.token_data(full_doc(label), index(), enc)
     out, row, col = set(), 0, 0
     for i in range(0, len(data), 5):
         row += data[i]
@@ -406,7 +413,7 @@ async def test_semantic_tokens_are_true_tokens(client: LanguageClient, label: st
         got = await client.text_document_semantic_tokens_range_async(lsp.SemanticTokensRangeParams(
             text_document=td(uri), range=visible(h)))
     close(client, uri)
-    assert absolute(list(got.data) if got else []) <= full_tokens(label)
+    assert absolute(list(got.data) if got else []) <= full_tokens(label, enc_of(client))
 
 
 @pytest.mark.parametrize("label", INPUTS)
@@ -415,7 +422,7 @@ async def test_inlay_hints_are_true_hints(client: LanguageClient, label: str) ->
     uri = open_fresh(client, label)
     got = await client.text_document_inlay_hint_async(lsp.InlayHintParams(text_document=td(uri), range=visible(h)))
     close(client, uri)
-    want = inlay_hints.inlay_hints(full_doc(label), index(), ENC, visible(h), light=True)
+    want = inlay_hints.inlay_hints(full_doc(label), index(), enc_of(client), visible(h), light=True)
 
     def keys(hs: Any) -> set[tuple[int, int, str]]:
         return {(x.position.line, x.position.character, str(x.label)) for x in hs or []}
