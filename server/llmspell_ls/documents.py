@@ -167,7 +167,7 @@ def apply_changes(doc: DocState, changes: list[Any], enc: str) -> str:
             text, offs = new, None
             continue
         if offs is None:
-            offs = list(accumulate(map(len, text.split("\n")), lambda acc, n: acc + n + 1, initial=0))
+            offs = list(accumulate(map(_PLUS_ONE, map(len, text.split("\n"))), initial=0))
 
         def off(pos: Any, text: str = text, offs: list[int] = offs) -> int:
             row = pos.line

@@ -53,7 +53,7 @@ from llmspell_ls.analysis.common import (
     spec_for,
     tokenize,
 )
-from llmspell_ls.analysis.scopes import ScopeResolver
+from llmspell_ls.analysis.scopes import ChunkResolver, ScopeResolver
 from llmspell_ls.apimodel import ApiIndex, Field, Function, Param
 from llmspell_ls.budget import Cancelled, checkpoint
 from llmspell_ls.documents import DocState
@@ -108,7 +108,7 @@ class Analysis:
 
 
 class _Checker:
-    def __init__(self, doc: DocState, index: ApiIndex, enc: str):
+    def __init__(self, doc: DocState, index: ApiIndex, enc: str, reference: bool = False):
         self.doc = doc
         self.index = index
         self.enc = enc
@@ -118,7 +118,8 @@ class _Checker:
         self.env: dict[str, TypeRef | None] = {}
         """Top-level bindings in document order (up to the current chunk); nested scopes are resolved
         inside the chunk by the scope resolver (every nested scope lies inside one top-level statement)."""
-        self.scopes = ScopeResolver(doc)  # its own: the pass's many lookups are not kept with the doc
+        # its own: the pass's many lookups are not kept with the doc
+        self.scopes = ScopeResolver(doc) if reference else ChunkResolver(doc)
         self.engine = _EnvEngine(index, doc.lang, doc.text, self.env, self.scopes)
         self.out = Analysis()
         self.toks: list[Tok] = []
@@ -127,6 +128,10 @@ class _Checker:
         self.raw: list[tuple[Any, ...]] = []
         self._updates: list[tuple[str, TypeRef | None]] = []
         self.used_text = False
+        self.reuse = not reference
+        """Replay a chunk's results when the same chunk text (in the same context) was checked earlier in
+        this pass (the text parsed without an error). ``reference``: no replay within the pass and the
+        general scope resolver, the slow path the tests compare the fast one with."""
 
     # ------------------------------------------------------------------ helpers
     def diag(self, start: int, end: int, code: str, severity: int, message: str, **extra: Any) -> None:
@@ -237,23 +242,16 @@ class _Checker:
             ascii_doc = doc.cache["_ascii"] = text.isascii()
         reg = frozenset(self.registered_tools())
         fresh: dict[Any, Any] = {}
-        bounds: list[tuple[int, int]] = []
-        for child in root.children:
-            if ascii_doc:
-                bounds.append((child.start_byte, child.end_byte))
-            else:
-                (r0, c0), (r1, c1) = child.start_point, child.end_point
-                bounds.append((doc.offset(r0, doc.byte_to_col(r0, c0)), doc.offset(r1, doc.byte_to_col(r1, c1))))
+        bounds: list[tuple[int, int]] = [(child.start_byte, child.end_byte) for child in root.children]
+        if not ascii_doc:
+            try:
+                bounds = _str_bounds(doc.source, bounds)
+            except UnicodeDecodeError:  # a boundary inside a character (never seen): per line, as before
+                bounds = [(doc.offset(r0, doc.byte_to_col(r0, c0)), doc.offset(r1, doc.byte_to_col(r1, c1)))
+                          for (r0, c0), (r1, c1) in ((c.start_point, c.end_point) for c in root.children)]
         if not bounds and text.strip():
             bounds = [(0, len(text))]
-        # group statements into chunks of ~CHUNK characters: fewer Python iterations, still local
-        grouped: list[tuple[int, int]] = []
-        for s0, e0 in bounds:
-            if grouped and e0 - grouped[-1][0] <= CHUNK:
-                grouped[-1] = (grouped[-1][0], e0)
-            else:
-                grouped.append((s0, e0))
-        bounds = grouped
+        bounds = group_statements(text, bounds)
         try:
             self._check_chunks(bounds, cache, fresh, reg)
         except Cancelled:
@@ -265,12 +263,21 @@ class _Checker:
     def _check_chunks(self, bounds: list[tuple[int, int]], cache: dict[Any, Any], fresh: dict[Any, Any],
                       reg: frozenset[str]) -> None:
         text = self.text
+        # replay within the pass only where the parse had nothing to recover from (identical text parses
+        # alike); across versions the statement cache is used as before
+        reuse = self.reuse and not self.doc.tree.root_node.has_error
         env_hash = 0
+        """A hash of the env's *contents* (XOR of one hash per binding, kept per name): chunks that meet
+        the same bindings share results, wherever they are (a history hash would differ after any
+        update, even one that rebinds a name to the type it already had)."""
+        per_name: dict[str, int] = {}
         for s, e in bounds:
             checkpoint()
             chunk = text[s:e]
             key = (len(chunk), hash(chunk), env_hash, reg)  # no copy of the text kept per document
-            hit = cache.get(key)
+            hit = fresh.get(key) if reuse else None  # the same text met earlier in this pass
+            if hit is None:
+                hit = cache.get(key)
             if hit is None:
                 n_raw, n_sym = len(self.raw), len(self.out.symbols)
                 updates: list[tuple[str, TypeRef | None]] = []
@@ -294,12 +301,18 @@ class _Checker:
                 for name, t in updates:
                     self.env[name] = t
             for name, t in hit[2]:
-                env_hash = hash((env_hash, name, t))
+                h = hash((name, t))
+                env_hash ^= per_name.get(name, 0) ^ h
+                per_name[name] = h
 
     def api(self, start: int = 0, end: int | None = None) -> None:
         spec = self.spec
         self.engine.floor = start
-        self.scopes.clear()  # lookups are per chunk (keyed by its start): keep the pass's peak memory flat
+        # lookups are per chunk (keyed by its start): keep the pass's peak memory flat
+        if isinstance(self.scopes, ChunkResolver):
+            self.scopes.set_chunk(start, len(self.text) if end is None else end)
+        else:
+            self.scopes.clear()
         toks = self.toks = tokenize(spec, self.text, start, end)
         assigned: dict[str, None] = {}
         self.match = match_table(toks)
@@ -653,36 +666,72 @@ class _EnvEngine(TypeEngine):
         return self.env.get(name)
 
 
-def analyze_document(doc: DocState, index: ApiIndex, enc: str) -> Analysis:
+def _str_bounds(source: bytes, bounds: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Byte ranges (in document order) -> string ranges, decoding only the bytes between consecutive
+    offsets (one pass over the source, in C)."""
+    out: list[tuple[int, int]] = []
+    pb = ps = 0
+
+    def at(b: int) -> int:
+        nonlocal pb, ps
+        if b < pb:
+            pb = ps = 0
+        ps += len(source[pb:b].decode("utf-8", "surrogatepass"))
+        pb = b
+        return ps
+
+    for b0, b1 in bounds:
+        out.append((at(b0), at(b1)))
+    return out
+
+
+def group_statements(text: str, bounds: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Top-level statement ranges grouped into chunks of about ``CHUNK`` characters: fewer Python
+    iterations, still local. (The grouping is part of the results' definition in one corner: the types a
+    chunk leaves to the next are read at its end, where a nested scope closing right there still counts;
+    a different grouping could differ there, so it stays as it was.)"""
+    grouped: list[tuple[int, int]] = []
+    for s0, e0 in bounds:
+        if grouped and e0 - grouped[-1][0] <= CHUNK:
+            grouped[-1] = (grouped[-1][0], e0)
+        else:
+            grouped.append((s0, e0))
+    return grouped
+
+
+def analyze_document(doc: DocState, index: ApiIndex, enc: str, *, reference: bool = False) -> Analysis:
     """Diagnostics and symbols for one document version (cached on the snapshot; statement results are
-    reused across versions through ``doc.shared``)."""
+    reused across versions through ``doc.shared``, and within the version for text met twice).
+
+    ``reference=True`` (tests): the same analysis the slow way, nothing cached or replayed: no statement
+    cache, no replay of repeated text, the general scope resolver, no step-table memo."""
     key = ("analysis", id(index), enc)
-    got = doc.cache.get(key)
+    got = None if reference else doc.cache.get(key)
     if got is None:
-        chunks = doc.shared.setdefault(("chunks", id(index), enc), {})
-        got = _Checker(doc, index, enc).run(chunks)
+        chunks = {} if reference else doc.shared.setdefault(("chunks", id(index), enc), {})
+        got = _Checker(doc, index, enc, reference).run(chunks)
         try:
             found = with_undefined_globals(doc, index, enc, got.diagnostics)
         except Cancelled:  # over the pass's budget: its slices done are kept, the next pass continues
             got.partial = True
             found = got.diagnostics
-        got.diagnostics = apply_suppressions(doc.text, with_step_tables(doc, index, enc, found))
+        got.diagnostics = apply_suppressions(doc.text, with_step_tables(doc, index, enc, found, memo=not reference))
         _hook_symbols(doc, index, got, enc)
-        if got.partial:
+        if got.partial or reference:
             return got  # not cached: the next pass (or request) continues from the statement cache
         doc.cache[key] = got
     return got  # type: ignore[no-any-return]
 
 
 def with_step_tables(doc: DocState, index: ApiIndex, enc: str,
-                     diags: list[dict[str, Any]]) -> list[dict[str, Any]]:
+                     diags: list[dict[str, Any]], memo: bool = True) -> list[dict[str, Any]]:
     """``diags`` plus the workflow step-table checks (unknown step keys and types, tools, a tool's
     parameters in ``input``) that the chain pass does not already report at the same place."""
     from llmspell_ls.features.step_tables import check_step_tables
 
     seen = {(d.get("code"), json.dumps(d.get("range"), sort_keys=True)) for d in diags}
     out = list(diags)
-    for d in check_step_tables(doc, index, enc):
+    for d in check_step_tables(doc, index, enc, memo=memo):
         r = d.range
         rng = {"start": {"line": r.start.line, "character": r.start.character},
                "end": {"line": r.end.line, "character": r.end.character}}
@@ -703,8 +752,10 @@ def apply_suppressions(text: str, diags: list[dict[str, Any]]) -> list[dict[str,
     if "@diagnostic" not in text or not diags:
         return diags
     silenced: dict[int, set[str] | None] = {}
+    line, at = 0, 0
     for m in _SUPPRESS.finditer(text):
-        line = text.count("\n", 0, m.start())
+        line += text.count("\n", at, m.start())  # counted from the previous match (not from 0 each time)
+        at = m.start()
         target = line + 1 if m.group(1) == "disable-next-line" else line
         codes = {c.strip() for c in m.group(2).split(",")} if m.group(2) else None
         prev = silenced.get(target, set())

@@ -24,6 +24,7 @@ from __future__ import annotations
 import difflib
 import re
 from types import ModuleType
+from typing import Any
 
 from lsprotocol import types as lsp
 
@@ -43,8 +44,19 @@ MAX_TABLE_TOKENS = 20000
 MAX_TABLE_CHARS = 262_144
 
 
-def check_step_tables(doc: DocState, index: ApiIndex, enc: str = "utf-16") -> list[lsp.Diagnostic]:
-    """Diagnostics for every step table in ``doc`` (see the module docstring)."""
+_GROW = "grow"
+"""Memo value: the table does not close inside this window (the next, larger window decides)."""
+MEMO = "step-tables"
+
+
+def check_step_tables(doc: DocState, index: ApiIndex, enc: str = "utf-16", memo: bool = True) -> list[lsp.Diagnostic]:
+    """Diagnostics for every step table in ``doc`` (see the module docstring).
+
+    Each anchor's result is a function of the text of its line before the table, the table's window of
+    text and whether the spell registers tools; it is memoised on those (by length and hash, no copy of
+    the text kept), with offsets relative to the table's brace, in ``doc.shared``: a table met again —
+    further down the file, or unchanged after an edit elsewhere — costs two hashes instead of a
+    tokenization. ``memo=False``: nothing memoised or reused (the reference the tests compare with)."""
     text = doc.text
     if "step" not in text and "Workflow" not in text:
         return []
@@ -55,30 +67,60 @@ def check_step_tables(doc: DocState, index: ApiIndex, enc: str = "utf-16") -> li
     type_values = next((f.values for f in rec.fields if f.name == "type" and f.values), None)
     spec = spec_for(doc.lang)
     checker = _Checker(doc, index, spec, fields, type_values or [], enc)
+    kept: dict[Any, Any] = doc.shared.setdefault((MEMO, id(index), enc), {}) if memo else {}
+    fresh: dict[Any, Any] = {}
+    n_text = len(text)
     for n, m in enumerate(_ANCHOR.finditer(text)):
         if not n & 63:
             checkpoint()  # a cancelled or over-budget request stops here
         brace = m.end() - 1
-        if _in_comment_or_string(spec, text, m.start()):
-            continue
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        prefix = text[line_start:brace]
+        head = (len(prefix), hash(prefix), checker._registers)
         # tokens of this table only, in growing windows until its brace closes: the cost follows the
         # step tables, not the document (a whole-document scan per anchor took minutes on 8,000 lines)
         size = 256
         while True:
-            end = min(len(text), brace + size)
-            toks = tokenize(spec, text, brace, end)
-            match = match_table(toks)
-            close = match.get(0, len(toks))
-            if close < len(toks) or end == len(text) or size >= MAX_TABLE_CHARS:
+            end = min(n_text, brace + size)
+            window = text[brace:end]
+            key = (head, len(window), hash(window), end == n_text)
+            got = fresh.get(key) if memo else None
+            if got is None:
+                got = kept.get(key)
+            if got is None:
+                got = _check_window(checker, spec, text, m, brace, end, size)
+            if memo:
+                fresh[key] = got
+            if got is not _GROW:
                 break
             size *= 4
-        if not toks or toks[0].text != "{" or close - 0 > MAX_TABLE_TOKENS:
-            continue
-        if m.group().lstrip().startswith("Workflow"):
-            checker.config_table(toks, 0, close, match)
-        else:
-            checker.step_table(toks, 0, close, match)
+        for a, b, code, severity, message in got:
+            checker.diag_at(brace + a, brace + b, code, severity, message)
+    if memo:
+        kept.clear()  # keep only this version's tables (bounded memory)
+        kept.update(fresh)
     return checker.out
+
+
+def _check_window(checker: _Checker, spec: ModuleType, text: str, m: re.Match[str], brace: int, end: int,
+                  size: int) -> Any:
+    """The findings (relative to ``brace``) of the table opening at ``brace``, read from the window up to
+    ``end``; ``_GROW`` when it does not close there and a larger window may be read."""
+    if size == 256 and _in_comment_or_string(spec, text, m.start()):
+        return ()
+    toks = tokenize(spec, text, brace, end)
+    match = match_table(toks)
+    close = match.get(0, len(toks))
+    if not (close < len(toks) or end == len(text) or size >= MAX_TABLE_CHARS):
+        return _GROW
+    if not toks or toks[0].text != "{" or close - 0 > MAX_TABLE_TOKENS:
+        return ()
+    checker.raw = []
+    if m.group().lstrip().startswith("Workflow"):
+        checker.config_table(toks, 0, close, match)
+    else:
+        checker.step_table(toks, 0, close, match)
+    return tuple((a - brace, b - brace, *rest) for a, b, *rest in checker.raw)
 
 
 def _in_comment_or_string(spec: ModuleType, text: str, at: int) -> bool:
@@ -100,12 +142,18 @@ class _Checker:
         self.type_values = type_values
         self.enc = enc
         self.out: list[lsp.Diagnostic] = []
+        self.raw: list[tuple[int, int, str, lsp.DiagnosticSeverity, str]] = []
         self._registers = "Tool.register" in doc.text or "Tool.register" in doc.text.replace(" ", "")
 
     def diag(self, tok: Tok, code: str, severity: lsp.DiagnosticSeverity, message: str,
              start: int | None = None, end: int | None = None) -> None:
-        s = pos_of(self.doc, tok.start if start is None else start, self.enc)
-        e = pos_of(self.doc, tok.end if end is None else end, self.enc)
+        """Record a finding by string offsets (see :func:`check_step_tables`: memoised, then placed)."""
+        self.raw.append((tok.start if start is None else start, tok.end if end is None else end, code, severity,
+                         message))
+
+    def diag_at(self, start: int, end: int, code: str, severity: lsp.DiagnosticSeverity, message: str) -> None:
+        s = pos_of(self.doc, start, self.enc)
+        e = pos_of(self.doc, end, self.enc)
         self.out.append(lsp.Diagnostic(
             range=lsp.Range(start=lsp.Position(**s), end=lsp.Position(**e)),
             message=message, severity=severity, code=code, source=SOURCE))
