@@ -330,8 +330,8 @@ def hostile_inputs() -> dict[str, HostileInput]:
     big = examples_spell(200_000)
     big_lines = big.split("\n")
     row = next(r for r in range(len(big_lines) // 2, len(big_lines)) if "Agent." in big_lines[r])
-    call_row = next(r for r in range(row, len(big_lines)) if re.search(r"\w\(\S", big_lines[r]))
-    call_col = re.search(r"\w\(\S", big_lines[call_row]).start() + 3  # type: ignore[union-attr]
+    call_row = next(r for r in range(row, len(big_lines)) if "Tool.execute(" in big_lines[r])
+    call_col = big_lines[call_row].index("Tool.execute(") + len("Tool.execute(") + 1  # in its first argument
     local_row = next(r for r in range(row, len(big_lines)) if re.match(r"\s*local \w+ =", big_lines[r]))
     local_col = big_lines[local_row].index("local ") + 6
     return {

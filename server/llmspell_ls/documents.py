@@ -101,6 +101,24 @@ def parse_source(lang: Lang, source: bytes, old: Tree | None = None,
 
 
 _PLUS_ONE = (1).__add__
+SPLIT_CHUNK = 256 * 1024
+
+
+def split_lines(text: str) -> list[str]:
+    """``text.split("\n")``, a piece of at most ~``SPLIT_CHUNK`` characters at a time: one split of 10 MB
+    holds the GIL for ~40 ms, and a request's deadline on the event loop would wait for it."""
+    n = len(text)
+    if n <= SPLIT_CHUNK:
+        return text.split("\n")
+    out: list[str] = []
+    start = 0
+    while True:
+        cut = text.find("\n", start + SPLIT_CHUNK) if start + SPLIT_CHUNK < n else -1
+        if cut < 0:
+            out.extend(text[start:].split("\n"))
+            return out
+        out.extend(text[start:cut].split("\n"))
+        start = cut + 1
 
 
 def settled_children(doc: DocState) -> tuple[list[Any], bool]:
@@ -249,7 +267,7 @@ class DocState:
     @property
     def lines(self) -> list[str]:
         if self._lines is None:
-            self._lines = self.text.split("\n")
+            self._lines = split_lines(self.text)
         return self._lines
 
     _pending: Tree | None = field(default=None, repr=False)
@@ -273,11 +291,17 @@ class DocState:
         if tree is not None:
             return tree
         if not self._lock.acquire(blocking=False):
+            from llmspell_ls.budget import Cancelled, current
+
+            tok = current()
+            left = -1.0 if tok is None or tok.deadline is None else max(0.0, tok.deadline - time.monotonic())
             self.waiting += 1  # a background parse yields to requests, except to those waiting for it
             try:
-                self._lock.acquire()
-            finally:
+                got = self._lock.acquire(timeout=left)  # a request waits for another thread's parse
+            finally:  # no longer than its budget
                 self.waiting -= 1
+            if not got:
+                raise Cancelled("over budget waiting for the parse")
         try:
             if self._tree is None:
                 self._tree = parse_source(self.lang, self.source, self._pending)  # may raise Cancelled

@@ -61,7 +61,7 @@ MAX_DIAGNOSTIC_PASSES = 60
 YIELD_MAX_S = 0.2
 """How long a background pass waits at a checkpoint for the requests in flight (GIL to requests)."""
 
-REQUEST_DEADLINE_MS = 150.0
+REQUEST_DEADLINE_MS = 130.0
 """No request computed through :meth:`LlmspellServer.compute` is answered later than this after its
 bytes were read (:data:`ARRIVED`: the time spent before its handler ran — the loop applying a 10 MB
 ``didOpen`` ahead of it — counts), unless its handler opts out. Its computation gets what is left minus
@@ -88,6 +88,11 @@ def time_left_ms(deadline_ms: float) -> float:
 UNBOUNDED = os.environ.get("LLMSPELL_LS_UNBOUNDED", "") not in ("", "0")
 """Reference mode (benchmarks, tests): requests computed through :meth:`LlmspellServer.compute` get no
 budget, no deadline and no window: the unbounded answer partial ones are judged against. Never for users."""
+
+PARSE_IN_BUDGET_BYTES = 512 * 1024
+"""A document at least this large is never parsed within a request's budget (tree-sitter reads ~4 MB/s
+on a busy machine): a request that needs its tree, and has no window to answer from, answers empty at
+once until the background parse is done."""
 
 INLINE_MAX_DOC_CHARS = 1_000_000
 """Largest document whose cheap requests (``compute(..., cheap=line)``) run on the loop."""
@@ -876,6 +881,12 @@ class LlmspellServer(LanguageServer):
                 return got  # type: ignore[no-any-return]
             whole, w = fn, window
             fn = lambda d, t: whole(d.window(*w), t)  # noqa: E731
+        elif doc._tree is None and doc._pending is None and len(doc.source) >= PARSE_IN_BUDGET_BYTES and not UNBOUNDED:
+            # a huge document never parsed (or its tree dropped): its parse takes longer than any budget.
+            # Answer now (nothing) rather than at the deadline, with no pool thread held; it is parsed
+            # in the background (the diagnostics pass, or here), and the requests after that answer.
+            self._parse_soon(doc)
+            return RawJSON(empty)
         wait_ms = 2 * budget_ms + 50
         if deadline_ms is not None:
             deadline_ms = time_left_ms(deadline_ms)
@@ -906,6 +917,21 @@ class LlmspellServer(LanguageServer):
         if not token.cancelled:
             doc.cache[full] = res
         return res  # type: ignore[no-any-return]
+
+    def _parse_soon(self, doc: DocState) -> None:
+        """Parse ``doc`` on the analysis thread (pausing for requests), once per snapshot."""
+        if doc.cache.get("_parse_scheduled"):
+            return
+        doc.cache["_parse_scheduled"] = True
+
+        def parse() -> None:
+            with running(_ParseToken(self, doc)):
+                try:
+                    doc.tree  # noqa: B018
+                except Cancelled:
+                    pass
+
+        self.analysis_executor.submit(parse).add_done_callback(lambda f: f.exception())
 
     def compute_now(self, uri: str, key: tuple[Any, ...], fn: Callable[[DocState, Token], Any], *,
                     budget_ms: float = REQUEST_BUDGET_MS, empty: str = "null",

@@ -422,7 +422,7 @@ WINDOW_BEFORE, WINDOW_AFTER = 400, 40
 """Lines around the cursor a request on a huge, not yet parsed document answers from."""
 SEMANTIC_WINDOW_LINES = 3000
 """Semantic tokens of a huge document not parsed yet: its first lines (parsed alone)."""
-PREFIX_WINDOW = (0, 0, 0, SEMANTIC_WINDOW_LINES)
+PREFIX_WINDOW = (0, 0, 0, 1000)
 """Whole-document requests (symbols, folding) on a huge document not parsed yet: its first lines, parsed
 alone; the answer covers the statements they hold (:func:`~llmspell_ls.documents.settled_children`)."""
 

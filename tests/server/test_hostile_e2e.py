@@ -110,14 +110,13 @@ def hostile(label: str) -> Hostile:
     text = examples_spell(200_000)
     lines = text.split("\n")
     row = next(r for r in range(len(lines) // 2, len(lines)) if "Agent." in lines[r])
-    call_row = next(r for r in range(row, len(lines)) if re.search(r"\w\(\S", lines[r]))
-    m = re.search(r"\w\(\S", lines[call_row])
-    assert m is not None
+    call_row = next(r for r in range(row, len(lines)) if "Tool.execute(" in lines[r])
+    call_col = lines[call_row].index("Tool.execute(") + len("Tool.execute(") + 1  # in its first argument
     local_row = next(r for r in range(row, len(lines)) if re.match(r"\s*local \w+ =", lines[r]))
     at = lines[row].index("Agent.")
-    for r, c in ((row, at + 6), (call_row, m.start() + 3), (local_row, 99)):
+    for r, c in ((row, at + 6), (call_row, call_col), (local_row, 99)):
         assert lines[r][:c].isascii()  # the cursors' columns are the same in every encoding
-    return Hostile(text, (row, at + 6), (row, at + 2), (call_row, m.start() + 3),
+    return Hostile(text, (row, at + 6), (row, at + 2), (call_row, call_col),
                    (local_row, lines[local_row].index("local ") + 6), (row - 30, row + 30))
 
 

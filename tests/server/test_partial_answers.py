@@ -218,3 +218,15 @@ def test_selection_on_a_window_keeps_only_ranges_of_the_whole_parse() -> None:
     got = ranges(fresh(line).window(0, col, 400, 40))
     want = ranges(full)
     assert len(got) >= 3 and set(got) <= set(want)
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_split_lines_in_pieces_is_split(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    import random
+
+    from llmspell_ls import documents
+
+    monkeypatch.setattr(documents, "SPLIT_CHUNK", 5)
+    r = random.Random(seed)
+    text = "".join(r.choice(["a", "\n", "bb", "\n\n", "é"]) for _ in range(r.randint(0, 80)))
+    assert documents.split_lines(text) == text.split("\n")

@@ -11,10 +11,10 @@ from __future__ import annotations
 from lsprotocol import types as lsp
 
 from llmspell_ls.apimodel import ApiIndex
-from llmspell_ls.budget import Cancelled, answer_partial
+from llmspell_ls.budget import answer_partial
 from llmspell_ls.documents import DocState, settled_children
 from llmspell_ls.features.common import pos_of
-from llmspell_ls.features.diagnostics import Symbol, analyze_document
+from llmspell_ls.features.diagnostics import Symbol, _Checker, _hook_symbols
 
 
 def document_symbols(doc: DocState, index: ApiIndex, enc: str) -> list[lsp.DocumentSymbol]:
@@ -31,15 +31,23 @@ def document_symbols(doc: DocState, index: ApiIndex, enc: str) -> list[lsp.Docum
 
 
 def symbols_of(doc: DocState, index: ApiIndex, enc: str) -> list[Symbol]:
-    """The document's symbols, or a correct subset of them when over budget (see the module's doc)."""
+    """The document's symbols, or a correct subset of them when over budget (see the module's doc).
+
+    The symbols of :func:`~llmspell_ls.features.diagnostics.analyze_document` are its statement
+    checker's plus the hooks and tool uses a scan of the text finds; run apart here (sharing the
+    checker's per-statement cache with the diagnostics pass), so that the checker's symbols so far
+    survive the budget running out in the diagnostics-only steps after it."""
     kids, whole = settled_children(doc)
-    try:
-        an = analyze_document(doc, index, enc)
-        syms, partial = an.symbols, an.partial
-    except Cancelled:
-        syms, partial = [], True
-    if partial:
-        answer_partial()
+    done = doc.cache.get(("analysis", id(index), enc))
+    if done is not None:
+        syms = done.symbols
+    else:
+        an = _Checker(doc, index, enc).run(doc.shared.setdefault(("chunks", id(index), enc), {}))
+        if an.partial:  # cut short: the statements checked so far (their results stay for the next one)
+            answer_partial()
+        else:
+            _hook_symbols(doc, index, an, enc)  # a scan of the text (regexes): no budget check inside
+        syms = an.symbols
     if whole:
         return syms
     if not kids:
