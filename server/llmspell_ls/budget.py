@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 
 class Cancelled(Exception):
@@ -79,15 +77,23 @@ def checkpoint() -> None:
         tok.check()
 
 
-@contextmanager
-def running(token: Token | None) -> Iterator[Token | None]:
-    """Make ``token`` the current token of this thread for the duration of the block."""
-    prev = getattr(_local, "token", None)
-    _local.token = token
-    try:
-        yield token
-    finally:
-        _local.token = prev
+class running:
+    """Make ``token`` the current token of this thread for the duration of the block (a class, not a
+    generator context manager: it is entered by every request, ~2 µs cheaper)."""
+
+    __slots__ = ("prev", "token")
+
+    def __init__(self, token: Token | None):
+        self.token = token
+        self.prev: Token | None = None
+
+    def __enter__(self) -> Token | None:
+        self.prev = getattr(_local, "token", None)
+        _local.token = self.token
+        return self.token
+
+    def __exit__(self, *exc: object) -> None:
+        _local.token = self.prev
 
 
 def answer_partial() -> None:

@@ -21,6 +21,7 @@ How to add a request that can be slow (anything that walks the document)::
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,6 +78,7 @@ def register(server: LlmspellServer) -> None:
             if _settings_valid(ls, section, "initializationOptions"):
                 ls.init_options = section
         _ = ls.index  # load the model now, not on the first keystroke
+        gc.freeze()  # the model (and start-up) lives as long as the server: no full collection walks it again
         _setup_diagnostics_mode(ls, params.capabilities)
 
     @server.feature(lsp.SHUTDOWN)

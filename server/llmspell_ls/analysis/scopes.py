@@ -627,7 +627,10 @@ def ident_spans(source: bytes, name: str | bytes, before: frozenset[int] = IDENT
     valid one (a valid start inside it would follow a byte of the name, an identifier byte)."""
     raw = name.encode("utf-8") if isinstance(name, str) else name
     rx = _span_rx(raw, after)
-    for m in rx.finditer(source, lo):
+    # the search stops where no match can start any more (one byte past a match, for the look-ahead): a
+    # scoped search does not scan the rest of the document for the next occurrence
+    end = min(len(source), hi + len(raw) + 1) if hi < len(source) else len(source)
+    for m in rx.finditer(source, lo, end):
         s = m.start()
         if s >= hi:
             return

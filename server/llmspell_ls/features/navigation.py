@@ -134,6 +134,8 @@ def byte_span(doc: DocState, start: int, end: int, enc: str) -> Span:
 
 def occ_span(doc: DocState, o: NameOcc, enc: str) -> Span:
     text = doc.line(o.row)
+    if text.isascii():  # byte, code point and UTF-16 columns agree
+        return o.row, o.col, o.row, o.col + o.end - o.start
     c0 = doc.byte_to_col(o.row, o.col)
     c1 = doc.byte_to_col(o.row, o.col + o.end - o.start)
     return o.row, col_to_client(text, c0, enc), o.row, col_to_client(text, c1, enc)
