@@ -216,6 +216,20 @@ def _node_text(doc: DocState, node: Node) -> str:
     return doc.source[node.start_byte:node.end_byte].decode("utf-8", "replace")
 
 
+_NO_DECL = object()
+
+
+def declaration_of(doc: DocState, node: Node, name: str) -> NameOcc | None:
+    """:func:`lua_declaration_of`, kept per version and identifier: definition, references, highlight and
+    rename asked on the same name (an editor's usual sequence) walk back to its declaration once."""
+    key = ("_nav_decl", node.start_byte)
+    got = doc.cache.get(key)
+    if got is None:
+        got = lua_declaration_of(doc, node, name)
+        doc.cache[key] = _NO_DECL if got is None else got
+    return None if got is _NO_DECL else got  # type: ignore[return-value]
+
+
 def is_member_name(node: Node, lua: bool) -> bool:
     """``t.name`` / ``t:name`` (Lua) or ``o.name`` (JS): the name is a field, not a variable."""
     parent = node.parent
@@ -240,7 +254,7 @@ def target_at(doc: DocState, index: ApiIndex, line: int, character: int, enc: st
         return _key_target(doc, node, name)  # ``{name = …}``: a key (None unless of a local's constructor)
     if lua and doc.tree.root_node.has_error is False:
         # a local: its declaration is usually a few lines up, and its uses are inside its scope
-        d = lua_declaration_of(doc, node, name)
+        d = declaration_of(doc, node, name)
         if d is not None:
             scoped = name_occurrences(doc, name, d.start, d.scope[1] if d.scope else None)
             k = next((k for k, o in enumerate(checked(scoped)) if o.start == node.start_byte), -1)
@@ -772,7 +786,7 @@ def definition_spans(doc: DocState, index: ApiIndex, line: int, character: int, 
         row, bcol = cursor_byte(doc, line, character, enc)
         node = ident_at(doc, row, bcol)
         if node is not None and not is_member_name(node, True):
-            decl = lua_declaration_of(doc, node, _node_text(doc, node))
+            decl = declaration_of(doc, node, _node_text(doc, node))
             if decl is not None:
                 return [(doc.uri, *occ_span(doc, decl, enc))]
     t = target_at(doc, index, line, character, enc)
