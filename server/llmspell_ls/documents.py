@@ -205,22 +205,36 @@ def apply_changes(doc: DocState, changes: list[Any], enc: str) -> str:
     return text
 
 
+_EDIT_BLOCK = 1 << 15
+
+
 def byte_edit(old: bytes, new: bytes) -> tuple[int, int, int]:
-    """(start, old_end, new_end) of the single edit turning ``old`` into ``new`` (binary search; C slices)."""
+    """(start, old_end, new_end) of the single edit turning ``old`` into ``new``: the longest common
+    prefix, then the longest common suffix not overlapping it. Found block by block, then by binary
+    search inside the first block that differs (C slices of at most a block: a binary search over the
+    whole text copied up to all of it per step, ~10 ms per keystroke on 50,000 lines, on the event loop)."""
     n = min(len(old), len(new))
-    lo, hi = 0, n
-    while lo < hi:  # longest common prefix
+    blk = _EDIT_BLOCK
+    i = 0
+    while i + blk <= n and old[i:i + blk] == new[i:i + blk]:
+        i += blk
+    lo, hi = i, min(n, i + blk)
+    while lo < hi:  # longest common prefix, inside the block
         mid = (lo + hi + 1) // 2
-        if old[:mid] == new[:mid]:
+        if old[i:mid] == new[i:mid]:
             lo = mid
         else:
             hi = mid - 1
     start = lo
     max_suffix = n - start
-    lo, hi = 0, max_suffix
-    while lo < hi:  # longest common suffix not overlapping the prefix
+    lo_, ln = len(old), len(new)
+    j = 0
+    while j + blk <= max_suffix and old[lo_ - j - blk:lo_ - j] == new[ln - j - blk:ln - j]:
+        j += blk
+    lo, hi = j, min(max_suffix, j + blk)
+    while lo < hi:  # longest common suffix not overlapping the prefix, inside the block
         mid = (lo + hi + 1) // 2
-        if old[len(old) - mid:] == new[len(new) - mid:]:
+        if old[lo_ - mid:lo_ - j] == new[ln - mid:ln - j]:
             lo = mid
         else:
             hi = mid - 1

@@ -217,3 +217,44 @@ def test_step_table_findings_are_placed_at_each_copy(real_index: ApiIndex) -> No
             for d in check_step_tables(doc_of(text), real_index, memo=False)]
     assert got == want
     assert sorted({line for line, _, _ in got}) == [1, 3, 6]  # not the commented-out copy
+
+
+def test_anchors_are_the_anchor_regex_matches() -> None:
+    from llmspell_ls.features.step_tables import _ANCHOR, anchors
+
+    texts = [examples_spell(1500), examples_spell(900, wrap=False, suffix=".js"),
+             "xadd_step({}) add_step({}) add_then_step ( { Workflowadd_step({ Workflow . sequential ({ "
+             "wf.addStep({}) mapStep{ reduce_step\n{ Workflow.map_reduce({ _map_step({ Workflow.loop"]
+    for text in texts:
+        assert [(m.start(), m.end()) for m in anchors(text)] == [(m.start(), m.end()) for m in _ANCHOR.finditer(text)]
+
+
+def _byte_edit_reference(old: bytes, new: bytes) -> tuple[int, int, int]:
+    n = min(len(old), len(new))
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if old[:mid] == new[:mid] else (lo, mid - 1)
+    start = lo
+    lo, hi = 0, n - start
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if old[len(old) - mid:] == new[len(new) - mid:] else (lo, mid - 1)
+    return start, len(old) - lo, len(new) - lo
+
+
+@pytest.mark.parametrize("block", [1 << 15, 4, 1])
+def test_byte_edit_finds_the_longest_prefix_and_suffix(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from llmspell_ls import documents
+
+    monkeypatch.setattr(documents, "_EDIT_BLOCK", block)
+    rnd = random.Random(block)
+    for _ in range(2000):
+        base = bytes(rnd.choice(b"ab\n") for _ in range(rnd.randrange(0, 60)))
+        a0 = rnd.randrange(len(base) + 1)
+        a1 = rnd.randrange(a0, len(base) + 1)
+        new = base[:a0] + bytes(rnd.choice(b"ab") for _ in range(rnd.randrange(0, 5))) + base[a1:]
+        assert documents.byte_edit(base, new) == _byte_edit_reference(base, new), (base, new)
+    big = examples_spell(3000).encode()
+    edited = big[:70_000] + b"x" + big[70_001:]
+    assert documents.byte_edit(big, edited) == (70_000, 70_001, 70_001) == _byte_edit_reference(big, edited)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -38,6 +39,27 @@ STEP_METHODS = ("add_step", "add_then_step", "add_else_step", "map_step", "reduc
 _ANCHOR = re.compile(r"\b(?:add_step|add_then_step|add_else_step|map_step|reduce_step|addStep|addThenStep|"
                      r"addElseStep|mapStep|reduceStep)\s*\(?\s*\{|\bWorkflow\s*\.\s*(?:sequential|parallel|loop|"
                      r"conditional|map_reduce|mapReduce)\s*\(?\s*\{")
+_ANCHOR_WORDS = re.compile(r"add_step|add_then_step|add_else_step|map_step|reduce_step|addStep|addThenStep|"
+                           r"addElseStep|mapStep|reduceStep|Workflow")
+"""Where an anchor can start: the first words of ``_ANCHOR`` without its leading ``\\b``, which keeps
+``re`` from scanning for them as literals (a ``_ANCHOR`` search over 2 MB took ~50 ms, these ~6 ms)."""
+
+
+def anchors(text: str) -> Iterator[re.Match[str]]:
+    """The matches of ``_ANCHOR.finditer(text)``, found by matching ``_ANCHOR`` only where one of its
+    words starts (an anchor cannot start inside such a word: its ``\\b`` needs a non-word character
+    before it, and the words are all word characters)."""
+    last = 0
+    for w in _ANCHOR_WORDS.finditer(text):
+        at = w.start()
+        if at < last:
+            continue
+        m = _ANCHOR.match(text, at)
+        if m is not None:
+            last = m.end()
+            yield m
+
+
 STEP_RECORD = "WorkflowStep"
 SOURCE = "llmspell"
 MAX_TABLE_TOKENS = 20000
@@ -70,7 +92,7 @@ def check_step_tables(doc: DocState, index: ApiIndex, enc: str = "utf-16", memo:
     kept: dict[Any, Any] = doc.shared.setdefault((MEMO, id(index), enc), {}) if memo else {}
     fresh: dict[Any, Any] = {}
     n_text = len(text)
-    for n, m in enumerate(_ANCHOR.finditer(text)):
+    for n, m in enumerate(anchors(text)):
         if not n & 63:
             checkpoint()  # a cancelled or over-budget request stops here
         brace = m.end() - 1
