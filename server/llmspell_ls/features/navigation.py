@@ -329,25 +329,38 @@ def _member_target(doc: DocState, index: ApiIndex, node: Node, name: str) -> Tar
 
 def _key_target(doc: DocState, node: Node, name: str) -> Target | None:
     """The key ``name`` of ``local t = {name = …}``: the field ``name`` of ``t``."""
-    fld = node.parent
-    table = fld.parent if fld is not None else None
-    exprs = table.parent if table is not None else None
+    table = node.parent.parent if node.parent is not None else None
+    got = assigned_to(table) if table is not None else None
+    if got is None or not got[1] or got[0].type != "identifier":
+        return None
+    var = local_var(doc, got[0])
+    if var is None:
+        return None
+    return Target("field", name, node.start_byte, node.end_byte, var.occs, var.binding, owner=var.name)
+
+
+def assigned_to(value: Node) -> tuple[Node, bool] | None:
+    """(the variable, whether it is a ``local`` declaration) that ``value`` is assigned to in
+    ``[local] a, b = v1, v2``; None when ``value`` is not one of the values of an assignment, or no
+    variable receives it."""
+    exprs = value.parent
     st = exprs.parent if exprs is not None else None
-    if table is None or exprs is None or st is None or exprs.type != "expression_list" \
-            or st.type != "assignment_statement" or st.parent is None or st.parent.type != "variable_declaration":
+    if exprs is None or st is None or exprs.type != "expression_list" or st.type != "assignment_statement":
         return None
-    idx = next((k for k, c in enumerate(exprs.named_children) if c.id == table.id), -1)
+    idx = next((k for k, c in enumerate(exprs.named_children) if c.id == value.id), -1)
     vl = next((c for c in st.named_children if c.type == "variable_list"), None)
-    names = vl.named_children if vl is not None else []
-    var = names[idx] if 0 <= idx < len(names) else None
-    if var is None or var.type != "identifier":
+    targets = vl.named_children if vl is not None else []
+    if not 0 <= idx < len(targets):
         return None
-    vname = _node_text(doc, var)
-    occs = name_occurrences(doc, vname)
-    o = next((o for o in checked(occs) if o.start == var.start_byte), None)
-    if o is None or not o.decl:
-        return None
-    return Target("field", name, node.start_byte, node.end_byte, occs, occs.index(o), owner=vname)
+    return targets[idx], st.parent is not None and st.parent.type == "variable_declaration"
+
+
+def local_var(doc: DocState, name_node: Node) -> TableVar | None:
+    """The variable a ``local`` declaration's name node declares."""
+    name = _node_text(doc, name_node)
+    occs = name_occurrences(doc, name)
+    o = _occ_by_start(doc, name, occs).get(name_node.start_byte)
+    return TableVar(name, occs, occs.index(o)) if o is not None and o.decl else None
 
 
 def _receiver(node: Node) -> Node | None:
@@ -590,23 +603,17 @@ def _use(doc: DocState, node: Node, name: str, escapes: list[tuple[int, str]]) -
     elif pt in _SAFE_PARENTS:
         return None
     elif pt == "expression_list" and p.parent is not None:
-        st = p.parent
-        idx = next((k for k, c in enumerate(p.named_children) if c.id == node.id), -1)
-        if st.type == "assignment_statement":
-            vl = next((c for c in st.named_children if c.type == "variable_list"), None)
-            targets = vl.named_children if vl is not None else []
-            target = targets[idx] if 0 <= idx < len(targets) else None
-            if target is None:
+        if p.parent.type == "assignment_statement":
+            got = assigned_to(node)
+            if got is None:
                 return None  # a value nobody receives
-            if st.parent is not None and st.parent.type == "variable_declaration" and target.type == "identifier":
-                aname = _node_text(doc, target)
-                aoccs = name_occurrences(doc, aname)
-                a = _occ_by_start(doc, aname, aoccs).get(target.start_byte)
-                if a is not None and a.decl:
-                    return TableVar(aname, aoccs, aoccs.index(a))
+            target, is_local = got
+            alias = local_var(doc, target) if is_local and target.type == "identifier" else None
+            if alias is not None:
+                return alias
             escapes.append((line, f"line {line} assigns '{name}' to '{_node_text(doc, target)}'"))
             return None
-        if st.type == "return_statement":
+        if p.parent.type == "return_statement":
             escapes.append((line, f"line {line} returns '{name}'"))
             return None
     elif pt == "arguments" and p.parent is not None:
@@ -682,15 +689,9 @@ def _self_in(doc: DocState, recv: Node, group: TableGroup) -> bool:
     return m is not None and group.holds(doc, m)
 
 
-def _self_is(doc: DocState, recv: Node, t: Target) -> bool:
-    """Is the ``self`` at ``recv`` the table of ``t`` (same name, same binding)?"""
-    return _self_in(doc, recv, TableGroup([], {TableVar(t.owner, t.occs, t.index).key}, []))
-
-
 def self_occurrences(doc: DocState, t: Target) -> list[NameOcc]:
     """The implicit ``self`` occurrences that stand for the table of ``t``."""
-    return [o for o in checked(name_occurrences(doc, "self"), 64)
-            if o.binding < 0 and _self_is(doc, _node_at(doc, o.start, o.end), t)]
+    return _self_uses(doc, TableVar(t.owner, t.occs, t.index))
 
 
 def _node_at(doc: DocState, start: int, end: int) -> Node:
