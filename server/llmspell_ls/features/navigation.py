@@ -713,22 +713,15 @@ def _is_field_write(member: Node | None) -> bool:
 
 def _constructor_keys(doc: DocState, decl: NameOcc, name: str) -> list[tuple[int, int, bool]]:
     """``local M = {run = …}`` / ``const M = {run() {…}, run: …}``: the key ``run``."""
-    node = doc.tree.root_node.named_descendant_for_byte_range(decl.start, decl.end)
-    if node is None:
-        return []
     table: Node | None = None
     if doc.lang == "lua":
-        vl = node.parent
-        st = vl.parent if vl is not None else None
-        if vl is not None and st is not None and st.type == "assignment_statement":
-            idx = next((i for i, c in enumerate(vl.named_children) if c.id == node.id), 0)
-            exprs = next((c for c in st.named_children if c.type == "expression_list"), None)
-            vals = exprs.named_children if exprs is not None else []
-            table = vals[idx] if idx < len(vals) and vals[idx].type == "table_constructor" else None
+        value = decl_value(doc, decl)
+        table = value if value is not None and value.type == "table_constructor" else None
         keys = [c.child_by_field_name("name") for c in (table.named_children if table is not None else [])
                 if c.type == "field"]
     else:
-        p = node.parent
+        node = doc.tree.root_node.named_descendant_for_byte_range(decl.start, decl.end)
+        p = node.parent if node is not None else None
         value = p.child_by_field_name("value") if p is not None and p.type == "variable_declarator" else None
         table = value if value is not None and value.type == "object" else None
         keys = []
