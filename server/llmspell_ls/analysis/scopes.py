@@ -941,10 +941,39 @@ class ChunkResolver(ScopeResolver):
     def set_chunk(self, start: int, end: int) -> None:
         self.clear()
         self.chunk = (start, end)
+        self._flat = None
+        if not self.ascii and self.text[start:end].isascii():
+            # an ASCII chunk of a document that is not: its byte offsets are its string offsets shifted
+            # (no per-line table lookup for each of its thousands of occurrences)
+            bs = super().to_byte(start)
+            self._flat = (start, end, bs)
+
+    _flat: tuple[int, int, int] | None = None
+    _root: Node | None = None
+
+    @property
+    def root(self) -> Node:
+        root = self._root
+        if root is None:
+            root = self._root = super().root  # one tree for the whole pass (not kept past it: see clear)
+        return root
+
+    def to_byte(self, offset: int) -> int:
+        flat = self._flat
+        if flat is not None and flat[0] <= offset <= flat[1]:
+            return flat[2] + offset - flat[0]
+        return super().to_byte(offset)
+
+    def to_offset(self, byte: int) -> int:
+        flat = self._flat
+        if flat is not None and flat[2] <= byte <= flat[2] + flat[1] - flat[0]:
+            return flat[0] + byte - flat[2]
+        return super().to_offset(byte)
 
     def clear(self) -> None:
         super().clear()
         self._bindings.clear()
+        self._root = None
 
     def _binding_occurrences(self, name: str) -> tuple[list[int], list[Occ]]:
         got = self._bindings.get(name)
