@@ -128,7 +128,10 @@ async def test_an_inline_computation_over_its_budget_answers_from_the_pool(serve
         token.check()
         return {"done": True}
 
-    assert (await server.compute(URI, ("w", 0, 0), walk, cheap=0)).value() == {"done": True}
+    # the pool's run gets a generous budget: on a loaded CI machine a 5 ms sleep can overrun the
+    # request's usual 80 ms, and this test is about the hand-over, not about that budget
+    got = await server.compute(URI, ("w", 0, 0), walk, cheap=0, budget_ms=10_000.0, deadline_ms=None)
+    assert got.value() == {"done": True}
     assert seen[0] == threading.current_thread().name and seen[1].startswith("llmspell-request")
 
 
