@@ -71,6 +71,12 @@ MIN_WORK_MS = 20.0
 """However late a request's handler starts, its computation gets at least this (a cached or cheap
 answer still comes)."""
 
+LAST_READ = [0.0]
+"""``time.monotonic()`` of the last read from the client (a background parse waits for a quiet moment)."""
+QUIET_MS = 30.0
+"""A background parse pauses until nothing was read from the client for this long (requests come in
+bursts, right after a ``didOpen`` above all: the loop applying them should not share the CPU with it)."""
+
 ARRIVED: contextvars.ContextVar[float] = contextvars.ContextVar("llmspell_arrived", default=0.0)
 """``time.monotonic()`` when the message being handled was read (set by :class:`FrameReader`; 0: unknown)."""
 
@@ -324,7 +330,7 @@ class FrameReader(asyncio.Protocol):
     have = 0
 
     def data_received(self, data: bytes) -> None:
-        self.arrived = time.monotonic()
+        self.arrived = LAST_READ[0] = time.monotonic()
         if self.parts is not None:  # in the middle of a big body
             self.parts.append(data)
             self.have += len(data)
@@ -1046,8 +1052,9 @@ class _BackgroundToken(Token):
 
 class _ParseToken(Token):
     """The token of a background parse (the diagnostics pass's): no budget; while requests are being
-    computed (other than those waiting for this very parse) it pauses at each progress callback, up to
-    ``YIELD_MAX_S`` at a time; it stops when the document is closed."""
+    computed (other than those waiting for this very parse), or the client sent something less than
+    ``QUIET_MS`` ago, it pauses at each progress callback, up to ``YIELD_MAX_S`` at a time; it stops
+    when the document is closed."""
 
     __slots__ = ("doc", "server")
 
@@ -1061,7 +1068,8 @@ class _ParseToken(Token):
             self.reason = "closed"
             return True
         waited = 0.0
-        while server.inflight > doc.waiting and waited < YIELD_MAX_S:
+        quiet = QUIET_MS / 1000.0
+        while waited < YIELD_MAX_S and (server.inflight > doc.waiting or time.monotonic() - LAST_READ[0] < quiet):
             time.sleep(0.002)
             waited += 0.002
         return self.cancelled

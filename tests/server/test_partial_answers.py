@@ -230,3 +230,17 @@ def test_split_lines_in_pieces_is_split(seed: int, monkeypatch: pytest.MonkeyPat
     r = random.Random(seed)
     text = "".join(r.choice(["a", "\n", "bb", "\n\n", "é"]) for _ in range(r.randint(0, 80)))
     assert documents.split_lines(text) == text.split("\n")
+
+
+@pytest.mark.parametrize("text", ["a\nb", "é\nx°y\n\nz", "", "\n", TEXT, "local s = '°' -- é\n" * 50])
+def test_scope_offsets_of_a_window_are_the_resolvers(text: str) -> None:
+    from llmspell_ls.analysis.scopes import line_offsets
+    from llmspell_ls.documents import scope_offsets, split_lines
+
+    lines = split_lines(text)
+    doc = fresh(text)
+    assert scope_offsets(lines, [doc.offset(r, 0) for r in range(len(lines))] + [len(text) + 1]) == \
+        line_offsets(text)
+    if text and not text.isascii():
+        w = doc.window(len(lines) // 2, 0, 10, 10)
+        assert w.cache["_scope_offsets"] == line_offsets(text)
