@@ -1069,7 +1069,8 @@ class _ParseToken(Token):
             return True
         waited = 0.0
         quiet = QUIET_MS / 1000.0
-        while waited < YIELD_MAX_S and (server.inflight > doc.waiting or time.monotonic() - LAST_READ[0] < quiet):
+        # never while a request waits for this very parse (it holds the document's lock)
+        while waited < YIELD_MAX_S and not doc.waiting and (server.inflight or time.monotonic() - LAST_READ[0] < quiet):
             time.sleep(0.002)
             waited += 0.002
         return self.cancelled

@@ -244,3 +244,26 @@ def test_scope_offsets_of_a_window_are_the_resolvers(text: str) -> None:
     if text and not text.isascii():
         w = doc.window(len(lines) // 2, 0, 10, 10)
         assert w.cache["_scope_offsets"] == line_offsets(text)
+
+
+def test_a_background_parse_pauses_for_requests_but_not_for_those_waiting_for_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+    from types import SimpleNamespace
+
+    from llmspell_ls import server as srv_mod
+
+    doc = fresh("local x = 1\n")
+    server = SimpleNamespace(inflight=1, docs=SimpleNamespace(_docs={doc.uri: doc}))
+    tok = srv_mod._ParseToken(server, doc)  # type: ignore[arg-type]
+    monkeypatch.setattr(srv_mod, "YIELD_MAX_S", 0.05)
+    t0 = time.monotonic()
+    assert tok.poll() is False  # a request in flight: the parse pauses (up to YIELD_MAX_S)
+    assert time.monotonic() - t0 >= 0.04
+    doc.waiting = 1  # ... unless the request waits for this parse
+    srv_mod.LAST_READ[0] = time.monotonic()  # even right after a read from the client
+    t0 = time.monotonic()
+    assert tok.poll() is False
+    assert time.monotonic() - t0 < 0.02
+    server.docs._docs.clear()  # closed: the parse stops
+    assert tok.poll() is True
