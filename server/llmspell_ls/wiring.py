@@ -29,7 +29,7 @@ from typing import Any
 
 from lsprotocol import types as lsp
 
-from llmspell_ls.features import actions, lens, symbols
+from llmspell_ls.features import actions, lens, nav_index, symbols
 from llmspell_ls.features.common import RawJSON
 from llmspell_ls.features.completion import completion, resolve_item
 from llmspell_ls.features.hover import as_json as hover_json
@@ -113,6 +113,7 @@ def register(server: LlmspellServer) -> None:
         td = params.text_document
         try:
             ls.open_document(td.uri, td.text, td.version, td.language_id)
+            nav_index.schedule(ls, td.uri)
         except Exception:
             log.exception("didOpen %s", td.uri)
 
@@ -121,6 +122,7 @@ def register(server: LlmspellServer) -> None:
         try:
             ls.change_document(params.text_document.uri, params.text_document.version,
                                list(params.content_changes))
+            nav_index.schedule(ls, params.text_document.uri)
         except Exception:
             log.exception("didChange %s", params.text_document.uri)
 
@@ -282,18 +284,36 @@ def register(server: LlmspellServer) -> None:
         uri, p = params.text_document.uri, params.position
         return await highlight_job(ls, p.line, p.character).run(ls, uri)
 
+    def indexed(ls: LlmspellServer, uri: str, line: int, ch: int, what: int) -> RawJSON | None:
+        """The answer from the version's navigation index (:mod:`~llmspell_ls.features.nav_index`)."""
+        doc = ls.docs.get(uri)
+        got = nav_index.lookup(doc, line, ch, ls.options.encoding, what) if doc is not None else None
+        return RawJSON(got) if got is not None else None
+
     def fast_references(ls: LlmspellServer, params: Any) -> RawJSON | None:
         got = text_position(params)
         incl = params.get("context", {}).get("includeDeclaration") if got is not None else None
         if got is None or type(incl) is not bool:
             return None
         uri, line, ch = got
-        return references_job(ls, uri, line, ch, incl).now(ls, uri)
+        res = indexed(ls, uri, line, ch, nav_index.REFS if incl else nav_index.REFS_NO_DECL)
+        return res if res is not None else references_job(ls, uri, line, ch, incl).now(ls, uri)
 
-    server.fast_paths[lsp.TEXT_DOCUMENT_DEFINITION] = fast_position(
-        lambda ls, line, ch, uri: definition_job(ls, uri, line, ch), with_uri=True)
+    def fast_indexed(what: int, job: Callable[[LlmspellServer, str, int, int], Job]) -> Any:
+        def fast(ls: LlmspellServer, params: Any) -> RawJSON | None:
+            got = text_position(params)
+            if got is None:
+                return None
+            uri, line, ch = got
+            res = indexed(ls, uri, line, ch, what)
+            return res if res is not None else job(ls, uri, line, ch).now(ls, uri)
+
+        return fast
+
+    server.fast_paths[lsp.TEXT_DOCUMENT_DEFINITION] = fast_indexed(nav_index.DEF, definition_job)
     server.fast_paths[lsp.TEXT_DOCUMENT_REFERENCES] = fast_references
-    server.fast_paths[lsp.TEXT_DOCUMENT_DOCUMENT_HIGHLIGHT] = fast_position(highlight_job)
+    server.fast_paths[lsp.TEXT_DOCUMENT_DOCUMENT_HIGHLIGHT] = fast_indexed(
+        nav_index.HIGHLIGHT, lambda ls, uri, line, ch: highlight_job(ls, line, ch))
 
     @server.feature(lsp.TEXT_DOCUMENT_PREPARE_RENAME)
     async def on_prepare_rename(ls: LlmspellServer, params: lsp.PrepareRenameParams) -> Any:
