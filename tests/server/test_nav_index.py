@@ -141,3 +141,43 @@ async def test_the_server_builds_the_index_after_opening_and_answers_from_it(ind
         assert body["id"] == 7 and body["result"] == json.loads(idx[start][nav_index.REFS])
     finally:
         ls.shutdown_work()
+
+
+def test_a_build_on_a_pathological_document_is_bounded_and_keeps_correct_entries(index: Any, monkeypatch: Any) -> None:
+    import time
+
+    # one top-level local used 10,000 times: each use's declaration walk is long (quadratic in all)
+    monkeypatch.setattr(nav_index, "BUILD_BUDGET_S", 0.3)
+    doc = Documents().open("file:///w/p.lua", "local x = 1\n" + "print(x, x)\n" * 5000, 1, "lua")
+    doc.tree  # noqa: B018
+    t0 = time.perf_counter()
+    idx = built(doc, index, "utf-16")
+    assert time.perf_counter() - t0 < 0.3 + 0.5
+    fresh = Documents().open(doc.uri, doc.text, 1, "lua")
+    for start in list(idx)[:: max(1, len(idx) // 20)]:
+        row = doc.source[:start].count(b"\n")
+        col = start - (doc.source.rfind(b"\n", 0, start) + 1)
+        assert idx[start] == ordinary(fresh, index, row, col, "utf-16")
+
+
+async def test_a_newer_version_supersedes_the_build(index: Any) -> None:
+    ls = create_server(index)
+    uri = "file:///w/v.lua"
+    try:
+        ls.open_document(uri, "local a = 1\nprint(a)\n", 1, "lua")
+        nav_index.schedule(ls, uri)
+        old = ls.docs.get(uri)
+        assert old is not None
+        old.tree  # noqa: B018
+        ls.docs.open(uri, "local b = 2\nprint(b)\n", 2, "lua")  # a new version (as didChange makes)
+        nav_index.schedule(ls, uri)
+        new = ls.docs.get(uri)
+        assert new is not None and new is not old
+        for _ in range(200):
+            if nav_index.key(ls.options.encoding) in new.cache:
+                break
+            await asyncio.sleep(0.01)
+        assert new.cache[nav_index.key(ls.options.encoding)]
+        assert nav_index.key(ls.options.encoding) not in old.cache
+    finally:
+        ls.shutdown_work()

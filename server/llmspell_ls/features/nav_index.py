@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from llmspell_ls.analysis.scopes import _nav_lua
 from llmspell_ls.budget import Cancelled, Token, running
 from llmspell_ls.features import navigation
+from llmspell_ls.server import LAST_READ
 
 if TYPE_CHECKING:
     from llmspell_ls.apimodel import ApiIndex
@@ -35,10 +36,19 @@ MAX_NODES = 2_000_000
 """A document with more syntax nodes is not indexed."""
 SLICE_MS = 1.0
 """Longest stretch of one build slice on the event loop."""
-NODE_BUDGET_MS = 20.0
+NODE_BUDGET_MS = 5.0
 """An identifier whose answers take longer is left to the ordinary path (its budgeted, partial walk)."""
-START_DELAY_S = 0.05
+MAX_SLOW_NODES = 3
+BUILD_BUDGET_S = 2.0
+"""A build stops after that many identifiers over their budget, or this much time computing: the index
+keeps what it has (the rest takes the ordinary path)."""
+START_DELAY_S = 0.2
+"""After a change: a build that a keystroke would supersede at once is not started."""
 WAIT_PARSE_S = 0.05
+MAX_WAIT_PARSE_S = 60.0
+"""A version nothing parses for this long (no diagnostics pass, no request) is not indexed."""
+QUIET_S = 0.01
+"""A slice waits until nothing was read from the client for this long (requests come in bursts)."""
 
 DEF, REFS, REFS_NO_DECL, HIGHLIGHT = range(4)
 """Positions in an entry: definition, references with / without the declaration, documentHighlight."""
@@ -64,12 +74,15 @@ def lookup(doc: DocState, line: int, character: int, enc: str, what: int) -> str
     return None if got is None else got[what]  # type: ignore[no-any-return]
 
 
-def entry(doc: DocState, index: ApiIndex, node: Any, enc: str,
-          declared: set[str] | None = None) -> tuple[str, str, str, str] | None:
+def entry(doc: DocState, index: ApiIndex, node: Any, enc: str, declared: set[str] | None = None,
+          groups: dict[tuple[int, int], Any] | None = None) -> tuple[str, str, str, str] | None:
     """The four answers for a cursor on ``node`` when it is a local's occurrence, else None.
     ``declared``: the names declared (``_nav_lua(...).decl``) by the identifiers before ``node``, this
     one's added when it declares; a name none of them declares has no declaration here (a Lua local is
-    declared before its uses, and :func:`lua_declaration_of` only looks backwards): a global."""
+    declared before its uses, and :func:`lua_declaration_of` only looks backwards): a global.
+    ``groups``: the answers already made for a target's occurrence list (cached per version by
+    :func:`name_occurrences`, so one object per list) and binding, which they are a function of: the uses
+    of one local share them (text and time: not one list of every use per use)."""
     if navigation.is_member_name(node, True):
         return None
     parent = node.parent
@@ -99,13 +112,18 @@ def entry(doc: DocState, index: ApiIndex, node: Any, enc: str,
     decl = navigation.declaration_of(doc, node, name)
     if decl is None:
         return None
-    uri, want, span = doc.uri, t.index, navigation.occ_span
-    mine = [(o, span(doc, o, enc)) for o in t.occs if o.binding == want]
-    locs = navigation.locations_json
-    return (locs([(uri, *span(doc, decl, enc))]),
-            locs([(uri, *sp) for o, sp in mine]),
-            locs([(uri, *sp) for o, sp in mine if not o.decl]),
-            navigation.highlights_json([(*sp, navigation.WRITE if o.write else navigation.READ) for o, sp in mine]))
+    uri, span, locs = doc.uri, navigation.occ_span, navigation.locations_json
+    gk = (id(t.occs), t.index)
+    got = groups.get(gk) if groups is not None else None
+    if got is None:
+        mine = [(o, span(doc, o, enc)) for o in t.occs if o.binding == t.index]
+        got = (t.occs,  # kept alive: its id stays its own while the build runs
+               locs([(uri, *sp) for o, sp in mine]),
+               locs([(uri, *sp) for o, sp in mine if not o.decl]),
+               navigation.highlights_json([(*sp, navigation.WRITE if o.write else navigation.READ) for o, sp in mine]))
+        if groups is not None:
+            groups[gk] = got
+    return (locs([(uri, *span(doc, decl, enc))]), got[1], got[2], got[3])
 
 
 def build(doc: DocState, index: ApiIndex, enc: str) -> Iterator[None]:
@@ -116,8 +134,10 @@ def build(doc: DocState, index: ApiIndex, enc: str) -> Iterator[None]:
         return
     idx: dict[int, tuple[str, str, str, str]] = {}
     declared: set[str] = set()
+    groups: dict[tuple[int, int], Any] = {}
     stack = [doc.tree.root_node]
     seen = 0
+    slow, spent = 0, 0.0
     while stack:
         node = stack.pop()
         seen += 1
@@ -131,13 +151,18 @@ def build(doc: DocState, index: ApiIndex, enc: str) -> Iterator[None]:
             continue
         token = Token(NODE_BUDGET_MS)
         token.inline = True  # a walk over its budget raises (no partial answer is ever indexed)
+        t0 = time.perf_counter()
         try:
             with running(token):
-                got = entry(doc, index, node, enc, declared)
+                got = entry(doc, index, node, enc, declared, groups)
         except Cancelled:
             got = None
+            slow += 1
+        spent += time.perf_counter() - t0
         if got is not None and not token.cancelled:
             idx[node.start_byte] = got
+        if slow >= MAX_SLOW_NODES or spent > BUILD_BUDGET_S:
+            break
         yield
     doc.cache[key(enc)] = idx
 
@@ -161,7 +186,12 @@ def schedule(ls: Any, uri: str) -> None:
         if key(ls.options.encoding) in doc.cache:
             return
         if not doc.parsed:
-            loop.call_later(WAIT_PARSE_S, step)  # never parse on the loop: the diagnostics pass parses
+            state["waits"] = waits = state.get("waits", 0) + 1
+            if waits * WAIT_PARSE_S < MAX_WAIT_PARSE_S:
+                loop.call_later(WAIT_PARSE_S, step)  # never parse on the loop: the diagnostics pass parses
+            return
+        if time.monotonic() - LAST_READ[0] < QUIET_S:
+            loop.call_later(QUIET_S, step)
             return
         it = state["it"]
         if it is None:
