@@ -34,6 +34,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
+from lsp.corpus import examples_spell  # noqa: E402
 from lsp.rpc import RpcClient  # noqa: E402
 
 SERVER = [sys.executable, "-m", "llmspell_ls"]
@@ -84,18 +85,6 @@ def summary(xs: list[float]) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------------------------------ inputs
-def examples_spell(lines: int) -> str:
-    parts: list[str] = []
-    n = 0
-    files = sorted((REPO / "examples").glob("*.lua"))
-    while n < lines:
-        for f in files:
-            body = f.read_text(encoding="utf-8")
-            parts.append("do\n" + body.rstrip("\n") + "\nend\n")
-            n += body.count("\n") + 2
-            if n >= lines:
-                break
-    return "".join(parts)
 
 
 def unique_spell(lines: int) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from llmspell_ls.features import diagnostics as D
 from llmspell_ls.features.step_tables import check_step_tables
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+sys.path.insert(0, str(EXAMPLES.parent / "benchmarks"))
+from lsp.corpus import examples_spell  # noqa: E402  (the benchmark's spells)
 
 MUTATIONS = [
     "Agent.bulder()",
@@ -69,19 +72,6 @@ end
 """
 
 
-def examples_spell(lines: int, wrap: bool = True, suffix: str = ".lua") -> str:
-    """The benchmark's spell: the examples, each in ``do ... end``, repeated until ``lines``."""
-    parts: list[str] = []
-    n = 0
-    files = sorted(EXAMPLES.glob("*" + suffix))
-    while n < lines:
-        for f in files:
-            body = f.read_text(encoding="utf-8").rstrip("\n")
-            parts.append("do\n" + body + "\nend\n" if wrap else body + "\n")
-            n += body.count("\n") + 2
-            if n >= lines:
-                break
-    return "".join(parts)
 
 
 def mutated(text: str, k: int, seed: int = 7) -> str:

@@ -40,6 +40,8 @@ pytestmark = [
 
 WORK = Path(tempfile.mkdtemp(prefix="llmspell-ls-hostile-"))
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from lsp.corpus import examples_spell  # noqa: E402  (the benchmark's spells)
 
 
 def enc_of(client: LanguageClient) -> str:
@@ -71,18 +73,6 @@ async def client(request: Any, lsp_client: LanguageClient):
 
 
 # ------------------------------------------------------------------------------------------ the inputs
-def examples_spell(lines: int) -> str:
-    parts: list[str] = []
-    n = 0
-    files = sorted((REPO / "examples").glob("*.lua"))
-    while n < lines:
-        for f in files:
-            body = f.read_text(encoding="utf-8")
-            parts.append("do\n" + body.rstrip("\n") + "\nend\n")
-            n += body.count("\n") + 2
-            if n >= lines:
-                break
-    return "".join(parts)
 
 
 class Hostile:

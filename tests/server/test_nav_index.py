@@ -94,7 +94,7 @@ def test_every_local_is_indexed_and_nothing_else(index: Any) -> None:
 
 @pytest.mark.parametrize("enc", ["utf-16", "utf-8"])
 def test_a_generated_5000_line_spell_with_non_ascii_text(enc: str, index: Any) -> None:
-    from bench_lsp_depth import examples_spell
+    from lsp.corpus import examples_spell
 
     text = examples_spell(5000).replace('print("', 'print("é€😀')  # wide characters before names on a line
     doc = Documents().open("file:///w/spell5k.lua", text, 1, "lua")

@@ -7,6 +7,7 @@ answer is never cached, and is never given to a cancelled request or one compute
 from __future__ import annotations
 
 import itertools
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,25 +20,11 @@ from llmspell_ls.documents import DocState, Documents, settled_children
 from llmspell_ls.features import folding, selection, semantic_tokens, symbols
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from lsp.corpus import examples_spell  # noqa: E402  (the benchmark's spells)
 
-
-def spell(lines: int) -> str:
-    """Examples wrapped in ``do … end`` up to ``lines`` lines (the benchmark's spells)."""
-    parts: list[str] = []
-    n = 0
-    files = sorted((REPO / "examples").glob("*.lua"))
-    while n < lines:
-        for f in files:
-            body = f.read_text(encoding="utf-8")
-            parts.append("do\n" + body.rstrip("\n") + "\nend\n")
-            n += body.count("\n") + 2
-            if n >= lines:
-                break
-    return "".join(parts)
-
-
-TEXT = spell(4000)
-BIG = spell(20_000)
+TEXT = examples_spell(4000)
+BIG = examples_spell(20_000)
 NESTED = "local t = " + "{ a = " * 10_000 + "Agent." + " }" * 10_000 + "\n"
 
 
@@ -150,7 +137,7 @@ def sym_keys(syms: list[lsp.DocumentSymbol]) -> set[tuple[str, int, int]]:
 
 
 def test_symbols_over_budget_are_a_subset_of_the_full_answer(real_index: ApiIndex) -> None:
-    text = spell(1500)
+    text = examples_spell(1500)
     want = sym_keys(symbols.document_symbols(fresh(text), real_index, "utf-16"))
     doc = fresh(text)
     doc.tree  # noqa: B018
@@ -162,7 +149,7 @@ def test_symbols_over_budget_are_a_subset_of_the_full_answer(real_index: ApiInde
 
 
 def test_symbols_of_a_prefix_window_are_true_symbols(real_index: ApiIndex) -> None:
-    text = spell(1500)
+    text = examples_spell(1500)
     want = sym_keys(symbols.document_symbols(fresh(text), real_index, "utf-16"))
     got = sym_keys(symbols.document_symbols(fresh(text).window(0, 0, 0, 600), real_index, "utf-16"))
     assert got and got < want
