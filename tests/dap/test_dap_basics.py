@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from dap.conftest import write
+from dap.conftest import alive, write
 from dap.dap_client import DapClient
 
 SPELL = """\
@@ -35,14 +35,6 @@ def _children(pid: int) -> set[int]:
     except OSError:
         pass
     return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ")[-1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
 
 
 def test_initialize_reports_capabilities_and_filters(dap: DapClient) -> None:
@@ -134,9 +126,9 @@ def test_terminate_kills_the_run_process(dap: DapClient, tmp_path: Path) -> None
     dap.request("terminate")
     dap.wait_event("terminated")
     deadline = time.monotonic() + 5
-    while any(_alive(k) for k in kids) and time.monotonic() < deadline:
+    while any(alive(k) for k in kids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not any(_alive(k) for k in kids)
+    assert not any(alive(k) for k in kids)
     dap.request("disconnect")
     assert dap.proc.wait(timeout=10) == 0
 
@@ -156,9 +148,9 @@ def test_endless_loop_can_be_paused_and_terminated(dap: DapClient, tmp_path: Pat
     dap.request("terminate")
     dap.wait_event("terminated")
     deadline = time.monotonic() + 5
-    while any(_alive(k) for k in kids) and time.monotonic() < deadline:
+    while any(alive(k) for k in kids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not any(_alive(k) for k in kids)
+    assert not any(alive(k) for k in kids)
 
 
 def test_unknown_request_and_bad_launch(dap: DapClient, tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from dap.conftest import alive, write
 from dap.conftest import dap as dap  # the adapter fixture of tests/dap, requested by name
-from dap.conftest import write
 from dap.dap_client import DapClient
 
 pytestmark = [pytest.mark.timeout(120)]
@@ -129,14 +129,6 @@ def _tree(pid: int) -> set[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ")[-1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
-
-
 @pytest.mark.parametrize("how", ["editor closes the pipe", "adapter killed"])
 def test_debugged_endless_spell_dies_with_its_adapter(tmp_path: Path, how: str) -> None:
     """A spell stopped at a breakpoint (wall clock held) must not outlive the editor or the adapter."""
@@ -157,9 +149,9 @@ def test_debugged_endless_spell_dies_with_its_adapter(tmp_path: Path, how: str) 
             c.proc.stdin.close()
         c.proc.wait(timeout=20)
         deadline = time.monotonic() + 10
-        while any(_alive(k) for k in run) and time.monotonic() < deadline:
+        while any(alive(k) for k in run) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not any(_alive(k) for k in run), "the debugged run outlived its adapter"
+        assert not any(alive(k) for k in run), "the debugged run outlived its adapter"
     finally:
         for k in _tree(c.proc.pid) if c.proc.poll() is None else set():
             os.kill(k, signal.SIGKILL)
