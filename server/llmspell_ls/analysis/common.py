@@ -18,7 +18,7 @@ import bisect
 import re
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 from llmspell_ls.analysis import javascript as js_spec
 from llmspell_ls.analysis import lua as lua_spec
@@ -43,12 +43,31 @@ def spec_for(lang: Lang) -> ModuleType:
     return lua_spec if lang == "lua" else js_spec
 
 
-@dataclass(slots=True)
-class Tok:
+class Tok(NamedTuple):
+    """A token: a named tuple so that the tokenizer builds it at C speed (field access stays cheap)."""
+
     kind: str  # name | string | number | op | other
     text: str
     start: int
     end: int
+
+
+_new_tok = tuple.__new__
+_FAST_RE: dict[int, re.Pattern[str]] = {}
+
+
+def _fast_re(spec: ModuleType) -> re.Pattern[str]:
+    """``spec.TOKEN_RE`` with whitespace swallowed by the next token's match (a possessive leading
+    ``\\s*+``; the token is the named group that matched), so that whitespace costs no match of its own."""
+    rx = _FAST_RE.get(id(spec))
+    if rx is None:
+        src = spec.TOKEN_RE.pattern
+        lines = [ln for ln in src.split("\n") if "(?P<ws>" not in ln]
+        if len(lines) != len(src.split("\n")) - 1:
+            raise ValueError("TOKEN_RE must have one line with the ws group")
+        rx = re.compile(r"\s*+(?:" + "\n".join(lines) + r")|\s+", spec.TOKEN_RE.flags)
+        _FAST_RE[id(spec)] = rx
+    return rx
 
 
 def tokenize(spec: ModuleType, text: str, start: int = 0, end: int | None = None) -> list[Tok]:
@@ -56,15 +75,32 @@ def tokenize(spec: ModuleType, text: str, start: int = 0, end: int | None = None
     out: list[Tok] = []
     append = out.append
     end = len(text) if end is None else end
+    new = _new_tok
+    for m in _fast_re(spec).finditer(text, start, end):
+        kind = m.lastgroup
+        if kind is None or kind == "comment":
+            continue  # whitespace at the end, or a comment
+        if kind == "ceq" or kind == "seq":  # the inner group of a long comment/string matched last
+            if m.group("comment") is None:
+                s, e = m.span("string")
+                append(new(Tok, ("string", text[s:e], s, e)))
+            continue
+        s, e = m.span(kind)
+        append(new(Tok, (kind, text[s:e], s, e)))
+    return out
+
+
+def tokenize_reference(spec: ModuleType, text: str, start: int = 0, end: int | None = None) -> list[Tok]:
+    """The plain tokenizer (one match per token and per run of whitespace): what :func:`tokenize` equals."""
+    out: list[Tok] = []
+    end = len(text) if end is None else end
     for m in spec.TOKEN_RE.finditer(text, start, end):
         kind = m.lastgroup
         if kind in ("ws", "comment", "ceq", "seq"):
-            if kind in ("ceq", "seq"):  # the inner group of a long comment/string matched last
-                k = "comment" if m.group("comment") else "string"
-                if k == "string":
-                    append(Tok("string", m.group(), m.start(), m.end()))
+            if kind in ("ceq", "seq") and not m.group("comment"):
+                out.append(Tok("string", m.group(), m.start(), m.end()))
             continue
-        append(Tok(kind or "other", m.group(), m.start(), m.end()))
+        out.append(Tok(kind or "other", m.group(), m.start(), m.end()))
     return out
 
 

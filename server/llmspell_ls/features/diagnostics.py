@@ -318,6 +318,9 @@ class _Checker:
         self.match = match_table(toks)
         keywords = spec.KEYWORDS
         seps = spec.MEMBER_SEPS
+        # what can follow a name inside a chain (see chain_forward)
+        table_calls = spec.TABLE_CALLS
+        chain_ops = seps | {"(", "["} | ({"{"} if table_calls else set())
         n = len(toks)
         i = 0
         while i < n:
@@ -344,9 +347,13 @@ class _Checker:
             elif (i + 1 < n and toks[i + 1].kind == "op" and toks[i + 1].text in (",", "=", "}", "]")) or (
                     i > 0 and toks[i - 1].kind == "name" and toks[i - 1].text in _DECL_WORDS):
                 assigned[t.text] = None  # ``local a, b = …`` / ``function f()`` / ``const {a} = …``
-            segs, _, _ = chain_forward(spec, toks, i, self.match)
-            if len(segs) > 1 or (segs and segs[0].kind == "name" and t.text[:1].isupper()):
-                self.check_chain(segs, i)
+            nxt = toks[i + 1] if i + 1 < n else None
+            if (nxt is not None and ((nxt.kind == "op" and nxt.text in chain_ops)
+                                     or (nxt.kind == "string" and table_calls))) or t.text[:1].isupper():
+                # (a chain of one name is checked only when capitalised: skip reading the others)
+                segs, _, _ = chain_forward(spec, toks, i, self.match)
+                if len(segs) > 1 or (segs and segs[0].kind == "name" and t.text[:1].isupper()):
+                    self.check_chain(segs, i)
             i += 1
         # what this chunk leaves in the top-level bindings: each name's binding as seen at its end
         stop = len(self.text) if end is None else end
