@@ -20,6 +20,7 @@ content (hence every column) are those the client counts; incremental changes ar
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -161,6 +162,63 @@ def settled_children(doc: DocState) -> tuple[list[Any], bool]:
             break
         out.append(k)
     return out[:-1], False
+
+
+_STATEMENT_START = {
+    "lua": re.compile(r"(?:local|function|do|for|if|while|repeat)\b"),
+    "javascript": re.compile(r"(?:const|let|var|function|class|async|if|for|while|import|export)\b"),
+}
+
+
+def range_window(doc: DocState, first: int, last: int, before: int = 400) -> DocState:
+    """A window (:meth:`DocState.window`) holding lines ``first`` … ``last`` of a huge document not parsed
+    yet (a range request: inlay hints, semantic tokens), starting at the nearest line at most ``before``
+    lines up that begins a statement at column 0 (``local``, ``function``, ``do`` …): a window that
+    starts in the middle of a statement would parse its tail as something else. Its first statement is
+    kept only when it starts there (:func:`window_statements`)."""
+    lines = doc.lines
+    first = max(0, min(first, len(lines) - 1))
+    last = max(first, min(last, len(lines) - 1))
+    pat = _STATEMENT_START[doc.lang]
+    anchor = -1
+    for r in range(first, max(-1, first - before - 1), -1):
+        if r == 0 or pat.match(lines[r]):
+            anchor = r
+            break
+    start = anchor if anchor >= 0 else first
+    w = doc.window(start, 0, 0, last - start)
+    w.cache["_window_anchored"] = anchor >= 0
+    return w
+
+
+def window_statements(doc: DocState) -> tuple[list[Any], tuple[int, int] | None]:
+    """The top-level statements of a window (:meth:`DocState.window`) the rest of the document cannot
+    change, and the point (row, byte column) before which the last one's tokens are sure (None: all).
+    Statements with a syntax error are left out, and so is the first one of a window that does not start
+    at a statement (:func:`range_window`) or at the first line. The last one, unless the window reaches
+    the document's end, may be cut (the text after it continues it): it is kept up to its first syntax
+    error (what tree-sitter parsed before the cut, the same in the whole document), or to its end."""
+    kids = doc.tree.root_node.children
+    win = doc.cache.get("_window")
+    if win is None:
+        return list(kids), None
+    bs, be = doc.cache.get("_window_bytes", (0, len(doc.source)))
+    cut = be < len(doc.source.rstrip())
+    last = kids[-1] if kids and cut else None
+    out = [k for k in kids if k is not last and not (k.has_error or k.is_missing or k.type == "ERROR")]
+    if out and win[0] > 0 and not doc.cache.get("_window_anchored") and out[0].start_byte <= bs:
+        out.pop(0)
+    limit: tuple[int, int] | None = None
+    if last is not None and last.type != "ERROR" and (out or win[0] == 0 or doc.cache.get("_window_anchored")):
+        node: Any = last  # descend to the first error (or missing node) of the cut statement
+        while node is not None and node.type != "ERROR" and not node.is_missing:
+            node = next((c for c in node.children if c.has_error or c.is_missing or c.type == "ERROR"), None)
+        limit = node.start_point if node is not None else last.start_point
+        if limit > last.start_point:
+            out.append(last)
+        else:
+            limit = None
+    return out, limit
 
 
 def language_of(uri: str, language_id: str | None = None) -> Lang | None:

@@ -831,7 +831,8 @@ class LlmspellServer(LanguageServer):
                       budget_ms: float = REQUEST_BUDGET_MS, empty: str = "null",
                       cheap: int | None = None, tree: bool = False,
                       deadline_ms: float | None = REQUEST_DEADLINE_MS,
-                      window: tuple[int, int, int, int] | None = None) -> RawJSON:
+                      window: tuple[int, int, int, int] | Callable[[DocState], DocState] | None = None,
+                      ) -> RawJSON:
         """The serialized result of ``fn(doc, token)`` for the current version of ``uri``, computed off
         the event loop. Use it from an ``async def`` handler: ``return await ls.compute(uri, key, fn)``.
 
@@ -855,7 +856,8 @@ class LlmspellServer(LanguageServer):
         - ``window=(row, col, before, after)``: on a document of at least ``WINDOW_MIN_BYTES`` that has
           never been parsed, ``fn`` gets :meth:`DocState.window` (those lines, parsed alone) instead of
           waiting for the whole parse: the first request after opening a huge file answers at once,
-          correct for what the window covers.
+          correct for what the window covers. ``window`` may also be a function of the document that
+          makes the window (e.g. :func:`~llmspell_ls.documents.range_window` for a range request).
         - Any other exception becomes an error response (never a dead server).
         - No document (not open): ``empty``.
         - ``cheap=line``: the computation is known to be cheap (a bounded text window around the cursor
@@ -886,7 +888,10 @@ class LlmspellServer(LanguageServer):
             if got is not None:
                 return got  # type: ignore[no-any-return]
             whole, w = fn, window
-            fn = lambda d, t: whole(d.window(*w), t)  # noqa: E731
+            if callable(w):  # a window of its own (a range request's lines: documents.range_window)
+                fn = lambda d, t: whole(w(d), t)  # noqa: E731
+            else:
+                fn = lambda d, t: whole(d.window(*w), t)  # noqa: E731
         elif doc._tree is None and doc._pending is None and len(doc.source) >= PARSE_IN_BUDGET_BYTES and not UNBOUNDED:
             # a huge document never parsed (or its tree dropped): its parse takes longer than any budget.
             # Answer now (nothing) rather than at the deadline, with no pool thread held; it is parsed

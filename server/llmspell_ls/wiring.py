@@ -449,6 +449,13 @@ PREFIX_WINDOW = (0, 0, 0, 1000)
 alone; the answer covers the statements they hold (:func:`~llmspell_ls.documents.settled_children`)."""
 
 
+def range_of(r: lsp.Range) -> Callable[[Any], Any]:
+    """The window of a range request on a huge document not parsed yet (its lines, parsed alone)."""
+    from llmspell_ls.documents import range_window
+
+    return lambda doc: range_window(doc, r.start.line, r.end.line)
+
+
 def around(line: int, ch: int) -> tuple[int, int, int, int]:
     return (line, ch, WINDOW_BEFORE, WINDOW_AFTER)
 
@@ -699,10 +706,11 @@ def _register_presentation(server: LlmspellServer) -> None:
         enc = ls.options.encoding
         r = params.range
         key = ("semanticTokens/range", r.start.line, r.start.character, r.end.line, r.end.character)
+        # a huge document not parsed yet: the tokens of the range's lines, parsed alone (a subset)
         return await ls.compute(params.text_document.uri, key,
                                 lambda doc, _t: semantic_tokens.as_json(
                                     semantic_tokens.semantic_tokens_range(doc, ls.index, enc, r)),
-                                budget_ms=1000)
+                                budget_ms=1000, window=range_of(r))
 
     def resolves_tooltips(ls: LlmspellServer) -> bool:
         """The client resolves hints' tooltips itself (VS Code, Neovim 0.10+ list ``tooltip``)."""
@@ -717,7 +725,7 @@ def _register_presentation(server: LlmspellServer) -> None:
         key = ("inlayHint", r.start.line, r.start.character, r.end.line, r.end.character, light)
         return await ls.compute(params.text_document.uri, key,
                                 lambda doc, _t: inlay_hints.inlay_hints(doc, ls.index, enc, r, light=light),
-                                empty="[]")
+                                empty="[]", window=range_of(r))  # huge, not parsed yet: the range's lines
 
     @server.feature(lsp.INLAY_HINT_RESOLVE)
     def on_inlay_hint_resolve(ls: LlmspellServer, hint: lsp.InlayHint) -> lsp.InlayHint:

@@ -26,7 +26,7 @@ from tree_sitter import Node
 from llmspell_ls.apimodel import ApiIndex, Function
 from llmspell_ls.documents import DocState
 from llmspell_ls.features.common import col_to_client
-from llmspell_ls.features.semantic_tokens import walk_rows
+from llmspell_ls.features.semantic_tokens import walk_rows, window_walker
 
 _TABLES = frozenset({"table_constructor", "object"})
 _KEYED = frozenset({"field", "pair", "shorthand_property_identifier", "spread_element", "method_definition"})
@@ -145,7 +145,9 @@ def inlay_hints(doc: DocState, index: ApiIndex, enc: str, rng: lsp.Range,
     tooltips, a ``data`` for :func:`resolve_hint` instead (the client resolves them)."""
     first, last = rng.start.line, rng.end.line
     hints: list[lsp.InlayHint] = []
-    for w in walk_rows(doc, index, enc, first, last):
+    walkers = [window_walker(doc, index, enc, calls=True)] if doc.cache.get("_window") is not None \
+        else walk_rows(doc, index, enc, first, last)  # a window of a huge document not parsed yet: its own
+    for w in walkers:
         if parameter_names:
             for args, fn in w.calls or []:
                 if args.end_point[0] < first or args.start_point[0] > last:

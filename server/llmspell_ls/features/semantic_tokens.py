@@ -858,8 +858,17 @@ def _int_edit(old: list[int], new: list[int]) -> tuple[int, int, int]:
 
 
 def semantic_tokens_range(doc: DocState, index: ApiIndex, enc: str, rng: lsp.Range) -> lsp.SemanticTokens:
-    """Tokens starting inside ``rng`` (from the cached full array, re-encoded)."""
-    data = token_data(doc, index, enc)
+    """Tokens starting inside ``rng`` (from the cached full array, re-encoded). On a window of a huge
+    document not parsed yet (:func:`~llmspell_ls.documents.range_window`): the tokens of its statements
+    that the rest of the document cannot change (:func:`window_walker`), a subset of the full answer."""
+    if doc.cache.get("_window") is not None:
+        data, _, _ = window_walker(doc, index, enc).encode(0)
+        return lsp.SemanticTokens(data=_in_range(data, rng))
+    return lsp.SemanticTokens(data=_in_range(token_data(doc, index, enc), rng))
+
+
+def _in_range(data: list[int], rng: lsp.Range) -> list[int]:
+    """The tokens of ``data`` (relative-encoded from (0, 0)) starting inside ``rng``, re-encoded."""
     first, last = rng.start.line, rng.end.line
     out: list[int] = []
     row = col = 0
@@ -883,7 +892,77 @@ def semantic_tokens_range(doc: DocState, index: ApiIndex, enc: str, rng: lsp.Ran
             out += (row - prow, col)
         out += data[i + 2:i + 5]
         prow, pcol = row, col
-    return lsp.SemanticTokens(data=out)
+    return out
+
+
+UNSURE: Binding = (-1, 0, None, False)
+"""What a window's walk knows of a name bound outside the window: nothing (its tokens are left out)."""
+
+_CHAIN = frozenset({"function_call", "call_expression", "dot_index_expression", "method_index_expression",
+                    "member_expression", "bracket_index_expression", "subscript_expression",
+                    "parenthesized_expression", "await_expression"})
+
+
+class _WindowWalker(_Walker):
+    """A walk of a window's statements (a huge document not parsed yet), which does not know the names
+    bound before the window: a name found in none of the window's scopes is a library name (the API
+    globals, the standard library) or unknown, and a token that depends on an unknown name — the name
+    itself, or a member of an untyped chain (the full walk might know its type) — is left out. Every
+    token it emits is the full walk's token (the answer is a subset of the full one)."""
+
+    def lookup(self, name: str) -> Binding:
+        for scope in reversed(self.scopes):
+            b = scope.get(name)
+            if b is not None:
+                return b
+        g = self.global_binding(name)
+        return g if g[1] & DEFAULT_LIBRARY else UNSURE
+
+    limit: tuple[int, int] | None = None
+    """Tokens end at or before this point (the window's last statement is cut there)."""
+
+    def emit(self, node: Node, tt: int, mods: int) -> None:
+        if tt >= 0 and (self.limit is None or node.end_point <= self.limit):
+            _Walker.emit(self, node, tt, mods)
+
+    def member_token(self, expr: Node, name: Node) -> None:
+        if self.member_of(expr) is None:  # untyped here: typed or not in the full walk, unknown
+            owner = expr.named_children[0]
+            if owner.type != "identifier":
+                return
+            b = self.lookup(self.text(owner))
+            if not (b[0] in (NAMESPACE, CLASS) and b[1] & DEFAULT_LIBRARY and b[2] is None):
+                return  # only ``string.format``-like members of a library namespace are sure
+        root = expr
+        while root.type in _CHAIN and root.named_children:
+            root = root.named_children[0]
+        if root.type == "identifier" and self.lookup(self.text(root))[0] < 0:
+            return
+        _Walker.member_token(self, expr, name)
+
+
+def window_walker(doc: DocState, index: ApiIndex, enc: str, calls: bool = False) -> _Walker:
+    """A :class:`_WindowWalker` that walked the settled statements of ``doc``, a window
+    (:func:`~llmspell_ls.documents.window_statements`); ``calls``: recording calls (inlay hints)."""
+    from llmspell_ls.documents import window_statements
+
+    ascii_doc = doc.cache.get("_ascii")
+    if ascii_doc is None:
+        ascii_doc = doc.cache["_ascii"] = doc.text.isascii()
+    kids, limit = window_statements(doc)
+    w = _WindowWalker(doc, index, {}, enc, bool(ascii_doc))
+    w.limit = limit
+    if calls:
+        w.calls = []
+    if not w.lua:
+        w.hoist(kids)
+    w.walk(kids)
+    if limit is not None:  # past the cut: nothing is sure
+        w.toks = [t for t in w.toks if (t[0], t[2]) <= limit]
+        if w.calls:
+            w.calls = [c for c in w.calls if c[0].end_point <= limit]
+        w.decls = [d for d in w.decls if d[0].end_point <= limit]
+    return w
 
 
 def decode(data: list[int] | tuple[int, ...]) -> list[tuple[int, int, int, str, set[str]]]:
