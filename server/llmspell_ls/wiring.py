@@ -29,7 +29,7 @@ from typing import Any
 
 from lsprotocol import types as lsp
 
-from llmspell_ls.features import actions, lens, nav_index, symbols
+from llmspell_ls.features import actions, answer_index, lens, nav_index, symbols
 from llmspell_ls.features.common import RawJSON
 from llmspell_ls.features.completion import completion, resolve_item
 from llmspell_ls.features.hover import as_json as hover_json
@@ -114,6 +114,7 @@ def register(server: LlmspellServer) -> None:
         try:
             ls.open_document(td.uri, td.text, td.version, td.language_id)
             nav_index.schedule(ls, td.uri)
+            answer_index.schedule(ls, td.uri)
         except Exception:
             log.exception("didOpen %s", td.uri)
 
@@ -123,6 +124,7 @@ def register(server: LlmspellServer) -> None:
             ls.change_document(params.text_document.uri, params.text_document.version,
                                list(params.content_changes))
             nav_index.schedule(ls, params.text_document.uri)
+            answer_index.schedule(ls, params.text_document.uri)
         except Exception:
             log.exception("didChange %s", params.text_document.uri)
 
@@ -156,16 +158,27 @@ def register(server: LlmspellServer) -> None:
         return Job(("signature", line, ch), lambda doc, _t: signature_help(doc, ls.index, line, ch, ls.options),
                    cheap=line, window=around(line, ch))
 
+    def precomputed(ls: LlmspellServer, uri: str, line: int, ch: int, method: str) -> RawJSON | None:
+        """The answer from the version's answer index (:mod:`~llmspell_ls.features.answer_index`)."""
+        doc = ls.docs.get(uri)
+        if doc is None:
+            return None
+        got = answer_index.lookup_completion(doc, line, ch, ls.options) if method == "completion" \
+            else answer_index.lookup_hover(doc, line, ch, ls.options)
+        return RawJSON(got) if got is not None else None
+
     @server.feature(lsp.TEXT_DOCUMENT_COMPLETION,
                     lsp.CompletionOptions(trigger_characters=COMPLETION_TRIGGERS, resolve_provider=True))
     async def on_completion(ls: LlmspellServer, params: lsp.CompletionParams) -> Any:
-        p = params.position
-        return await completion_job(ls, p.line, p.character).run(ls, params.text_document.uri)
+        uri, p = params.text_document.uri, params.position
+        got = precomputed(ls, uri, p.line, p.character, "completion")
+        return got if got is not None else await completion_job(ls, p.line, p.character).run(ls, uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_HOVER)
     async def on_hover(ls: LlmspellServer, params: lsp.HoverParams) -> Any:
-        p = params.position
-        return await hover_job(ls, p.line, p.character).run(ls, params.text_document.uri)
+        uri, p = params.text_document.uri, params.position
+        got = precomputed(ls, uri, p.line, p.character, "hover")
+        return got if got is not None else await hover_job(ls, p.line, p.character).run(ls, uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_SIGNATURE_HELP,
                     lsp.SignatureHelpOptions(trigger_characters=SIGNATURE_TRIGGERS, retrigger_characters=[","]))
@@ -173,8 +186,19 @@ def register(server: LlmspellServer) -> None:
         p = params.position
         return await signature_job(ls, p.line, p.character).run(ls, params.text_document.uri)
 
-    server.fast_paths[lsp.TEXT_DOCUMENT_COMPLETION] = fast_position(completion_job)
-    server.fast_paths[lsp.TEXT_DOCUMENT_HOVER] = fast_position(hover_job)
+    def fast_precomputed(method: str, job: Callable[[LlmspellServer, int, int], Job]) -> Any:
+        def fast(ls: LlmspellServer, params: Any) -> RawJSON | None:
+            got = text_position(params)
+            if got is None:
+                return None
+            uri, line, ch = got
+            res = precomputed(ls, uri, line, ch, method)
+            return res if res is not None else job(ls, line, ch).now(ls, uri)
+
+        return fast
+
+    server.fast_paths[lsp.TEXT_DOCUMENT_COMPLETION] = fast_precomputed("completion", completion_job)
+    server.fast_paths[lsp.TEXT_DOCUMENT_HOVER] = fast_precomputed("hover", hover_job)
     server.fast_paths[lsp.TEXT_DOCUMENT_SIGNATURE_HELP] = fast_position(signature_job)
 
     @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION,

@@ -214,6 +214,12 @@ def completion(doc: DocState, index: ApiIndex, line: int, character: int, opts: 
     ctx = analyze(engine, offset, context_window(doc, offset))
     nxt = doc.text[offset:offset + 1]
     with_parens = nxt != "(" and not (nxt.isalnum() or nxt == "_")
+    return answer(doc, index, engine, ctx, offset, opts, with_parens)
+
+
+def answer(doc: DocState, index: ApiIndex, engine: TypeEngine, ctx: Context, offset: int, opts: ClientOptions,
+           with_parens: bool) -> RawJSON:
+    """:func:`completion` once the context at ``offset`` is known."""
     if ctx.kind == "comment":
         return EMPTY
     if ctx.kind == "member":
