@@ -30,6 +30,14 @@ def index() -> Any:
     return load_index(REAL_MODEL)
 
 
+@pytest.fixture(autouse=True)
+def unhurried(monkeypatch: Any) -> None:
+    """No time limits: what a build indexes must not depend on how loaded the machine is (the limits have
+    their own test)."""
+    monkeypatch.setattr(answer_index, "NODE_BUDGET_MS", 1e6)
+    monkeypatch.setattr(answer_index, "BUILD_BUDGET_S", 1e6)
+
+
 def built(doc: Any, index: Any, opts: ClientOptions) -> answer_index.Index:
     for _ in answer_index.build(doc, index, opts):
         pass
@@ -199,3 +207,20 @@ async def test_a_newer_version_supersedes_the_build(index: Any) -> None:
         assert answer_index.key(ls.options) not in new.cache  # no build was scheduled for it
     finally:
         ls.shutdown_work()
+
+
+def test_a_build_over_its_budget_keeps_correct_entries(index: Any, monkeypatch: Any) -> None:
+    from lsp.corpus import examples_spell
+
+    monkeypatch.setattr(answer_index, "BUILD_BUDGET_S", 0.01)
+    doc = Documents().open("file:///w/spell5k.lua", examples_spell(5000), 1, "lua")
+    opts = ClientOptions()
+    idx = built(doc, index, opts)
+    assert ("_answer_index_done", opts) in doc.cache
+    assert 0 < len(idx.members) < 3000
+    fresh = Documents().open(doc.uri, doc.text, 1, "lua")
+    text = doc.text
+    for s, (e, answers) in list(idx.members.items())[:50]:
+        row = text.count("\n", 0, s)
+        col = s - (text.rfind("\n", 0, s) + 1)
+        assert answer_index.lookup_completion(doc, row, col, opts) == completion(fresh, index, row, col, opts).text
