@@ -200,18 +200,17 @@ class ScopeResolver:
         return got
 
     def _resolve(self, name: str, before: int, floor: int) -> tuple[bool, Occ | None]:
+        return self._claim(self._occurrences_back(name, before, floor), self.to_byte(before))
+
+    def _occurrences_back(self, name: str, before: int, floor: int) -> Iterator[tuple[int, Occ]]:
+        """The occurrences of ``name`` in ``[floor, before)`` that declare or assign it, latest first."""
         text = self.text
         n = len(name)
-        ub = self.to_byte(before)
-        pending: list[list[Any]] = []  # [occ, safe_below, dropped], latest first
         pos = before
         while True:
-            live = next((a for a in pending if not a[2]), None)
             k = text.rfind(name, floor, pos)
-            if live is not None and (k < 0 or k < live[1]):
-                return True, live[0]  # no declaration left that could claim it
             if k < 0:
-                return live is not None, live[0] if live is not None else None
+                return
             pos = k
             prev = text[k - 1] if k > 0 else " "
             if prev.isalnum() or prev in "_$.:":
@@ -224,9 +223,22 @@ class ScopeResolver:
             occ = self._classified.get(k, _UNSEEN)
             if occ is _UNSEEN:
                 occ = self._classified[k] = self.classify(k, n)
+            if occ is not None:
+                assert isinstance(occ, Occ)
+                yield k, occ
+
+    def _claim(self, found: Iterator[tuple[int, Occ]], ub: int) -> tuple[bool, Occ | None]:
+        """Which of the binding occurrences ``found`` (latest first) gives the name its value at byte
+        ``ub``: an assignment at the use's level wins; one in a block the use is not in counts only if no
+        declaration between claims it; a declaration counts where its scope holds the use."""
+        pending: list[list[Any]] = []  # [occ, safe_below, dropped], latest first
+        while True:
+            live = next((a for a in pending if not a[2]), None)
+            k, occ = next(found, (-1, None))
+            if live is not None and (k < 0 or k < live[1]):
+                return True, live[0]  # no declaration left that could claim it
             if occ is None:
-                continue
-            assert isinstance(occ, Occ)
+                return live is not None, live[0] if live is not None else None
             if occ.role == "assign":
                 if occ.visible_from > ub:
                     continue  # ``a = a:name("x")``: the right-hand side sees the previous value
@@ -981,9 +993,11 @@ class ChunkResolver(ScopeResolver):
             return got
         text = self.text
         n = len(name)
-        floor, end = self.chunk
         ks: list[int] = []
         occs: list[Occ] = []
+        classified = self._classified
+        floor, end = self.chunk
+        lua = self.lua
         k = text.find(name, floor, end)
         i = 0
         while k >= 0:
@@ -992,15 +1006,17 @@ class ChunkResolver(ScopeResolver):
                 checkpoint()
             prev = text[k - 1] if k > 0 else " "
             after = text[k + n:k + n + 1]
-            if not (prev.isalnum() or prev in "_$.:") and not (after and (after.isalnum() or after in "_$")) and not (
-                    _USE_AFTER.match(text, k + n) and not (self.lua and text.startswith("::", k + n))):
-                occ = self._classified.get(k, _UNSEEN)
-                if occ is _UNSEEN:
-                    occ = self._classified[k] = self.classify(k, n)
-                if occ is not None:
-                    assert isinstance(occ, Occ)
-                    ks.append(k)
-                    occs.append(occ)
+            if prev.isalnum() or prev in "_$.:" or (after and (after.isalnum() or after in "_$")) or (
+                    _USE_AFTER.match(text, k + n) and not (lua and text.startswith("::", k + n))):
+                k = text.find(name, k + 1, end)
+                continue
+            occ = classified.get(k, _UNSEEN)
+            if occ is _UNSEEN:
+                occ = classified[k] = self.classify(k, n)
+            if occ is not None:
+                assert isinstance(occ, Occ)
+                ks.append(k)
+                occs.append(occ)
             k = text.find(name, k + 1, end)
         got = self._bindings[name] = (ks, occs)
         return got
@@ -1010,35 +1026,8 @@ class ChunkResolver(ScopeResolver):
         if floor != start or before > end or not name:
             return super()._resolve(name, before, floor)
         ks, occs = self._binding_occurrences(name)
-        ub = self.to_byte(before)
-        pending: list[list[Any]] = []  # [occ, safe_below, dropped], latest first
         # occurrences that end at or before ``before`` (``rfind(name, floor, before)``), latest first
         j = bisect.bisect_right(ks, before - len(name))
-        while True:
-            j -= 1
-            live = next((a for a in pending if not a[2]), None)
-            k = ks[j] if j >= 0 else -1
-            if live is not None and (k < 0 or k < live[1]):
-                return True, live[0]  # no declaration left that could claim it
-            if k < 0:
-                return live is not None, live[0] if live is not None else None
-            occ = occs[j]
-            if occ.role == "assign":
-                if occ.visible_from > ub:
-                    continue  # ``a = a:name("x")``: the right-hand side sees the previous value
-                safe = -1
-                if live is None:
-                    safe = self._safe_below(occ.at, ub)
-                    if safe < 0:
-                        return True, occ  # at the cursor's level: nothing before can claim it
-                pending.append([occ, safe, False])
-                continue
-            if occ.stale:
-                raise _StaleTree
-            s0, s1 = occ.scope or (0, 0)
-            if s0 <= ub <= s1 and occ.visible_from <= ub:
-                return True, live[0] if live is not None else occ
-            # a declaration the cursor cannot see: the assignments in its scope after it are its own
-            for a in pending:
-                if s0 <= a[0].at <= s1 and a[0].at >= occ.at:
-                    a[2] = True
+        back = range(j - 1, -1, -1)  # lazily (a walk usually stops at the first binding)
+        return self._claim(zip(map(ks.__getitem__, back), map(occs.__getitem__, back), strict=True),
+                           self.to_byte(before))
