@@ -40,7 +40,8 @@ WORK = Path(tempfile.mkdtemp(prefix="llmspell-ls-answers-"))
 async def client(request: Any, lsp_client: LanguageClient):
     caps = client_capabilities(request.param)
     res = await lsp_client.initialize_session(lsp.InitializeParams(
-        capabilities=caps, root_uri=WORK.as_uri(), workspace_folders=[lsp.WorkspaceFolder(uri=WORK.as_uri(), name="w")]))
+        capabilities=caps, root_uri=WORK.as_uri(),
+        workspace_folders=[lsp.WorkspaceFolder(uri=WORK.as_uri(), name="w")]))
     enc = res.capabilities.position_encoding or "utf-16"
     lsp_client.opts = client_options(caps, str(enc))  # type: ignore[attr-defined]
     yield
@@ -55,7 +56,8 @@ def member_cursors(doc: Any) -> list[tuple[int, int, int]]:
         stack.extend(n.children)
         p = n.parent
         if n.type in ("identifier", "property_identifier") and p is not None and p.type in (
-                "dot_index_expression", "method_index_expression", "member_expression") and n.end_byte - n.start_byte > 1:
+                "dot_index_expression", "method_index_expression", "member_expression") \
+                and n.end_byte - n.start_byte > 1:
             row, b = n.start_point
             col = doc.byte_to_col(row, b)
             if col > 0 and doc.line(row)[col - 1] in ".:":
