@@ -29,6 +29,7 @@ from typing import Any
 
 from lsprotocol import types as lsp
 
+from llmspell_ls.documents import WINDOW_MIN_BYTES
 from llmspell_ls.features import actions, answer_index, lens, nav_index, symbols
 from llmspell_ls.features.common import RawJSON
 from llmspell_ls.features.completion import completion, resolve_item
@@ -39,6 +40,7 @@ from llmspell_ls.server import (
     MIN_WORK_MS,
     REQUEST_BUDGET_MS,
     REQUEST_DEADLINE_MS,
+    UNBOUNDED,
     LlmspellServer,
     RpcError,
     client_options,
@@ -57,6 +59,8 @@ REFERENCES_BUDGET_MS = 500.0
 RENAME_BUDGET_MS = 1000.0
 """Budget of rename, capped by the request deadline (over it: an error saying so, no edit; a partial
 rename would be wrong)."""
+RENAME_NOT_PARSED = ("the document is still being parsed (it is huge): until then only a local declared inside a "
+                     "block (do, function, for ...) can be renamed; nothing was renamed, try again in a few seconds")
 RENAME_TOO_SLOW = "the document is too large to rename in time (over {ms:.0f} ms): nothing was renamed"
 _OVER = '"llmspell: over budget"'
 """The ``empty`` answer of a request that must fail, not answer, when over its budget (rename)."""
@@ -253,7 +257,7 @@ def register(server: LlmspellServer) -> None:
 
     async def nav_compute(ls: LlmspellServer, uri: str, key: tuple[Any, ...], fn: Any, *, budget_ms: float,
                           empty: str = "null", deadline_ms: float | None = REQUEST_DEADLINE_MS,
-                          window: tuple[int, int, int, int] | None = None) -> Any:
+                          window: tuple[int, int, int, int] | Callable[[Any], Any] | None = None) -> Any:
         try:
             res = await ls.compute(uri, key, fn, budget_ms=budget_ms, empty=empty, deadline_ms=deadline_ms,
                                    window=window)
@@ -345,8 +349,10 @@ def register(server: LlmspellServer) -> None:
         others = nav_others(ls, uri)
         return await nav_compute(
             ls, uri, ("prepareRename", p.line, p.character, nav_versions(others)),
-            lambda doc, _t: rename.prepare_rename(doc, ls.index, p.line, p.character, ls.options.encoding, others),
-            budget_ms=NAV_BUDGET_MS)
+            lambda doc, _t: in_scope(doc, lambda: rename.prepare_rename_in_scope(
+                doc, ls.index, p.line, p.character, ls.options.encoding), lambda: rename.prepare_rename(
+                doc, ls.index, p.line, p.character, ls.options.encoding, others)),
+            budget_ms=NAV_BUDGET_MS, window=whole_doc)
 
     @server.feature(lsp.TEXT_DOCUMENT_RENAME, lsp.RenameOptions(prepare_provider=True))
     async def on_rename(ls: LlmspellServer, params: lsp.RenameParams) -> Any:
@@ -358,9 +364,29 @@ def register(server: LlmspellServer) -> None:
         others = nav_others(ls, uri)
         return await nav_compute(
             ls, uri, ("rename", p.line, p.character, new_name, doc_changes, nav_versions(others)),
-            lambda doc, _t: rename.rename(doc, ls.index, p.line, p.character, new_name, ls.options.encoding, others,
-                                          doc_changes),
-            budget_ms=RENAME_BUDGET_MS, empty=_OVER)  # a partial rename would be wrong: refused
+            lambda doc, _t: in_scope(doc, lambda: rename.rename_in_scope(
+                doc, ls.index, p.line, p.character, new_name, ls.options.encoding, doc_changes),
+                lambda: rename.rename(doc, ls.index, p.line, p.character, new_name, ls.options.encoding, others,
+                                      doc_changes)),
+            budget_ms=RENAME_BUDGET_MS, empty=_OVER, window=whole_doc)  # a partial rename would be wrong: refused
+
+    def whole_doc(doc: Any) -> Any:
+        """The ``window`` of rename: the document itself, not parsed yet (:func:`in_scope` needs no tree)."""
+        return doc
+
+    def in_scope(doc: Any, scoped: Callable[[], Any], whole: Callable[[], Any]) -> Any:
+        """A rename on a huge document (its parse, or its whole-text passes, take longer than a request
+        may): a local from its block alone (:func:`~llmspell_ls.features.rename.scope_slice`, the same
+        answer); anything else from the whole document once it is parsed, refused until then."""
+        if UNBOUNDED or len(doc.source) < WINDOW_MIN_BYTES:
+            return whole()
+        try:
+            return scoped()
+        except rename.OutOfScope:
+            if doc._tree is None and doc._pending is None:
+                server._parse_soon(doc)  # (once per snapshot)
+                raise rename.RenameError(RENAME_NOT_PARSED) from None
+            return whole()
 
     @server.feature(lsp.TEXT_DOCUMENT_SELECTION_RANGE)
     async def on_selection_range(ls: LlmspellServer, params: lsp.SelectionRangeParams) -> Any:

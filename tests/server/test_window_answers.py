@@ -26,12 +26,12 @@ def spell(lines: int) -> str:
 
 
 def whole(text: str, lang: str = "lua") -> DocState:
-    return Documents().open(f"file:///whole.{'lua' if lang == 'lua' else 'js'}", text, 1, lang)  # type: ignore[arg-type]
+    return Documents().open(f"file:///spell.{'lua' if lang == 'lua' else 'js'}", text, 1, lang)  # type: ignore[arg-type]
 
 
 def fresh(text: str, lang: str = "lua") -> DocState:
     """A snapshot never parsed (what a request meets right after didOpen of a huge file)."""
-    return DocState(f"file:///fresh.{'lua' if lang == 'lua' else 'js'}", lang, 1, text)  # type: ignore[arg-type]
+    return DocState(f"file:///spell.{'lua' if lang == 'lua' else 'js'}", lang, 1, text)  # type: ignore[arg-type]
 
 
 def rng(first: int, last: int) -> lsp.Range:
@@ -116,3 +116,63 @@ def test_javascript_range_window(index: ApiIndex) -> None:
         a = tokens(semantic_tokens.semantic_tokens_range(w, index, "utf-16", r).data)
         b = tokens(semantic_tokens.semantic_tokens_range(full, index, "utf-16", r).data)
         assert a <= b and len(a) >= len(b) // 2, (first, len(a), len(b))
+
+
+# ------------------------------------------------------------------ rename of a local from its block alone
+import re  # noqa: E402
+
+from llmspell_ls.features import rename  # noqa: E402
+
+
+def outcome(fn: Any, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except rename.RenameError as e:
+        return f"refused: {e}"
+
+
+@pytest.mark.parametrize("new_name", ["renamed_local", "r", "print"])
+def test_rename_of_a_local_from_its_block_is_the_full_rename(index: ApiIndex, new_name: str) -> None:
+    """Every name on every 11th line of a 3,000-line spell: renamed from its block alone, the edits (or
+    the refusal and its message) are the whole document's; the names it cannot place in a block are
+    globals, fields or the chunk's own locals (the whole document decides)."""
+    text = spell(3_000)
+    full = whole(text)
+    lines = full.lines
+    answered = 0
+    for row in range(0, len(lines), 11):
+        for m in re.finditer(r"[A-Za-z_]\w*", lines[row]):
+            col = m.start() + 1
+            try:
+                got = outcome(rename.rename_in_scope, fresh(text), index, row, col, new_name, "utf-16")
+            except rename.OutOfScope:
+                t = rename.target_at(full, index, row, col, "utf-16")
+                assert t is None or t.kind != "local" or t.occs[t.index].scope[1] >= len(full.source.rstrip()), \
+                    (row, col, lines[row])  # a local is found from its block, unless it is the chunk's
+                continue
+            want = outcome(rename.rename, full, index, row, col, new_name, "utf-16")
+            assert got == want, (row, col, lines[row])
+            assert outcome(rename.prepare_rename_in_scope, fresh(text), index, row, col, "utf-16") == \
+                outcome(rename.prepare_rename, full, index, row, col, "utf-16")
+            answered += 1
+    assert answered > 150
+
+
+def test_a_local_of_the_chunk_or_a_global_is_not_renamed_from_a_block(index: ApiIndex) -> None:
+    text = "local top = 1\ndo\n  local inner = top\n  print(inner, top, G)\nend\nprint(top)\n"
+    doc = fresh(text)
+    with pytest.raises(rename.OutOfScope):
+        rename.rename_in_scope(doc, index, 0, 7, "x", "utf-16")   # the chunk's local: to the end of the file
+    with pytest.raises(rename.OutOfScope):
+        rename.rename_in_scope(doc, index, 3, 16, "x", "utf-16")  # ``top`` inside the block: declared above
+    with pytest.raises(rename.OutOfScope):
+        rename.rename_in_scope(doc, index, 3, 20, "x", "utf-16")  # a global
+    got = rename.rename_in_scope(doc, index, 2, 9, "x", "utf-16")
+    assert got == rename.rename(whole(text), index, 2, 9, "x", "utf-16")
+    assert got is not None and len(got.changes["file:///spell.lua"]) == 2
+
+
+def test_a_block_cut_by_a_syntax_error_is_not_used(index: ApiIndex) -> None:
+    text = "do\n  local a = 1\n  print(a +)\nend\nprint(1)\n"
+    with pytest.raises(rename.OutOfScope):
+        rename.rename_in_scope(fresh(text), index, 1, 9, "b", "utf-16")

@@ -23,6 +23,7 @@ table already has.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from lsprotocol import types as lsp
 from tree_sitter import Node
@@ -329,3 +330,102 @@ def rename(doc: DocState, index: ApiIndex, line: int, character: int, new_name: 
             lsp.TextDocumentEdit(text_document=lsp.OptionalVersionedTextDocumentIdentifier(uri=uri, version=d.version),
                                  edits=list(es)) for uri, (d, es) in edits.items()])
     return lsp.WorkspaceEdit(changes={uri: es for uri, (_, es) in edits.items()})
+
+
+# ------------------------------------------------------------------ huge documents: a local's scope alone
+SCOPE_MAX_LINES = 20_000
+"""How far up from the cursor :func:`scope_slice` looks for the block holding a local's scope."""
+SCOPE_MAX_BYTES = 1024 * 1024
+"""The largest block :func:`scope_slice` parses alone."""
+_BLOCK_START = {
+    "lua": re.compile(r"(?:do|function|local\s+function|for|while|if|repeat)\b"),
+    "javascript": re.compile(r"(?:(?:async\s+)?function|class|if|for|while|do|try|switch)\b"),
+}
+_SENTINEL = {"lua": "\ndo end\n", "javascript": "\n;{}\n"}
+
+
+class OutOfScope(Exception):
+    """The target is not a local whose scope lies in a block found around the cursor (a global, a field,
+    a local of the chunk itself): renaming it needs the whole document."""
+
+
+def scope_slice(doc: DocState, line: int) -> Iterator[tuple[DocState, Node]]:
+    """A snapshot holding only the statement that starts at a line beginning a block at column 0
+    (``do``, ``function`` …) nearest above ``line`` and contains it, parsed alone: the other lines are
+    empty, so rows and columns are the document's. The statement's extent is sure when a token follows
+    it in the lines parsed (or the document ends): its parse is the whole document's (an LR parse of the
+    text before it decided nothing else, as the line starts a statement). Each such statement, innermost
+    first (at most 8 lines tried), within ``SCOPE_MAX_LINES`` / ``SCOPE_MAX_BYTES``."""
+    lines = doc.lines
+    pat = _BLOCK_START.get(doc.lang)
+    if not 0 <= line < len(lines) or pat is None:
+        return
+    tried = 0
+    for a in range(line, max(-1, line - SCOPE_MAX_LINES), -1):
+        s = lines[a]
+        if not s or s[0] in " \t" or not pat.match(s):
+            continue
+        tried += 1
+        if tried > 8:
+            return
+        checkpoint()
+        end = min(len(lines), line + 200)
+        while True:
+            text = "\n".join(lines[a:end])
+            if len(text) > SCOPE_MAX_BYTES:
+                return
+            part = DocState(doc.uri, doc.lang, doc.version, text)
+            kids = part.tree.root_node.children
+            first = kids[0] if kids else None
+            if first is None or first.start_point != (0, 0):
+                break  # the line does not start a statement: the next one up
+            cut = end < len(lines) and first.end_byte >= len(part.source.rstrip())
+            if first.has_error or cut:
+                if end >= len(lines) or (not cut and len(kids) > 1 and not kids[-1].has_error):
+                    break  # a syntax error of its own: not this one
+                end = min(len(lines), line + (end - line) * 8)
+                continue
+            if first.end_point[0] < line - a:
+                break  # it ends above the cursor: a block further up may hold both
+            last_row = a + first.end_point[0]
+            full = "\n" * a + "\n".join(lines[a:last_row + 1]) + _SENTINEL[doc.lang]
+            sub = DocState(doc.uri, doc.lang, doc.version, full)
+            root = sub.tree.root_node
+            if not root.has_error and root.children:
+                yield sub, root.children[0]
+            break
+
+
+def _scoped_target(doc: DocState, index: ApiIndex, line: int, character: int, enc: str) -> tuple[DocState, Target]:
+    """The local under the cursor in :func:`scope_slice`'s snapshot, whose scope lies inside the block."""
+    for sub, block in scope_slice(doc, line):
+        t = target_at(sub, index, line, character, enc)
+        if t is None:
+            word = _word_at(sub, line, character, enc)
+            if word in (LUA_KEYWORDS if doc.lang == "lua" else JS_KEYWORDS):
+                raise RenameError(f"cannot rename the {_lang_name(doc)} keyword '{word}'")
+            raise OutOfScope  # on nothing here: the whole document decides
+        if t.kind != "local":
+            continue  # declared above the block (or a global, a field): a block further up may hold it
+        scope = t.occs[t.index].scope
+        if scope is None or scope[1] > block.end_byte or scope[0] < block.start_byte:
+            continue  # declared at the block's level: its scope goes on after it
+        return sub, t
+    raise OutOfScope
+
+
+def prepare_rename_in_scope(doc: DocState, index: ApiIndex, line: int, character: int,
+                            enc: str) -> lsp.Range | None:
+    """:func:`prepare_rename` of a local on a huge document, from its block alone (:func:`scope_slice`);
+    :class:`OutOfScope` when it is not such a local."""
+    sub, _t = _scoped_target(doc, index, line, character, enc)
+    return prepare_rename(sub, index, line, character, enc)
+
+
+def rename_in_scope(doc: DocState, index: ApiIndex, line: int, character: int, new_name: str, enc: str,
+                    document_changes: bool = False) -> lsp.WorkspaceEdit | None:
+    """:func:`rename` of a local on a huge document, from its block alone (:func:`scope_slice`): the
+    same edits and refusals (every use of the local, and every clash with the new name, is inside its
+    scope); :class:`OutOfScope` when it is not such a local."""
+    sub, _t = _scoped_target(doc, index, line, character, enc)
+    return rename(sub, index, line, character, new_name, enc, [], document_changes)
